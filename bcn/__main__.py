@@ -1,0 +1,3 @@
+from bcn.cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Cost accounting: MACs as larq's model summary counts them, rb and Eq. 1 FLOPs."""
+
+from larq.models import ModelProfile
+
+from bcn.arch.model import SECTIONS
+
+BINARY_SPEEDUP = 64  # Eq. 1: a binary MAC costs 1/64 of a float one
+
+
+def equivalent_flops(macs: int, binary_macs: int) -> float:
+    """Eq. 1: FLOP = M * rb / 64 + M * (1 - rb)."""
+    return binary_macs / BINARY_SPEEDUP + (macs - binary_macs)
+
+
+def _section_of(layer_name: str) -> str:
+    for section in SECTIONS:
+        if layer_name.startswith(section + "_"):
+            return section
+    return "heads" if layer_name in ("heatmap", "size", "offset") else "other"
+
+
+def _counts(profiles) -> dict:
+    macs = sum(p.op_count("mac") or 0 for p in profiles)
+    binary = sum(p.op_count("mac", 1) or 0 for p in profiles)
+    return {
+        "macs": macs,
+        "binary_macs": binary,
+        "binary_ratio": binary / macs if macs else 0.0,
+        "eq_flops": equivalent_flops(macs, binary),
+        "params": sum(p.weight_count() for p in profiles),
+        "binary_params": sum(p.weight_count(1) for p in profiles),
+        "size_bytes": sum(p.memory for p in profiles) / 8,
+        "size_fp32_bytes": sum(p.fp_equivalent_memory for p in profiles) / 8,
+    }
+
+
+def model_cost(model) -> dict:
+    """Totals and a per-section breakdown (stem, encoder, decoder, heads)."""
+    profile = ModelProfile(model)
+    layers = profile.layer_profiles
+    report = _counts(layers)
+    report["params"] = model.count_params()
+    report["input_size"] = int(model.input_shape[1])
+    report["sections"] = {}
+    for section in (*SECTIONS, "other"):
+        members = [p for p in layers if _section_of(p.name) == section]
+        if members and (section != "other" or any(p.weight_count() for p in members)):
+            report["sections"][section] = _counts(members)
+    return report

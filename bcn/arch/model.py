@@ -1,0 +1,89 @@
+"""Build a CenterNet detector from a preset name, a spec string or a builder file."""
+
+import importlib.util
+from pathlib import Path
+
+import tensorflow as tf
+
+from bcn.arch.decoder import transposed_conv_decoder
+from bcn.arch.heads import HEADS, centernet_heads
+from bcn.arch.notation import ArchSpec
+from bcn.arch.quicknet import quicknet_encoder, quicknet_stem
+from bcn.arch.resnet import resnet50_backbone
+from bcn.arch.resolve import Architecture, resolve
+from bcn.errors import BcnError
+
+# Layer-name prefixes that mark the four modules of the notation.
+SECTIONS = ("stem", "encoder", "decoder", "heads")
+
+
+def _load_builder(path: Path):
+    module_spec = importlib.util.spec_from_file_location(f"bcn_user_arch_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as error:  # a user's file: report, don't trace back
+        raise BcnError(f"{path}: cannot load builder ({type(error).__name__}: {error})") from error
+    if not callable(getattr(module, "build", None)):
+        raise BcnError(f"{path}: defines no build(input_size, num_classes, float_twin) function")
+    return module.build
+
+
+def _prefix_new_layers(inputs, outputs, section: str, seen: set) -> None:
+    """Name the layers between `inputs` and `outputs` not yet seen `<section>_<name>`."""
+    for layer in tf.keras.Model(inputs, outputs).layers:
+        if id(layer) not in seen and not isinstance(layer, tf.keras.layers.InputLayer):
+            seen.add(id(layer))
+            if layer.name not in HEADS:
+                layer._name = f"{section}_{layer.name}"
+
+
+def build_from_spec(spec: ArchSpec, num_classes: int = 20, float_twin: bool = False,
+                    name: str = "bcn") -> tf.keras.Model:
+    """The detector for a parsed spec; outputs heatmap, size, offset at stride 4."""
+    image = tf.keras.Input((spec.input_size, spec.input_size, 3), name="image")
+    seen: set = set()
+    if spec.backbone == "rn":
+        x = resnet50_backbone(image)
+        _prefix_new_layers(image, x, "encoder", seen)
+    else:
+        x = quicknet_stem(image, spec.encoder[0].filters, float_twin)
+        _prefix_new_layers(image, x, "stem", seen)
+        x = quicknet_encoder(x, spec.encoder, float_twin)
+        _prefix_new_layers(image, x, "encoder", seen)
+    x = transposed_conv_decoder(x, spec.decoder_kernel, spec.decoder_filters)
+    _prefix_new_layers(image, x, "decoder", seen)
+    outputs = centernet_heads(x, spec.head_filters, num_classes)
+    _prefix_new_layers(image, list(outputs), "heads", seen)
+    return tf.keras.Model(image, list(outputs), name=name)
+
+
+def build_model(arch: Architecture | str, input_size: int | None = None, num_classes: int = 20,
+                float_twin: bool = False) -> tf.keras.Model:
+    """Build the untrained detector; `input_size` overrides the spec's z."""
+    if isinstance(arch, str):
+        arch = resolve(arch, float_twin)
+    float_twin = float_twin or arch.float_twin
+    if num_classes <= 0:
+        raise BcnError(f"number of classes must be positive, got {num_classes}")
+    if arch.builder is not None:
+        model = _load_builder(arch.builder)(input_size or 512, num_classes, float_twin)
+        check_outputs(model, str(arch.builder))
+        return model
+    spec = arch.spec.with_input_size(input_size) if input_size else arch.spec
+    name = f"{arch.name}_float" if float_twin and not arch.float_twin else arch.name
+    return build_from_spec(spec, num_classes, float_twin, name=name)
+
+
+def check_outputs(model: tf.keras.Model, source: str) -> None:
+    """Fail unless `model` is a CenterNet: heatmap, size, offset at the same stride."""
+    names = [getattr(t, "name", "").split("/")[0] for t in model.outputs]
+    shapes = [tuple(t.shape) for t in model.outputs]
+    ok = len(shapes) == 3 and shapes[1][-1] == 2 and shapes[2][-1] == 2 and all(
+        len(s) == 4 and s[1:3] == shapes[0][1:3] for s in shapes
+    )
+    if not ok:
+        raise BcnError(
+            f"{source}: not a CenterNet model: expected outputs heatmap (H, W, C), size "
+            f"(H, W, 2), offset (H, W, 2); got {', '.join(map(str, shapes))} ({', '.join(names)})"
+        )

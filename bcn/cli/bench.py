@@ -1,0 +1,12 @@
+"""`bcn bench`."""
+
+import click
+
+from bcn.cli.not_built import not_built
+
+
+@click.command("bench", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args):
+    """(not built yet)"""
+    not_built("bench")

@@ -1,0 +1,27 @@
+"""File output that never leaves a half-written file behind."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from bcn.errors import BcnError
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike):
+    """Yield a temp path beside `path`; rename it into place only if the block succeeds."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise BcnError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise BcnError(f"{path}: folder {folder} is not writable")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

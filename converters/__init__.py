@@ -1,0 +1,1 @@
+"""Keras -> TFLite: the LCE flatbuffer and the full-precision baselines."""

@@ -1,0 +1,1 @@
+"""The on-device runtime: no TensorFlow import anywhere in this package."""
