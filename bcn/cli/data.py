@@ -1,12 +1,54 @@
-"""`bcn data`."""
+"""`bcn data`: generate and check detection data sets."""
 
 import click
 
-from bcn.cli.not_built import not_built
+from bcn.extras import require
 
 
-@click.command("data", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def data(args):
-    """(not built yet)"""
-    not_built("data")
+@click.group()
+def data():
+    """Generate and check detection data sets (PascalVOC layout)."""
+
+
+@data.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--images", "-n", type=click.IntRange(min=1), required=True, help="Number of images.")
+@click.option("--size", "-z", type=click.IntRange(min=32), default=128, show_default=True, help="Long side of the images in pixels.")
+@click.option("--seed", "-s", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed; the same seed gives the same files.")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.25, show_default=True, help="Share of images in the test split.")
+def synth(out, images, size, seed, test_fraction):
+    """Write a generated detection data set in PascalVOC layout to OUT.
+
+    Six shape classes (named in OUT/classes.txt) of varied size, colour and overlap
+    on cluttered backgrounds, with train, val, trainval and test split files.
+    """
+    require("runtime", "bcn data synth")
+    from tqdm import tqdm
+
+    from bcn.data.synth import SHAPES, write_synth
+
+    write_synth(out, images, size=size, seed=seed, test_fraction=test_fraction,
+                progress=lambda ids: tqdm(ids, desc="images", unit="img", leave=False))
+    click.echo(f"wrote {out}: {images} images, classes {', '.join(SHAPES)}")
+
+
+@data.command()
+@click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+def check(roots):
+    """Validate the data set at ROOTS (several are merged) and count objects per class.
+
+    Every annotation is parsed and every image decoded; each problem is printed with
+    its file name. Exits with 1 when there are problems.
+    """
+    require("runtime", "bcn data check")
+    from bcn.data.check import check_dataset, format_report
+
+    report = check_dataset(roots)
+    click.echo(f"classes: {len(report.class_names)}   objects per split (difficult in brackets)")
+    click.echo(format_report(report))
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problems found", err=True)
+        raise SystemExit(1)
+    click.echo("no problems found")

@@ -1,0 +1,87 @@
+"""Validate a VOC-layout data set: every split, every annotation, every image decoded."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bcn.data.voc import Problem, as_roots, read_class_names, scan_voc
+from bcn.errors import BcnError
+
+SPLITS = ("train", "val", "trainval", "test")
+
+
+@dataclass
+class CheckReport:
+    """Images and objects per split and class, and the problems found."""
+
+    class_names: tuple[str, ...]
+    images: dict[str, int] = field(default_factory=dict)  # split -> images read
+    objects: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (C,) objects per class
+    difficult: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (C,) difficult objects
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _image_problem(path: Path, width: int, height: int) -> str | None:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        return "image cannot be decoded (corrupt or not an image)"
+    if image.shape[:2] != (height, width):
+        return f"image is {image.shape[1]}x{image.shape[0]} but its annotation says {width}x{height}"
+    return None
+
+
+def check_dataset(roots, splits=SPLITS) -> CheckReport:
+    """Read every split present in the roots, decode every image, and collect the problems."""
+    roots = as_roots(roots)
+    for root in roots:
+        if not (root / "Annotations").is_dir() or not (root / "ImageSets" / "Main").is_dir():
+            raise BcnError(f"{root}: not a VOC-layout data set (needs Annotations/ and ImageSets/Main/)")
+    report = CheckReport(read_class_names(roots))
+    present = [s for s in splits if any((r / "ImageSets" / "Main" / f"{s}.txt").is_file() for r in roots)]
+    if not present:
+        raise BcnError(f"{roots[0]}: no split files ({', '.join(splits)}.txt) in ImageSets/Main")
+    decoded: dict[Path, str | None] = {}
+    reported = set()
+    for split in present:
+        have = [r for r in roots if (r / "ImageSets" / "Main" / f"{split}.txt").is_file()]
+        samples, problems, unknown = scan_voc(have, split, report.class_names)
+        for problem in problems:
+            if str(problem) not in reported:
+                reported.add(str(problem))
+                report.problems.append(problem)
+        for name, count in unknown.items():
+            message = f"{count} objects of class '{name}' not in the class list (ignored) in split {split}"
+            report.problems.append(Problem(have[0], message))
+        good = []
+        for sample in samples:
+            if sample.image_path not in decoded:
+                decoded[sample.image_path] = _image_problem(sample.image_path, sample.width, sample.height)
+                if decoded[sample.image_path]:
+                    report.problems.append(Problem(sample.image_path, f"{decoded[sample.image_path]}; skipped"))
+            if not decoded[sample.image_path]:
+                good.append(sample)
+        num_classes = len(report.class_names)
+        report.images[split] = len(good)
+        classes = np.concatenate([s.classes for s in good]) if good else np.zeros(0, np.int32)
+        hard = np.concatenate([s.difficult for s in good]) if good else np.zeros(0, bool)
+        report.objects[split] = np.bincount(classes, minlength=num_classes)
+        report.difficult[split] = np.bincount(classes[hard], minlength=num_classes)
+    return report
+
+
+def format_report(report: CheckReport) -> str:
+    """A table of objects per class (difficult ones in brackets) and split."""
+    splits = list(report.images)
+    width = max(len("images"), *(len(n) for n in report.class_names))
+    cells = lambda values: "".join(f"{v:>16}" for v in values)  # noqa: E731
+    lines = [f"{'class':<{width}}" + cells(splits)]
+    lines.append(f"{'images':<{width}}" + cells(report.images[s] for s in splits))
+    for index, name in enumerate(report.class_names):
+        lines.append(f"{name:<{width}}" + cells(
+            f"{report.objects[s][index]} ({report.difficult[s][index]})" for s in splits))
+    lines.append(f"{'objects':<{width}}" + cells(
+        f"{report.objects[s].sum()} ({report.difficult[s].sum()})" for s in splits))
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""`bcn data synth` and `bcn data check` through the CLI, on good and broken data sets."""
+
+import shutil
+
+from click.testing import CliRunner
+
+from bcn.cli import main
+
+
+def test_check_counts_objects_per_class_and_split(synth_voc):
+    result = CliRunner().invoke(main, ["data", "check", str(synth_voc)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = next(line for line in lines if line.startswith("class "))
+    assert header.split()[1:] == ["train", "val", "trainval", "test"]
+    images = next(line for line in lines if line.startswith("images")).split()
+    assert int(images[3]) == 40 and int(images[4]) == 20
+    assert any(line.startswith("stripes") for line in lines)
+    assert "no problems found" in result.output
+
+
+def test_check_names_a_corrupt_image_and_a_malformed_xml(synth_voc, tmp_path):
+    root = shutil.copytree(synth_voc, tmp_path / "broken")
+    test_ids = (root / "ImageSets/Main/test.txt").read_text().split()
+    (root / "JPEGImages" / f"{test_ids[0]}.jpg").write_bytes(b"not a jpeg")
+    (root / "Annotations" / f"{test_ids[1]}.xml").write_text("<annotation><size>")
+    (root / "Annotations" / f"{test_ids[2]}.xml").write_text("")
+    result = CliRunner().invoke(main, ["data", "check", str(root)])
+    assert result.exit_code == 1
+    assert f"{test_ids[0]}.jpg: image cannot be decoded" in result.output
+    assert f"{test_ids[1]}.xml: malformed XML" in result.output
+    assert f"{test_ids[2]}.xml: malformed XML" in result.output
+    assert "3 problems found" in result.output
+    images = next(line for line in result.output.splitlines() if line.startswith("images")).split()
+    assert int(images[4]) == 17  # the three broken test images are skipped, not fatal
+
+
+def test_check_refuses_a_folder_that_is_not_a_data_set(tmp_path):
+    result = CliRunner().invoke(main, ["data", "check", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{tmp_path}: not a VOC-layout data set" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_synth_writes_a_data_set_that_checks_clean(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "set"
+    result = runner.invoke(main, ["data", "synth", str(out), "--images", "8", "--size", "64", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert (out / "classes.txt").read_text().split() == ["disc", "square", "triangle", "ring", "cross", "stripes"]
+    assert runner.invoke(main, ["data", "check", str(out)]).exit_code == 0
+    again = runner.invoke(main, ["data", "synth", str(out), "--images", "8"])
+    assert again.exit_code == 2 and "already exists" in again.output
