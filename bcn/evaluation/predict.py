@@ -1,0 +1,100 @@
+"""Run a detector over data set samples: detections in original-image pixels."""
+
+from pathlib import Path
+
+import numpy as np
+
+from bcn.decode import Detections, decode
+from bcn.errors import BcnError
+from bcn.preprocess import letterbox
+
+# Low threshold and top-100: mAP needs the whole precision-recall curve.
+EVAL_SCORE_THRESHOLD = 0.01
+EVAL_TOP_K = 100
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as H x W x 3 uint8 RGB; BcnError naming the file if it cannot be decoded."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise BcnError(f"{path}: cannot decode the image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def load_keras_model(path):
+    """A trained .h5/.keras CenterNet, with larq's custom layers registered; checked to be one."""
+    from bcn.extras import import_tensorflow
+
+    tf = import_tensorflow("loading a Keras model")
+    import larq  # noqa: F401  (registers quantized layers and quantizers)
+    import larq_zoo  # noqa: F401  (registers QuickNet's blur-pool initializer)
+
+    from bcn.arch.model import check_outputs
+
+    if not Path(path).is_file():
+        raise BcnError(f"{path}: no such model file")
+    try:
+        model = tf.keras.models.load_model(path, compile=False)
+    except Exception as error:  # any unreadable file: one line, no traceback
+        raise BcnError(f"{path}: cannot load the Keras model ({type(error).__name__}: {str(error).splitlines()[0]})") from error
+    check_outputs(model, str(path))
+    return model
+
+
+def _heads(model, outputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(heatmap, size, offset) from the model's outputs, by name where the names say."""
+    names = [name.split("/")[0] for name in model.output_names]
+    outputs = [np.asarray(o) for o in outputs]
+    if {"heatmap", "size", "offset"} <= set(names):
+        return tuple(outputs[names.index(n)] for n in ("heatmap", "size", "offset"))
+    return tuple(outputs)
+
+
+def predict_keras(model, samples, input_size: int | None = None, batch_size: int = 8,
+                  score_threshold: float = EVAL_SCORE_THRESHOLD, top_k: int = EVAL_TOP_K,
+                  progress=None) -> dict[str, Detections]:
+    """Detections (original-image pixels, bcn convention) of a Keras CenterNet on each sample.
+
+    Images are letterboxed as in bcn.preprocess, run in batches, decoded with
+    bcn.decode. `input_size` defaults to the model's input size. Returns
+    image_id -> Detections. `progress` wraps the batch loop (e.g. tqdm).
+    """
+    input_size = input_size or model.input_shape[1]
+    if not input_size:
+        raise BcnError(f"model {model.name} has no fixed input size; pass input_size")
+    results = {}
+    batches = [samples[i:i + batch_size] for i in range(0, len(samples), batch_size)]
+    for batch in progress(batches) if progress else batches:
+        inputs, boxes = zip(*(letterbox(read_rgb(sample.image_path), input_size) for sample in batch))
+        heatmaps, sizes, offsets = _heads(model, model(np.stack(inputs), training=False))
+        for sample, placement, heatmap, size, offset in zip(batch, boxes, heatmaps, sizes, offsets):
+            detections = decode(heatmap, size, offset, top_k=top_k, score_threshold=score_threshold)
+            detections.boxes = placement.to_original(detections.boxes)
+            results[sample.image_id] = detections
+    return results
+
+
+def predict_tflite(model_path, samples, score_threshold: float = EVAL_SCORE_THRESHOLD,
+                   progress=None) -> dict[str, Detections]:
+    """Detections of a converted .tflite model, run through bcn's on-device runtime."""
+    import cv2
+
+    try:
+        from bcn.runtime.detector import Detector
+    except ImportError as error:
+        raise BcnError(f"{model_path}: evaluating a .tflite needs bcn.runtime.detector, which is not available ({error})") from None
+    detector = Detector(model_path)
+    results = {}
+    for sample in progress(samples) if progress else samples:
+        image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise BcnError(f"{sample.image_path}: cannot decode the image")
+        found = detector.detect(image, score_threshold=score_threshold)
+        results[sample.image_id] = Detections(
+            boxes=np.asarray([d.box for d in found], np.float32).reshape(-1, 4),
+            scores=np.asarray([d.score for d in found], np.float32),
+            classes=np.asarray([d.class_id for d in found], np.int32),
+        )
+    return results
