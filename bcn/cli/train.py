@@ -1,12 +1,64 @@
-"""`bcn train`."""
+"""`bcn train`: train a CenterNet detector with the paper's recipe."""
+
+import sys
+import warnings
 
 import click
 
-from bcn.cli.not_built import not_built
+from bcn.extras import import_tensorflow
 
 
-@click.command("train", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def train(args):
-    """(not built yet)"""
-    not_built("train")
+def _positive(ctx, param, value):
+    if value is not None and value <= 0:
+        raise click.BadParameter(f"must be positive, got {value}")
+    return value
+
+
+@click.command()
+@click.option("--arch", "-a", help="A preset (q0-q5, q2e, rn50), a spec string or a .py builder file (taken from the run when resuming).")
+@click.option("--data", "-d", "data_roots", multiple=True, required=True, type=click.Path(),
+              help="Root of a VOC-layout data set; repeat to merge roots (VOC2007 + VOC2012).")
+@click.option("--out", "-o", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder for model.h5, best.h5, config.json and logs.")
+@click.option("--input-size", "-z", type=int, callback=_positive, help="Input size (a multiple of 32); default: the spec's.")
+@click.option("--epochs", "-e", type=int, callback=_positive, help="Epochs  [default: 200]")
+@click.option("--batch-size", "-b", type=int, callback=_positive, help="Global batch size over all devices  [default: 32]")
+@click.option("--lr", type=float, callback=_positive, help="Initial Adam learning rate  [default: 0.001]")
+@click.option("--eval-every", "-k", type=int, callback=_positive, help="Evaluate mAP on the held-out split every K epochs  [default: 5]")
+@click.option("--eval-split", default="test", show_default=True, help="Held-out split for evaluation.")
+@click.option("--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision).")
+@click.option("--minutes", "-m", type=float, callback=_positive, help="Wall-clock budget: stop cleanly after M minutes.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Local .h5 file to initialise the layers whose names match.")
+@click.option("--seed", type=int, help="Random seed for weights, shuffling and augmentation.")
+def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, eval_split, float_twin,
+          minutes, resume, weights, seed):
+    """Train a detector on the VOC-layout data set(s) in --data.
+
+    Writes RUN_DIR/model.h5 (last epoch), RUN_DIR/best.h5 (best VOC07 mAP@0.5 on the
+    held-out split), RUN_DIR/config.json and TensorBoard logs in RUN_DIR/logs.
+    Several GPUs train with MirroredStrategy; with TF_CONFIG set, several workers
+    train with MultiWorkerMirroredStrategy.
+
+    \b
+    bcn data synth data/synth --images 2000
+    bcn train --arch "qn(128) qn([2x64, 2x128, 2x128, 2x256]) tp(2)([64, 32, 32]) h(32)" \\
+              --data data/synth --out runs/small --epochs 40 --batch-size 16
+    """
+    if not resume and not arch:
+        raise click.UsageError("--arch is required unless --resume is given")
+    from bcn.arch.resolve import resolve
+
+    if arch:
+        resolve(arch, float_twin)  # a bad spec fails here, before TensorFlow loads
+    import_tensorflow("bcn train")
+    from bcn.train.trainer import train as run_training
+
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
+    result = run_training(arch, list(data_roots), run_dir, input_size=input_size, epochs=epochs,
+                          batch_size=batch_size, lr=lr, eval_every=eval_every, resume=resume,
+                          float_twin=float_twin, minutes=minutes, weights=weights, eval_split=eval_split,
+                          seed=seed, verbose=1 if sys.stdout.isatty() else 2)
+    evaluation = result["evaluation"]
+    click.echo(f"trained {result['last_epoch']} epochs in {result['seconds'] / 60:.1f} min; "
+               f"best mAP@0.5 (VOC07) {evaluation.get('best_map50_voc07', float('nan')):.4f}; "
+               f"wrote {run_dir}/model.h5, best.h5, config.json")

@@ -1,0 +1,356 @@
+"""The paper's training recipe on Keras `fit`: CenterNet losses, callbacks, tf.distribute.
+
+A run directory holds `config.json` (written first), `model.h5` (the last epoch),
+`best.h5` (best VOC07 mAP@0.5 on the held-out split), `eval.json` (the latest
+evaluation), `logs/` (TensorBoard) and, while a run is unfinished, `backup/`
+(Keras BackupAndRestore) from which `resume=True` continues it.
+"""
+
+import json
+import math
+import os
+import shutil
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import tensorflow as tf
+
+import bcn
+from bcn.arch.model import build_model
+from bcn.arch.resolve import resolve
+from bcn.data.voc import as_roots, load_voc, read_class_names
+from bcn.decode import OUTPUT_STRIDE
+from bcn.errors import BcnError
+from bcn.io import atomic_output
+from bcn.preprocess import PREPROCESSING
+from bcn.train.augment import AugmentConfig
+from bcn.train.losses import centernet_losses
+from bcn.train.pipeline import drop_unreadable, training_dataset
+
+CONFIG = "config.json"
+LAST = "model.h5"
+BEST = "best.h5"
+EVALUATION = "eval.json"
+BACKUP = "backup"
+LOGS = "logs"
+LOSS_NAMES = ("loss", "heatmap_loss", "size_loss", "offset_loss")
+
+
+@dataclass
+class Recipe:
+    """Hyper-parameters; the defaults are the paper's (DESIGN §4)."""
+
+    epochs: int = 200
+    batch_size: int = 32
+    lr: float = 1e-3
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    late_lr: float = 1e-4  # from the halfway epoch (or half the time budget) on
+    plateau_factor: float = 0.5
+    plateau_patience: int = 5
+    min_lr: float = 1e-6
+    eval_every: int = 5
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CenterNetTraining(tf.keras.Model):
+    """Wraps a detector with the CenterNet losses; each term is logged as its own metric."""
+
+    def __init__(self, detector: tf.keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.detector = detector
+        self.trackers = {name: tf.keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+
+    def call(self, images, training=False):
+        return self.detector(images, training=training)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def train_step(self, data):
+        images, targets = data
+        with tf.GradientTape() as tape:
+            losses = centernet_losses(targets, self.detector(images, training=True))
+            # Gradients are summed over replicas: scale so their sum is the mean.
+            scaled = losses["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
+        variables = self.detector.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        for name, value in losses.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy on several GPUs, else the default."""
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's files (always, except non-chief workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def evaluate_model(detector: tf.keras.Model, samples, input_size: int, class_names) -> dict:
+    """VOC mAP@0.5 of `detector` on `samples` (map50_voc07, map50_area, per_class)."""
+    from bcn.evaluation import evaluate_detections
+    from bcn.evaluation.predict import predict_keras
+
+    result = evaluate_detections(samples, predict_keras(detector, samples, input_size), class_names).as_dict()
+    result["map50_voc07"] = result["map50_voc07"] or 0.0  # None: no ground truth in the split
+    result["map50_area"] = result["map50_area"] or 0.0
+    return result
+
+
+def _write_json(path: Path, content: dict) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(content, indent=2) + "\n")
+
+
+def save_h5(model: tf.keras.Model, path: Path) -> None:
+    """Save a Keras model as .h5 atomically, without Keras' notes on the legacy format."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        with warnings.catch_warnings(), atomic_output(path) as tmp:
+            warnings.simplefilter("ignore")
+            model.save(tmp, include_optimizer=False)
+    finally:
+        logger.setLevel(level)
+
+
+class RunFiles(tf.keras.callbacks.Callback):
+    """Saves model.h5 every epoch; evaluates every K epochs and at the end, keeping best.h5."""
+
+    def __init__(self, detector, run_dir: Path, eval_samples, input_size: int, class_names, eval_every: int,
+                 writes: bool, verbose: bool):
+        super().__init__()
+        self.detector, self.run_dir, self.eval_samples = detector, run_dir, eval_samples
+        self.input_size, self.class_names, self.eval_every = input_size, class_names, eval_every
+        self.writes, self.verbose = writes, verbose
+        self.best = self._previous_best()
+        self.last_evaluated = self.last_epoch = None
+        self.writer = tf.summary.create_file_writer(str(run_dir / LOGS / "eval")) if writes else None
+
+    def _previous_best(self) -> float:
+        path = self.run_dir / EVALUATION
+        return json.loads(path.read_text()).get("best_map50_voc07", -1.0) if path.is_file() else -1.0
+
+    def _evaluate(self, epoch: int) -> None:
+        result = evaluate_model(self.detector, self.eval_samples, self.input_size, self.class_names)
+        self.last_evaluated = epoch
+        score = float(result["map50_voc07"])
+        if self.writes:
+            with self.writer.as_default(step=epoch + 1):
+                tf.summary.scalar("map50_voc07", score)
+                tf.summary.scalar("map50_area", float(result["map50_area"]))
+            improved = score > self.best
+            if improved:
+                with atomic_output(self.run_dir / BEST) as tmp:
+                    shutil.copyfile(self.run_dir / LAST, tmp)
+            self.best = max(self.best, score)
+            _write_json(self.run_dir / EVALUATION, {"epoch": epoch + 1, **_plain(result), "best_map50_voc07": self.best})
+        if self.verbose:
+            print(f"epoch {epoch + 1}: mAP@0.5 VOC07 {score:.4f}, area {float(result['map50_area']):.4f} "
+                  f"(best {self.best:.4f})", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last_epoch = epoch
+        if self.writes:
+            save_h5(self.detector, self.run_dir / LAST)
+        if (epoch + 1) % self.eval_every == 0:
+            self._evaluate(epoch)
+
+    def on_train_end(self, logs=None):
+        if self.last_epoch is not None and self.last_evaluated != self.last_epoch:
+            self._evaluate(self.last_epoch)
+
+
+class LateLearningRate(tf.keras.callbacks.Callback):
+    """Caps the learning rate at `late_lr` from the halfway epoch, or half the time budget."""
+
+    def __init__(self, late_lr: float, halfway_epoch: int, halfway_seconds: float | None):
+        super().__init__()
+        self.late_lr, self.halfway_epoch, self.halfway_seconds = late_lr, halfway_epoch, halfway_seconds
+        self.start = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        late = epoch >= self.halfway_epoch or (
+            self.halfway_seconds is not None and time.monotonic() - self.start >= self.halfway_seconds)
+        learning_rate = self.model.optimizer.learning_rate
+        if late and float(tf.keras.backend.get_value(learning_rate)) > self.late_lr:
+            tf.keras.backend.set_value(learning_rate, self.late_lr)
+
+
+class TimeBudget(tf.keras.callbacks.Callback):
+    """Stops training cleanly (after the current batch) once `seconds` have passed."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start >= self.seconds:
+            self.model.stop_training = True
+
+
+def _plain(value):
+    """numpy scalars and arrays inside dicts/lists -> JSON-friendly Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _train_split(roots: list[Path]) -> str:
+    for split in ("trainval", "train"):
+        if all((root / "ImageSets" / "Main" / f"{split}.txt").is_file() for root in roots):
+            return split
+    raise BcnError(f"{roots[0]}: no trainval.txt or train.txt in ImageSets/Main")
+
+
+def _load_split(roots, split: str, class_names, what: str):
+    samples = drop_unreadable(load_voc(roots, split, class_names))
+    if not samples:
+        raise BcnError(f"{', '.join(map(str, roots))}: the {what} split '{split}' has no usable images")
+    return samples
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
+    """The saved config when resuming; refuse to overwrite another run otherwise."""
+    if resume:
+        if not (run_dir / CONFIG).is_file():
+            raise BcnError(f"{run_dir / CONFIG}: not found, nothing to resume")
+        return json.loads((run_dir / CONFIG).read_text())
+    if (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).iterdir()):
+        raise BcnError(f"{run_dir}: holds an interrupted run; resume it (--resume) or choose another output folder")
+    if (run_dir / LAST).exists():
+        raise BcnError(f"{run_dir}: already holds a trained model; choose another output folder")
+    return None
+
+
+def _initialise(detector: tf.keras.Model, weights: Path) -> None:
+    """Load the layers of a local .h5 whose names and shapes match (e.g. an encoder trained before)."""
+    if not weights.is_file() or weights.suffix != ".h5":
+        raise BcnError(f"{weights}: not a .h5 weights file")
+    before = [w.numpy().copy() for w in detector.weights]
+    try:
+        detector.load_weights(str(weights), by_name=True, skip_mismatch=True)
+    except Exception as error:  # a user's file: report it in one line
+        raise BcnError(f"{weights}: cannot load weights ({type(error).__name__}: {error})") from error
+    if all((a == w.numpy()).all() for a, w in zip(before, detector.weights)):
+        raise BcnError(f"{weights}: no layer matches the model's layers by name and shape")
+
+
+def train(arch: str | None, data_root, out_dir, input_size: int | None = None, epochs: int | None = None,
+          batch_size: int | None = None, lr: float | None = None, eval_every: int | None = None,
+          resume: bool = False, float_twin: bool = False, minutes: float | None = None,
+          weights=None, strategy: tf.distribute.Strategy | None = None, recipe: Recipe | None = None,
+          eval_split: str = "test", seed: int | None = None, verbose: int = 1) -> dict:
+    """Train a CenterNet on a VOC-layout data set; returns the final evaluation and timings.
+
+    Arguments left as None take the recipe's defaults, or the saved run's when resuming.
+    """
+    run_dir = Path(out_dir)
+    roots = as_roots(data_root)
+    for root in roots:
+        if not root.is_dir():
+            raise BcnError(f"{root}: no such data set folder")
+    saved = _check_run_dir(run_dir, resume)
+    recipe = recipe or Recipe()
+    if saved is not None:
+        if arch is not None and resolve(arch, float_twin).spec is not None and \
+                str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
+            raise BcnError(f"{run_dir / CONFIG}: the run was started with '{saved['spec']}', not '{arch}'")
+        arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
+        hyper = dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"]))
+        recipe = Recipe(**hyper)
+    if arch is None:
+        raise BcnError("no architecture given (--arch)")
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "eval_every": eval_every}
+    for name, value in overrides.items():
+        if value is not None:
+            if value <= 0:
+                raise BcnError(f"{name.replace('_', '-')} must be positive, got {value}")
+            setattr(recipe, name, value)
+
+    architecture = resolve(arch, float_twin)
+    if architecture.spec is not None:
+        input_size = input_size or architecture.spec.input_size
+        spec_text = str(architecture.spec.with_input_size(input_size))
+    else:
+        input_size = input_size or 512
+        spec_text = str(architecture.builder)
+    class_names = list(read_class_names(roots))
+    train_samples = _load_split(roots, _train_split(roots), class_names, "training")
+    eval_samples = _load_split(roots, eval_split, class_names, "held-out")
+
+    if seed is not None:
+        tf.keras.utils.set_random_seed(seed)
+    strategy = strategy or choose_strategy()
+    writes = is_chief(strategy)
+    config = {
+        "format": "bcn-run/1", "spec": spec_text, "arch": arch if architecture.spec is None else architecture.name,
+        "input_size": input_size, "classes": class_names, "num_classes": len(class_names),
+        "float_twin": bool(float_twin or architecture.float_twin), "output_stride": OUTPUT_STRIDE,
+        "preprocessing": PREPROCESSING, "data": [str(root) for root in roots], "eval_split": eval_split,
+        "train_images": len(train_samples), "eval_images": len(eval_samples),
+        "replicas": strategy.num_replicas_in_sync, "recipe": recipe.to_dict(), "bcn_version": bcn.__version__,
+    }
+    if writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / CONFIG, config)
+
+    with strategy.scope():
+        detector = build_model(architecture, input_size, len(class_names), float_twin)
+        if weights is not None:
+            _initialise(detector, Path(weights))
+        model = CenterNetTraining(detector)
+        model.compile(optimizer=tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon))
+    dataset = training_dataset(train_samples, input_size, len(class_names), recipe.batch_size, recipe.augment)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
+
+    budget = minutes * 60 if minutes else None
+    callbacks = [
+        tf.keras.callbacks.BackupAndRestore(str(run_dir / BACKUP)),
+        LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
+        tf.keras.callbacks.ReduceLROnPlateau("loss", recipe.plateau_factor, recipe.plateau_patience,
+                                             min_lr=recipe.min_lr, verbose=int(verbose > 0)),
+        RunFiles(detector, run_dir, eval_samples, input_size, class_names, recipe.eval_every, writes, verbose > 0),
+    ]
+    if budget:
+        callbacks.append(TimeBudget(budget))
+    if writes:
+        callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / LOGS), profile_batch=0))
+
+    start = time.monotonic()
+    history = model.fit(dataset, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
+    seconds = time.monotonic() - start
+    evaluation = json.loads((run_dir / EVALUATION).read_text()) if writes else {}
+    return {"run_dir": str(run_dir), "seconds": seconds, "epochs_run": len(history.epoch),
+            "last_epoch": callbacks[3].last_epoch + 1 if callbacks[3].last_epoch is not None else 0,
+            "images": len(train_samples), "evaluation": evaluation, "config": config,
+            "history": {name: [float(v) for v in values] for name, values in history.history.items()}}
