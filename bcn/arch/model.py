@@ -87,3 +87,24 @@ def check_outputs(model: tf.keras.Model, source: str) -> None:
             f"{source}: not a CenterNet model: expected outputs heatmap (H, W, C), size "
             f"(H, W, 2), offset (H, W, 2); got {', '.join(map(str, shapes))} ({', '.join(names)})"
         )
+
+
+def custom_objects() -> dict:
+    """What Keras needs to load a bcn model (larq's layers register themselves)."""
+    from bcn.arch.quicknet import BlurPool
+
+    return {"BlurPool": BlurPool}
+
+
+def load_model(path) -> tf.keras.Model:
+    """Load a bcn Keras model (.h5 or .keras) for inference, with one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise BcnError(f"{path}: file not found")
+    try:
+        model = tf.keras.models.load_model(path, compile=False, custom_objects=custom_objects())
+    except Exception as error:  # Keras raises many types for a file that is not a model
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise BcnError(f"{path}: not a loadable Keras model ({reason})") from error
+    check_outputs(model, str(path))
+    return model

@@ -1,8 +1,17 @@
 """QuickNet stem and encoder, from larq-zoo's QuickNet blocks."""
 
-from larq_zoo.sota.quicknet import QuickNetFactory
+import tensorflow as tf
+from larq_zoo.sota.quicknet import QuickNetFactory, blurpool_initializer
 
 from bcn.arch.notation import Section
+
+
+@tf.keras.utils.register_keras_serializable("bcn")
+class BlurPool(tf.keras.initializers.Initializer):
+    """larq-zoo's fixed blur kernel as a serializable initializer, so saved models load."""
+
+    def __call__(self, shape, dtype=None):
+        return tf.constant(blurpool_initializer(shape), dtype=dtype or tf.float32)
 
 
 class FloatTwinQuickNetFactory(QuickNetFactory):
@@ -28,6 +37,14 @@ def quicknet_encoder(x, sections: tuple[Section, ...], float_twin: bool = False)
     for index, section in enumerate(sections):
         if index > 0:
             x = factory.transition_block(x, section.filters, strides=2)
+            _serializable_blur(x)
         for _ in range(section.blocks):
             x = factory.residual_block(x)
     return x
+
+
+def _serializable_blur(transition_output) -> None:
+    """Swap the blur conv's plain-function initializer (its weights exist already)."""
+    conv = transition_output.node.parent_nodes[0].parent_nodes[0].layer  # BN <- 1x1 conv <- blur
+    assert conv.depthwise_initializer is blurpool_initializer, conv.name
+    conv.depthwise_initializer = BlurPool()

@@ -1,0 +1,71 @@
+"""Every preset and its float twin builds and has CenterNet outputs at stride 4."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from bcn.arch.model import build_model, load_model
+from bcn.arch.presets import PRESETS
+from bcn.cli import main
+
+
+def binary_convs(model):
+    return [l for l in model.layers if getattr(l, "input_quantizer", None) and getattr(l, "kernel_quantizer", None)]
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    yield
+    tf.keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("float_twin", [False, True])
+def test_preset_builds_at_512(name, float_twin):
+    model = build_model(name, float_twin=float_twin)
+    assert model.input_shape == (None, 512, 512, 3)
+    assert model.output_names == ["heatmap", "size", "offset"]
+    assert [tuple(o.shape) for o in model.outputs] == [(None, 128, 128, 20), (None, 128, 128, 2), (None, 128, 128, 2)]
+    binary = PRESETS[name].spec.startswith("qn") and not float_twin and not PRESETS[name].float_twin
+    assert bool(binary_convs(model)) == binary
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_runs_at_128(name):
+    model = build_model(name, input_size=128, num_classes=3)
+    heatmap, size, offset = model(np.random.rand(1, 128, 128, 3).astype("float32"), training=False)
+    assert heatmap.shape == (1, 32, 32, 3) and size.shape == (1, 32, 32, 2) and offset.shape == (1, 32, 32, 2)
+    assert 0.0 <= float(tf.reduce_min(heatmap)) and float(tf.reduce_max(heatmap)) <= 1.0
+
+
+def test_binary_layers_follow_the_notation():
+    model = build_model("qn(64) qn([2x32, 3x64]) tp(2)([16]) h(8)", num_classes=2)
+    convs = binary_convs(model)
+    assert len(convs) == 5
+    assert all(l.name.startswith("encoder_") for l in convs)
+    assert all(l.pad_values == 1.0 for l in convs)
+    assert model.outputs[0].shape[1:] == (16, 16, 2)
+
+
+def test_custom_builder_file(tmp_path):
+    builder = tmp_path / "my_arch.py"
+    builder.write_text(
+        "from bcn.arch.model import build_from_spec\n"
+        "from bcn.arch.notation import parse_spec\n"
+        "def build(input_size, num_classes, float_twin):\n"
+        "    return build_from_spec(parse_spec(f'qn({input_size}) qn([1x32, 1x64]) tp(2)([16]) h(8)'), num_classes, float_twin)\n"
+    )
+    model = build_model(str(builder), input_size=64, num_classes=4)
+    assert model.outputs[0].shape[1:] == (16, 16, 4)
+
+
+def test_arch_build_writes_a_loadable_model(tmp_path):
+
+    out = tmp_path / "q1.h5"
+    result = CliRunner().invoke(main, ["arch", "build", "q1", "-z", "64", "-c", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    assert model.outputs[0].shape[1:] == (16, 16, 3)
+    assert len(binary_convs(model)) == 16
+    assert [p.name for p in tmp_path.iterdir()] == ["q1.h5"]

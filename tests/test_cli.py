@@ -1,0 +1,67 @@
+"""The CLI as a user meets it: version, bad specs, missing extras."""
+
+import subprocess
+import sys
+
+import pytest
+
+import bcn
+
+
+def run_bcn(*args, block=None):
+    """Run `bcn` in a fresh interpreter; `block` names modules made unimportable."""
+    prelude = ""
+    if block:
+        prelude = (
+            "import sys, importlib.abc\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            f"    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name.split('.')[0] in {tuple(block)!r}: raise ImportError('blocked ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import importlib.util\n"
+            "_find = importlib.util.find_spec\n"
+            f"importlib.util.find_spec = lambda n, *a: None if n.split('.')[0] in {tuple(block)!r} else _find(n, *a)\n"
+        )
+    code = prelude + f"import sys; sys.argv = ['bcn', *{list(args)!r}]\nfrom bcn.cli import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_version():
+    result = run_bcn("--version")
+    assert result.returncode == 0
+    assert bcn.__version__ in result.stdout
+
+
+@pytest.mark.parametrize(
+    "spec, where",
+    [
+        ("qn([4x128]) tp(2)", "column 4"),
+        ("q9", "unknown architecture 'q9'"),
+        ("qn(512) qn([4x128, 4x256]) tp(2)([64]) h(-3)", "column 42"),
+        ("qn(512) qn([4x128 4x256]) tp(2)([64]) h(32)", "column 19"),
+        ("qn(500) qn([4x128, 4x256, 4x324, 4x512]) tp(2)([64, 64, 32]) h(32)", "multiple of 32"),
+        ("qn(512) qn([4x128, 4x256, 4x324, 4x512]) tp(2)([64, 32]) h(32)", "needs 3"),
+        ("qn(512) qn([4x128, 4x256]) tp(2)([64]) h(32) extra", "column 46"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(spec, where):
+    result = run_bcn("arch", "info", spec)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert where in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("size", ["-64", "100", "0"])
+def test_bad_input_sizes(size):
+    result = run_bcn("arch", "info", "q1", "--input-size", size)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "input" in result.stderr.lower() or "input-size" in result.stderr
+
+
+def test_missing_extra_prints_the_install_line():
+    result = run_bcn("arch", "info", "q1", block=["tensorflow", "larq"])
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "pip install 'bcn[train]'" in result.stderr
