@@ -24,23 +24,16 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def load_keras_model(path):
-    """A trained .h5/.keras CenterNet, with larq's custom layers registered; checked to be one."""
+    """A trained .h5/.keras CenterNet with larq's layers registered; one-line error if it is not one."""
     from bcn.extras import import_tensorflow
 
-    tf = import_tensorflow("loading a Keras model")
+    import_tensorflow("loading a Keras model")
     import larq  # noqa: F401  (registers quantized layers and quantizers)
-    import larq_zoo  # noqa: F401  (registers QuickNet's blur-pool initializer)
+    import larq_zoo  # noqa: F401
 
-    from bcn.arch.model import check_outputs
+    from bcn.arch.model import load_model
 
-    if not Path(path).is_file():
-        raise BcnError(f"{path}: no such model file")
-    try:
-        model = tf.keras.models.load_model(path, compile=False)
-    except Exception as error:  # any unreadable file: one line, no traceback
-        raise BcnError(f"{path}: cannot load the Keras model ({type(error).__name__}: {str(error).splitlines()[0]})") from error
-    check_outputs(model, str(path))
-    return model
+    return load_model(path)
 
 
 def _heads(model, outputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
