@@ -36,4 +36,5 @@ def import_tensorflow(what: str):
     require("train", what)
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")
     return tf

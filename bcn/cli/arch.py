@@ -80,7 +80,8 @@ def info(spec, input_size, num_classes, float_twin, as_json):
 
     arch = resolve(spec, float_twin)
     cost = model_cost(model)
-    cost.update(spec=str(arch), float_twin=arch.float_twin, num_classes=num_classes)
+    text = str(arch.spec.with_input_size(cost["input_size"])) if arch.spec else str(arch)
+    cost.update(spec=text, float_twin=arch.float_twin, num_classes=num_classes)
     if as_json:
         click.echo(json.dumps(cost, indent=2))
     else:
