@@ -1,0 +1,169 @@
+"""Detect objects with a converted .tflite: letterbox, run, decode (no TensorFlow).
+
+    from bcn.runtime.detector import Detector
+    detections = Detector("model.tflite").detect(cv2.imread("image.jpg"))
+"""
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bcn.decode import OUTPUT_STRIDE, decode
+from bcn.errors import BcnError
+from bcn.preprocess import letterbox
+from bcn.runtime.engines import open_engine, tflite_module
+from bcn.runtime.metadata import MetadataError, read_metadata
+
+HEADS = ("heatmap", "size", "offset")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object: box is x1, y1, x2, y2 in original-image pixels (0-based, right/bottom exclusive)."""
+
+    class_id: int
+    class_name: str
+    score: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent in each stage of one `detect` call."""
+
+    preprocess_ms: float
+    inference_ms: float
+    decode_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.preprocess_ms + self.inference_ms + self.decode_ms
+
+
+def read_image(path) -> np.ndarray:
+    """An image file as a BGR uint8 array, or a one-line BcnError."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise BcnError(f"{path}: no such image file")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise BcnError(f"{path}: not an image OpenCV can read")
+    return image
+
+
+def read_model(path) -> tuple[bytes, dict | None]:
+    """(flatbuffer bytes, its "bcn" metadata or None), or a one-line BcnError."""
+    path = Path(path)
+    if not path.is_file():
+        raise BcnError(f"{path}: no such model file")
+    try:
+        metadata = read_metadata(path)
+        content = path.read_bytes()
+    except MetadataError as error:
+        raise BcnError(f"{error}") from error
+    except OSError as error:
+        raise BcnError(f"{path}: cannot read ({error.strerror})") from error
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BcnError(f"{path}: its 'bcn' metadata is not a JSON object")
+    return content, metadata
+
+
+def _signature_outputs(content: bytes) -> dict | None:
+    """Head name -> output index from the model's serving signature, if an interpreter can tell."""
+    module, _ = tflite_module(allow_tensorflow=False)
+    if module is None:
+        return None
+    interpreter = module.Interpreter(model_content=content)
+    try:
+        named = interpreter.get_signature_runner().get_output_details()
+    except ValueError:  # no signature
+        return None
+    order = [detail["index"] for detail in interpreter.get_output_details()]
+    if not all(head in named and named[head]["index"] in order for head in HEADS):
+        return None
+    return {head: order.index(named[head]["index"]) for head in HEADS}
+
+
+def metadata_for_foreign_model(path, content: bytes, input_size: int | None, classes) -> dict:
+    """Stand-in metadata for a .tflite that `bcn convert` did not make, from what the user says.
+
+    The user vouches that the model takes bcn's preprocessing at `input_size` and has
+    CenterNet heads; head order comes from the model's signature (names heatmap/size/offset).
+    """
+    if not input_size:
+        raise BcnError(f"{Path(path)}: has no bcn metadata (not made by `bcn convert`); to run it anyway "
+                       "give its input size (--input-size) and class names")
+    outputs = _signature_outputs(content)
+    if outputs is None:
+        raise BcnError(f"{Path(path)}: has no bcn metadata and no signature naming heatmap/size/offset outputs; "
+                       "convert it with `bcn convert`")
+    warnings.warn(f"{Path(path)}: no bcn metadata; assuming bcn's letterbox preprocessing at {input_size} px",
+                  stacklevel=3)
+    return {"classes": list(classes) if classes else None, "input_size": int(input_size),
+            "output_stride": OUTPUT_STRIDE, "outputs": outputs, "engine": None}
+
+
+class Detector:
+    """A converted model ready to detect: `Detector("model.tflite").detect(image_bgr)`.
+
+    engine: "lce" or "tflite" (default: the metadata's), threads: interpreter threads
+    (default 1), options: use_xnnpack, use_indirect_bgemm, use_reference_bconv (see
+    bcn.runtime.engines). input_size and classes are only for models without bcn metadata.
+    """
+
+    def __init__(self, model_path, engine: str | None = None, threads: int | None = None,
+                 input_size: int | None = None, classes=None, **options):
+        self.path = Path(model_path)
+        content, metadata = read_model(self.path)
+        if metadata is None:
+            metadata = metadata_for_foreign_model(self.path, content, input_size, classes)
+        self.metadata = metadata
+        self.input_size = int(metadata["input_size"])
+        self.output_stride = int(metadata.get("output_stride", OUTPUT_STRIDE))
+        self.engine = open_engine(content, str(self.path), engine or metadata.get("engine"), threads, **options)
+        self.file_size = len(content)
+        expected = (1, self.input_size, self.input_size, 3)
+        if self.engine.input_shape != expected:
+            raise BcnError(f"{self.path}: input shape {self.engine.input_shape} does not match "
+                           f"input size {self.input_size} {expected}")
+        self._outputs = [int(metadata["outputs"][head]) for head in HEADS]
+        num_classes = self._num_classes()
+        self.classes = list(metadata.get("classes") or [f"class{i}" for i in range(num_classes)])
+        if len(self.classes) != num_classes:
+            raise BcnError(f"{self.path}: {len(self.classes)} class names for a heatmap of {num_classes} classes")
+        self.last_timings: Timings | None = None
+
+    def _num_classes(self) -> int:
+        batch = np.full((1, self.input_size, self.input_size, 3), 0.5, dtype=np.float32)
+        return int(self.engine.run(batch)[self._outputs[0]].shape[-1])
+
+    def detect(self, image: np.ndarray, score_threshold: float = 0.3, top_k: int = 100,
+               bgr: bool = True) -> list[Detection]:
+        """Detections in `image` (H x W x 3 uint8, BGR as OpenCV reads it unless bgr=False), best first."""
+        import cv2
+
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+            raise BcnError(f"expected an H x W x 3 colour image, got an array of shape {image.shape}")
+        start = time.perf_counter()
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
+        batch, box = letterbox(rgb, self.input_size)
+        batch = batch[np.newaxis]
+        ran = time.perf_counter()
+        outputs = self.engine.run(batch)
+        decoded_at = time.perf_counter()
+        heatmap, size, offset = (outputs[i][0] for i in self._outputs)
+        found = decode(heatmap, size, offset, top_k=top_k, score_threshold=score_threshold, stride=self.output_stride)
+        boxes = box.to_original(found.boxes)
+        detections = [
+            Detection(int(c), self.classes[int(c)], float(s), tuple(float(v) for v in b))
+            for b, s, c in zip(boxes, found.scores, found.classes)
+        ]
+        end = time.perf_counter()
+        self.last_timings = Timings((ran - start) * 1e3, (decoded_at - ran) * 1e3, (end - decoded_at) * 1e3)
+        return detections

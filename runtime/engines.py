@@ -1,0 +1,220 @@
+"""TFLite interpreters behind one small interface, without importing TensorFlow.
+
+Two engines:
+- "lce": Larq Compute Engine's interpreter (`larq-compute-engine` wheel, Linux x86_64 and
+  macOS). Needed for models with LCE ops (LceBconv2d, LceQuantize); runs plain models too.
+- "tflite": a plain TFLite interpreter, the first installed of ai-edge-litert,
+  tflite-runtime, or TensorFlow's tf.lite (which imports TensorFlow).
+
+Defaults are the fastest options measured on x86_64 (benchmarks/latency_x86.md): one
+thread, LCE's indirect BGEMM kernel (several times faster than its default kernel on x86,
+where LCE has no hand-tuned binary kernels), and XNNPACK for the float ops.
+"""
+
+import importlib
+import importlib.util
+import platform
+import sys
+import types
+
+import numpy as np
+
+from bcn.errors import BcnError
+
+ENGINES = ("lce", "tflite")
+DEFAULT_THREADS = 1
+# LCE's indirect BGEMM wins on x86_64; on ARM its default (optimized) BGEMM is the one tuned.
+LCE_DEFAULTS = {
+    "use_indirect_bgemm": platform.machine().lower() in ("x86_64", "amd64"),
+    "use_xnnpack": True,
+    "use_reference_bconv": False,
+}
+TFLITE_DEFAULTS = {"use_xnnpack": True}
+# Plain TFLite interpreters in order of preference: (module, pip package).
+TFLITE_MODULES = (
+    ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow.lite.python.interpreter", "tensorflow"),
+)
+LCE_OPS = (b"LceBconv2d", b"LceQuantize", b"LceDequantize", b"LceBMaxPool2d")
+LCE_INSTALL = (
+    "pip install larq-compute-engine==0.16.0 (wheels for Linux x86_64 and macOS only); "
+    "on aarch64 Linux run LCE models with `bcn bench --lce-benchmark-binary PATH` "
+    "(lce_benchmark_model from https://github.com/larq/compute-engine/releases)"
+)
+
+
+class Engine:
+    """One loaded model: `run(batch)` -> the output arrays in the interpreter's order."""
+
+    name = ""
+
+    def __init__(self, library: str, options: dict):
+        self.library = library  # e.g. "larq-compute-engine 0.16.0"
+        self.options = options  # everything that was passed to the interpreter
+
+    @property
+    def input_shape(self) -> tuple:
+        raise NotImplementedError
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+def needs_lce(content: bytes) -> bool:
+    """Whether the flatbuffer uses LCE custom ops (their names are stored as strings)."""
+    return any(op in content for op in LCE_OPS)
+
+
+def _version(distribution: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def lce_available() -> bool:
+    return importlib.util.find_spec("larq_compute_engine") is not None
+
+
+def _import_lce_wrapper():
+    """LCE's compiled interpreter module, without running larq_compute_engine/__init__.py.
+
+    That __init__ imports LCE's converter and with it TensorFlow. The interpreter only
+    needs its compiled extension, so while it is imported the parent package is stood
+    in by a bare module (when the real one is not loaded already).
+    """
+    name = "larq_compute_engine.tflite.python.interpreter_wrapper_lite"
+    if name in sys.modules or "larq_compute_engine" in sys.modules:
+        return importlib.import_module(name)
+    spec = importlib.util.find_spec("larq_compute_engine")
+    if spec is None:
+        raise BcnError(f"this model needs the LCE interpreter, which is not installed: {LCE_INSTALL}")
+    stand_in = types.ModuleType("larq_compute_engine")
+    stand_in.__path__ = list(spec.submodule_search_locations)
+    sys.modules["larq_compute_engine"] = stand_in
+    try:
+        return importlib.import_module(name)
+    finally:
+        # The real package (converter included) still imports normally later.
+        del sys.modules["larq_compute_engine"]
+
+
+class LceEngine(Engine):
+    name = "lce"
+
+    def __init__(self, content: bytes, threads: int, use_indirect_bgemm: bool, use_xnnpack: bool,
+                 use_reference_bconv: bool):
+        wrapper = _import_lce_wrapper()
+        options = dict(threads=threads, use_indirect_bgemm=use_indirect_bgemm, use_xnnpack=use_xnnpack,
+                       use_reference_bconv=use_reference_bconv)
+        super().__init__(f"larq-compute-engine {_version('larq-compute-engine')}", options)
+        # Same arguments as larq_compute_engine.tflite.python.interpreter.Interpreter.
+        self._interpreter = wrapper.LiteInterpreter(content, threads, use_reference_bconv, use_indirect_bgemm,
+                                                    use_xnnpack)
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self._interpreter.input_shapes[0])
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        return self._interpreter.predict([batch])
+
+
+def tflite_module(allow_tensorflow: bool = True):
+    """(interpreter module, pip package) of the first plain TFLite interpreter installed."""
+    for module_name, package in TFLITE_MODULES:
+        if package == "tensorflow" and not allow_tensorflow:
+            break
+        if importlib.util.find_spec(module_name.split(".")[0]) is not None:
+            if package == "tensorflow":
+                print("bcn: no ai-edge-litert or tflite-runtime installed; using tf.lite, which imports "
+                      "TensorFlow (pip install ai-edge-litert for a light runtime)", file=sys.stderr)
+            return importlib.import_module(module_name), package
+    if not allow_tensorflow:
+        return None, None
+    raise BcnError("no TFLite interpreter installed: pip install ai-edge-litert "
+                   "(or tflite-runtime, or larq-compute-engine)")
+
+
+def verify_flatbuffer(content: bytes, source: str) -> None:
+    """Fail on a damaged flatbuffer before an interpreter that does not verify it crashes.
+
+    TFLite's Python interpreters run the flatbuffers verifier when they load a model (LCE's
+    does not, and segfaults on a truncated file). Loading alone resolves no ops, so this
+    also works for LCE models. Skipped when only TensorFlow could do it.
+    """
+    module, _ = tflite_module(allow_tensorflow=False)
+    if module is None:
+        return
+    try:
+        module.Interpreter(model_content=content,
+                           experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    except ValueError as error:
+        raise BcnError(f"{source}: damaged TFLite flatbuffer ({error})") from error
+
+
+class TfliteEngine(Engine):
+    name = "tflite"
+
+    def __init__(self, content: bytes, threads: int, use_xnnpack: bool):
+        module, package = tflite_module()
+        super().__init__(f"{package} {_version(package)}", dict(threads=threads, use_xnnpack=use_xnnpack))
+        resolver = module.OpResolverType.AUTO if use_xnnpack else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        self._interpreter = module.Interpreter(model_content=content, num_threads=threads,
+                                               experimental_op_resolver_type=resolver)
+        self._interpreter.allocate_tensors()
+        detail = self._interpreter.get_input_details()[0]
+        self._input_index = detail["index"]
+        self._input_shape = tuple(int(d) for d in detail["shape"])
+        self._output_indices = [d["index"] for d in self._interpreter.get_output_details()]
+
+    @property
+    def input_shape(self) -> tuple:
+        return self._input_shape
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        self._interpreter.set_tensor(self._input_index, batch)
+        self._interpreter.invoke()
+        return [self._interpreter.get_tensor(index) for index in self._output_indices]
+
+
+def open_engine(content: bytes, source: str, engine: str | None = None, threads: int | None = None,
+                **options) -> Engine:
+    """Load a flatbuffer into `engine` ("lce", "tflite", or None: LCE only if the model needs it).
+
+    Options: use_xnnpack (both engines), use_indirect_bgemm and use_reference_bconv (LCE only;
+    ignored by "tflite" so one set of options serves a mix of models). None means the default.
+    """
+    if content[4:8] != b"TFL3":
+        raise BcnError(f"{source}: not a TFLite flatbuffer (no TFL3 identifier)")
+    verify_flatbuffer(content, source)
+    known = set(LCE_DEFAULTS) | set(TFLITE_DEFAULTS)
+    unknown = set(options) - known
+    if unknown:
+        raise BcnError(f"unknown engine option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    lce_ops = needs_lce(content)
+    if engine is None:
+        engine = "lce" if lce_ops else "tflite"
+    if engine not in ENGINES:
+        raise BcnError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if lce_ops and engine != "lce":
+        raise BcnError(f"{source}: has LCE ops (binary convolutions), which only the 'lce' engine runs")
+    if lce_ops and not lce_available():
+        raise BcnError(f"{source}: has LCE ops and needs the LCE interpreter, which is not installed: {LCE_INSTALL}")
+    threads = DEFAULT_THREADS if threads is None else threads
+    if threads < 1:
+        raise BcnError(f"threads must be at least 1, got {threads}")
+    defaults = LCE_DEFAULTS if engine == "lce" else TFLITE_DEFAULTS
+    chosen = {key: (default if options.get(key) is None else bool(options[key])) for key, default in defaults.items()}
+    try:
+        if engine == "lce":
+            return LceEngine(content, threads, **chosen)
+        return TfliteEngine(content, threads, **chosen)
+    except BcnError:
+        raise
+    except Exception as error:  # the interpreters raise ValueError/RuntimeError on bad models
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BcnError(f"{source}: the {engine} interpreter cannot load it ({message})") from error
