@@ -29,7 +29,7 @@ def _model_detections(model_path: Path, samples, class_names, input_size, batch_
         require("runtime", "bcn eval of a .tflite model")
         from bcn.evaluation.predict import predict_tflite
 
-        return predict_tflite(model_path, samples, score_threshold, progress=progress)
+        return predict_tflite(model_path, samples, class_names, input_size, score_threshold, progress=progress)
     require("train", "bcn eval of a Keras model")
     from bcn.evaluation.predict import load_keras_model, predict_keras
 

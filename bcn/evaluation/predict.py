@@ -69,22 +69,30 @@ def predict_keras(model, samples, input_size: int | None = None, batch_size: int
     return results
 
 
-def predict_tflite(model_path, samples, score_threshold: float = EVAL_SCORE_THRESHOLD,
+def predict_tflite(model_path, samples, class_names, input_size: int | None = None,
+                   score_threshold: float = EVAL_SCORE_THRESHOLD, top_k: int = EVAL_TOP_K,
                    progress=None) -> dict[str, Detections]:
-    """Detections of a converted .tflite model, run through bcn's on-device runtime."""
+    """Detections of a converted .tflite model, run through bcn's on-device runtime.
+
+    The model must detect `class_names` (the data set's); `input_size` is only for a
+    .tflite without bcn metadata.
+    """
     import cv2
 
     try:
         from bcn.runtime.detector import Detector
     except ImportError as error:
         raise BcnError(f"{model_path}: evaluating a .tflite needs bcn.runtime.detector, which is not available ({error})") from None
-    detector = Detector(model_path)
+    detector = Detector(model_path, input_size=input_size, classes=class_names)
+    if list(detector.classes) != list(class_names):
+        raise BcnError(f"{model_path}: the model detects {', '.join(detector.classes)} but the data set has "
+                       f"{', '.join(class_names)}")
     results = {}
     for sample in progress(samples) if progress else samples:
         image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
         if image is None:
             raise BcnError(f"{sample.image_path}: cannot decode the image")
-        found = detector.detect(image, score_threshold=score_threshold)
+        found = detector.detect(image, score_threshold=score_threshold, top_k=top_k)
         results[sample.image_id] = Detections(
             boxes=np.asarray([d.box for d in found], np.float32).reshape(-1, 4),
             scores=np.asarray([d.score for d in found], np.float32),
