@@ -1,12 +1,125 @@
-"""`bcn detect`."""
+"""`bcn detect`: run a converted model on images, videos, cameras and live streams."""
+
+import contextlib
+import signal
+import threading
+from pathlib import Path
 
 import click
 
-from bcn.cli.not_built import not_built
+from bcn.errors import BcnError
+from bcn.extras import require
+
+SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), a stream URL "
+               "(rtsp://, http://, udp://...) or a GStreamer pipeline ending in appsink.")
 
 
-@click.command("detect", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def detect(args):
-    """(not built yet)"""
-    not_built("detect")
+class StreamLost(click.ClickException):
+    """A live source went away for good; outputs were finalized before this is raised."""
+
+    exit_code = 1
+
+
+def _class_ids(names: str | None, classes: list[str]) -> set[int] | None:
+    if not names:
+        return None
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in classes]
+    if unknown:
+        raise BcnError(f"--classes: unknown class {', '.join(unknown)} (the model has: {', '.join(classes)})")
+    return {classes.index(name) for name in wanted}
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """An Event set by the first Ctrl-C or SIGTERM; a second one interrupts at once."""
+    stop = threading.Event()
+
+    def handle(signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _sinks(source, out: Path | None, json_out: str | None):
+    from bcn.runtime.sinks import AnnotatedImages, AnnotatedVideo, JsonLines
+
+    sinks = [JsonLines(None if json_out in (None, "-") else Path(json_out))]
+    if out is not None:
+        if source.live or source.fps is not None:
+            sinks.append(AnnotatedVideo(out / f"{source.name}.mp4", source.fps or 25.0, realtime=source.live))
+        else:
+            sinks.append(AnnotatedImages(out))
+    return sinks
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--source", "-s", "source_text", required=True, metavar="SRC", help=SOURCE_HELP)
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for the annotated images or video (created if missing).")
+@click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True), help="Write detections as JSON lines here instead of stdout.")
+@click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
+@click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
+@click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
+@click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads (default: the runtime's).")
+@click.option("--reconnect/--no-reconnect", default=True, show_default=True, help="Reopen a live stream that stalls or drops, with back-off.")
+@click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True, help="Reconnect attempts before giving up.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many processed frames.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+def detect(model, source_text, out, json_out, show, score, classes, threads, reconnect, retries, max_frames, duration):
+    """Detect objects with MODEL (a .tflite from `bcn convert`) on SRC.
+
+    Detections go to stdout (or --json-out) as JSON lines, one per detection, with boxes
+    in original-image pixels as in VOC XML. Cameras and streams run in real time: the
+    newest frame is processed and older ones are dropped. Ctrl-C or SIGTERM ends the run
+    cleanly, with the video finalized and a summary line on stderr.
+    """
+    require("runtime", "bcn detect")
+    from bcn.runtime.sources import quiet_opencv
+
+    quiet_opencv()
+    from bcn.runtime import pipeline
+    from bcn.runtime.sinks import check_writable_folder
+    from bcn.runtime.sources import open_source
+    from bcn.runtime.window import Window, check_display
+
+    if not Path(model).is_file():
+        raise BcnError(f"{model}: no such model file")
+    out = check_writable_folder(Path(out)) if out else None
+    if show:
+        check_display()
+    from bcn.runtime.detector import Detector
+
+    detector = Detector(model, threads=threads)
+    keep = _class_ids(classes, list(detector.classes))
+    log = lambda message: click.echo(message, err=True)  # noqa: E731
+    with _stop_on_signals() as stop:
+        source = open_source(source_text, reconnect=reconnect, retries=retries, log=log)
+        sinks = []
+        window = None
+        complete = False
+        try:
+            sinks = _sinks(source, out, json_out)
+            window = Window(f"bcn detect {source_text}") if show else None
+            stats = pipeline.run(detector, source, sinks, stop, score, keep, window, max_frames, duration)
+            complete = True
+        finally:
+            source.close()
+            if window is not None:
+                window.close()
+            for sink in sinks:
+                sink.close(complete)
+    stats.count_capture(source)
+    click.echo(f"bcn detect: {stats.summary()}", err=True)
+    for sink in sinks:
+        if sink.written:
+            click.echo(f"wrote {sink.describe()}", err=True)
+    if source.live and source.ended and source.error and not stop.is_set():
+        raise StreamLost(source.error)

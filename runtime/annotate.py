@@ -1,0 +1,65 @@
+"""Drawing detections: boxes, class names and scores in readable colours, and an FPS overlay."""
+
+import numpy as np
+
+# 20 saturated, well-separated colours (after Trubetskoy's list, pale ones replaced), as RGB hex.
+PALETTE_HEX = (
+    "e6194b", "3cb44b", "ffe119", "4363d8", "f58231", "911eb4", "42d4f4", "f032e6", "bfef45", "ff69b4",
+    "469990", "7b68ee", "9a6324", "2f4f4f", "800000", "00a86b", "808000", "ff8c69", "000075", "a9a9a9",
+)
+PALETTE_BGR = tuple((int(h[4:6], 16), int(h[2:4], 16), int(h[0:2], 16)) for h in PALETTE_HEX)
+
+
+def class_color(class_id: int) -> tuple[int, int, int]:
+    """The BGR colour of a class; classes beyond the palette reuse it."""
+    return PALETTE_BGR[class_id % len(PALETTE_BGR)]
+
+
+def text_color(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on `background` (BGR)."""
+    blue, green, red = background
+    luma = 0.299 * red + 0.587 * green + 0.114 * blue
+    return (0, 0, 0) if luma > 140 else (255, 255, 255)
+
+
+def _scale(image: np.ndarray) -> tuple[int, float]:
+    """Line thickness and font scale that stay readable from 100 px to 4K frames."""
+    side = min(image.shape[:2])
+    return max(2, round(side / 240)), max(0.35, side / 900)
+
+
+def _label(image: np.ndarray, text: str, x: int, y: int, color, font_scale: float, thickness: int) -> None:
+    """Text on a filled box whose bottom-left corner is (x, y), kept inside the image."""
+    import cv2
+
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+    x = min(max(0, x), max(0, image.shape[1] - width - 2))
+    y = max(y, height + baseline + 2)
+    cv2.rectangle(image, (x, y - height - baseline - 2), (x + width + 2, y), color, cv2.FILLED)
+    cv2.putText(image, text, (x + 1, y - baseline), cv2.FONT_HERSHEY_SIMPLEX, font_scale, text_color(color),
+                thickness, cv2.LINE_AA)
+
+
+def draw_detections(image: np.ndarray, detections) -> np.ndarray:
+    """A copy of `image` (BGR) with each detection's box and "class score" label drawn."""
+    import cv2
+
+    canvas = image.copy()
+    thickness, font_scale = _scale(canvas)
+    for detection in sorted(detections, key=lambda d: d.score):  # best drawn last, on top
+        x1, y1, x2, y2 = (int(round(float(v))) for v in detection.box)
+        x1, x2 = sorted((x1, x2))
+        y1, y2 = sorted((y1, y2))
+        color = class_color(detection.class_id)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), text_color(color), thickness + 2)  # contrast edge
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness)
+        _label(canvas, f"{detection.class_name} {detection.score:.2f}", x1, y1, color, font_scale,
+               max(1, thickness // 2))
+    return canvas
+
+
+def draw_fps(image: np.ndarray, fps: float) -> np.ndarray:
+    """Draw "NN.N FPS" in the bottom-left corner of `image` in place (away from most labels), and return it."""
+    thickness, font_scale = _scale(image)
+    _label(image, f"{fps:.1f} FPS", 0, image.shape[0], (32, 32, 32), font_scale, max(1, thickness // 2))
+    return image

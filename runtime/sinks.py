@@ -1,0 +1,193 @@
+"""Where results go: annotated images, an annotated video, detections as JSON lines.
+
+Every file is written under a hidden temporary name beside its target and renamed into
+place only when it is complete, so an interrupted run never leaves a file that looks
+finished: a video is renamed once its writer is released (playable), JSON lines at the end.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bcn.errors import BcnError
+
+
+def check_writable_folder(folder: Path) -> Path:
+    """Create `folder` if needed and prove files can be written in it, or fail with one line."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BcnError(f"{folder}: --out must be a folder, and this is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise BcnError(f"{folder}: cannot write there ({error.strerror or error})") from None
+    return folder
+
+
+class _TempFile:
+    """A hidden file beside `path`, renamed to `path` by finalize() or removed by discard()."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix, dir=self.path.parent)
+        os.close(fd)
+        self.tmp = tmp
+
+    def finalize(self) -> None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp made it private; give it a normal file's mode
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
+
+
+class AnnotatedImages:
+    """Each annotated frame as `<folder>/<image_id>.jpg`."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.written = 0
+
+    wants_image = True
+
+    def write(self, frame, detections, image: np.ndarray) -> None:
+        import cv2
+
+        file = _TempFile(self.folder / f"{frame.image_id}.jpg")
+        try:
+            if not cv2.imwrite(file.tmp, image):
+                raise BcnError(f"{file.path}: OpenCV could not write the image")
+            file.finalize()
+        finally:
+            file.discard()
+        self.written += 1
+
+    def describe(self) -> str:
+        return f"{self.written} annotated images to {self.folder}"
+
+    def close(self, complete: bool = True) -> None:
+        pass
+
+
+class AnnotatedVideo:
+    """Annotated frames as one video; playable and in place once close() returns.
+
+    With `realtime`, a frame is repeated as often as needed to keep the video's clock
+    the capture clock (live sources, where slow inference skips frames).
+    """
+
+    FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
+
+    def __init__(self, path: Path, fps: float, realtime: bool = False):
+        self.path = Path(path)
+        if self.path.suffix not in self.FOURCC:
+            raise BcnError(f"{self.path}: unsupported video type (use {', '.join(self.FOURCC)})")
+        self.fps = fps
+        self.realtime = realtime
+        self.written = 0
+        self._file: _TempFile | None = None
+        self._writer = None
+        self._size = None
+        self._start = None
+
+    wants_image = True
+
+    def write(self, frame, detections, image: np.ndarray) -> None:
+        import cv2
+
+        if self._writer is None:
+            self._open(image)
+        if image.shape[1::-1] != self._size:  # a stream may come back at another size
+            image = cv2.resize(image, self._size)
+        copies = 1
+        if self.realtime:
+            if self._start is None:
+                self._start = frame.time
+            copies = max(1, round((frame.time - self._start) * self.fps) + 1 - self.written)
+        for _ in range(copies):
+            self._writer.write(image)
+        self.written += copies
+
+    def _open(self, image: np.ndarray) -> None:
+        import cv2
+
+        self._file = _TempFile(self.path)
+        self._size = image.shape[1::-1]
+        fourcc = cv2.VideoWriter_fourcc(*self.FOURCC[self.path.suffix])
+        self._writer = cv2.VideoWriter(self._file.tmp, fourcc, self.fps, self._size)
+        if not self._writer.isOpened():
+            self._file.discard()
+            raise BcnError(f"{self.path}: OpenCV cannot write {self.path.suffix} video here")
+
+    def describe(self) -> str:
+        return f"{self.path} ({self.written} frames at {self.fps:g} FPS)"
+
+    def close(self, complete: bool = True) -> None:
+        """Release the writer; rename the file into place if `complete` and not empty, else remove it."""
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        if complete and self.written:
+            self._file.finalize()
+        else:
+            self._file.discard()
+
+
+class JsonLines:
+    """One JSON object per detection, to a file (renamed into place at close) or stdout.
+
+    Keys: image_id, frame, time (UNIX seconds at capture), pts (seconds into a video
+    file, if any), class, class_id, score, bbox = [xmin, ymin, xmax, ymax] in original
+    pixels as in VOC XML (1-based, inclusive), the format `bcn eval --detections` reads.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path else None
+        self.written = 0
+        if self.path is None:
+            self._file, self._stream = None, sys.stdout
+        else:
+            if not self.path.parent.is_dir():
+                raise BcnError(f"{self.path}: folder {self.path.parent} does not exist")
+            try:
+                self._file = _TempFile(self.path)
+            except OSError as error:
+                raise BcnError(f"{self.path}: cannot write there ({error.strerror or error})") from None
+            self._stream = open(self._file.tmp, "w", encoding="utf-8")
+
+    wants_image = False
+
+    def write(self, frame, detections, image=None) -> None:
+        common = {"image_id": frame.image_id, "frame": frame.index, "time": round(frame.time, 3)}
+        if frame.pts is not None:
+            common["pts"] = round(frame.pts, 3)
+        for detection in detections:
+            x1, y1, x2, y2 = (float(v) for v in detection.box)
+            record = {**common, "class": detection.class_name, "class_id": int(detection.class_id),
+                      "score": round(float(detection.score), 4),
+                      "bbox": [round(x1 + 1, 2), round(y1 + 1, 2), round(x2, 2), round(y2, 2)]}
+            self._stream.write(json.dumps(record) + "\n")
+            self.written += 1
+        self._stream.flush()
+
+    def describe(self) -> str:
+        return f"{self.written} detections to {self.path or 'stdout'}"
+
+    def close(self, complete: bool = True) -> None:
+        if self._file is None:
+            return
+        self._stream.close()
+        if complete:
+            self._file.finalize()
+        else:
+            self._file.discard()

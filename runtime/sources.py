@@ -1,0 +1,224 @@
+"""Where frames come from: an image, a folder of images, a video file, a camera or a live stream.
+
+`open_source(text)` decides from the text alone and fails with one line when it cannot
+open it. Files are read frame by frame, every frame processed; cameras and streams are
+live: a capture thread keeps only the newest frame (see bcn.runtime.capture).
+"""
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bcn.errors import BcnError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
+STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "srt", "udp", "tcp", "http", "https"}
+
+# FFmpeg's own timeouts, so a stalled network stream returns from read() instead of hanging.
+OPEN_TIMEOUT_MS = 10_000
+READ_TIMEOUT_MS = 5_000
+
+
+def quiet_opencv() -> None:
+    """Keep OpenCV's and FFmpeg's log lines off stderr unless the user asked for them."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
+@dataclass
+class Frame:
+    """One image to detect on."""
+
+    index: int  # 0-based position in the source
+    image_id: str  # image file stem, or the frame index for videos and streams
+    image: np.ndarray  # H x W x 3 uint8 BGR
+    time: float  # UNIX time when the frame was read or captured
+    captured_at: float  # time.monotonic() at the same moment, for latency
+    pts: float | None = None  # seconds into a video file
+
+
+class ImageSource:
+    """Image files, in the given order; an unreadable file in a folder is skipped with a warning."""
+
+    live = False
+    fps = None
+    dropped = reconnects = 0
+
+    def __init__(self, paths: list[Path], name: str, skip_unreadable: bool):
+        self.captured = 0
+        self.paths = paths
+        self.name = name
+        self.skip_unreadable = skip_unreadable
+        self.skipped = 0
+
+    def __iter__(self):
+        import cv2
+
+        for index, path in enumerate(self.paths):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                if not self.skip_unreadable:
+                    raise BcnError(f"{path}: not a readable image")
+                self.skipped += 1
+                print(f"warning: {path}: not a readable image, skipped", file=sys.stderr)
+                continue
+            self.captured += 1
+            yield Frame(index, path.stem, image, time.time(), time.monotonic())
+
+    def close(self) -> None:
+        pass
+
+
+class VideoFileSource:
+    """A video file, every frame in order."""
+
+    live = False
+    dropped = reconnects = 0
+
+    def __init__(self, path: Path):
+        import cv2
+
+        self.captured = 0
+        self.name = path.stem
+        self.path = path
+        self.capture = cv2.VideoCapture(str(path))
+        if not self.capture.isOpened():
+            raise BcnError(f"{path}: OpenCV cannot decode this video")
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps < 1000 else None
+
+    def __iter__(self):
+        import cv2
+
+        index = 0
+        while True:
+            ok, image = self.capture.read()
+            if not ok:
+                return
+            pts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+            self.captured += 1
+            yield Frame(index, str(index), image, time.time(), time.monotonic(), pts)
+            index += 1
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class LiveSource:
+    """A camera or stream, read by a capture thread that keeps only the newest frame."""
+
+    live = True
+
+    def __init__(self, target: int | str, name: str, unavailable: str, reconnect: bool, retries: int, log=None):
+        from bcn.runtime.capture import LatestFrameCapture
+
+        capture = _open_live(target)
+        if capture is None:
+            raise BcnError(unavailable)
+        self.name = name
+        self.capture = LatestFrameCapture(capture, lambda: _open_live(target), name, reconnect=reconnect,
+                                          retries=retries, read_timeout_s=READ_TIMEOUT_MS / 1000, log=log)
+        self.fps = self.capture.fps
+
+    def read(self, timeout: float) -> Frame | None:
+        """The newest frame not yet taken, or None if none arrived within `timeout` seconds."""
+        captured = self.capture.read(timeout)
+        if captured is None:
+            return None
+        index = self.capture.processed - 1
+        return Frame(index, str(index), captured.image, captured.time, captured.captured_at)
+
+    @property
+    def ended(self) -> bool:
+        """True once the stream is gone for good (see `error`) and its last frame was taken."""
+        return self.capture.ended
+
+    @property
+    def error(self) -> str | None:
+        return self.capture.error
+
+    @property
+    def captured(self) -> int:
+        return self.capture.captured
+
+    @property
+    def dropped(self) -> int:
+        return self.capture.dropped
+
+    @property
+    def reconnects(self) -> int:
+        return self.capture.reconnects
+
+    def close(self) -> None:
+        self.capture.close()
+
+
+def _open_live(target: int | str):
+    """An opened cv2.VideoCapture for a camera index, URL or GStreamer pipeline, or None."""
+    import cv2
+
+    if isinstance(target, int):
+        capture = cv2.VideoCapture(target)
+    elif _is_gstreamer(target):
+        capture = cv2.VideoCapture(target, cv2.CAP_GSTREAMER)
+    else:
+        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
+    if capture.isOpened():
+        return capture
+    capture.release()
+    return None
+
+
+def _is_gstreamer(text: str) -> bool:
+    return "!" in text and "://" not in text.split("!")[0]
+
+
+def _has_backend(backend: int) -> bool:
+    import cv2
+
+    return backend in cv2.videoio_registry.getStreamBackends()
+
+
+def open_source(text: str, reconnect: bool = True, retries: int = 5, log=None):
+    """Open SRC: an image, a folder of images, a video file, a camera index, a stream URL or a GStreamer pipeline."""
+    import cv2
+
+    text = text.strip()
+    if text.isdigit():
+        return LiveSource(int(text), f"camera{text}", f"camera {text}: cannot be opened (no such device, or it is busy)",
+                          reconnect, retries, log)
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in STREAM_SCHEMES:
+            raise BcnError(f"{text}: unsupported stream scheme '{scheme}' (use one of {', '.join(sorted(STREAM_SCHEMES))})")
+        if not _has_backend(cv2.CAP_FFMPEG):
+            raise BcnError(f"{text}: this OpenCV build has no FFmpeg backend to open streams")
+        return LiveSource(text, "stream", f"{text}: cannot open the stream (unreachable, or not a format FFmpeg reads)",
+                          reconnect, retries, log)
+    if _is_gstreamer(text):
+        if not _has_backend(cv2.CAP_GSTREAMER):
+            raise BcnError("GStreamer pipeline given, but this OpenCV build has no GStreamer backend "
+                           "(use an OpenCV built with GStreamer, e.g. Debian's python3-opencv)")
+        return LiveSource(text, "stream", f"{text}: GStreamer cannot open this pipeline (it must end in appsink)",
+                          reconnect, retries, log)
+    path = Path(text)
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not images:
+            raise BcnError(f"{path}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return ImageSource(images, path.name, skip_unreadable=True)
+    if not path.exists():
+        raise BcnError(f"{path}: no such file or folder (nor a camera index or stream URL)")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return ImageSource([path], path.stem, skip_unreadable=False)
+    if suffix in VIDEO_SUFFIXES:
+        return VideoFileSource(path)
+    raise BcnError(f"{path}: unsupported source type '{suffix or 'no suffix'}' "
+                   "(an image, a folder of images, a video file, a camera index or a stream URL)")
