@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+#
+# bcn training image: design, train, evaluate and convert on NVIDIA GPUs.
+# TensorFlow 2.16.2 with CUDA comes from TensorFlow's own image; bcn adds tf-keras, larq,
+# larq-zoo and the LCE converter (the `convert` extra, which includes `train`).
+#
+# Build from the repository root (BuildKit; docker/train.Dockerfile.dockerignore applies):
+#   docker build -f docker/train.Dockerfile -t bcn-train .
+#
+# Run (needs the NVIDIA Container Toolkit on the host). Data is mounted read-only at /data,
+# runs are written to /runs (the working directory), as the non-root user `bcn` (uid 1000):
+#   docker run --rm --gpus all --shm-size 8g \
+#       -v "$PWD/VOCdevkit:/data:ro" -v "$PWD/runs:/runs" bcn-train \
+#       train --arch q1 --data /data/VOC2007 --data /data/VOC2012 --out /runs/q1
+#
+# Several GPUs: `--gpus all` (or `--gpus '"device=0,1"'`) is all it takes. When TensorFlow
+# sees more than one GPU, `bcn train` trains under tf.distribute.MirroredStrategy, and
+# --batch-size is the global batch split over the GPUs (the paper's 32 on 2 GPUs = 16 each).
+# Several machines: set TF_CONFIG in each container (-e TF_CONFIG=...) and `bcn train`
+# uses MultiWorkerMirroredStrategy.
+#
+# Afterwards, convert for the device (LCE flatbuffer plus float32/int8 baselines):
+#   docker run --rm -v "$PWD/VOCdevkit:/data:ro" -v "$PWD/runs:/runs" bcn-train \
+#       convert /runs/q1/best.h5 -o /runs/q1/q1.tflite --baselines float32,int8 \
+#       --float-model /runs/q1e/best.h5 --data /data/VOC2007
+# which writes q1.tflite (LCE), q1_float32.tflite, q1_int8.tflite and q1_report.json.
+#
+# Not built in this repository's CI (no Docker engine there); hadolint checks it
+# (tests/test_docker_lint.py).
+
+ARG TF_IMAGE=tensorflow/tensorflow:2.16.2-gpu
+FROM ${TF_IMAGE}
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+# The package is installed from a bind mount of the build context: no source layer and
+# no pip cache stay in the image. TensorFlow 2.16.2 is already there and satisfies the pin.
+RUN --mount=type=bind,source=.,target=/src,rw \
+    python3 -m pip install --no-cache-dir '/src[convert]' \
+    && bcn --version
+
+# A non-root user owning the two mount points.
+RUN useradd --create-home --uid 1000 --shell /bin/bash bcn \
+    && mkdir -p /data /runs \
+    && chown bcn:bcn /data /runs
+
+USER 1000:1000
+WORKDIR /runs
+VOLUME ["/data", "/runs"]
+
+ENTRYPOINT ["bcn"]
+CMD ["--help"]
