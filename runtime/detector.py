@@ -14,7 +14,7 @@ import numpy as np
 from bcn.decode import OUTPUT_STRIDE, decode
 from bcn.errors import BcnError
 from bcn.preprocess import letterbox
-from bcn.runtime.engines import open_engine, tflite_module
+from bcn.runtime.engines import check_flatbuffer, open_engine, tflite_module
 from bcn.runtime.metadata import MetadataError, read_metadata
 
 HEADS = ("heatmap", "size", "offset")
@@ -62,12 +62,14 @@ def read_model(path) -> tuple[bytes, dict | None]:
     if not path.is_file():
         raise BcnError(f"{path}: no such model file")
     try:
-        metadata = read_metadata(path)
         content = path.read_bytes()
-    except MetadataError as error:
-        raise BcnError(f"{error}") from error
     except OSError as error:
         raise BcnError(f"{path}: cannot read ({error.strerror})") from error
+    check_flatbuffer(content, str(path))  # a damaged file fails here with a clear message
+    try:
+        metadata = read_metadata(path)
+    except MetadataError as error:
+        raise BcnError(str(error)) from error
     if metadata is not None and not isinstance(metadata, dict):
         raise BcnError(f"{path}: its 'bcn' metadata is not a JSON object")
     return content, metadata

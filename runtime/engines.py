@@ -139,13 +139,16 @@ def tflite_module(allow_tensorflow: bool = True):
                    "(or tflite-runtime, or larq-compute-engine)")
 
 
-def verify_flatbuffer(content: bytes, source: str) -> None:
-    """Fail on a damaged flatbuffer before an interpreter that does not verify it crashes.
+def check_flatbuffer(content: bytes, source: str) -> None:
+    """Fail on a file that is not a TFLite flatbuffer, or a damaged one, before an interpreter
+    that does not verify it crashes on it.
 
     TFLite's Python interpreters run the flatbuffers verifier when they load a model (LCE's
     does not, and segfaults on a truncated file). Loading alone resolves no ops, so this
     also works for LCE models. Skipped when only TensorFlow could do it.
     """
+    if content[4:8] != b"TFL3":
+        raise BcnError(f"{source}: not a TFLite flatbuffer (no TFL3 identifier)")
     module, _ = tflite_module(allow_tensorflow=False)
     if module is None:
         return
@@ -188,9 +191,7 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
     Options: use_xnnpack (both engines), use_indirect_bgemm and use_reference_bconv (LCE only;
     ignored by "tflite" so one set of options serves a mix of models). None means the default.
     """
-    if content[4:8] != b"TFL3":
-        raise BcnError(f"{source}: not a TFLite flatbuffer (no TFL3 identifier)")
-    verify_flatbuffer(content, source)
+    check_flatbuffer(content, source)
     known = set(LCE_DEFAULTS) | set(TFLITE_DEFAULTS)
     unknown = set(options) - known
     if unknown:

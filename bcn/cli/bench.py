@@ -1,12 +1,89 @@
-"""`bcn bench`."""
+"""`bcn bench`: latency of converted models against their full-precision twins."""
+
+import json
+from pathlib import Path
 
 import click
 
-from bcn.cli.not_built import not_built
+from bcn.errors import BcnError
+from bcn.extras import require
 
 
-@click.command("bench", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bench(args):
-    """(not built yet)"""
-    not_built("bench")
+def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected a comma-separated list of integers like 1,2,4, got {value!r}") from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter(f"thread counts must be at least 1, got {value!r}")
+    return tuple(dict.fromkeys(counts))
+
+
+def _classes(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_file():
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+@click.command("bench")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--threads", "-t", default="1", show_default=True, callback=_thread_counts,
+              help="Thread counts to measure, comma-separated (e.g. 1,2,4).")
+@click.option("--runs", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="Measured runs per model and thread count.")
+@click.option("--warmup", "-w", type=click.IntRange(min=0), default=5, show_default=True, help="Unmeasured runs first.")
+@click.option("--engine", type=click.Choice(["lce", "tflite"]), help="Interpreter for every model (default: what each model's metadata asks for).")
+@click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops (default: on).")
+@click.option("--indirect-bgemm/--no-indirect-bgemm", default=None,
+              help="LCE's indirect BGEMM binary-conv kernel (default: on for x86_64, off elsewhere).")
+@click.option("--reference-bconv", is_flag=True, default=None, help="LCE's reference binary conv (slow; for checking).")
+@click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Image to run detect on (default: a fixed 640x480 test image).")
+@click.option("--input-size", "-z", type=click.IntRange(min=1), help="Input size of a .tflite without bcn metadata (runs it with a warning).")
+@click.option("--classes", help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the full report as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the tables as Markdown.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a latency bar chart (PNG/SVG/PDF; needs matplotlib).")
+@click.option("--lce-benchmark-binary", type=click.Path(dir_okay=False, path_type=Path),
+              help="LCE's lce_benchmark_model, for LCE models where the LCE wheel is missing (aarch64 Linux); found on PATH otherwise.")
+def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, reference_bconv, image, input_size, classes,
+          json_path, markdown_path, plot_path, lce_benchmark_binary):
+    """Measure latency of MODELS (.tflite from `bcn convert`), side by side.
+
+    Per model and thread count: the interpreter call alone and the whole detect
+    (letterbox + run + decode), as mean/p50/p90/p99 and FPS, with file size, memory and
+    the model's MACs. Models run interleaved round-robin in one process, so a binary
+    model and its float32/int8 twins see the same machine noise; models of the same
+    architecture are compared side by side.
+
+    \b
+    Example:
+      bcn bench q1.tflite q1_float32.tflite q1_int8.tflite --threads 1,2 --json bench.json
+    """
+    require("runtime", "bcn bench")
+    from bcn.io import atomic_output
+    from bcn.runtime.bench import benchmark
+    from bcn.runtime.bench_report import format_markdown, format_text, plot_latency
+    from bcn.runtime.detector import read_image
+
+    for path in (json_path, markdown_path, plot_path):  # fail before minutes of measuring, not after
+        if path is not None and not path.parent.resolve().is_dir():
+            raise BcnError(f"{path}: folder {path.parent} does not exist")
+    report = benchmark(
+        models, threads=threads, runs=runs, warmup=warmup, engine=engine,
+        options={"use_xnnpack": xnnpack, "use_indirect_bgemm": indirect_bgemm, "use_reference_bconv": reference_bconv},
+        image=read_image(image) if image else None, input_size=input_size, classes=_classes(classes),
+    )
+    click.echo(format_text(report))
+    if json_path:
+        with atomic_output(json_path) as tmp:
+            Path(tmp).write_text(json.dumps(report, indent=2) + "\n")
+        click.echo(f"wrote {json_path}")
+    if markdown_path:
+        with atomic_output(markdown_path) as tmp:
+            Path(tmp).write_text(format_markdown(report))
+        click.echo(f"wrote {markdown_path}")
+    if plot_path:
+        plot_latency(report, plot_path)
+        click.echo(f"wrote {plot_path}")

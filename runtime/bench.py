@@ -1,0 +1,262 @@
+"""Latency of converted models, measured side by side in one interleaved run.
+
+For each thread count all models are loaded, then each measured iteration runs one
+detect on every model in turn (rotating which goes first), so load from other processes,
+thermal drift and frequency changes hit all models alike and the binary / float32 / int8
+ratios stay fair on a noisy machine.
+"""
+
+import os
+import platform
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from bcn import __version__
+from bcn.errors import BcnError
+from bcn.runtime import lce_benchmark
+from bcn.runtime.detector import Detector, read_model
+from bcn.runtime.engines import LCE_DEFAULTS, TFLITE_DEFAULTS, lce_available, needs_lce
+
+VARIANTS = ("binary", "float32", "int8")
+LIBRARIES = ("numpy", "opencv-python-headless", "opencv-python", "larq-compute-engine", "ai-edge-litert",
+             "tflite-runtime", "tensorflow")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        import subprocess
+
+        done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True)
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict:
+    """What the figures were measured on."""
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except ImportError:
+        physical = None
+    return {
+        "cpu": _cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": physical,
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "arch": platform.machine(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def library_versions() -> dict:
+    """Versions of the libraries that take part in a run (installed ones only)."""
+    from importlib import metadata
+
+    versions = {"bcn": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def summarize(samples_ms) -> dict:
+    """mean, p50, p90, p99, min, std of latencies in ms, and the FPS their mean gives."""
+    samples = np.asarray(samples_ms, dtype=np.float64)
+    mean = float(samples.mean())
+    p50, p90, p99 = (float(v) for v in np.percentile(samples, [50, 90, 99]))
+    return {"mean": mean, "p50": p50, "p90": p90, "p99": p99, "min": float(samples.min()),
+            "std": float(samples.std()), "fps": 1e3 / mean if mean > 0 else None}
+
+
+def _rss_mb() -> float | None:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def sample_image(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarray:
+    """A fixed camera-sized BGR image to time detect on when the user gives none."""
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def _model_facts(path: Path, metadata: dict | None, size: int) -> dict:
+    metadata = metadata or {}
+    return {
+        "model": str(path),
+        "name": path.stem,
+        "variant": metadata.get("variant"),
+        "spec": metadata.get("spec"),
+        "input_size": metadata.get("input_size"),
+        "file_size_bytes": size,
+        **{key: metadata.get(key) for key in ("macs", "binary_macs", "binary_ratio", "eq_flops")},
+    }
+
+
+def _measure_interleaved(pairs: list[dict], image, runs: int, warmup: int, score_threshold: float, bar) -> None:
+    """Round-robin detect runs over the loaded pairs; fills each pair's timing lists."""
+    for iteration in range(warmup + runs):
+        start = iteration % len(pairs)
+        for pair in pairs[start:] + pairs[:start]:
+            detector = pair["detector"]
+            detector.detect(image, score_threshold=score_threshold)
+            if iteration >= warmup:
+                timings = detector.last_timings
+                pair["inference"].append(timings.inference_ms)
+                pair["detect"].append(timings.total_ms)
+                pair["preprocess"].append(timings.preprocess_ms)
+                pair["decode"].append(timings.decode_ms)
+            bar.update()
+
+
+def _in_process_result(pair: dict, runs: int, warmup: int) -> dict:
+    detector = pair["detector"]
+    return {
+        **_model_facts(detector.path, detector.metadata, detector.file_size),
+        "input_size": detector.input_size,
+        "threads": pair["threads"],
+        "engine": detector.engine.name,
+        "library": detector.engine.library,
+        "options": detector.engine.options,
+        "runs": runs,
+        "warmup": warmup,
+        "interleaved": True,
+        "latency_ms": summarize(pair["inference"]),
+        "detect_ms": summarize(pair["detect"]),
+        "preprocess_ms": summarize(pair["preprocess"]),
+        "decode_ms": summarize(pair["decode"]),
+        "memory_mb": pair["memory_mb"],
+    }
+
+
+def comparisons(results: list[dict]) -> list[dict]:
+    """Per architecture (spec, input size) and thread count: binary / float32 and binary / int8 ratios."""
+    groups = defaultdict(dict)
+    for result in results:
+        if result.get("spec") and result.get("variant") in VARIANTS:
+            key = (result["spec"], result["input_size"], result["threads"])
+            groups[key].setdefault(result["variant"], result)
+    rows = []
+    for (spec, input_size, threads), by_variant in groups.items():
+        binary = by_variant.get("binary")
+        if binary is None or len(by_variant) < 2:
+            continue
+        row = {"spec": spec, "input_size": input_size, "threads": threads,
+               **{variant: by_variant[variant]["model"] if variant in by_variant else None for variant in VARIANTS}}
+        for baseline in ("float32", "int8"):
+            other = by_variant.get(baseline)
+            row[f"binary_over_{baseline}"] = None if other is None else {
+                stat: binary["latency_ms"][stat] / other["latency_ms"][stat]
+                if binary["latency_ms"].get(stat) and other["latency_ms"].get(stat) else None
+                for stat in ("mean", "p50")
+            }
+        rows.append(row)
+    return rows
+
+
+def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str | None = None,
+              options: dict | None = None, image=None, input_size: int | None = None, classes=None,
+              score_threshold: float = 0.3, lce_benchmark_binary=None, progress: bool = True) -> dict:
+    """Measure `models` at each thread count; the report `bcn bench` prints and writes.
+
+    LCE models run through LCE's Python interpreter when it is installed; otherwise (or
+    when `lce_benchmark_binary` is given) through LCE's lce_benchmark_model binary, which
+    measures the interpreter call only and is not interleaved with the others.
+    """
+    if runs < 1 or warmup < 0:
+        raise BcnError(f"runs must be at least 1 and warmup at least 0, got runs={runs}, warmup={warmup}")
+    options = {key: value for key, value in (options or {}).items() if value is not None}
+    image = sample_image() if image is None else image
+    machine = machine_info()
+    binary_path = lce_benchmark.find_binary(lce_benchmark_binary) if lce_benchmark_binary else None
+    in_process, external = [], []
+    for path in map(Path, models):
+        content, metadata = read_model(path)
+        uses_lce = needs_lce(content)
+        del content
+        if uses_lce and engine != "tflite" and (binary_path or not lce_available()):
+            binary_path = binary_path or lce_benchmark.find_binary()
+            if binary_path is None:
+                raise BcnError(f"{path}: has LCE ops, and neither the LCE interpreter (pip install "
+                               f"larq-compute-engine, x86_64 Linux and macOS only) nor {lce_benchmark.BINARY_NAME} "
+                               f"is installed: {lce_benchmark.GET_BINARY}")
+            external += [{"path": path, "metadata": metadata, "threads": t} for t in threads]
+        else:
+            in_process.append(path)
+    results = []
+    started = time.time()
+    with tqdm(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",
+              disable=not progress or None, leave=False) as bar:
+        # One thread count at a time: idle worker threads of a multi-threaded interpreter
+        # would otherwise compete with the single-threaded runs.
+        for count in threads:
+            pairs = []
+            for path in in_process:
+                before = _rss_mb()
+                detector = Detector(path, engine=engine, threads=count, input_size=input_size, classes=classes,
+                                    **options)
+                detector.detect(image, score_threshold=score_threshold)  # the first run allocates
+                after = _rss_mb()
+                pairs.append({"detector": detector, "threads": count, "inference": [], "detect": [],
+                              "preprocess": [], "decode": [], "memory_mb": None if before is None else after - before})
+            _measure_interleaved(pairs, image, runs, warmup, score_threshold, bar)
+            results += [_in_process_result(pair, runs, warmup) for pair in pairs]
+            del pairs
+    for item in external:
+        chosen = {key: options.get(key, default) for key, default in LCE_DEFAULTS.items()}
+        measured = lce_benchmark.run(binary_path, item["path"], item["threads"], runs, warmup, **chosen)
+        latency = measured["latency_ms"]
+        latency["fps"] = 1e3 / latency["mean"]
+        results.append({
+            **_model_facts(item["path"], item["metadata"], item["path"].stat().st_size),
+            "threads": item["threads"],
+            "engine": "lce_benchmark_model",
+            "library": binary_path,
+            "options": {"threads": item["threads"], **chosen},
+            "runs": measured["runs"],
+            "warmup": warmup,
+            "interleaved": False,
+            "latency_ms": latency,
+            "detect_ms": None,  # the binary times the interpreter only
+            "memory_mb": measured["memory_mb"],
+            "command": measured["command"],
+        })
+    machine["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    return {
+        "bcn_bench": 1,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": machine,
+        "libraries": library_versions(),
+        "settings": {"threads": list(threads), "runs": runs, "warmup": warmup, "engine": engine or "auto",
+                     "options": options, "defaults": {"lce": LCE_DEFAULTS, "tflite": TFLITE_DEFAULTS},
+                     "image_shape": list(np.asarray(image).shape), "score_threshold": score_threshold},
+        "peak_rss_mb": peak_rss_mb(),
+        "results": results,
+        "comparisons": comparisons(results),
+    }
