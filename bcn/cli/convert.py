@@ -1,12 +1,83 @@
-"""`bcn convert`."""
+"""`bcn convert`: Keras detector -> LCE flatbuffer, full-precision baselines and a parity report."""
 
 import click
 
-from bcn.cli.not_built import not_built
+from bcn.extras import require
 
 
-@click.command("convert", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def convert(args):
-    """(not built yet)"""
-    not_built("convert")
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.2f} MiB"
+
+
+def _number(value, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def format_report(report: dict) -> str:
+    """The conversion report as a few readable lines."""
+    cost, layers, parity = report["cost"], report["binary_layers"], report["parity"]
+    lines = [
+        f"model   {report['model']}: {report['input_size']}x{report['input_size']}, {len(report['classes'])} classes, "
+        f"spec {report['spec']}",
+        f"cost    {cost['macs'] / 1e9:.3f} GMACs, rb {cost['binary_ratio']:.4f}, {cost['eq_flops'] / 1e9:.3f} eq GFLOP",
+        f"binary  {layers['keras_binary_convs']} binary conv layers -> {layers['LceBconv2d']} LceBconv2d",
+        "ops     " + ", ".join(f"{name} {count}" for name, count in report["files"]["binary"]["ops"].items()),
+        "files",
+    ]
+    binary_size = report["files"]["binary"]["bytes"]
+    for variant, entry in report["files"].items():
+        ratio = f"  {entry['bytes'] / binary_size:.1f}x the LCE file" if variant != "binary" else ""
+        weights = f", {entry['weights']} weights" if "weights" in entry else ""
+        lines.append(f"  {variant:8} {entry['engine']:6} {_mib(entry['bytes']):>11}  {entry['path']}{ratio}{weights}")
+    lines.append(
+        f"parity  LCE vs Keras on {parity['images']} images, detections >= {parity['score_threshold']}: "
+        f"{parity['detections_reference']} Keras / {parity['detections_converted']} LCE, "
+        f"agreement {_number(parity['agreement'], '.1%')} (same class, IoU >= {parity['min_iou']}), "
+        f"score diff max {_number(parity['score_diff_max'], '.4f')}, matched IoU min {_number(parity['matched_iou_min'], '.3f')}; "
+        f"heatmap abs diff max {_number(parity['heatmap_max_abs_diff'], '.4f')} mean {_number(parity['heatmap_mean_abs_diff'], '.5f')} "
+        f"[{parity['check']}]"
+    )
+    return "\n".join(lines)
+
+
+def _baselines(ctx, param, value):
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
+
+
+def _positive(ctx, param, value):
+    if value <= 0:
+        raise click.BadParameter(f"must be positive, got {value}")
+    return value
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="The LCE flatbuffer to write [default: MODEL with .tflite].")
+@click.option("--baselines", callback=_baselines, default="", help="Also write full-precision baselines of the float twin: float32,int8.")
+@click.option("--float-model", type=click.Path(dir_okay=False), help="A trained float twin (.h5/.keras) for the baselines [default: fresh weights].")
+@click.option("--data", "data_root", type=click.Path(file_okay=False), help="VOC-layout data set for parity and int8 calibration images [default: generated images].")
+@click.option("--report", type=click.Path(dir_okay=False), help="Where to write the JSON report [default: OUTPUT_report.json].")
+@click.option("--check", is_flag=True, help="Fail (and write nothing) if LCE and Keras detections disagree.")
+@click.option("--samples", type=int, default=8, show_default=True, callback=_positive, help="Images for the parity check and int8 calibration.")
+def convert(model, output, baselines, float_model, data_root, report, check, samples):
+    """Convert a trained Keras MODEL (.h5/.keras) to an LCE flatbuffer for ARM CPUs.
+
+    Every binary conv becomes a bitpacked LceBconv2d (checked against the Keras model).
+    Each .tflite carries its classes, input size, preprocessing and head layout as "bcn"
+    metadata, so the runtime needs nothing else. Prints and writes a report: op
+    histogram, file sizes and LCE-vs-Keras parity.
+    """
+    require("convert", "bcn convert")
+    from bcn.converters.convert import ParityError
+    from bcn.converters.convert import convert as run_convert
+
+    def log(message):
+        click.echo(message, err=True)
+
+    try:
+        result = run_convert(model, output, baselines, data_root, float_model, report, samples, check, log)
+    except ParityError as error:
+        click.echo(format_report(error.report))
+        raise
+    click.echo(format_report(result))
+    click.echo(f"report  {result['report']}")

@@ -1,0 +1,132 @@
+"""`bcn convert` as a Python API: Keras detector -> LCE flatbuffer, baselines, report."""
+
+import contextlib
+import json
+import time
+from pathlib import Path
+
+from bcn.arch.cost import model_cost
+from bcn.arch.model import load_model
+from bcn.converters.baselines import VARIANTS, convert_baseline, float_twin, trained_float_twin
+from bcn.converters.inspect import BCONV, Graph, check_binary_layers, output_layout
+from bcn.converters.keras_model import model_info
+from bcn.converters.lce import convert_lce, lce_interpreter
+from bcn.converters.metadata import build_metadata, embed_metadata
+from bcn.converters.parity import compare, interpreter_heads, keras_heads, parity_problem
+from bcn.converters.samples import sample_inputs
+from bcn.errors import BcnError
+from bcn.io import atomic_output
+
+DEFAULT_SAMPLES = 8
+
+
+def output_paths(model_path, output=None, baselines=(), report=None) -> dict[str, Path]:
+    """Where each file goes: the LCE model beside the input by default, baselines and report beside it."""
+    main = Path(output) if output else Path(model_path).with_suffix(".tflite")
+    paths = {"binary": main}
+    paths.update({variant: main.with_name(f"{main.stem}_{variant}{main.suffix}") for variant in baselines})
+    paths["report"] = Path(report) if report else main.with_name(f"{main.stem}_report.json")
+    return paths
+
+
+def _check_paths(model_path: Path, paths: dict[str, Path]) -> None:
+    for path in paths.values():
+        if path.is_dir():
+            raise BcnError(f"{path}: is a folder, not a file name")
+        if path.resolve() == model_path.resolve():
+            raise BcnError(f"{path}: would overwrite the input model")
+    if len({p.resolve() for p in paths.values()}) < len(paths):
+        raise BcnError(f"{paths['binary']}: the output and report paths collide")
+
+
+def _file_entry(path: Path, flatbuffer: bytes, graph: Graph, metadata: dict) -> dict:
+    return {"path": str(path), "bytes": len(flatbuffer), "engine": metadata["engine"],
+            "variant": metadata["variant"], "ops": graph.histogram(), "outputs": metadata["outputs"]}
+
+
+def convert(model_path, output=None, baselines=(), data_root=None, float_model=None, report=None,
+            samples: int = DEFAULT_SAMPLES, check: bool = False, log=None) -> dict:
+    """Convert a trained Keras CenterNet to an LCE flatbuffer (and float32/int8 baselines).
+
+    Every flatbuffer carries the "bcn" metadata. Returns the report, also written as JSON.
+    With `check`, LCE/Keras disagreement beyond the parity thresholds raises BcnError and
+    nothing is written. `log` receives progress lines.
+    """
+    log = log or (lambda message: None)
+    model_path = Path(model_path)
+    unknown = [b for b in baselines if b not in VARIANTS]
+    if unknown:
+        raise BcnError(f"unknown baseline '{unknown[0]}': choose from {', '.join(VARIANTS)}")
+    paths = output_paths(model_path, output, baselines, report)
+    _check_paths(model_path, paths)
+    model = load_model(model_path)
+    info = model_info(model_path, model)
+    cost = model_cost(model)
+    names, inputs = sample_inputs(data_root, samples, info.input_size)
+    seconds = {}
+    with contextlib.ExitStack() as stack:
+        # Entering checks every folder now; files appear only if all of this succeeds.
+        temps = {key: stack.enter_context(atomic_output(path)) for key, path in paths.items()}
+
+        log(f"converting {model_path} with LCE (target arm)")
+        start = time.perf_counter()
+        flatbuffer = convert_lce(model)
+        seconds["lce"] = time.perf_counter() - start
+        graph = Graph.from_flatbuffer(flatbuffer)
+        binary_layers = check_binary_layers(model, graph, str(model_path))
+        lce = any(name.startswith("Lce") for name in graph.histogram())
+        metadata = build_metadata(
+            classes=info.classes, input_size=info.input_size, outputs=output_layout(graph, model, str(model_path)),
+            spec=info.spec, float_twin=info.float_twin, cost=cost, engine="lce" if lce else "tflite",
+            variant="binary" if binary_layers[BCONV] else "float32")
+        flatbuffer = embed_metadata(flatbuffer, metadata)
+        files = {"binary": _file_entry(paths["binary"], flatbuffer, graph, metadata)}
+
+        log(f"parity: LCE interpreter vs Keras on {len(inputs)} images")
+        start = time.perf_counter()
+        parity = compare(keras_heads(model, inputs),
+                         interpreter_heads(lce_interpreter(flatbuffer), inputs, metadata["outputs"]))
+        parity["samples"] = names
+        seconds["parity"] = time.perf_counter() - start
+        Path(temps["binary"]).write_bytes(flatbuffer)
+
+        if baselines:
+            twin = trained_float_twin(float_model, model) if float_model else float_twin(model)
+            twin_cost = model_cost(twin)
+        for variant in baselines:
+            log(f"converting the float twin to {variant} TFLite")
+            start = time.perf_counter()
+            baseline = convert_baseline(variant, twin, inputs)
+            seconds[variant] = time.perf_counter() - start
+            baseline_graph = Graph.from_flatbuffer(baseline)
+            baseline_metadata = build_metadata(
+                classes=info.classes, input_size=info.input_size,
+                outputs=output_layout(baseline_graph, twin, str(paths[variant])), spec=info.spec, float_twin=True,
+                cost=twin_cost, engine="tflite", variant=variant)
+            baseline = embed_metadata(baseline, baseline_metadata)
+            files[variant] = _file_entry(paths[variant], baseline, baseline_graph, baseline_metadata)
+            files[variant]["weights"] = "trained" if float_model else "fresh"
+            Path(temps[variant]).write_bytes(baseline)
+
+        result = {
+            "model": str(model_path), "spec": info.spec, "input_size": info.input_size, "classes": info.classes,
+            "cost": {key: cost[key] for key in ("macs", "binary_macs", "binary_ratio", "eq_flops", "params")},
+            "binary_layers": binary_layers, "files": files,
+            "size_ratios": {variant: files[variant]["bytes"] / files["binary"]["bytes"] for variant in baselines},
+            "parity": parity, "seconds": seconds,
+        }
+        problem = parity_problem(parity)
+        result["parity"]["check"] = "failed" if problem else "passed"
+        if check and problem:
+            raise ParityError(f"{model_path}: LCE and Keras disagree: {problem}", result)
+        Path(temps["report"]).write_text(json.dumps(result, indent=2) + "\n")
+    result["report"] = str(paths["report"])
+    return result
+
+
+class ParityError(BcnError):
+    """--check failed; carries the report so it can still be shown."""
+
+    def __init__(self, message: str, report: dict):
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,191 @@
+"""Look inside a converted flatbuffer: op histogram, and proof the binary layers stayed binary."""
+
+from collections import Counter
+from dataclasses import dataclass
+
+import tensorflow as tf
+from tensorflow.lite.tools import flatbuffer_utils
+
+from bcn.converters.keras_model import binary_conv_layers
+from bcn.errors import BcnError
+
+BCONV = "LceBconv2d"
+QUANTIZE = "LceQuantize"
+
+# The TFLite op a Keras layer between two binary convs becomes; None: fused into a neighbour.
+EXPECTED_OP = {
+    "Add": "ADD",
+    "MaxPooling2D": "MAX_POOL_2D",
+    "AveragePooling2D": "AVERAGE_POOL_2D",
+    "DepthwiseConv2D": "DEPTHWISE_CONV_2D",
+    "QuantDepthwiseConv2D": "DEPTHWISE_CONV_2D",
+    "Conv2D": "CONV_2D",
+    "QuantConv2D": "CONV_2D",
+    "Concatenate": "CONCATENATION",
+    "ZeroPadding2D": "PAD",
+    "BatchNormalization": None,
+    "ReLU": None,
+    "Activation": None,
+    "TFOpLambda": "ADD",  # x + y written as an operator in the functional API
+}
+
+
+def _op_name(model, opcode_index: int) -> str:
+    code = model.operatorCodes[opcode_index]
+    if code.customCode:
+        return code.customCode.decode()
+    return flatbuffer_utils.opcode_to_name(model, opcode_index)
+
+
+@dataclass
+class Op:
+    name: str
+    inputs: list[int]
+    outputs: list[int]
+
+
+@dataclass
+class Graph:
+    """The main subgraph of a TFLite flatbuffer, in execution order."""
+
+    ops: list[Op]
+    tensor_names: list[str]
+    output_tensors: list[int]
+    output_shapes: list[tuple]
+    signature_outputs: dict  # output name -> tensor index, from the serving signature
+
+    @classmethod
+    def from_flatbuffer(cls, flatbuffer: bytes) -> "Graph":
+        model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+        subgraph = model.subgraphs[0]
+        names = [_op_name(model, op.opcodeIndex) for op in subgraph.operators]
+        ops = [Op(name, [i for i in op.inputs if i >= 0], list(op.outputs)) for name, op in zip(names, subgraph.operators)]
+        signature = {}
+        for definition in model.signatureDefs or []:
+            signature.update({entry.name.decode(): entry.tensorIndex for entry in definition.outputs})
+        return cls(
+            ops,
+            [tensor.name.decode() for tensor in subgraph.tensors],
+            list(subgraph.outputs),
+            [tuple(subgraph.tensors[i].shape) for i in subgraph.outputs],
+            signature,
+        )
+
+    def histogram(self) -> dict[str, int]:
+        """How many of each op, most frequent first."""
+        return dict(Counter(op.name for op in self.ops).most_common())
+
+    def _reach(self, start: set[int], forward: bool) -> set[int]:
+        """Indices of ops reachable from ops `start` (excluded) following tensors."""
+        producer = {t: i for i, op in enumerate(self.ops) for t in op.outputs}
+        consumers: dict[int, list[int]] = {}
+        for i, op in enumerate(self.ops):
+            for t in op.inputs:
+                consumers.setdefault(t, []).append(i)
+        seen, todo = set(), list(start)
+        while todo:
+            op = self.ops[todo.pop()]
+            nexts = ([c for t in op.outputs for c in consumers.get(t, [])] if forward
+                     else [producer[t] for t in op.inputs if t in producer])
+            for index in nexts:
+                if index not in seen:
+                    seen.add(index)
+                    todo.append(index)
+        return seen - set(start)
+
+    def between(self, first: int, second: int) -> list[str]:
+        """Names of the ops after op `first` that op `second` depends on."""
+        return [self.ops[i].name for i in sorted(self._reach({first}, True) & self._reach({second}, False))]
+
+
+def _keras_reach(model: tf.keras.Model, layer, forward: bool) -> set[int]:
+    """ids of the layers reachable from `layer` (excluded) in the Keras graph."""
+    parents = {id(l): [] for l in model.layers}
+    children = {id(l): [] for l in model.layers}
+    for child in model.layers:
+        for node in child._inbound_nodes:
+            inbound = node.inbound_layers
+            for parent in inbound if isinstance(inbound, list) else [inbound]:
+                if id(parent) in parents:
+                    parents[id(child)].append(parent)
+                    children[id(parent)].append(child)
+    links = children if forward else parents
+    seen, todo = set(), [layer]
+    while todo:
+        for other in links[id(todo.pop())]:
+            if id(other) not in seen:
+                seen.add(id(other))
+                todo.append(other)
+    return seen
+
+
+def _keras_between(model: tf.keras.Model, first, second) -> list:
+    """The Keras layers after `first` that `second` depends on."""
+    ids = _keras_reach(model, first, True) & _keras_reach(model, second, False)
+    return [layer for layer in model.layers if id(layer) in ids]
+
+
+def _layers_named_in(graph: Graph, op_indices) -> set[str]:
+    """Keras layer names that appear in the names of the tensors around these ops."""
+    names = set()
+    for index in op_indices:
+        op = graph.ops[index]
+        for tensor in op.inputs + op.outputs:
+            for part in graph.tensor_names[tensor].split(";"):
+                names.update(part.split("/"))
+    return names
+
+
+def check_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dict:
+    """Fail unless every binary conv became LceBconv2d with no unasked-for float ops between them.
+
+    Binary convs map to LceBconv2d ops in order. Between two consecutive ones, the
+    flatbuffer may hold the ops of the Keras layers between them (batch norm and ReLU
+    fuse away) and one LceQuantize; anything more was inserted by the converter.
+    """
+    binary = binary_conv_layers(model)
+    bconvs = [i for i, op in enumerate(graph.ops) if op.name == BCONV]
+    if len(bconvs) != len(binary):
+        around = [i for i, op in enumerate(graph.ops) if op.name in (BCONV, QUANTIZE)]
+        named = _layers_named_in(graph, around)
+        stayed = [layer.name for layer in binary if layer.name not in named] or [layer.name for layer in binary]
+        raise BcnError(f"{source}: {len(binary)} binary conv layers but {len(bconvs)} {BCONV} ops after "
+                       f"conversion; not converted to {BCONV}: {', '.join(stayed)}")
+    problems = []
+    for k in range(len(binary) - 1):
+        layers = _keras_between(model, binary[k], binary[k + 1])
+        expected = Counter({QUANTIZE: 1})
+        unknown = 0
+        for layer in layers:
+            kind = type(layer).__name__
+            if kind not in EXPECTED_OP:
+                unknown += 1
+            elif EXPECTED_OP[kind]:
+                expected[EXPECTED_OP[kind]] += 1
+        extra = Counter(graph.between(bconvs[k], bconvs[k + 1])) - expected
+        if sum(extra.values()) > unknown:
+            ops = ", ".join(f"{count} {name}" for name, count in extra.items())
+            problems.append(f"{ops} between {binary[k].name} and {binary[k + 1].name}")
+    if problems:
+        raise BcnError(f"{source}: the converter inserted float ops between binary layers: {'; '.join(problems)}")
+    return {"keras_binary_convs": len(binary), BCONV: len(bconvs)}
+
+
+def output_layout(graph: Graph, model: tf.keras.Model, source: str) -> dict[str, int]:
+    """Each head's index in the interpreter's output list: {"heatmap": i, "size": j, "offset": k}.
+
+    Read from the flatbuffer's serving signature (output name -> tensor); checked against
+    the Keras output shapes.
+    """
+    names = [name.split("/")[0] for name in model.output_names]
+    shapes = [tuple(int(d) for d in output.shape[1:]) for output in model.outputs]
+    layout = {}
+    for name, shape in zip(names, shapes):
+        tensor = graph.signature_outputs.get(name)
+        if tensor not in graph.output_tensors:
+            raise BcnError(f"{source}: the flatbuffer's signature has no output '{name}'")
+        index = graph.output_tensors.index(tensor)
+        if tuple(graph.output_shapes[index][1:]) != shape:
+            raise BcnError(f"{source}: output '{name}' has shape {graph.output_shapes[index]}, Keras gives {shape}")
+        layout[name] = index
+    return layout

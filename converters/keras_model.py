@@ -1,0 +1,65 @@
+"""What the converter needs to know about a trained detector: binary layers, classes, spec."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import larq
+import tensorflow as tf
+
+from bcn.errors import BcnError
+
+# The config `bcn train` writes beside its models.
+RUN_CONFIG = "config.json"
+VOC_CLASS_COUNT = 20
+
+
+def is_binary_conv(layer) -> bool:
+    """A larq conv with both inputs and weights binarized: LCE's LceBconv2d."""
+    return (isinstance(layer, larq.layers.QuantConv2D)
+            and layer.input_quantizer is not None and layer.kernel_quantizer is not None)
+
+
+def binary_conv_layers(model: tf.keras.Model) -> list:
+    """The model's binary conv layers, in the model's (topological) layer order."""
+    return [layer for layer in model.layers if is_binary_conv(layer)]
+
+
+@dataclass
+class ModelInfo:
+    """What the flatbuffer metadata needs to know about a Keras detector."""
+
+    classes: list[str]
+    input_size: int
+    spec: str
+    float_twin: bool
+
+
+def _default_classes(count: int) -> list[str]:
+    if count == VOC_CLASS_COUNT:
+        from bcn.data.voc import CLASSES
+
+        return list(CLASSES)
+    return [f"class_{index}" for index in range(count)]
+
+
+def model_info(path, model: tf.keras.Model) -> ModelInfo:
+    """Classes, input size, spec and float-twin flag, from the run's config.json when present."""
+    path = Path(path)
+    num_classes = int(model.outputs[0].shape[-1])
+    input_size = int(model.input_shape[1])
+    config_path = path.parent / RUN_CONFIG
+    config = {}
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text())
+        except (OSError, ValueError) as error:
+            raise BcnError(f"{config_path}: unreadable run config ({error})") from error
+    classes = config.get("classes") or config.get("class_names") or _default_classes(num_classes)
+    if len(classes) != num_classes:
+        raise BcnError(f"{config_path}: lists {len(classes)} classes but {path} predicts {num_classes}")
+    if config.get("input_size") not in (None, input_size):
+        raise BcnError(f"{config_path}: input_size {config['input_size']} but {path} takes {input_size}")
+    spec = config.get("spec") or config.get("arch") or "unknown"
+    float_twin = bool(config.get("float_twin", not binary_conv_layers(model)))
+    return ModelInfo(list(classes), input_size, str(spec), float_twin)

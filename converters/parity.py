@@ -1,0 +1,111 @@
+"""Does the flatbuffer detect what the Keras model detects? Decoded detections and heatmaps compared."""
+
+import numpy as np
+
+from bcn.arch.heads import HEADS
+from bcn.decode import Detections, decode
+
+SCORE_THRESHOLD = 0.3  # detections compared: those a user would see
+SCORE_MARGIN = 0.05  # a detection just under the threshold on the other side still counts as found
+MIN_IOU = 0.9
+MIN_AGREEMENT = 0.9  # --check: share of detections found on both sides
+MAX_HEATMAP_MEAN_DIFF = 0.01  # --check when no image has a detection
+
+
+def keras_heads(model, inputs) -> list[tuple[np.ndarray, ...]]:
+    """(heatmap, size, offset) of each input, from the Keras model."""
+    names = [name.split("/")[0] for name in model.output_names]
+    results = []
+    for image in inputs:
+        outputs = [np.asarray(o)[0] for o in model(image[None], training=False)]
+        results.append(tuple(outputs[names.index(head)] for head in HEADS))
+    return results
+
+
+def interpreter_heads(interpreter, inputs, layout: dict) -> list[tuple[np.ndarray, ...]]:
+    """(heatmap, size, offset) of each input from an LCE interpreter, using the metadata's output layout."""
+    results = []
+    for image in inputs:
+        outputs = interpreter.predict(image[None])
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        results.append(tuple(np.asarray(outputs[layout[head]])[0] for head in HEADS))
+    return results
+
+
+def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box with each of `boxes` (x1, y1, x2, y2; corners in either order)."""
+    if not len(boxes):
+        return np.zeros(0, np.float32)
+    box = np.concatenate([np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])])
+    boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def _found(ours: Detections, theirs: Detections, threshold: float) -> list[tuple[float, float]]:
+    """For each of our detections >= threshold found in theirs (same class, IoU >= MIN_IOU): (IoU, score diff)."""
+    taken = np.zeros(len(theirs), bool)
+    pairs = []
+    for box, score, cls in zip(ours.boxes, ours.scores, ours.classes):
+        if score < threshold:
+            continue
+        overlaps = np.where((theirs.classes == cls) & ~taken, iou(box, theirs.boxes), 0.0)
+        if len(overlaps) and overlaps.max() >= MIN_IOU:
+            best = int(overlaps.argmax())
+            taken[best] = True
+            pairs.append((float(overlaps[best]), abs(float(score - theirs.scores[best]))))
+    return pairs
+
+
+def compare(reference, converted, score_threshold: float = SCORE_THRESHOLD) -> dict:
+    """Agreement of decoded detections and heatmaps between two lists of (heatmap, size, offset)."""
+    counts = {"reference": 0, "converted": 0, "found": 0}
+    ious, score_diffs, max_diffs, mean_diffs = [], [], [], []
+    for ref, conv in zip(reference, converted):
+        max_diffs.append(float(np.abs(ref[0] - conv[0]).max()))
+        mean_diffs.append(float(np.abs(ref[0] - conv[0]).mean()))
+        # Every peak, not the top 100: saturated scores tie, and ties may be cut differently.
+        everything = ref[0].size
+        ref_dets = decode(*ref, top_k=everything, score_threshold=score_threshold - SCORE_MARGIN)
+        conv_dets = decode(*conv, top_k=everything, score_threshold=score_threshold - SCORE_MARGIN)
+        forward = _found(ref_dets, conv_dets, score_threshold)
+        backward = _found(conv_dets, ref_dets, score_threshold)
+        counts["reference"] += int((ref_dets.scores >= score_threshold).sum())
+        counts["converted"] += int((conv_dets.scores >= score_threshold).sum())
+        counts["found"] += len(forward) + len(backward)
+        ious += [pair[0] for pair in forward]
+        score_diffs += [pair[1] for pair in forward]
+    total = counts["reference"] + counts["converted"]
+    return {
+        "images": len(reference),
+        "score_threshold": score_threshold,
+        "min_iou": MIN_IOU,
+        "detections_reference": counts["reference"],
+        "detections_converted": counts["converted"],
+        "agreement": counts["found"] / total if total else None,
+        "matched_iou_min": min(ious) if ious else None,
+        "matched_iou_mean": float(np.mean(ious)) if ious else None,
+        "score_diff_max": max(score_diffs) if score_diffs else None,
+        "score_diff_mean": float(np.mean(score_diffs)) if score_diffs else None,
+        "heatmap_max_abs_diff": max(max_diffs) if max_diffs else None,
+        "heatmap_mean_abs_diff": float(np.mean(mean_diffs)) if mean_diffs else None,
+    }
+
+
+def parity_problem(parity: dict) -> str | None:
+    """Why the parity numbers fail the --check thresholds, or None."""
+    if parity["agreement"] is None:
+        if parity["heatmap_mean_abs_diff"] > MAX_HEATMAP_MEAN_DIFF:
+            return (f"no detections to compare and the heatmaps differ by {parity['heatmap_mean_abs_diff']:.4f} "
+                    f"on average (> {MAX_HEATMAP_MEAN_DIFF})")
+        return None
+    if parity["agreement"] < MIN_AGREEMENT:
+        return (f"only {parity['agreement']:.1%} of the detections (score >= {parity['score_threshold']}) match "
+                f"within IoU {MIN_IOU} with the same class (need {MIN_AGREEMENT:.0%})")
+    return None
