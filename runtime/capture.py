@@ -118,7 +118,7 @@ class LatestFrameCapture:
         """Reopen the stream with exponential back-off; None after `retries` failed attempts."""
         delay = FIRST_RETRY_DELAY_S
         for attempt in range(1, self.retries + 1):
-            self._log(f"{self.name}: stream lost, reconnecting in {delay:g} s (attempt {attempt}/{self.retries})")
+            self._log(f"{self.name}: lost, reconnecting in {delay:g} s (attempt {attempt}/{self.retries})")
             if self._closing.wait(delay):
                 return None
             capture = self._open_capture()

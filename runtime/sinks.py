@@ -81,8 +81,8 @@ class AnnotatedImages:
 class AnnotatedVideo:
     """Annotated frames as one video; playable and in place once close() returns.
 
-    With `realtime`, a frame is repeated as often as needed to keep the video's clock
-    the capture clock (live sources, where slow inference skips frames).
+    With `realtime` (live sources), frames are repeated or skipped so that the video plays
+    at capture speed at `fps`, however fast inference ran.
     """
 
     FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
@@ -109,10 +109,9 @@ class AnnotatedVideo:
         if image.shape[1::-1] != self._size:  # a stream may come back at another size
             image = cv2.resize(image, self._size)
         copies = 1
-        if self.realtime:
-            if self._start is None:
-                self._start = frame.time
-            copies = max(1, round((frame.time - self._start) * self.fps) + 1 - self.written)
+        if self.realtime:  # as many frames as the capture clock says are due: 0 when ahead, more when behind
+            self._start = frame.time if self._start is None else self._start
+            copies = round((frame.time - self._start) * self.fps) + 1 - self.written
         for _ in range(copies):
             self._writer.write(image)
         self.written += copies

@@ -19,9 +19,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
 STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "srt", "udp", "tcp", "http", "https"}
 
-# FFmpeg's own timeouts, so a stalled network stream returns from read() instead of hanging.
-OPEN_TIMEOUT_MS = 10_000
-READ_TIMEOUT_MS = 5_000
+# FFmpeg's own timeout for opening and reading, so a stalled stream returns from read() instead of hanging.
+STALL_TIMEOUT_S = 5.0
 
 
 def quiet_opencv() -> None:
@@ -114,15 +113,17 @@ class LiveSource:
 
     live = True
 
-    def __init__(self, target: int | str, name: str, unavailable: str, reconnect: bool, retries: int, log=None):
+    def __init__(self, target: int | str, name: str, unavailable: str, reconnect: bool, retries: int,
+                 stall_timeout: float, log=None):
         from bcn.runtime.capture import LatestFrameCapture
 
-        capture = _open_live(target)
+        capture = _open_live(target, stall_timeout)
         if capture is None:
             raise BcnError(unavailable)
         self.name = name
-        self.capture = LatestFrameCapture(capture, lambda: _open_live(target), name, reconnect=reconnect,
-                                          retries=retries, read_timeout_s=READ_TIMEOUT_MS / 1000, log=log)
+        label = f"camera {target}" if isinstance(target, int) else target
+        self.capture = LatestFrameCapture(capture, lambda: _open_live(target, stall_timeout), label, reconnect=reconnect,
+                                          retries=retries, read_timeout_s=stall_timeout, log=log)
         self.fps = self.capture.fps
 
     def read(self, timeout: float) -> Frame | None:
@@ -158,8 +159,11 @@ class LiveSource:
         self.capture.close()
 
 
-def _open_live(target: int | str):
-    """An opened cv2.VideoCapture for a camera index, URL or GStreamer pipeline, or None."""
+def _open_live(target: int | str, stall_timeout: float):
+    """An opened cv2.VideoCapture for a camera index, URL or GStreamer pipeline, or None.
+
+    FFmpeg streams give up opening or reading after `stall_timeout` seconds without data.
+    """
     import cv2
 
     if isinstance(target, int):
@@ -167,8 +171,9 @@ def _open_live(target: int | str):
     elif _is_gstreamer(target):
         capture = cv2.VideoCapture(target, cv2.CAP_GSTREAMER)
     else:
+        timeout_ms = round(stall_timeout * 1000)
         capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
     if capture.isOpened():
         return capture
     capture.release()
@@ -185,14 +190,18 @@ def _has_backend(backend: int) -> bool:
     return backend in cv2.videoio_registry.getStreamBackends()
 
 
-def open_source(text: str, reconnect: bool = True, retries: int = 5, log=None):
-    """Open SRC: an image, a folder of images, a video file, a camera index, a stream URL or a GStreamer pipeline."""
+def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeout: float = STALL_TIMEOUT_S, log=None):
+    """Open SRC: an image, a folder of images, a video file, a camera index, a stream URL or a GStreamer pipeline.
+
+    Live sources (camera, stream, pipeline) start capturing at once; `log` gets reconnect messages.
+    """
     import cv2
 
+    live = dict(reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log)
     text = text.strip()
     if text.isdigit():
         return LiveSource(int(text), f"camera{text}", f"camera {text}: cannot be opened (no such device, or it is busy)",
-                          reconnect, retries, log)
+                          **live)
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme not in STREAM_SCHEMES:
@@ -200,13 +209,13 @@ def open_source(text: str, reconnect: bool = True, retries: int = 5, log=None):
         if not _has_backend(cv2.CAP_FFMPEG):
             raise BcnError(f"{text}: this OpenCV build has no FFmpeg backend to open streams")
         return LiveSource(text, "stream", f"{text}: cannot open the stream (unreachable, or not a format FFmpeg reads)",
-                          reconnect, retries, log)
+                          **live)
     if _is_gstreamer(text):
         if not _has_backend(cv2.CAP_GSTREAMER):
             raise BcnError("GStreamer pipeline given, but this OpenCV build has no GStreamer backend "
                            "(use an OpenCV built with GStreamer, e.g. Debian's python3-opencv)")
         return LiveSource(text, "stream", f"{text}: GStreamer cannot open this pipeline (it must end in appsink)",
-                          reconnect, retries, log)
+                          **live)
     path = Path(text)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

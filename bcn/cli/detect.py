@@ -63,7 +63,7 @@ def _sinks(source, out: Path | None, json_out: str | None):
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--source", "-s", "source_text", required=True, metavar="SRC", help=SOURCE_HELP)
-@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for the annotated images or video (created if missing).")
+@click.option("--out", "-o", type=click.Path(), help="Folder for the annotated images or video (created if missing).")
 @click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True), help="Write detections as JSON lines here instead of stdout.")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
 @click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
@@ -71,9 +71,11 @@ def _sinks(source, out: Path | None, json_out: str | None):
 @click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads (default: the runtime's).")
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True, help="Reopen a live stream that stalls or drops, with back-off.")
 @click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True, help="Reconnect attempts before giving up.")
+@click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="Seconds without data before a network stream counts as lost.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many processed frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-def detect(model, source_text, out, json_out, show, score, classes, threads, reconnect, retries, max_frames, duration):
+def detect(model, source_text, out, json_out, show, score, classes, threads, reconnect, retries, stall_timeout, max_frames, duration):
     """Detect objects with MODEL (a .tflite from `bcn convert`) on SRC.
 
     Detections go to stdout (or --json-out) as JSON lines, one per detection, with boxes
@@ -101,7 +103,7 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, rec
     keep = _class_ids(classes, list(detector.classes))
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     with _stop_on_signals() as stop:
-        source = open_source(source_text, reconnect=reconnect, retries=retries, log=log)
+        source = open_source(source_text, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log)
         sinks = []
         window = None
         complete = False

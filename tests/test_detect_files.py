@@ -1,0 +1,189 @@
+"""`bcn detect` on media the tests write with OpenCV: an image folder, a video file, and bad input."""
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bcn.cli import main
+
+SPEC = "qn(64) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
+IMAGE_SIZES = {"000005": (96, 128), "000017": (120, 80), "000042": (64, 64)}  # id -> (height, width)
+VIDEO_FRAMES, VIDEO_FPS, VIDEO_SIZE = 15, 10, (128, 96)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """An untrained 64 px binary detector converted by `bcn convert` (with its metadata)."""
+    from bcn.arch.model import build_model
+    from bcn.converters.convert import convert
+
+    folder = tmp_path_factory.mktemp("model")
+    build_model(SPEC, 64, 20).save(folder / "model.h5")
+    convert(folder / "model.h5", folder / "model.tflite", samples=1)
+    return folder / "model.tflite"
+
+
+def _scene(height, width, seed):
+    """A cluttered picture with a few solid shapes, so detections differ between frames."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+    for _ in range(3):
+        x, y = int(rng.integers(0, width - 20)), int(rng.integers(0, height - 20))
+        cv2.rectangle(image, (x, y), (x + 20, y + 20), tuple(int(c) for c in rng.integers(100, 255, 3)), -1)
+    return image
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for seed, (image_id, (height, width)) in enumerate(IMAGE_SIZES.items()):
+        cv2.imwrite(str(folder / f"{image_id}.jpg"), _scene(height, width, seed))
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+@pytest.fixture
+def video_file(tmp_path):
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), VIDEO_FPS, VIDEO_SIZE)
+    for index in range(VIDEO_FRAMES):
+        writer.write(_scene(VIDEO_SIZE[1], VIDEO_SIZE[0], index))
+    writer.release()
+    return path
+
+
+def _detect(*args):
+    return CliRunner().invoke(main, ["detect", *map(str, args)])
+
+
+def _json_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _count_frames(path):
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} does not open"
+    count, size = 0, None
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            return count, size
+        count, size = count + 1, image.shape[1::-1]
+
+
+def _hidden(folder):
+    return [name for name in os.listdir(folder) if name.startswith(".")]
+
+
+def test_image_folder_writes_annotated_images_and_json_lines(model, image_folder, tmp_path):
+    out, json_out = tmp_path / "out", tmp_path / "detections.jsonl"
+    result = _detect(model, "--source", image_folder, "--out", out, "--json-out", json_out, "--score", "0")
+    assert result.exit_code == 0, result.output
+    for image_id, (height, width) in IMAGE_SIZES.items():
+        annotated = cv2.imread(str(out / f"{image_id}.jpg"))
+        assert annotated is not None and annotated.shape == (height, width, 3)
+    assert sorted(os.listdir(out)) == sorted(f"{image_id}.jpg" for image_id in IMAGE_SIZES)
+    records = _json_lines(json_out)
+    assert {r["image_id"] for r in records} == set(IMAGE_SIZES)
+    for record in records:
+        height, width = IMAGE_SIZES[record["image_id"]]
+        xmin, ymin, xmax, ymax = record["bbox"]  # VOC XML convention: 1-based, inclusive
+        assert 1 <= xmin and xmax <= width and 1 <= ymin and ymax <= height
+        assert 0 <= record["score"] <= 1 and isinstance(record["class"], str) and isinstance(record["time"], float)
+    assert "3 frames" in result.stderr and "captured 3 / processed 3 / dropped 0" in result.stderr
+
+
+def test_video_file_gives_a_playable_video_with_every_frame(model, video_file, tmp_path):
+    out, json_out = tmp_path / "out", tmp_path / "detections.jsonl"
+    result = _detect(model, "--source", video_file, "--out", out, "--json-out", json_out, "--score", "0")
+    assert result.exit_code == 0, result.output
+    assert os.listdir(out) == ["clip.mp4"]
+    assert _count_frames(out / "clip.mp4") == (VIDEO_FRAMES, VIDEO_SIZE)
+    records = _json_lines(json_out)
+    assert sorted({r["frame"] for r in records}) == list(range(VIDEO_FRAMES))
+    assert all(r["image_id"] == str(r["frame"]) for r in records)
+    pts = {r["frame"]: r["pts"] for r in records}
+    assert pts[VIDEO_FRAMES - 1] == pytest.approx((VIDEO_FRAMES - 1) / VIDEO_FPS, abs=0.01)
+
+
+def test_detections_go_to_stdout_and_filters_apply(model, video_file):
+    result = _detect(model, "--source", video_file, "--score", "0", "--classes", "dog,person", "--max-frames", "4")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records and {r["class"] for r in records} <= {"dog", "person"}
+    assert {r["frame"] for r in records} == {0, 1, 2, 3}
+    assert "4 frames" in result.stderr
+
+
+def _assert_one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_missing_source_file(model, tmp_path):
+    _assert_one_line_error(_detect(model, "--source", tmp_path / "nope.mp4", "--out", tmp_path / "out"), "nope.mp4", "no such")
+
+
+def test_unsupported_sources(model, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    _assert_one_line_error(_detect(model, "--source", text), "notes.txt", "unsupported")
+    _assert_one_line_error(_detect(model, "--source", "ftp://127.0.0.1/x.mp4"), "ftp", "unsupported")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _assert_one_line_error(_detect(model, "--source", empty), "empty", "no images")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 100)
+    _assert_one_line_error(_detect(model, "--source", broken), "broken.mp4", "cannot decode")
+    _assert_one_line_error(_detect(model, "--source", "gst-launch ! fakesrc ! appsink"), "GStreamer")
+
+
+def test_camera_that_does_not_exist(model):
+    _assert_one_line_error(_detect(model, "--source", "57"), "camera 57", "cannot be opened")
+
+
+def test_unwritable_out_leaves_nothing(model, video_file, tmp_path):
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--out", a_file), "taken", "folder")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--out", a_file / "sub"), "cannot write")
+    if os.getuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        _assert_one_line_error(_detect(model, "--source", video_file, "--out", locked), "cannot write")
+    assert sorted(os.listdir(tmp_path)) == sorted(["clip.avi", "taken"] + (["locked"] if os.getuid() else []))
+
+
+def test_json_out_in_a_missing_folder(model, video_file, tmp_path):
+    out = tmp_path / "out"
+    result = _detect(model, "--source", video_file, "--out", out, "--json-out", tmp_path / "no" / "dets.jsonl")
+    _assert_one_line_error(result, "dets.jsonl", "does not exist")
+    assert not list(out.iterdir())
+
+
+def test_missing_model_and_unknown_class(model, video_file, tmp_path):
+    _assert_one_line_error(_detect(tmp_path / "missing.tflite", "--source", video_file), "missing.tflite")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--classes", "person,unicorn"), "unicorn")
+
+
+def test_show_without_a_display_says_so(model, video_file, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    _assert_one_line_error(_detect(model, "--source", video_file, "--show"), "--show")
+
+
+def test_no_hidden_temp_files_after_a_run(model, image_folder, video_file, tmp_path):
+    out = tmp_path / "out"
+    assert _detect(model, "--source", video_file, "--out", out, "--json-out", out / "d.jsonl").exit_code == 0
+    assert _detect(model, "--source", image_folder, "--out", out, "--json-out", out / "e.jsonl").exit_code == 0
+    assert not _hidden(out)
+    assert {"clip.mp4", "d.jsonl", "e.jsonl"} <= set(os.listdir(out))
