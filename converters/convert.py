@@ -66,7 +66,10 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
     seconds = {}
     with contextlib.ExitStack() as stack:
         # Entering checks every folder now; files appear only if all of this succeeds.
-        temps = {key: stack.enter_context(atomic_output(path)) for key, path in paths.items()}
+        try:
+            temps = {key: stack.enter_context(atomic_output(path)) for key, path in paths.items()}
+        except OSError as error:
+            raise BcnError(f"{error.filename or paths['binary']}: cannot write there ({error.strerror})") from error
 
         log(f"converting {model_path} with LCE (target arm)")
         start = time.perf_counter()

@@ -35,12 +35,13 @@ def build_metadata(*, classes, input_size, outputs, spec, float_twin, cost, engi
 def embed_metadata(flatbuffer: bytes, metadata: dict) -> bytes:
     """A copy of `flatbuffer` with `metadata` as JSON in Model.metadata under "bcn" (replaced if present)."""
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
-    entries = [entry for entry in (model.metadata or []) if entry.name.decode() != METADATA_NAME]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = [*entries, entry]
+    model.metadata = model.metadata or []
+    entry = next((e for e in model.metadata if e.name.decode() == METADATA_NAME), None)
+    if entry is None:
+        entry = schema.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers)
+        model.buffers.append(schema.BufferT())
+        model.metadata.append(entry)
+    model.buffers[entry.buffer].data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode("utf-8"), np.uint8)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

@@ -1,0 +1,115 @@
+"""`bcn convert` on bad input: one-line error, exit code 2, and no .tflite left behind."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
+from bcn.cli import main
+
+SPEC = "qn(64) qn([1x32, 1x32, 1x64, 1x64]) tp(2)([16, 16, 16]) h(8)"
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    from bcn.arch.model import build_model
+
+    path = tmp_path_factory.mktemp("model") / "model.h5"
+    build_model(SPEC, input_size=64, num_classes=3).save(path)
+    return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Converted models or temp files in `folder`."""
+    return sorted(p.name for p in folder.iterdir() if ".tflite" in p.name or p.name.endswith(".json"))
+
+
+def convert(*args):
+    result = CliRunner().invoke(main, ["convert", *map(str, args)])
+    lines = result.output.strip().splitlines()
+    return result.exit_code, lines
+
+
+def assert_one_line_error(code, lines, *words):
+    assert code == 2, lines
+    assert lines[-1].startswith("Error: "), lines
+    assert not any("Traceback" in line for line in lines), lines
+    for word in words:
+        assert word in lines[-1], lines[-1]
+
+
+def test_missing_file(tmp_path):
+    code, lines = convert(tmp_path / "absent.h5", "-o", tmp_path / "out.tflite")
+    assert_one_line_error(code, lines, "absent.h5", "not found")
+    assert leftovers(tmp_path) == []
+
+
+def test_not_a_keras_model(tmp_path):
+    (tmp_path / "notes.h5").write_text("these are not weights\n")
+    code, lines = convert(tmp_path / "notes.h5")
+    assert_one_line_error(code, lines, "notes.h5", "not a loadable Keras model")
+    assert leftovers(tmp_path) == []
+
+
+def test_not_a_centernet(tmp_path):
+    import tensorflow as tf
+
+    inputs = tf.keras.Input((32, 32, 3))
+    tf.keras.Model(inputs, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(inputs))).save(tmp_path / "classifier.h5")
+    code, lines = convert(tmp_path / "classifier.h5")
+    assert_one_line_error(code, lines, "classifier.h5", "not a CenterNet")
+    assert leftovers(tmp_path) == []
+
+
+def test_missing_output_folder(tmp_path, model_path):
+    code, lines = convert(model_path, "-o", tmp_path / "absent" / "model.tflite")
+    assert_one_line_error(code, lines, "absent", "does not exist")
+    assert leftovers(model_path.parent) == []
+
+
+def test_unwritable_output_folder(tmp_path, model_path):
+    if os.geteuid() == 0:  # root may write any folder; sysfs refuses new files even to root
+        target = Path("/sys/bcn-model.tflite")
+    else:
+        folder = tmp_path / "read-only"
+        folder.mkdir(mode=0o555)
+        target = folder / "model.tflite"
+    code, lines = convert(model_path, "-o", target)
+    assert_one_line_error(code, lines, str(target.parent))
+    assert not target.exists()
+    assert leftovers(target.parent) == []
+
+
+def test_output_is_a_folder(tmp_path, model_path):
+    code, lines = convert(model_path, "-o", tmp_path)
+    assert_one_line_error(code, lines, "is a directory")
+
+
+def test_unknown_baseline(tmp_path, model_path):
+    code, lines = convert(model_path, "-o", tmp_path / "model.tflite", "--baselines", "float16")
+    assert_one_line_error(code, lines, "float16", "float32, int8")
+    assert leftovers(tmp_path) == []
+
+
+def test_failure_after_conversion_leaves_nothing(tmp_path, model_path):
+    """The LCE model converts fine, then the 'float twin' turns out binary: nothing may stay behind."""
+    out = tmp_path / "out"
+    out.mkdir()
+    code, lines = convert(model_path, "-o", out / "model.tflite", "--baselines", "float32",
+                          "--float-model", model_path, "--samples", "1")
+    assert_one_line_error(code, lines, "not a float twin")
+    assert leftovers(out) == []
+
+
+def test_exit_code_and_stderr_in_a_real_process(tmp_path):
+    """What a shell sees: status 2, one line on stderr, nothing on stdout."""
+    done = subprocess.run([sys.executable, "-m", "bcn", "convert", str(tmp_path / "absent.keras")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error")]
+    assert errors == [f"Error: {tmp_path / 'absent.keras'}: file not found"], done.stderr
+    assert done.stdout == ""
