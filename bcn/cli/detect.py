@@ -63,7 +63,7 @@ def _sinks(source, out: Path | None, json_out: str | None):
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--source", "-s", "source_text", required=True, metavar="SRC", help=SOURCE_HELP)
-@click.option("--out", "-o", type=click.Path(), help="Folder for the annotated images or video (created if missing).")
+@click.option("--out", "-o", type=click.Path(), metavar="DIR", help="Folder for the annotated images or video (created if missing).")
 @click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True), help="Write detections as JSON lines here instead of stdout.")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
 @click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
@@ -82,6 +82,9 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, rec
     in original-image pixels as in VOC XML. Cameras and streams run in real time: the
     newest frame is processed and older ones are dropped. Ctrl-C or SIGTERM ends the run
     cleanly, with the video finalized and a summary line on stderr.
+
+    Exit status: 0 when the source is done or the run was stopped, 1 when a live
+    source was lost for good (outputs are still finalized), 2 for bad input.
     """
     require("runtime", "bcn detect")
     from bcn.runtime.sources import quiet_opencv
