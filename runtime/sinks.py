@@ -142,29 +142,33 @@ class AnnotatedVideo:
             self._file.discard()
 
 
-class JsonLines:
-    """One JSON object per detection, to a file (renamed into place at close) or stdout.
+class DetectionsJson:
+    """Every detection as a JSON object: JSON lines to stdout or a file, or a JSON list to a .json file.
 
     Keys: image_id, frame, time (UNIX seconds at capture), pts (seconds into a video
     file, if any), class, class_id, score, bbox = [xmin, ymin, xmax, ymax] in original
-    pixels as in VOC XML (1-based, inclusive), the format `bcn eval --detections` reads.
+    pixels as in VOC XML (1-based, inclusive). A .json file is the list `bcn eval
+    --detections` reads. Files are renamed into place when the run ends.
     """
+
+    wants_image = False
 
     def __init__(self, path: Path | None):
         self.path = Path(path) if path else None
+        self.as_list = self.path is not None and self.path.suffix.lower() == ".json"
         self.written = 0
         if self.path is None:
             self._file, self._stream = None, sys.stdout
-        else:
-            if not self.path.parent.is_dir():
-                raise BcnError(f"{self.path}: folder {self.path.parent} does not exist")
-            try:
-                self._file = _TempFile(self.path)
-            except OSError as error:
-                raise BcnError(f"{self.path}: cannot write there ({error.strerror or error})") from None
-            self._stream = open(self._file.tmp, "w", encoding="utf-8")
-
-    wants_image = False
+            return
+        if not self.path.parent.is_dir():
+            raise BcnError(f"{self.path}: folder {self.path.parent} does not exist")
+        try:
+            self._file = _TempFile(self.path)
+        except OSError as error:
+            raise BcnError(f"{self.path}: cannot write there ({error.strerror or error})") from None
+        self._stream = open(self._file.tmp, "w", encoding="utf-8")
+        if self.as_list:
+            self._stream.write("[")
 
     def write(self, frame, detections, image=None) -> None:
         common = {"image_id": frame.image_id, "frame": frame.index, "time": round(frame.time, 3)}
@@ -173,9 +177,10 @@ class JsonLines:
         for detection in detections:
             x1, y1, x2, y2 = (float(v) for v in detection.box)
             record = {**common, "class": detection.class_name, "class_id": int(detection.class_id),
-                      "score": round(float(detection.score), 4),
+                      "score": round(float(detection.score), 6),
                       "bbox": [round(x1 + 1, 2), round(y1 + 1, 2), round(x2, 2), round(y2, 2)]}
-            self._stream.write(json.dumps(record) + "\n")
+            separator = ("," if self.written else "") + "\n" if self.as_list else ""
+            self._stream.write(separator + json.dumps(record) + ("" if self.as_list else "\n"))
             self.written += 1
         self._stream.flush()
 
@@ -185,6 +190,8 @@ class JsonLines:
     def close(self, complete: bool = True) -> None:
         if self._file is None:
             return
+        if self.as_list:
+            self._stream.write("\n]\n")
         self._stream.close()
         if complete:
             self._file.finalize()

@@ -44,6 +44,7 @@ class Frame:
 class ImageSource:
     """Image files, in the given order; an unreadable file in a folder is skipped with a warning."""
 
+    kind = "images"
     live = False
     fps = None
     dropped = reconnects = 0
@@ -76,6 +77,7 @@ class ImageSource:
 class VideoFileSource:
     """A video file, every frame in order."""
 
+    kind = "video"
     live = False
     dropped = reconnects = 0
 
@@ -111,6 +113,7 @@ class VideoFileSource:
 class LiveSource:
     """A camera or stream, read by a capture thread that keeps only the newest frame."""
 
+    kind = "live"
     live = True
 
     def __init__(self, target: int | str, name: str, unavailable: str, reconnect: bool, retries: int,

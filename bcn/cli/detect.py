@@ -49,11 +49,11 @@ def _stop_on_signals():
 
 
 def _sinks(source, out: Path | None, json_out: str | None):
-    from bcn.runtime.sinks import AnnotatedImages, AnnotatedVideo, JsonLines
+    from bcn.runtime.sinks import AnnotatedImages, AnnotatedVideo, DetectionsJson
 
-    sinks = [JsonLines(None if json_out in (None, "-") else Path(json_out))]
+    sinks = [DetectionsJson(None if json_out in (None, "-") else Path(json_out))]
     if out is not None:
-        if source.live or source.fps is not None:
+        if source.kind != "images":
             sinks.append(AnnotatedVideo(out / f"{source.name}.mp4", source.fps or 25.0, realtime=source.live))
         else:
             sinks.append(AnnotatedImages(out))
@@ -64,7 +64,7 @@ def _sinks(source, out: Path | None, json_out: str | None):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--source", "-s", "source_text", required=True, metavar="SRC", help=SOURCE_HELP)
 @click.option("--out", "-o", type=click.Path(), metavar="DIR", help="Folder for the annotated images or video (created if missing).")
-@click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True), help="Write detections as JSON lines here instead of stdout.")
+@click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True), help="Write detections here instead of stdout: JSON lines, or a JSON list if FILE ends in .json (what `bcn eval --detections` reads).")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
 @click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
@@ -78,10 +78,11 @@ def _sinks(source, out: Path | None, json_out: str | None):
 def detect(model, source_text, out, json_out, show, score, classes, threads, reconnect, retries, stall_timeout, max_frames, duration):
     """Detect objects with MODEL (a .tflite from `bcn convert`) on SRC.
 
-    Detections go to stdout (or --json-out) as JSON lines, one per detection, with boxes
-    in original-image pixels as in VOC XML. Cameras and streams run in real time: the
-    newest frame is processed and older ones are dropped. Ctrl-C or SIGTERM ends the run
-    cleanly, with the video finalized and a summary line on stderr.
+    Detections go to stdout (or --json-out) as JSON lines, one per detection, with
+    boxes in original-image pixels as in VOC XML; a --json-out FILE.json holds a JSON
+    list instead. Annotated images, or one video, go to --out. Cameras and streams run
+    in real time: the newest frame is processed and older ones are dropped. Ctrl-C or
+    SIGTERM ends the run cleanly, with the video finalized and a summary line on stderr.
 
     Exit status: 0 when the source is done or the run was stopped, 1 when a live
     source was lost for good (outputs are still finalized), 2 for bad input.
