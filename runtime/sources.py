@@ -171,6 +171,7 @@ def _open_live(target: int | str, stall_timeout: float):
 
     if isinstance(target, int):
         capture = cv2.VideoCapture(target)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # where the driver allows, no queue of stale frames
     elif _is_gstreamer(target):
         capture = cv2.VideoCapture(target, cv2.CAP_GSTREAMER)
     else:
