@@ -12,7 +12,7 @@ from bcn.converters.inspect import BCONV, Graph, check_binary_layers, output_lay
 from bcn.converters.keras_model import model_info
 from bcn.converters.lce import convert_lce, lce_interpreter
 from bcn.converters.metadata import build_metadata, embed_metadata
-from bcn.converters.parity import compare, interpreter_heads, keras_heads, parity_problem
+from bcn.converters.parity import SCORE_THRESHOLD, compare, interpreter_heads, keras_heads, parity_problem
 from bcn.converters.samples import sample_inputs
 from bcn.errors import BcnError
 from bcn.io import atomic_output
@@ -45,12 +45,13 @@ def _file_entry(path: Path, flatbuffer: bytes, graph: Graph, metadata: dict) -> 
 
 
 def convert(model_path, output=None, baselines=(), data_root=None, float_model=None, report=None,
-            samples: int = DEFAULT_SAMPLES, check: bool = False, log=None) -> dict:
+            samples: int = DEFAULT_SAMPLES, check: bool = False, score_threshold: float = SCORE_THRESHOLD,
+            log=None) -> dict:
     """Convert a trained Keras CenterNet to an LCE flatbuffer (and float32/int8 baselines).
 
     Every flatbuffer carries the "bcn" metadata. Returns the report, also written as JSON.
-    With `check`, LCE/Keras disagreement beyond the parity thresholds raises BcnError and
-    nothing is written. `log` receives progress lines.
+    Parity compares detections scoring at least `score_threshold`. With `check`, LCE/Keras
+    disagreement beyond the parity thresholds raises BcnError and nothing is written. `log` receives progress lines.
     """
     log = log or (lambda message: None)
     model_path = Path(model_path)
@@ -88,7 +89,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         log(f"parity: LCE interpreter vs Keras on {len(inputs)} images")
         start = time.perf_counter()
         parity = compare(keras_heads(model, inputs),
-                         interpreter_heads(lce_interpreter(flatbuffer), inputs, metadata["outputs"]))
+                         interpreter_heads(lce_interpreter(flatbuffer), inputs, metadata["outputs"]), score_threshold)
         parity["samples"] = names
         seconds["parity"] = time.perf_counter() - start
         Path(temps["binary"]).write_bytes(flatbuffer)

@@ -126,11 +126,10 @@ def _keras_between(model: tf.keras.Model, first, second) -> list:
 
 
 def _layers_named_in(graph: Graph, op_indices) -> set[str]:
-    """Keras layer names that appear in the names of the tensors around these ops."""
+    """Keras layer names in the names of these ops' input tensors (the converter keeps them, truncated)."""
     names = set()
     for index in op_indices:
-        op = graph.ops[index]
-        for tensor in op.inputs + op.outputs:
+        for tensor in graph.ops[index].inputs:
             for part in graph.tensor_names[tensor].split(";"):
                 names.update(part.split("/"))
     return names
@@ -146,8 +145,7 @@ def check_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dic
     binary = binary_conv_layers(model)
     bconvs = [i for i, op in enumerate(graph.ops) if op.name == BCONV]
     if len(bconvs) != len(binary):
-        around = [i for i, op in enumerate(graph.ops) if op.name in (BCONV, QUANTIZE)]
-        named = _layers_named_in(graph, around)
+        named = _layers_named_in(graph, bconvs)
         stayed = [layer.name for layer in binary if layer.name not in named] or [layer.name for layer in binary]
         raise BcnError(f"{source}: {len(binary)} binary conv layers but {len(bconvs)} {BCONV} ops after "
                        f"conversion; not converted to {BCONV}: {', '.join(stayed)}")

@@ -58,8 +58,9 @@ def _positive(ctx, param, value):
 @click.option("--data", "data_root", type=click.Path(file_okay=False), help="VOC-layout data set for parity and int8 calibration images [default: generated images].")
 @click.option("--report", type=click.Path(dir_okay=False), help="Where to write the JSON report [default: OUTPUT_report.json].")
 @click.option("--check", is_flag=True, help="Fail (and write nothing) if LCE and Keras detections disagree.")
+@click.option("--score-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.3, show_default=True, help="Parity compares detections scoring at least this.")
 @click.option("--samples", type=int, default=8, show_default=True, callback=_positive, help="Images for the parity check and int8 calibration.")
-def convert(model, output, baselines, float_model, data_root, report, check, samples):
+def convert(model, output, baselines, float_model, data_root, report, check, score_threshold, samples):
     """Convert a trained Keras MODEL (.h5/.keras) to an LCE flatbuffer for ARM CPUs.
 
     Every binary conv becomes a bitpacked LceBconv2d (checked against the Keras model).
@@ -75,7 +76,8 @@ def convert(model, output, baselines, float_model, data_root, report, check, sam
         click.echo(message, err=True)
 
     try:
-        result = run_convert(model, output, baselines, data_root, float_model, report, samples, check, log)
+        result = run_convert(model, output, baselines=baselines, data_root=data_root, float_model=float_model, report=report,
+                             samples=samples, check=check, score_threshold=score_threshold, log=log)
     except ParityError as error:
         click.echo(format_report(error.report))
         raise

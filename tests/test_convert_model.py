@@ -1,0 +1,123 @@
+"""`bcn convert` on a briefly trained binary CenterNet: LCE ops, parity with Keras, metadata, baselines."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
+from bcn.errors import BcnError
+from bcn.runtime.metadata import read_metadata
+
+# A briefly trained net's heatmap peaks sit low; compare every detection the evaluation would see.
+PARITY_THRESHOLD = 0.05
+
+
+@pytest.fixture(scope="module")
+def converted(trained_model, synth_voc, tmp_path_factory):
+    from bcn.converters.convert import convert
+
+    out = tmp_path_factory.mktemp("converted") / "tiny.tflite"
+    return convert(trained_model, out, baselines=("float32", "int8"), data_root=synth_voc, samples=4,
+                   score_threshold=PARITY_THRESHOLD)
+
+
+@pytest.fixture(scope="module")
+def keras_model(trained_model):
+    from bcn.arch.model import load_model
+
+    return load_model(trained_model)
+
+
+@pytest.fixture(scope="module")
+def graph(converted):
+    from bcn.converters.inspect import Graph
+
+    with open(converted["files"]["binary"]["path"], "rb") as file:
+        return Graph.from_flatbuffer(file.read())
+
+
+def test_every_binary_conv_is_an_lce_bconv(converted, keras_model, graph):
+    from bcn.converters.keras_model import binary_conv_layers
+
+    binary = binary_conv_layers(keras_model)
+    assert binary, "the test model should have binary convs"
+    assert graph.histogram()["LceBconv2d"] == len(binary)
+    assert converted["binary_layers"] == {"keras_binary_convs": len(binary), "LceBconv2d": len(binary)}
+    assert converted["files"]["binary"]["ops"]["LceBconv2d"] == len(binary)
+    # The baselines are plain TFLite: no LCE op in them.
+    for variant in ("float32", "int8"):
+        assert not any(name.startswith("Lce") for name in converted["files"][variant]["ops"])
+
+
+def test_lce_and_keras_detect_the_same(converted):
+    parity = converted["parity"]
+    assert parity["images"] == 4
+    assert parity["detections_reference"] > 0, "nothing to compare: the trained model detects nothing"
+    assert parity["agreement"] >= 0.95
+    assert parity["matched_iou_mean"] >= 0.98
+    assert parity["score_diff_max"] < 0.01
+    assert parity["heatmap_mean_abs_diff"] < 1e-3
+    assert parity["check"] == "passed"
+
+
+def test_metadata_lets_the_runtime_run_each_file(converted, trained_model):
+    config = json.loads((trained_model.parent / "config.json").read_text())
+    expected = {"binary": ("lce", False), "float32": ("tflite", True), "int8": ("tflite", True)}
+    for variant, (engine, float_twin) in expected.items():
+        metadata = read_metadata(converted["files"][variant]["path"])
+        assert (metadata["variant"], metadata["engine"], metadata["float_twin"]) == (variant, engine, float_twin)
+        assert metadata["classes"] == config["classes"]
+        assert metadata["input_size"] == config["input_size"]
+        assert metadata["spec"] == config["spec"]
+        assert sorted(metadata["outputs"].values()) == [0, 1, 2]
+    assert read_metadata(converted["files"]["binary"]["path"])["binary_ratio"] > 0
+
+
+def test_output_layout_points_at_each_head(converted, keras_model):
+    """Index the LCE interpreter's outputs with the metadata and get Keras' heads back."""
+    from bcn.converters.lce import lce_interpreter
+
+    path = converted["files"]["binary"]["path"]
+    layout = read_metadata(path)["outputs"]
+    image = np.random.default_rng(1).random((1, 64, 64, 3), np.float32)
+    with open(path, "rb") as file:
+        outputs = lce_interpreter(file.read()).predict(image)
+    reference = dict(zip(["heatmap", "size", "offset"], keras_model(image, training=False)))
+    for head, index in layout.items():
+        np.testing.assert_allclose(outputs[index], np.asarray(reference[head]), atol=1e-2)
+
+
+def test_report_matches_the_files(converted):
+    from pathlib import Path
+
+    report = json.loads(Path(converted["report"]).read_text())
+    for entry in report["files"].values():
+        assert Path(entry["path"]).stat().st_size == entry["bytes"]
+    assert report["size_ratios"]["float32"] == pytest.approx(report["files"]["float32"]["bytes"] / report["files"]["binary"]["bytes"])
+
+
+def test_checker_names_a_binary_layer_that_stayed_float(keras_model, graph):
+    from bcn.converters.inspect import check_binary_layers
+    from bcn.converters.keras_model import binary_conv_layers
+
+    broken = copy.deepcopy(graph)
+    index = [i for i, op in enumerate(broken.ops) if op.name == "LceBconv2d"][1]
+    broken.ops[index].name = "CONV_2D"
+    with pytest.raises(BcnError, match=binary_conv_layers(keras_model)[1].name + "$"):
+        check_binary_layers(keras_model, broken, "tiny.h5")
+
+
+def test_checker_flags_a_float_op_inserted_between_binary_layers(keras_model, graph):
+    from bcn.converters.inspect import Op, check_binary_layers
+
+    broken = copy.deepcopy(graph)
+    bconvs = [i for i, op in enumerate(broken.ops) if op.name == "LceBconv2d"]
+    second = broken.ops[bconvs[1]]
+    inserted = len(broken.tensor_names)
+    broken.tensor_names.append("inserted")
+    broken.ops.insert(bconvs[1], Op("MUL", [second.inputs[0]], [inserted]))
+    second.inputs[0] = inserted
+    with pytest.raises(BcnError, match="inserted float ops between binary layers: 1 MUL between encoder_"):
+        check_binary_layers(keras_model, broken, "tiny.h5")
