@@ -1,0 +1,167 @@
+"""`bcn demo`: the whole product on the generated data set, in one run on a laptop CPU.
+
+Generate data, train a small binary CenterNet and its float twin, evaluate both, convert
+the binary model to LCE (plus float32 and int8 baselines), benchmark them side by side,
+detect on a few test images, and write every figure into a report folder.
+"""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import click
+
+from bcn.errors import BcnError
+from bcn.io import atomic_output
+
+# Small enough to train in minutes on two cores, big enough to learn the generated shapes.
+DEMO_ARCH = "qn(128) qn([2x64, 2x128, 2x128, 2x256]) tp(2)([64, 32, 32]) h(32)"
+MARKER = "demo.json"
+BINARY_SHARE = 0.6  # of the training minutes; the float twin gets the rest
+
+
+def prepare_out(out: Path) -> None:
+    """An empty report folder, or an earlier demo's folder emptied; refuse anything else."""
+    if out.exists():
+        if not out.is_dir():
+            raise BcnError(f"{out}: exists and is not a folder")
+        if any(out.iterdir()) and not (out / MARKER).is_file():
+            raise BcnError(f"{out}: folder is not empty and not an earlier demo report; choose another --out")
+        shutil.rmtree(out)
+    if not out.parent.is_dir():
+        raise BcnError(f"{out}: folder {out.parent} does not exist")
+    out.mkdir()
+
+
+def write_json(path: Path, content) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(content, indent=2) + "\n")
+
+
+class Step:
+    """Prints a numbered step with its duration, and records the duration."""
+
+    def __init__(self, timings: dict, total: int):
+        self.timings, self.total, self.index = timings, total, 0
+
+    def __call__(self, name: str):
+        self.index += 1
+        self.name = name
+        click.echo(f"[{self.index}/{self.total}] {name}", err=True)
+        return self
+
+    def __enter__(self):
+        self.start = time.monotonic()
+
+    def __exit__(self, *exc):
+        self.timings[self.name] = round(time.monotonic() - self.start, 1)
+        if exc[0] is None:
+            click.echo(f"      done in {self.timings[self.name]:.0f} s", err=True)
+
+
+def evaluate(model_path: Path, samples, class_names, input_size: int, plot: Path | None, title: str) -> dict:
+    """VOC mAP@0.5 of a Keras or TFLite model on `samples`, with an optional PR plot."""
+    from bcn.evaluation.plot import plot_pr_curves
+    from bcn.evaluation.predict import load_keras_model, predict_keras, predict_tflite
+    from bcn.evaluation.voc_map import evaluate_detections
+
+    if model_path.suffix == ".tflite":
+        detections = predict_tflite(model_path, samples, class_names, input_size, score_threshold=0.01)
+    else:
+        detections = predict_keras(load_keras_model(model_path), samples, input_size, score_threshold=0.01)
+    result = evaluate_detections(samples, detections, class_names)
+    if plot is not None:
+        plot_pr_curves(result, plot, title=title)
+    return result.as_dict()
+
+
+def annotate_samples(model_path: Path, samples, out: Path, count: int) -> list[dict]:
+    """Run the runtime's Detector on `count` test images and save them annotated."""
+    import cv2
+
+    from bcn.runtime.annotate import draw_detections
+    from bcn.runtime.detector import Detector, read_image
+
+    detector = Detector(model_path)
+    out.mkdir()
+    written = []
+    for sample in samples[:count]:
+        image = read_image(sample.image_path)
+        detections = detector.detect(image, score_threshold=0.3)
+        path = out / f"{sample.image_id}.jpg"
+        with atomic_output(path) as tmp:
+            cv2.imwrite(tmp, draw_detections(image, detections))
+        written.append({"image": str(path.relative_to(out.parent)), "detections": len(detections),
+                        "ground_truth": int(len(sample.boxes))})
+    return written
+
+
+def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int, threads: tuple[int, ...],
+             runs: int, seed: int) -> dict:
+    """Run every step; returns the summary also written to OUT/demo.json."""
+    from bcn.converters.convert import convert
+    from bcn.data.synth import write_synth
+    from bcn.data.voc import load_voc, read_class_names
+    from bcn.demo_report import write_report
+    from bcn.runtime.bench import benchmark
+    from bcn.runtime.bench_report import format_markdown, plot_latency
+    from bcn.train.trainer import train
+
+    prepare_out(out)
+    timings: dict = {}
+    step = Step(timings, 8)
+    started = time.monotonic()
+
+    with step("generate the data set"):
+        data = write_synth(out / "data", images=images, size=input_size, seed=seed)
+        class_names = list(read_class_names([data]))
+        test_samples = load_voc([data], "test", class_names)
+
+    runs_dir = out / "runs"
+    trained = {}
+    for variant, share in (("binary", BINARY_SHARE), ("float", 1 - BINARY_SHARE)):
+        with step(f"train the {variant} model for {minutes * share:.1f} min"):
+            result = train(arch, data, runs_dir / variant, input_size=input_size, epochs=1000,
+                           batch_size=16, eval_every=1000, float_twin=variant == "float",
+                           minutes=minutes * share, seed=seed, verbose=2)
+            trained[variant] = {"epochs": result["last_epoch"], "seconds": round(result["seconds"], 1)}
+
+    with step("convert to LCE, float32 and int8"):
+        models = out / "models"
+        models.mkdir()
+        keras_models = {variant: runs_dir / variant / "best.h5" for variant in ("binary", "float")}
+        conversion = convert(keras_models["binary"], models / "binary.tflite", baselines=("float32", "int8"),
+                             data_root=data, float_model=keras_models["float"], report=out / "convert.json")
+
+    with step("evaluate mAP@0.5 on the test split"):
+        evaluation = {
+            "binary_keras": evaluate(keras_models["binary"], test_samples, class_names, input_size,
+                                     out / "pr_binary.png", "binary (Keras)"),
+            "float_keras": evaluate(keras_models["float"], test_samples, class_names, input_size,
+                                    out / "pr_float.png", "float twin (Keras)"),
+            "binary_lce": evaluate(models / "binary.tflite", test_samples, class_names, input_size, None, ""),
+        }
+        write_json(out / "eval.json", evaluation)
+
+    with step("benchmark latency, interleaved"):
+        tflites = [models / "binary.tflite", models / "binary_float32.tflite", models / "binary_int8.tflite"]
+        bench = benchmark(tflites, threads=threads, runs=runs, warmup=max(2, runs // 10))
+        write_json(out / "bench.json", bench)
+        with atomic_output(out / "bench.md") as tmp:
+            Path(tmp).write_text(format_markdown(bench))
+        plot_latency(bench, out / "latency.png")
+
+    with step("detect on test images"):
+        detections = annotate_samples(models / "binary.tflite", test_samples, out / "detections", 6)
+
+    with step("write the report"):
+        summary = {
+            "arch": arch, "input_size": input_size, "classes": class_names, "images": images,
+            "minutes": minutes, "seed": seed, "training": trained, "evaluation": evaluation,
+            "conversion": conversion, "bench": bench, "detections": detections, "timings": timings,
+        }
+        summary["total_seconds"] = round(time.monotonic() - started, 1)
+        write_report(out, summary)
+        write_json(out / MARKER, summary)
+    return summary
