@@ -14,3 +14,17 @@ def synth_voc(tmp_path_factory):
     from bcn.data.synth import write_synth
 
     return write_synth(tmp_path_factory.mktemp("data") / "synth", images=60, size=128, seed=0, test_fraction=1 / 3)
+
+
+# A tiny binary detector: QuickNet stem and encoder (binary 3x3 convs), 64 px input.
+TINY_SPEC = "qn(64) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
+
+
+@pytest.fixture(scope="session")
+def trained_model(synth_voc, tmp_path_factory):
+    """model.h5 of a tiny binary CenterNet trained briefly on `synth_voc` (config.json beside it)."""
+    from bcn.train.trainer import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train(TINY_SPEC, synth_voc, run_dir, input_size=64, epochs=10, batch_size=8, eval_every=10, seed=0, verbose=0)
+    return run_dir / "model.h5"

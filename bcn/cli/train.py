@@ -16,7 +16,8 @@ def _positive(ctx, param, value):
 
 @click.command()
 @click.option("--arch", "-a", help="A preset (q0-q5, q2e, rn50), a spec string or a .py builder file (taken from the run when resuming).")
-@click.option("--data", "-d", "data_roots", multiple=True, required=True, type=click.Path(),
+@click.option("--data", "-d", "data_roots", multiple=True, required=True,
+              type=click.Path(exists=True, file_okay=False),
               help="Root of a VOC-layout data set; repeat to merge roots (VOC2007 + VOC2012).")
 @click.option("--out", "-o", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder for model.h5, best.h5, config.json and logs.")
 @click.option("--input-size", "-z", type=int, callback=_positive, help="Input size (a multiple of 32); default: the spec's.")

@@ -53,6 +53,7 @@ class Recipe:
     plateau_patience: int = 5
     min_lr: float = 1e-6
     eval_every: int = 5
+    steps_per_epoch: int | None = None  # None: one pass over the training images
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict:
@@ -265,7 +266,7 @@ def _initialise(detector: tf.keras.Model, weights: Path) -> None:
 
 def train(arch: str | None, data_root, out_dir, input_size: int | None = None, epochs: int | None = None,
           batch_size: int | None = None, lr: float | None = None, eval_every: int | None = None,
-          resume: bool = False, float_twin: bool = False, minutes: float | None = None,
+          steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False, minutes: float | None = None,
           weights=None, strategy: tf.distribute.Strategy | None = None, recipe: Recipe | None = None,
           eval_split: str = "test", seed: int | None = None, verbose: int = 1) -> dict:
     """Train a CenterNet on a VOC-layout data set; returns the final evaluation and timings.
@@ -288,7 +289,8 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         recipe = Recipe(**hyper)
     if arch is None:
         raise BcnError("no architecture given (--arch)")
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "eval_every": eval_every}
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "eval_every": eval_every,
+                 "steps_per_epoch": steps_per_epoch}
     for name, value in overrides.items():
         if value is not None:
             if value <= 0:
@@ -326,20 +328,26 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         detector = build_model(architecture, input_size, len(class_names), float_twin)
         if weights is not None:
             _initialise(detector, Path(weights))
+        optimizer = tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon)
+        optimizer.build(detector.trainable_variables)  # slots now, so the train step is traced once
         model = CenterNetTraining(detector)
-        model.compile(optimizer=tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon))
+        model.compile(optimizer=optimizer)
     dataset = training_dataset(train_samples, input_size, len(class_names), recipe.batch_size, recipe.augment)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options)
+    if recipe.steps_per_epoch:
+        dataset = dataset.repeat()
 
     budget = minutes * 60 if minutes else None
+    run_files = RunFiles(detector, run_dir, eval_samples, input_size, class_names, recipe.eval_every, writes,
+                         verbose > 0)
     callbacks = [
-        tf.keras.callbacks.BackupAndRestore(str(run_dir / BACKUP)),
         LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
         tf.keras.callbacks.ReduceLROnPlateau("loss", recipe.plateau_factor, recipe.plateau_patience,
                                              min_lr=recipe.min_lr, verbose=int(verbose > 0)),
-        RunFiles(detector, run_dir, eval_samples, input_size, class_names, recipe.eval_every, writes, verbose > 0),
+        run_files,  # model.h5 is on disk before the epoch's backup says it is done
+        tf.keras.callbacks.BackupAndRestore(str(run_dir / BACKUP)),
     ]
     if budget:
         callbacks.append(TimeBudget(budget))
@@ -347,10 +355,11 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / LOGS), profile_batch=0))
 
     start = time.monotonic()
-    history = model.fit(dataset, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
+    history = model.fit(dataset, epochs=recipe.epochs, steps_per_epoch=recipe.steps_per_epoch, callbacks=callbacks,
+                        verbose=verbose)
     seconds = time.monotonic() - start
     evaluation = json.loads((run_dir / EVALUATION).read_text()) if writes else {}
     return {"run_dir": str(run_dir), "seconds": seconds, "epochs_run": len(history.epoch),
-            "last_epoch": callbacks[3].last_epoch + 1 if callbacks[3].last_epoch is not None else 0,
+            "last_epoch": run_files.last_epoch + 1 if run_files.last_epoch is not None else 0,
             "images": len(train_samples), "evaluation": evaluation, "config": config,
             "history": {name: [float(v) for v in values] for name, values in history.history.items()}}

@@ -1,0 +1,62 @@
+"""`bcn train` end to end: the run's files, bad input, and resuming a killed run."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import bcn  # noqa: F401
+from bcn.cli import main
+
+from conftest import TINY_SPEC
+
+
+def test_trained_run_folder_holds_loadable_models_and_config(trained_model, synth_voc):
+    from bcn.arch.model import load_model
+
+    run_dir = trained_model.parent
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["spec"] == TINY_SPEC and config["input_size"] == 64 and config["float_twin"] is False
+    assert config["classes"] == (synth_voc / "classes.txt").read_text().split()
+    assert config["recipe"]["lr"] == 1e-3 and config["recipe"]["late_lr"] == 1e-4
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    assert evaluation["epoch"] == 10 and 0.0 <= evaluation["map50_voc07"] <= 1.0
+    for name in ("model.h5", "best.h5"):
+        model = load_model(run_dir / name)
+        heatmap, size, offset = model(np.full((1, 64, 64, 3), 0.5, np.float32))
+        assert heatmap.shape == (1, 16, 16, 6) and size.shape == offset.shape == (1, 16, 16, 2)
+        binary = [layer for layer in model.layers if type(layer).__name__ == "QuantConv2D"
+                  and layer.input_quantizer is not None]
+        assert binary
+    assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert not [path for path in (run_dir / "backup").rglob("*") if path.is_file()]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--arch", "qn(64) bogus", "--data", "."], "bad spec"),
+    (["--arch", TINY_SPEC, "--data", "no/such/root"], "does not exist"),
+    (["--data", "."], "--arch is required"),
+])
+def test_bad_arguments_fail_in_one_line(args, message, tmp_path):
+    result = CliRunner().invoke(main, ["train", *args, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def _bcn(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "bcn", "train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_an_empty_training_split_is_one_line_error(synth_voc, tmp_path):
+    root = tmp_path / "empty"
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "ImageSets" / "Main" / "trainval.txt").write_text("")
+    (root / "ImageSets" / "Main" / "test.txt").write_text("")
+    output, _ = _bcn("--arch", TINY_SPEC, "--data", str(root), "--out", str(tmp_path / "run")).communicate(timeout=300)
+    assert "the training split 'trainval' has no usable images" in output
+    assert "Traceback" not in output and not (tmp_path / "run" / "model.h5").exists()
