@@ -78,3 +78,27 @@ def test_eval_of_an_untrained_model_scores_low(synth_voc, tmp_path):
     tf.keras.backend.clear_session()
     result = CliRunner().invoke(main, ["eval", str(wrong), "--data", str(synth_voc)])
     assert result.exit_code == 2 and "detects 20 classes but the data set has 6" in result.output
+
+
+@pytest.mark.slow
+def test_tflite_detections_match_keras_through_the_runtime(synth_voc, tmp_path):
+    """The .tflite path (converted model, bcn.runtime Detector) sees what the Keras path sees."""
+    from bcn.arch.model import build_model
+    from bcn.converters.convert import convert
+    from bcn.data.voc import load_voc, read_class_names
+    from bcn.evaluation.predict import predict_tflite
+
+    samples = load_voc(synth_voc, "test")[:4]
+    model = build_model(TINY, num_classes=6, float_twin=True)  # float: no sign flips between engines
+    path = tmp_path / "float.h5"
+    model.save(path)
+    (tmp_path / "config.json").write_text(json.dumps({"classes": list(read_class_names(synth_voc)), "input_size": 64}))
+    convert(path, tmp_path / "float.tflite")
+    keras = predict_keras(model, samples)
+    tflite = predict_tflite(tmp_path / "float.tflite", samples, read_class_names(synth_voc))
+    for sample in samples:
+        k, t = keras[sample.image_id], tflite[sample.image_id]
+        top = min(len(k), len(t), 20)
+        np.testing.assert_allclose(t.scores[:top], k.scores[:top], atol=1e-3)
+        np.testing.assert_allclose(t.boxes[:top], k.boxes[:top], atol=0.5)
+    tf.keras.backend.clear_session()
