@@ -21,6 +21,10 @@ def synth(out, images, size, seed, test_fraction):
 
     Six shape classes (named in OUT/classes.txt) of varied size, colour and overlap
     on cluttered backgrounds, with train, val, trainval and test split files.
+    Tiny objects are marked difficult. OUT must not exist or be empty.
+
+    \b
+    bcn data synth data/synth --images 2000
     """
     require("runtime", "bcn data synth")
     from tqdm import tqdm
@@ -39,6 +43,9 @@ def check(roots):
 
     Every annotation is parsed and every image decoded; each problem is printed with
     its file name. Exits with 1 when there are problems.
+
+    \b
+    bcn data check VOCdevkit/VOC2007 VOCdevkit/VOC2012
     """
     require("runtime", "bcn data check")
     from bcn.data.check import check_dataset, format_report

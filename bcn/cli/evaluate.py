@@ -74,8 +74,8 @@ def _format(result) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for metrics.json, pr_curves.png and (for a model) detections.json.")
-@click.option("--input-size", "-z", type=click.IntRange(min=32), help="Input size, for a model without a fixed one.")
-@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--input-size", "-z", type=click.IntRange(min=32), help="Input size, for a model without a fixed one or a .tflite without bcn metadata.")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True, help="Images per Keras batch.")
 @click.option("--score-threshold", type=click.FloatRange(0, 1), default=0.01, show_default=True,
               help="Detections below this score are dropped before scoring.")
 def evaluate(model, roots, split, detections, as_json, out, input_size, batch_size, score_threshold):
@@ -86,6 +86,11 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
     "bbox": [x1, y1, x2, y2]} in original-image pixels as in the VOC XML.
     Difficult objects neither count nor penalise; duplicates are false positives;
     a class without ground truth in the split has no AP and is left out of the mean.
+
+    \b
+    bcn eval runs/small/best.h5 --data data/synth --out runs/small/eval
+    bcn eval model.tflite --data VOCdevkit/VOC2007 --split test --json
+    bcn eval --detections dets.json --data VOCdevkit/VOC2007 --split test --json
     """
     if (model is None) == (detections is None):
         raise click.UsageError("give either MODEL or --detections DETS.json")
