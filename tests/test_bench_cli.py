@@ -1,0 +1,137 @@
+"""`bcn bench` on real converted models: report schema, grouping, outputs and bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from bcn.cli import main
+from runtime_models import INPUT_SIZE, TINY, shared_models
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return shared_models(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def report(models, tmp_path_factory):
+    """One interleaved run of the binary model and its float twin at 1 and 2 threads."""
+    out = tmp_path_factory.mktemp("bench")
+    result = CliRunner().invoke(main, [
+        "bench", str(models["binary"]), str(models["float32"]), "--threads", "1,2", "--runs", "4", "--warmup", "1",
+        "--json", str(out / "bench.json"), "--markdown", str(out / "bench.md"), "--plot", str(out / "bench.png"),
+    ])
+    assert result.exit_code == 0, result.output
+    return {"output": result.output, "json": json.loads((out / "bench.json").read_text()),
+            "markdown": (out / "bench.md").read_text(), "plot": (out / "bench.png").read_bytes()}
+
+
+def test_json_names_the_machine_libraries_and_options(report):
+    data = report["json"]
+    assert {"cpu", "logical_cores", "arch", "os"} <= set(data["machine"])
+    assert data["machine"]["logical_cores"] >= 1 and data["machine"]["cpu"]
+    assert {"bcn", "numpy", "larq-compute-engine", "ai-edge-litert"} <= set(data["libraries"])
+    assert data["settings"]["runs"] == 4 and data["settings"]["threads"] == [1, 2]
+    assert data["settings"]["defaults"]["lce"]["use_indirect_bgemm"] is True  # the fastest on x86_64
+    assert data["peak_rss_mb"] > 0
+
+
+def test_one_result_per_model_and_thread_count(report, models):
+    results = report["json"]["results"]
+    assert sorted((r["model"], r["threads"]) for r in results) == sorted(
+        (str(models[v]), t) for v in ("binary", "float32") for t in (1, 2))
+    for r in results:
+        assert r["engine"] == ("lce" if r["variant"] == "binary" else "tflite")
+        assert r["options"]["threads"] == r["threads"] and r["interleaved"] is True
+        for key in ("latency_ms", "detect_ms"):
+            stats = r[key]
+            assert {"mean", "p50", "p90", "p99", "fps"} <= set(stats)
+            assert 0 < stats["min"] <= stats["p50"] <= stats["p90"] <= stats["p99"]
+        # The whole detect contains the interpreter call.
+        assert r["detect_ms"]["mean"] > r["latency_ms"]["mean"]
+        assert r["file_size_bytes"] == models[r["variant"]].stat().st_size
+        assert r["input_size"] == INPUT_SIZE and r["spec"] == TINY and r["macs"] > 0
+    binary = next(r for r in results if r["variant"] == "binary")
+    float32 = next(r for r in results if r["variant"] == "float32")
+    assert binary["binary_ratio"] > 0.5 and float32["binary_ratio"] == 0
+    assert binary["file_size_bytes"] * 3 < float32["file_size_bytes"]  # bitpacked binary weights
+
+
+def test_same_architecture_is_compared_per_thread_count(report, models):
+    comparisons = report["json"]["comparisons"]
+    assert [c["threads"] for c in comparisons] == [1, 2]
+    by_key = {(r["model"], r["threads"]): r for r in report["json"]["results"]}
+    for c in comparisons:
+        assert c["binary"] == str(models["binary"]) and c["float32"] == str(models["float32"]) and c["int8"] is None
+        binary, float32 = by_key[(c["binary"], c["threads"])], by_key[(c["float32"], c["threads"])]
+        assert c["binary_over_float32"]["mean"] == pytest.approx(binary["latency_ms"]["mean"] / float32["latency_ms"]["mean"])
+        assert c["binary_over_int8"] is None
+    assert "binary/float32" in report["output"] and "binary vs full precision" in report["output"]
+
+
+def test_markdown_and_plot(report):
+    assert "| model | variant |" in report["markdown"] and "tiny_twin" in report["markdown"]
+    assert "## Binary vs full precision" in report["markdown"]
+    assert report["plot"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def strip_metadata(source, target):
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(source))
+    model.metadata = [entry for entry in model.metadata or [] if entry.name.decode() != "bcn"]
+    flatbuffer_utils.write_model(model, str(target))
+    return target
+
+
+def test_model_without_metadata(models, tmp_path):
+    foreign = strip_metadata(models["float32"], tmp_path / "foreign.tflite")
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", str(foreign), "--runs", "2", "--json", str(out)])
+    assert result.exit_code == 2 and "has no bcn metadata" in result.output and "--input-size" in result.output
+    assert not out.exists() and list(tmp_path.iterdir()) == [foreign]
+    with pytest.warns(UserWarning, match="no bcn metadata"):
+        result = CliRunner().invoke(main, ["bench", str(foreign), "--runs", "2", "--input-size", str(INPUT_SIZE),
+                                           "--classes", "cat,dog,bird", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(out.read_text())["results"]
+    assert entry["variant"] is None and entry["engine"] == "tflite"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"TFL3 but not really", "not a TFLite flatbuffer"),
+    (None, "damaged TFLite flatbuffer"),
+])
+def test_bad_models_are_one_line_errors(models, tmp_path, content, message):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content if content is not None else models["binary"].read_bytes()[:5000])
+    result = CliRunner().invoke(main, ["bench", str(bad), "--runs", "1"])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: {bad}: {message}")
+
+
+def test_unreadable_image_and_bad_options(models, tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("hello")
+    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--image", str(text)])
+    assert result.exit_code == 2 and "notes.png: not an image OpenCV can read" in result.output
+    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--threads", "one"])
+    assert result.exit_code == 2 and "comma-separated list of integers" in result.output
+    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--json", str(tmp_path / "no" / "x.json")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_lce_model_without_lce_or_benchmark_binary(models, tmp_path):
+    """On a machine without the LCE wheel and without lce_benchmark_model: what to install, where."""
+    code = ("import sys\nsys.modules['larq_compute_engine'] = None\n"
+            "from bcn.cli import main\nmain(['bench', sys.argv[1], '--runs', '1'])\n")
+    result = subprocess.run([sys.executable, "-c", code, str(models["binary"])], capture_output=True, text=True,
+                            timeout=300, env={"PATH": str(tmp_path), "HOME": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "pip install larq-compute-engine" in error and "https://github.com/larq/compute-engine/releases" in error
+    assert "--lce-benchmark-binary" in error
