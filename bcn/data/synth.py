@@ -27,7 +27,7 @@ def _colour(rng, avoid=None) -> tuple[int, int, int]:
     while True:
         colour = rng.integers(0, 256, 3)
         colour[rng.integers(3)] = rng.choice([rng.integers(0, 60), rng.integers(196, 256)])
-        if avoid is None or np.abs(colour - avoid).sum() > 150:
+        if avoid is None or np.abs(colour - avoid).sum() > 180:
             return tuple(int(c) for c in colour)
 
 
@@ -44,7 +44,7 @@ def _background(rng, width, height):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         cv2.ellipse(image, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
     image = cv2.GaussianBlur(image, (0, 0), rng.uniform(2, 4))
-    for _ in range(rng.integers(4, 14)):  # clutter: thin lines
+    for _ in range(rng.integers(3, 10)):  # clutter: thin lines
         p1, p2 = rng.integers(0, (width, height), (2, 2))
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         cv2.line(image, tuple(map(int, p1)), tuple(map(int, p2)), colour, int(rng.integers(1, 3)), cv2.LINE_AA)
@@ -99,13 +99,13 @@ def synth_image(seed: int, index: int, size: int):
         width, height = (width, short) if rng.random() < 0.5 else (short, height)
     image = _background(rng, width, height)
     boxes, classes, difficult = [], [], []
-    for _ in range(int(rng.integers(1, 7))):
-        tiny = rng.random() < 0.1
+    for _ in range(int(rng.integers(1, 6))):
+        tiny = rng.random() < 0.05
         for _attempt in range(20):
             if tiny:
                 side = rng.integers(4, DIFFICULT_BELOW, 2)
             else:
-                side = rng.uniform(0.12, 0.5) * min(width, height) * np.exp(rng.uniform(-0.3, 0.3, 2))
+                side = rng.uniform(0.15, 0.5) * min(width, height) * np.exp(rng.uniform(-0.25, 0.25, 2))
             w, h = (int(max(4, min(s, limit))) for s, limit in zip(side, (width, height)))
             x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
             if not _overlaps_too_much((x, y, x + w, y + h), boxes):
