@@ -28,10 +28,7 @@ def load_keras_model(path):
     from bcn.extras import import_tensorflow
 
     import_tensorflow("loading a Keras model")
-    import larq  # noqa: F401  (registers quantized layers and quantizers)
-    import larq_zoo  # noqa: F401
-
-    from bcn.arch.model import load_model
+    from bcn.arch.model import load_model  # imports larq and larq-zoo, whose layers then load
 
     return load_model(path)
 
