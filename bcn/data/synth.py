@@ -36,7 +36,7 @@ def _background(rng, width, height):
 
     corners = rng.integers(40, 216, (2, 2, 3)).astype(np.float32)
     image = cv2.resize(corners, (width, height), interpolation=cv2.INTER_LINEAR)
-    image += rng.normal(0, rng.uniform(4, 14), image.shape).astype(np.float32)
+    image += rng.standard_normal(image.shape, dtype=np.float32) * rng.uniform(4, 14)
     image = np.clip(image, 0, 255).astype(np.uint8)
     for _ in range(rng.integers(2, 8)):  # clutter: blobs, blurred so they stay unlike the shapes
         centre = tuple(int(v) for v in rng.integers(0, (width, height)))
@@ -119,7 +119,7 @@ def synth_image(seed: int, index: int, size: int):
             continue
         patch = image[y:y + h, x:x + w].astype(np.float32)
         colour = np.array(_colour(rng, patch.reshape(-1, 3).mean(0)), np.float32)
-        shade = 1 + rng.normal(0, 0.08, (h, w, 1)).astype(np.float32)  # a little texture
+        shade = 1 + rng.standard_normal((h, w, 1), dtype=np.float32) * 0.08  # a little texture
         alpha = (mask.astype(np.float32) / 255)[..., None]
         image[y:y + h, x:x + w] = np.clip(patch * (1 - alpha) + colour * shade * alpha, 0, 255).astype(np.uint8)
         box = (x + xs.min(), y + ys.min(), x + xs.max() + 1, y + ys.max() + 1)
