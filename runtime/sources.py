@@ -166,18 +166,23 @@ def _open_live(target: int | str, stall_timeout: float):
     """An opened cv2.VideoCapture for a camera index, URL or GStreamer pipeline, or None.
 
     FFmpeg streams give up opening or reading after `stall_timeout` seconds without data.
+    OpenCV's own log lines are silenced meanwhile: a failure is reported by the caller.
     """
     import cv2
 
-    if isinstance(target, int):
-        capture = cv2.VideoCapture(target)
-        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # where the driver allows, no queue of stale frames
-    elif _is_gstreamer(target):
-        capture = cv2.VideoCapture(target, cv2.CAP_GSTREAMER)
-    else:
-        timeout_ms = round(stall_timeout * 1000)
-        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+    log_level = cv2.setLogLevel(0)  # silent
+    try:
+        if isinstance(target, int):
+            capture = cv2.VideoCapture(target)
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # where the driver allows, no queue of stale frames
+        elif _is_gstreamer(target):
+            capture = cv2.VideoCapture(target, cv2.CAP_GSTREAMER)
+        else:
+            timeout_ms = round(stall_timeout * 1000)
+            capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+    finally:
+        cv2.setLogLevel(log_level)
     if capture.isOpened():
         return capture
     capture.release()
@@ -191,7 +196,7 @@ def _is_gstreamer(text: str) -> bool:
 def _has_backend(backend: int) -> bool:
     import cv2
 
-    return backend in cv2.videoio_registry.getStreamBackends()
+    return cv2.videoio_registry.hasBackend(backend)
 
 
 def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeout: float = STALL_TIMEOUT_S, log=None):
