@@ -106,6 +106,19 @@ def sample_image(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarr
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
+def option_sets(uses_lce: bool, engine: str | None, options: dict, sweep: bool) -> list[dict]:
+    """The engine options to measure a model with: the given ones, or with `sweep` every
+    combination of the kernel switches its engine has (LCE: indirect BGEMM x XNNPACK)."""
+    if not sweep:
+        return [options]
+    lce = engine == "lce" or (engine is None and uses_lce)
+    switches = ("use_indirect_bgemm", "use_xnnpack") if lce else ("use_xnnpack",)
+    combos = [{}]
+    for switch in switches:
+        combos = [{**combo, switch: value} for combo in combos for value in (True, False)]
+    return [{**options, **combo} for combo in combos]
+
+
 def _model_facts(path: Path, metadata: dict | None, size: int) -> dict:
     metadata = metadata or {}
     return {
@@ -155,20 +168,51 @@ def _in_process_result(pair: dict, runs: int, warmup: int) -> dict:
     }
 
 
+def _external_result(item: dict, binary_path: str, runs: int, warmup: int, options: dict) -> dict:
+    """Run lce_benchmark_model on one LCE model and thread count; a result like the in-process ones."""
+    chosen = {key: options.get(key, default) for key, default in LCE_DEFAULTS.items()}
+    measured = lce_benchmark.run(binary_path, item["path"], item["threads"], runs, warmup, **chosen)
+    latency = {**measured["latency_ms"], "fps": 1e3 / measured["latency_ms"]["mean"]}
+    return {
+        **_model_facts(item["path"], item["metadata"], item["path"].stat().st_size),
+        "threads": item["threads"],
+        "engine": "lce_benchmark_model",
+        "library": binary_path,
+        "options": {"threads": item["threads"], **chosen},
+        "runs": measured["runs"],
+        "warmup": warmup,
+        "interleaved": False,
+        "latency_ms": latency,
+        "detect_ms": None,  # the binary times the interpreter only
+        "memory_mb": measured["memory_mb"],
+        "command": measured["command"],
+    }
+
+
 def comparisons(results: list[dict]) -> list[dict]:
-    """Per architecture (spec, input size) and thread count: binary / float32 and binary / int8 ratios."""
+    """Binary / float32 and binary / int8 latency ratios per architecture and thread count.
+
+    Models of one architecture share spec, input size and MACs in their metadata. Each
+    variant enters with its fastest measured options (they differ only when sweeping).
+    """
     groups = defaultdict(dict)
     for result in results:
         if result.get("spec") and result.get("variant") in VARIANTS:
-            key = (result["spec"], result["input_size"], result["threads"])
-            groups[key].setdefault(result["variant"], result)
+            key = (result["spec"], result["input_size"], result.get("macs"), result["threads"])
+            best = groups[key].get(result["variant"])
+            if best is None or result["latency_ms"]["mean"] < best["latency_ms"]["mean"]:
+                groups[key][result["variant"]] = result
     rows = []
-    for (spec, input_size, threads), by_variant in groups.items():
+    for (spec, input_size, _, threads), by_variant in groups.items():
         binary = by_variant.get("binary")
         if binary is None or len(by_variant) < 2:
             continue
-        row = {"spec": spec, "input_size": input_size, "threads": threads,
-               **{variant: by_variant[variant]["model"] if variant in by_variant else None for variant in VARIANTS}}
+        row = {"spec": spec, "input_size": input_size, "threads": threads}
+        for variant in VARIANTS:
+            chosen = by_variant.get(variant)
+            row[variant] = None if chosen is None else {
+                "model": chosen["model"], "engine": chosen["engine"], "options": chosen["options"],
+                "latency_ms": {stat: chosen["latency_ms"].get(stat) for stat in ("mean", "p50")}}
         for baseline in ("float32", "int8"):
             other = by_variant.get(baseline)
             row[f"binary_over_{baseline}"] = None if other is None else {
@@ -182,12 +226,14 @@ def comparisons(results: list[dict]) -> list[dict]:
 
 def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str | None = None,
               options: dict | None = None, image=None, input_size: int | None = None, classes=None,
-              score_threshold: float = 0.3, lce_benchmark_binary=None, progress: bool = True) -> dict:
+              score_threshold: float = 0.3, lce_benchmark_binary=None, sweep: bool = False,
+              progress: bool = True) -> dict:
     """Measure `models` at each thread count; the report `bcn bench` prints and writes.
 
     LCE models run through LCE's Python interpreter when it is installed; otherwise (or
     when `lce_benchmark_binary` is given) through LCE's lce_benchmark_model binary, which
-    measures the interpreter call only and is not interleaved with the others.
+    measures the interpreter call only and is not interleaved with the others. `sweep`
+    measures every kernel option combination of each model's engine (see option_sets).
     """
     if runs < 1 or warmup < 0:
         raise BcnError(f"runs must be at least 1 and warmup at least 0, got runs={runs}, warmup={warmup}")
@@ -208,7 +254,7 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
                                f"is installed: {lce_benchmark.GET_BINARY}")
             external += [{"path": path, "metadata": metadata, "threads": t} for t in threads]
         else:
-            in_process.append(path)
+            in_process += [(path, chosen) for chosen in option_sets(uses_lce, engine, options, sweep)]
     results = []
     started = time.time()
     with tqdm(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",
@@ -217,10 +263,10 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
         # would otherwise compete with the single-threaded runs.
         for count in threads:
             pairs = []
-            for path in in_process:
+            for path, chosen in in_process:
                 before = _rss_mb()
                 detector = Detector(path, engine=engine, threads=count, input_size=input_size, classes=classes,
-                                    **options)
+                                    **chosen)
                 detector.detect(image, score_threshold=score_threshold)  # the first run allocates
                 after = _rss_mb()
                 pairs.append({"detector": detector, "threads": count, "inference": [], "detect": [],
@@ -228,25 +274,7 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
             _measure_interleaved(pairs, image, runs, warmup, score_threshold, bar)
             results += [_in_process_result(pair, runs, warmup) for pair in pairs]
             del pairs
-    for item in external:
-        chosen = {key: options.get(key, default) for key, default in LCE_DEFAULTS.items()}
-        measured = lce_benchmark.run(binary_path, item["path"], item["threads"], runs, warmup, **chosen)
-        latency = measured["latency_ms"]
-        latency["fps"] = 1e3 / latency["mean"]
-        results.append({
-            **_model_facts(item["path"], item["metadata"], item["path"].stat().st_size),
-            "threads": item["threads"],
-            "engine": "lce_benchmark_model",
-            "library": binary_path,
-            "options": {"threads": item["threads"], **chosen},
-            "runs": measured["runs"],
-            "warmup": warmup,
-            "interleaved": False,
-            "latency_ms": latency,
-            "detect_ms": None,  # the binary times the interpreter only
-            "memory_mb": measured["memory_mb"],
-            "command": measured["command"],
-        })
+    results += [_external_result(item, binary_path, runs, warmup, options) for item in external]
     machine["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return {
         "bcn_bench": 1,
@@ -254,7 +282,7 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
         "machine": machine,
         "libraries": library_versions(),
         "settings": {"threads": list(threads), "runs": runs, "warmup": warmup, "engine": engine or "auto",
-                     "options": options, "defaults": {"lce": LCE_DEFAULTS, "tflite": TFLITE_DEFAULTS},
+                     "options": options, "sweep": sweep, "defaults": {"lce": LCE_DEFAULTS, "tflite": TFLITE_DEFAULTS},
                      "image_shape": list(np.asarray(image).shape), "score_threshold": score_threshold},
         "peak_rss_mb": peak_rss_mb(),
         "results": results,

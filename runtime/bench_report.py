@@ -47,19 +47,19 @@ def result_rows(report: dict) -> list[list[str]]:
 
 def comparison_rows(report: dict) -> list[list[str]]:
     """Binary versus its float32 and int8 twins, per architecture and thread count (interpreter call)."""
-    by_model = {(r["model"], r["threads"]): r for r in report["results"]}
-    rows = [["architecture", "z", "thr", "binary ms", "float32 ms", "int8 ms", "binary/float32", "binary/int8"]]
+    rows = [["architecture", "z", "thr", "binary ms", "float32 ms", "int8 ms", "binary/float32", "binary/int8",
+             "options (binary | float32 | int8)"]]
     for c in report["comparisons"]:
         def mean_of(variant):
-            result = by_model.get((c[variant], c["threads"])) if c[variant] else None
-            return _ms(result["latency_ms"], "mean") if result else MISSING
+            return _ms(c[variant]["latency_ms"], "mean") if c[variant] else MISSING
 
         def ratio(baseline):
             value = (c[f"binary_over_{baseline}"] or {}).get("mean")
             return MISSING if value is None else f"{value:.2f}"
 
+        options = " | ".join(_options(c[variant]) if c[variant] else MISSING for variant in ("binary", "float32", "int8"))
         rows.append([c["spec"], str(c["input_size"]), str(c["threads"]), mean_of("binary"), mean_of("float32"),
-                     mean_of("int8"), ratio("float32"), ratio("int8")])
+                     mean_of("int8"), ratio("float32"), ratio("int8"), options])
     return rows
 
 
@@ -91,8 +91,13 @@ def format_text(report: dict) -> str:
                   format_table(comparison_rows(report))]
     parts += ["", "run = interpreter call alone; detect = letterbox + run + decode; times in ms; "
                   f"{report['settings']['runs']} runs after {report['settings']['warmup']} warm-up, "
-                  "models interleaved round-robin"]
+                  "models interleaved round-robin" + _separate_note(report)]
     return "\n".join(parts)
+
+
+def _separate_note(report: dict) -> str:
+    separate = any(not r["interleaved"] for r in report["results"])
+    return "; lce_benchmark_model runs are separate, after the others" if separate else ""
 
 
 def format_markdown(report: dict) -> str:

@@ -65,8 +65,9 @@ def test_same_architecture_is_compared_per_thread_count(report, models):
     assert [c["threads"] for c in comparisons] == [1, 2]
     by_key = {(r["model"], r["threads"]): r for r in report["json"]["results"]}
     for c in comparisons:
-        assert c["binary"] == str(models["binary"]) and c["float32"] == str(models["float32"]) and c["int8"] is None
-        binary, float32 = by_key[(c["binary"], c["threads"])], by_key[(c["float32"], c["threads"])]
+        assert c["binary"]["model"] == str(models["binary"]) and c["float32"]["model"] == str(models["float32"])
+        assert c["int8"] is None and c["binary"]["engine"] == "lce"
+        binary, float32 = by_key[(c["binary"]["model"], c["threads"])], by_key[(c["float32"]["model"], c["threads"])]
         assert c["binary_over_float32"]["mean"] == pytest.approx(binary["latency_ms"]["mean"] / float32["latency_ms"]["mean"])
         assert c["binary_over_int8"] is None
     assert "binary/float32" in report["output"] and "binary vs full precision" in report["output"]
@@ -135,3 +136,25 @@ def test_lce_model_without_lce_or_benchmark_binary(models, tmp_path):
     error = result.stderr.strip().splitlines()[-1]
     assert "pip install larq-compute-engine" in error and "https://github.com/larq/compute-engine/releases" in error
     assert "--lce-benchmark-binary" in error
+
+
+def test_lce_models_through_lce_benchmark_model(models, tmp_path):
+    """The aarch64 route: LCE models measured by lce_benchmark_model, the float twin in-process.
+
+    The real binary runs on aarch64 only; a stand-in prints lines as the tool does.
+    """
+    from test_runtime_lce_benchmark import OUTPUT_TF216, stand_in_binary
+
+    binary = stand_in_binary(tmp_path, OUTPUT_TF216)
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", str(models["binary"]), str(models["float32"]), "--runs", "2",
+                                       "--warmup", "0", "--lce-benchmark-binary", str(binary), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    external = next(r for r in report["results"] if r["variant"] == "binary")
+    assert external["engine"] == "lce_benchmark_model" and external["interleaved"] is False
+    assert external["latency_ms"]["mean"] == pytest.approx(40.0123) and external["detect_ms"] is None
+    assert f"--graph={models['binary']}" in external["command"] and "--use_indirect_bgemm=true" in external["command"]
+    [comparison] = report["comparisons"]
+    float32 = next(r for r in report["results"] if r["variant"] == "float32")
+    assert comparison["binary_over_float32"]["mean"] == pytest.approx(40.0123 / float32["latency_ms"]["mean"])

@@ -1,0 +1,103 @@
+"""Latency of binary CenterNets against their float32 and int8 twins, from scratch.
+
+Builds each architecture (untrained: latency does not depend on weight values), converts
+it with `bcn convert`'s API to an LCE flatbuffer plus float32 and int8 baselines of its
+float twin, then measures all of them in one interleaved `bcn bench` run and writes
+benchmarks/latency_<arch>.{md,json,png}.
+
+    python benchmarks/bench_latency.py                        # q1 and q5 at 512, 1 and 2 threads
+    python benchmarks/bench_latency.py --sizes 256 --runs 10  # quicker, on a busy machine
+
+Run it on a quiet machine: other processes inflate every figure (the ratios less so,
+since the models are interleaved).
+"""
+
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+HERE = Path(__file__).resolve().parent
+ARCH_NAMES = {"x86_64": "x86", "amd64": "x86", "aarch64": "aarch64", "arm64": "arm64"}
+
+
+def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> list[Path]:
+    """The LCE model of `preset` at `size` and its float32/int8 baselines (reused if present)."""
+    paths = [folder / f"{preset}_{size}{suffix}.tflite" for suffix in ("", "_float32", "_int8")]
+    if all(path.is_file() for path in paths):
+        click.echo(f"reusing {', '.join(map(str, paths))}")
+        return paths
+    import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
+    import tensorflow as tf
+
+    from bcn.arch.model import build_model
+    from bcn.arch.resolve import resolve
+    from bcn.converters.convert import convert
+    from bcn.data.voc import CLASSES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    h5 = folder / f"{preset}_{size}.h5"
+    # What `bcn train` writes beside a model; the converter records spec and classes from it.
+    (folder / "config.json").write_text(json.dumps({"spec": str(resolve(preset).spec.with_input_size(size)),
+                                                    "input_size": size, "classes": list(CLASSES)}))
+    click.echo(f"building {preset} at {size} px")
+    build_model(preset, input_size=size, num_classes=len(CLASSES)).save(h5)
+    tf.keras.backend.clear_session()
+    start = time.perf_counter()
+    convert(h5, paths[0], baselines=("float32", "int8"), samples=samples, log=click.echo)
+    click.echo(f"converted in {time.perf_counter() - start:.0f} s")
+    tf.keras.backend.clear_session()
+    return paths
+
+
+@click.command()
+@click.option("--specs", default="q1,q5", show_default=True, help="Presets to build, comma-separated.")
+@click.option("--sizes", default="512", show_default=True, help="Input sizes, comma-separated.")
+@click.option("--threads", default="1,2", show_default=True, help="Thread counts for bcn bench.")
+@click.option("--runs", default=30, show_default=True, help="Measured runs per model, option set and thread count.")
+@click.option("--warmup", default=3, show_default=True, help="Warm-up runs.")
+@click.option("--sweep/--no-sweep", default=True, show_default=True,
+              help="Also measure every LCE/XNNPACK option combination (slower).")
+@click.option("--samples", default=8, show_default=True, help="Images for int8 calibration and the parity check.")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_models"),
+              show_default=True, help="Where the models go (reused on a rerun).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=HERE / f"latency_{ARCH_NAMES.get(platform.machine().lower(), platform.machine())}",
+              show_default=True, help="Results stem: writes STEM.md, STEM.json and STEM.png.")
+@click.option("--note", default="", help="A line about the conditions (e.g. 'shared machine, load ~4').")
+def main(specs, sizes, threads, runs, warmup, sweep, samples, work, out, note):
+    """Build, convert and benchmark binary CenterNets and their full-precision twins."""
+    models = []
+    for preset in specs.split(","):
+        for size in map(int, sizes.split(",")):
+            models += build_and_convert(preset.strip(), size, work / f"{preset.strip()}_{size}", samples)
+    command = [sys.executable, "-m", "bcn", "bench", *map(str, models), "--threads", threads, "--runs", str(runs),
+               "--warmup", str(warmup), "--json", f"{out}.json", "--markdown", f"{out}.body.md", "--plot", f"{out}.png"]
+    if sweep:
+        command.append("--sweep")
+    click.echo("running: " + shlex.join(command))
+    subprocess.run(command, check=True)  # a fresh process: no TensorFlow loaded while measuring
+    body = Path(f"{out}.body.md")
+    rerun = shlex.join(["python", "benchmarks/bench_latency.py", "--specs", specs, "--sizes", sizes, "--threads",
+                        threads, "--runs", str(runs), "--warmup", str(warmup), "--sweep" if sweep else "--no-sweep"])
+    header = [f"# Latency: binary CenterNets vs their float32 and int8 twins ({platform.machine()})", "",
+              f"Made by `{rerun}` (untrained models: latency does not depend on weights).",
+              f"Plot: `{Path(out).name}.png`, full figures: `{Path(out).name}.json`."]
+    if note:
+        header += ["", f"Conditions: {note}"]
+    text = "\n".join(header) + "\n\n" + body.read_text().replace("# bcn bench\n", "", 1).lstrip()
+    from bcn.io import atomic_output
+
+    with atomic_output(f"{out}.md") as tmp:
+        Path(tmp).write_text(text)
+    body.unlink()
+    click.echo(f"results: {out}.md, {out}.json, {out}.png")
+
+
+if __name__ == "__main__":
+    main()
