@@ -133,16 +133,18 @@ class Detector:
         if self.engine.input_shape != expected:
             raise BcnError(f"{self.path}: input shape {self.engine.input_shape} does not match "
                            f"input size {self.input_size} {expected}")
-        self._outputs = [int(metadata["outputs"][head]) for head in HEADS]
-        num_classes = self._num_classes()
+        try:
+            self._outputs = [int(metadata["outputs"][head]) for head in HEADS]
+        except (KeyError, TypeError, ValueError) as error:
+            raise BcnError(f"{self.path}: metadata 'outputs' must give the index of {', '.join(HEADS)}") from error
+        if sorted(self._outputs) != list(range(len(self.engine.output_shapes))):
+            raise BcnError(f"{self.path}: metadata 'outputs' {metadata['outputs']} does not match the model's "
+                           f"{len(self.engine.output_shapes)} outputs")
+        num_classes = self.engine.output_shapes[self._outputs[0]][-1]
         self.classes = list(metadata.get("classes") or [f"class{i}" for i in range(num_classes)])
         if len(self.classes) != num_classes:
             raise BcnError(f"{self.path}: {len(self.classes)} class names for a heatmap of {num_classes} classes")
         self.last_timings: Timings | None = None
-
-    def _num_classes(self) -> int:
-        batch = np.full((1, self.input_size, self.input_size, 3), 0.5, dtype=np.float32)
-        return int(self.engine.run(batch)[self._outputs[0]].shape[-1])
 
     def detect(self, image: np.ndarray, score_threshold: float = 0.3, top_k: int = 100,
                bgr: bool = True) -> list[Detection]:

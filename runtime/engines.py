@@ -57,6 +57,10 @@ class Engine:
     def input_shape(self) -> tuple:
         raise NotImplementedError
 
+    @property
+    def output_shapes(self) -> list[tuple]:
+        raise NotImplementedError
+
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
 
@@ -119,6 +123,10 @@ class LceEngine(Engine):
     def input_shape(self) -> tuple:
         return tuple(self._interpreter.input_shapes[0])
 
+    @property
+    def output_shapes(self) -> list[tuple]:
+        return [tuple(shape) for shape in self._interpreter.output_shapes]
+
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self._interpreter.predict([batch])
 
@@ -172,11 +180,17 @@ class TfliteEngine(Engine):
         detail = self._interpreter.get_input_details()[0]
         self._input_index = detail["index"]
         self._input_shape = tuple(int(d) for d in detail["shape"])
-        self._output_indices = [d["index"] for d in self._interpreter.get_output_details()]
+        outputs = self._interpreter.get_output_details()
+        self._output_indices = [detail["index"] for detail in outputs]
+        self._output_shapes = [tuple(int(d) for d in detail["shape"]) for detail in outputs]
 
     @property
     def input_shape(self) -> tuple:
         return self._input_shape
+
+    @property
+    def output_shapes(self) -> list[tuple]:
+        return self._output_shapes
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         self._interpreter.set_tensor(self._input_index, batch)
