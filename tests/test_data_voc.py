@@ -101,3 +101,12 @@ def test_missing_split_file_is_one_error_naming_it(tmp_path):
         load_voc(root, "test")
     with pytest.raises(BcnError, match="nowhere"):
         load_voc(tmp_path / "nowhere", "test")
+
+
+def test_an_id_in_two_roots_is_read_once_and_warned(tmp_path):
+    xml = annotation("000001.jpg", 10, 10, [("cat", (2, 2, 5, 5), 0)])
+    a = make_root(tmp_path / "a", {"000001": xml})
+    b = make_root(tmp_path / "b", {"000001": xml})
+    with pytest.warns(DataWarning, match="000001 already read"):
+        samples = load_voc([a, b], "trainval")
+    assert [s.image_path for s in samples] == [a / "JPEGImages" / "000001.jpg"]

@@ -92,7 +92,7 @@ def test_tflite_detections_match_keras_through_the_runtime(synth_voc, tmp_path):
     model = build_model(TINY, num_classes=6, float_twin=True)  # float: no sign flips between engines
     path = tmp_path / "float.h5"
     model.save(path)
-    (tmp_path / "config.json").write_text(json.dumps({"classes": list(read_class_names(synth_voc)), "input_size": 64}))
+    (tmp_path / "config.json").write_text(json.dumps({"format": "bcn-run/1", "classes": list(read_class_names(synth_voc)), "input_size": 64}))
     convert(path, tmp_path / "float.tflite")
     keras = predict_keras(model, samples)
     tflite = predict_tflite(tmp_path / "float.tflite", samples, read_class_names(synth_voc))
