@@ -39,6 +39,18 @@ def _check_paths(model_path: Path, paths: dict[str, Path]) -> None:
         raise BcnError(f"{paths['binary']}: the output and report paths collide")
 
 
+@contextlib.contextmanager
+def _converter_errors(model_path: Path, what: str):
+    """A converter's exception as one line naming the model."""
+    try:
+        yield
+    except BcnError:
+        raise
+    except Exception as error:  # the converters raise many types, with long messages
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise BcnError(f"{model_path}: {what} failed ({reason})") from error
+
+
 def _file_entry(path: Path, flatbuffer: bytes, graph: Graph, metadata: dict) -> dict:
     return {"path": str(path), "bytes": len(flatbuffer), "engine": metadata["engine"],
             "variant": metadata["variant"], "ops": graph.histogram(), "outputs": metadata["outputs"]}
@@ -51,7 +63,8 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
 
     Every flatbuffer carries the "bcn" metadata. Returns the report, also written as JSON.
     Parity compares detections scoring at least `score_threshold`. With `check`, LCE/Keras
-    disagreement beyond the parity thresholds raises BcnError and nothing is written. `log` receives progress lines.
+    disagreement beyond the parity thresholds raises BcnError and nothing is written.
+    `log` receives progress lines.
     """
     log = log or (lambda message: None)
     model_path = Path(model_path)
@@ -60,11 +73,14 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         raise BcnError(f"unknown baseline '{unknown[0]}': choose from {', '.join(VARIANTS)}")
     paths = output_paths(model_path, output, baselines, report)
     _check_paths(model_path, paths)
+    start = time.perf_counter()
     model = load_model(model_path)
+    seconds = {"load": time.perf_counter() - start}
     info = model_info(model_path, model)
     cost = model_cost(model)
     names, inputs = sample_inputs(data_root, samples, info.input_size)
-    seconds = {}
+    if baselines:
+        twin = trained_float_twin(float_model, model) if float_model else float_twin(model)
     with contextlib.ExitStack() as stack:
         # Entering checks every folder now; files appear only if all of this succeeds.
         try:
@@ -74,7 +90,8 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
 
         log(f"converting {model_path} with LCE (target arm)")
         start = time.perf_counter()
-        flatbuffer = convert_lce(model)
+        with _converter_errors(model_path, "LCE conversion"):
+            flatbuffer = convert_lce(model)
         seconds["lce"] = time.perf_counter() - start
         graph = Graph.from_flatbuffer(flatbuffer)
         binary_layers = check_binary_layers(model, graph, str(model_path))
@@ -94,19 +111,17 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         seconds["parity"] = time.perf_counter() - start
         Path(temps["binary"]).write_bytes(flatbuffer)
 
-        if baselines:
-            twin = trained_float_twin(float_model, model) if float_model else float_twin(model)
-            twin_cost = model_cost(twin)
         for variant in baselines:
             log(f"converting the float twin to {variant} TFLite")
             start = time.perf_counter()
-            baseline = convert_baseline(variant, twin, inputs)
+            with _converter_errors(model_path, f"{variant} conversion of the float twin"):
+                baseline = convert_baseline(variant, twin, inputs)
             seconds[variant] = time.perf_counter() - start
             baseline_graph = Graph.from_flatbuffer(baseline)
             baseline_metadata = build_metadata(
                 classes=info.classes, input_size=info.input_size,
                 outputs=output_layout(baseline_graph, twin, str(paths[variant])), spec=info.spec, float_twin=True,
-                cost=twin_cost, engine="tflite", variant=variant)
+                cost=model_cost(twin), engine="tflite", variant=variant)
             baseline = embed_metadata(baseline, baseline_metadata)
             files[variant] = _file_entry(paths[variant], baseline, baseline_graph, baseline_metadata)
             files[variant]["weights"] = "trained" if float_model else "fresh"

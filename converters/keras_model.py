@@ -11,6 +11,7 @@ from bcn.errors import BcnError
 
 # The config `bcn train` writes beside its models.
 RUN_CONFIG = "config.json"
+RUN_FORMAT = "bcn-run/"
 VOC_CLASS_COUNT = 20
 
 
@@ -44,7 +45,11 @@ def _default_classes(count: int) -> list[str]:
 
 
 def model_info(path, model: tf.keras.Model) -> ModelInfo:
-    """Classes, input size, spec and float-twin flag, from the run's config.json when present."""
+    """Classes, input size, spec and float-twin flag, from the run's config.json when present.
+
+    Without one (e.g. a model from `bcn arch build`): VOC's classes for 20 heatmap
+    channels, else class_0, class_1...; the spec is "unknown".
+    """
     path = Path(path)
     num_classes = int(model.outputs[0].shape[-1])
     input_size = int(model.input_shape[1])
@@ -55,11 +60,11 @@ def model_info(path, model: tf.keras.Model) -> ModelInfo:
             config = json.loads(config_path.read_text())
         except (OSError, ValueError) as error:
             raise BcnError(f"{config_path}: unreadable run config ({error})") from error
-    classes = config.get("classes") or config.get("class_names") or _default_classes(num_classes)
+        if not isinstance(config, dict) or not str(config.get("format", "")).startswith(RUN_FORMAT):
+            config = {}  # some other tool's config.json
+    classes = config.get("classes") or _default_classes(num_classes)
     if len(classes) != num_classes:
         raise BcnError(f"{config_path}: lists {len(classes)} classes but {path} predicts {num_classes}")
     if config.get("input_size") not in (None, input_size):
         raise BcnError(f"{config_path}: input_size {config['input_size']} but {path} takes {input_size}")
-    spec = config.get("spec") or config.get("arch") or "unknown"
-    float_twin = bool(config.get("float_twin", not binary_conv_layers(model)))
-    return ModelInfo(list(classes), input_size, str(spec), float_twin)
+    return ModelInfo(list(classes), input_size, str(config.get("spec") or "unknown"), bool(config.get("float_twin", False)))

@@ -95,14 +95,25 @@ def test_unknown_baseline(tmp_path, model_path):
     assert leftovers(tmp_path) == []
 
 
-def test_failure_after_conversion_leaves_nothing(tmp_path, model_path):
-    """The LCE model converts fine, then the 'float twin' turns out binary: nothing may stay behind."""
-    out = tmp_path / "out"
-    out.mkdir()
-    code, lines = convert(model_path, "-o", out / "model.tflite", "--baselines", "float32",
-                          "--float-model", model_path, "--samples", "1")
+def test_float_model_that_is_binary(tmp_path, model_path):
+    code, lines = convert(model_path, "-o", tmp_path / "model.tflite", "--baselines", "float32",
+                          "--float-model", model_path)
     assert_one_line_error(code, lines, "not a float twin")
-    assert leftovers(out) == []
+    assert leftovers(tmp_path) == []
+
+
+def test_failure_after_conversion_leaves_nothing(tmp_path, model_path, monkeypatch):
+    """The LCE model is converted and checked, then the int8 step fails: nothing may stay behind."""
+    import bcn.converters.convert as converting
+    from bcn.errors import BcnError
+
+    def int8_fails(variant, model, images):
+        raise BcnError("int8 calibration failed")
+
+    monkeypatch.setattr(converting, "convert_baseline", int8_fails)
+    with pytest.raises(BcnError, match="int8 calibration failed"):
+        converting.convert(model_path, tmp_path / "model.tflite", baselines=("int8",), samples=1)
+    assert leftovers(tmp_path) == []
 
 
 def test_exit_code_and_stderr_in_a_real_process(tmp_path):
