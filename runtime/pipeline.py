@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,16 +12,22 @@ from bcn.runtime.annotate import draw_detections, draw_fps
 LIVE_POLL_S = 0.2  # how often a live loop waiting for a frame checks for a stop request
 
 
+KEPT_TIMINGS = 100_000  # percentiles cover the latest frames, so a run of days keeps bounded memory
+
+
+def _percentile(values, q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
 @dataclass
 class RunStats:
-    """What a run did and how fast; counters come from the capture thread for live sources."""
+    """What a run did and how fast; the capture counters come from the source."""
 
     frames: int = 0
-    detections: int = 0
     first_start: float | None = None
     last_done: float | None = None
-    inference_ms: list[float] = field(default_factory=list)
-    latency_ms: list[float] = field(default_factory=list)  # capture (or file read) to result
+    detect_ms: deque = field(default_factory=lambda: deque(maxlen=KEPT_TIMINGS))  # the whole detect() call
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=KEPT_TIMINGS))  # capture (or file read) to result
     captured: int = 0
     dropped: int = 0
     reconnects: int = 0
@@ -29,12 +36,11 @@ class RunStats:
         """Take the source's counters; call after closing it, so a frame nobody took counts as dropped."""
         self.captured, self.dropped, self.reconnects = source.captured, source.dropped, source.reconnects
 
-    def add(self, frame, started: float, done: float, detections: int) -> None:
+    def add(self, frame, started: float, done: float) -> None:
         self.frames += 1
-        self.detections += detections
         self.first_start = started if self.first_start is None else self.first_start
         self.last_done = done
-        self.inference_ms.append((done - started) * 1000)
+        self.detect_ms.append((done - started) * 1000)
         self.latency_ms.append((done - frame.captured_at) * 1000)
 
     @property
@@ -42,14 +48,13 @@ class RunStats:
         elapsed = (self.last_done or 0) - (self.first_start or 0)
         return self.frames / elapsed if elapsed > 0 else 0.0
 
-    def percentile(self, values: list[float], q: float) -> float:
-        return float(np.percentile(values, q)) if values else float("nan")
-
     def summary(self) -> str:
         """One line: frames, mean FPS, latency p50/p90, captured/processed/dropped."""
-        line = (f"{self.frames} frames, {self.mean_fps:.1f} FPS, latency p50 {self.percentile(self.latency_ms, 50):.1f} ms "
-                f"p90 {self.percentile(self.latency_ms, 90):.1f} ms (inference p50 {self.percentile(self.inference_ms, 50):.1f} ms), "
-                f"captured {self.captured} / processed {self.frames} / dropped {self.dropped}")
+        counters = f"captured {self.captured} / processed {self.frames} / dropped {self.dropped}"
+        if not self.frames:
+            return f"no frames processed, {counters}"
+        line = (f"{self.frames} frame{'s' if self.frames > 1 else ''}, {self.mean_fps:.1f} FPS, latency p50 {_percentile(self.latency_ms, 50):.1f} ms "
+                f"p90 {_percentile(self.latency_ms, 90):.1f} ms (detect p50 {_percentile(self.detect_ms, 50):.1f} ms), {counters}")
         return line + (f", reconnects {self.reconnects}" if self.reconnects else "")
 
 
@@ -72,8 +77,10 @@ class FpsMeter:
 def frames(source, stop: threading.Event):
     """Frames of `source` until it ends or `stop` is set."""
     if not source.live:
-        for frame in source:
-            if stop.is_set():
+        files = iter(source)
+        while not stop.is_set():
+            frame = next(files, None)
+            if frame is None:
                 return
             yield frame
         return
@@ -92,7 +99,19 @@ def run(detector, source, sinks, stop: threading.Event, score_threshold: float =
     """
     stats = RunStats()
     meter = FpsMeter()
-    deadline = time.monotonic() + duration if duration else None
+    timer = threading.Timer(duration, stop.set) if duration else None  # also ends a wait on a stalled stream
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        _loop(detector, source, sinks, stop, score_threshold, keep_classes, window, max_frames, stats, meter)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return stats
+
+
+def _loop(detector, source, sinks, stop, score_threshold, keep_classes, window, max_frames, stats, meter) -> None:
     annotate = window is not None or any(sink.wants_image for sink in sinks)
     for frame in frames(source, stop):
         started = time.monotonic()
@@ -100,13 +119,12 @@ def run(detector, source, sinks, stop: threading.Event, score_threshold: float =
         if keep_classes is not None:
             detections = [d for d in detections if d.class_id in keep_classes]
         done = time.monotonic()
-        stats.add(frame, started, done, len(detections))
+        stats.add(frame, started, done)
         fps = meter.tick(done)
         image = draw_fps(draw_detections(frame.image, detections), fps) if annotate else None
         for sink in sinks:
             sink.write(frame, detections, image)
         if window is not None and not window.show(image):
             break
-        if max_frames and stats.frames >= max_frames or deadline and time.monotonic() >= deadline:
+        if max_frames and stats.frames >= max_frames:
             break
-    return stats

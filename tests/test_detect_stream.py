@@ -22,7 +22,7 @@ import pytest
 # 256 px keeps one detect at several milliseconds, slower than the stream's frame interval.
 SPEC = "qn(256) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
 STREAM_FPS = 200
-SUMMARY = re.compile(r"(\d+) frames, ([\d.]+) FPS, latency p50 ([\d.]+) ms p90 ([\d.]+) ms .*"
+SUMMARY = re.compile(r"(\d+) frames?, ([\d.]+) FPS, latency p50 ([\d.]+) ms p90 ([\d.]+) ms .*"
                      r"captured (\d+) / processed (\d+) / dropped (\d+)")
 
 
@@ -231,3 +231,15 @@ def test_duration_bounds_a_live_run(model, server, tmp_path):
     frames, fps = _playable_frames(out / "stream.mp4")
     assert 1.0 <= frames / fps <= 3.0, (frames, fps)
     _assert_finalized(out, stats["processed"])
+
+
+def test_a_killed_run_leaves_no_file_that_looks_complete(model, server, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    process = _start(model, server.url, out)
+    _wait_for_video(process, out)
+    time.sleep(1)
+    process.kill()  # SIGKILL: no chance to finalize anything
+    process.communicate(timeout=30)
+    visible = [name for name in os.listdir(out) if not name.startswith(".")]
+    assert visible == [], visible  # only hidden temporaries, never stream.mp4 or detections.jsonl
