@@ -71,8 +71,12 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 # The package and its runtime extra (numpy, OpenCV headless, flatbuffers, ai-edge-litert),
 # installed from a bind mount of the build context: no source layer or pip cache remains.
+# ai-edge-litert is pinned to the newest release seen running our float32/int8 models on an
+# emulated Cortex-A72 (QEMU 7.2): 2.2.0 and 2.3.0 crashed there at the first inference. Real
+# Pi hardware was not tried; --build-arg AI_EDGE_LITERT_VERSION=2.3.0 to take the newest.
+ARG AI_EDGE_LITERT_VERSION=2.1.6
 RUN --mount=type=bind,source=.,target=/src,rw \
-    python3 -m pip install --no-cache-dir '/src[runtime]' \
+    python3 -m pip install --no-cache-dir '/src[runtime]' "ai-edge-litert==${AI_EDGE_LITERT_VERSION}" \
     && bcn --version
 
 COPY --from=lce-benchmark /lce_benchmark_model /usr/local/bin/lce_benchmark_model
