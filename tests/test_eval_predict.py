@@ -102,3 +102,14 @@ def test_tflite_detections_match_keras_through_the_runtime(synth_voc, tmp_path):
         np.testing.assert_allclose(t.scores[:top], k.scores[:top], atol=1e-3)
         np.testing.assert_allclose(t.boxes[:top], k.boxes[:top], atol=0.5)
     tf.keras.backend.clear_session()
+
+
+def test_eval_refuses_a_model_trained_on_other_classes(synth_voc, tmp_path):
+    from bcn.arch.model import build_model
+
+    build_model(TINY, num_classes=6).save(tmp_path / "model.h5")
+    tf.keras.backend.clear_session()
+    other = ["a", "b", "c", "d", "e", "f"]
+    (tmp_path / "config.json").write_text(json.dumps({"format": "bcn-run/1", "classes": other}))
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "model.h5"), "--data", str(synth_voc)])
+    assert result.exit_code == 2 and "trained on a, b, c, d, e, f" in result.output

@@ -21,6 +21,16 @@ def _ground_truth(roots, split):
     return class_names, samples
 
 
+def _run_classes(model_path: Path) -> list | None:
+    """The class names in the config.json `bcn train` wrote beside the model, if there is one."""
+    try:
+        config = json.loads((model_path.parent / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    is_run = isinstance(config, dict) and str(config.get("format", "")).startswith("bcn-run/")
+    return config.get("classes") if is_run else None
+
+
 def _model_detections(model_path: Path, samples, class_names, input_size, batch_size, score_threshold):
     from tqdm import tqdm
 
@@ -38,6 +48,10 @@ def _model_detections(model_path: Path, samples, class_names, input_size, batch_
     if num_classes != len(class_names):
         raise BcnError(f"{model_path}: the model detects {num_classes} classes but the data set has {len(class_names)} "
                        f"({', '.join(class_names)})")
+    trained_on = _run_classes(model_path)
+    if trained_on and list(trained_on) != list(class_names):
+        raise BcnError(f"{model_path}: trained on {', '.join(trained_on)} (its config.json) but the data set has "
+                       f"{', '.join(class_names)}")
     return predict_keras(model, samples, input_size, batch_size, score_threshold, progress=progress)
 
 
