@@ -124,6 +124,18 @@ def test_unreadable_image_and_bad_options(models, tmp_path):
     assert result.exit_code == 2 and "comma-separated list of integers" in result.output
     result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--json", str(tmp_path / "no" / "x.json")])
     assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--plot", str(tmp_path / "plot.gif")])
+    assert result.exit_code == 2 and "pick one of those suffixes" in result.output
+
+
+def test_plot_without_matplotlib_fails_before_measuring(models, tmp_path):
+    code = ("import sys\nsys.modules['matplotlib'] = None\n"
+            "from bcn.cli import main\nmain(['bench', sys.argv[1], '--plot', sys.argv[2]])\n")
+    result = subprocess.run([sys.executable, "-c", code, str(models["float32"]), str(tmp_path / "plot.png")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--plot needs matplotlib, which is not installed: pip install matplotlib" in result.stderr
+    assert "bench" not in result.stdout and list(tmp_path.iterdir()) == []
 
 
 def test_lce_model_without_lce_or_benchmark_binary(models, tmp_path):

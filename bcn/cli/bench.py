@@ -1,5 +1,6 @@
 """`bcn bench`: latency of converted models against their full-precision twins."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import click
 
 from bcn.errors import BcnError
 from bcn.extras import require
+
+PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
 def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
@@ -73,6 +76,11 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
     for path in (json_path, markdown_path, plot_path):  # fail before minutes of measuring, not after
         if path is not None and not path.parent.resolve().is_dir():
             raise BcnError(f"{path}: folder {path.parent} does not exist")
+    if plot_path:
+        if plot_path.suffix.lower() not in PLOT_FORMATS:
+            raise BcnError(f"{plot_path}: the plot is written as {', '.join(PLOT_FORMATS)}; pick one of those suffixes")
+        if importlib.util.find_spec("matplotlib") is None:
+            raise BcnError(f"{plot_path}: --plot needs matplotlib, which is not installed: pip install matplotlib")
     report = benchmark(
         models, threads=threads, runs=runs, warmup=warmup, engine=engine,
         options={"use_xnnpack": xnnpack, "use_indirect_bgemm": indirect_bgemm, "use_reference_bconv": reference_bconv},
