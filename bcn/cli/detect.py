@@ -64,7 +64,9 @@ def _sinks(source, out: Path | None, json_out: str | None):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--source", "-s", "source_text", required=True, metavar="SRC", help=SOURCE_HELP)
 @click.option("--out", "-o", type=click.Path(), metavar="DIR", help="Folder for the annotated images or video (created if missing).")
-@click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True), help="Write detections here instead of stdout: JSON lines, or a JSON list if FILE ends in .json (what `bcn eval --detections` reads).")
+@click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write detections here instead of stdout: JSON lines, or if FILE ends in .json the JSON list "
+                   "`bcn eval --detections` reads.")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
 @click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
