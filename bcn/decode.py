@@ -48,7 +48,7 @@ def decode(heatmap: np.ndarray, size: np.ndarray, offset: np.ndarray, top_k: int
     num_classes = heatmap.shape[2]
     cells, classes = np.divmod(best, num_classes)
     ys, xs = np.divmod(cells, heatmap.shape[1])
-    size = np.asarray(size, dtype=np.float32)[ys, xs]
+    size = np.maximum(np.asarray(size, dtype=np.float32)[ys, xs], 0.0)  # an untrained head can go negative
     offset = np.asarray(offset, dtype=np.float32)[ys, xs]
     cx = (xs + offset[:, 0]) * stride
     cy = (ys + offset[:, 1]) * stride
