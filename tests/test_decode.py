@@ -26,7 +26,7 @@ def test_neighbours_of_a_peak_are_suppressed_but_other_classes_are_not():
     heatmap[4, 5, 0] = 0.7  # beside the peak, same class: not a peak
     heatmap[4, 5, 2] = 0.6  # same place, another class: its own peak
     found = decode(heatmap, size, offset)
-    assert sorted(zip(found.classes.tolist(), np.round(found.scores, 2).tolist())) == [(0, 0.8), (2, 0.6)]
+    assert sorted(zip(found.classes.tolist(), [round(float(s), 2) for s in found.scores])) == [(0, 0.8), (2, 0.6)]
 
 
 def test_top_k_and_threshold_keep_the_best_in_order():
