@@ -60,3 +60,22 @@ def test_an_empty_training_split_is_one_line_error(synth_voc, tmp_path):
     output, _ = _bcn("--arch", TINY_SPEC, "--data", str(root), "--out", str(tmp_path / "run")).communicate(timeout=300)
     assert "the training split 'trainval' has no usable images" in output
     assert "Traceback" not in output and not (tmp_path / "run" / "model.h5").exists()
+
+
+def test_weights_initialise_the_leading_layers_that_match(trained_model, tmp_path):
+    from bcn.arch.model import build_model, load_model
+    from bcn.errors import BcnError
+    from bcn.train.trainer import _initialise
+
+    trained = load_model(trained_model)
+    same = build_model(TINY_SPEC, 64, 6)
+    assert _initialise(same, trained_model) == len([layer for layer in same.layers if layer.weights])
+    for mine, theirs in zip(same.weights, trained.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    fewer_classes = build_model(TINY_SPEC, 64, 3)
+    assert 0 < _initialise(fewer_classes, trained_model) < len([layer for layer in fewer_classes.layers if layer.weights])
+    other = build_model("qn(64) qn([1x16, 1x16, 1x16, 1x16]) tp(2)([8, 8, 8]) h(8)", 64, 3)
+    with pytest.raises(BcnError, match="no layer matches"):
+        _initialise(other, trained_model)
+    with pytest.raises(BcnError, match="not a .h5"):
+        _initialise(other, tmp_path / "missing.h5")

@@ -29,7 +29,7 @@ def _positive(ctx, param, value):
 @click.option("--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision).")
 @click.option("--minutes", "-m", type=float, callback=_positive, help="Wall-clock budget: stop cleanly after M minutes.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
-@click.option("--weights", type=click.Path(dir_okay=False), help="Local .h5 file to initialise the layers whose names match.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one (stem, encoder...).")
 @click.option("--seed", type=int, help="Random seed for weights, shuffling and augmentation.")
 def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, eval_split, float_twin,
           minutes, resume, weights, seed):

@@ -251,17 +251,26 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     return None
 
 
-def _initialise(detector: tf.keras.Model, weights: Path) -> None:
-    """Load the layers of a local .h5 whose names and shapes match (e.g. an encoder trained before)."""
+def _initialise(detector: tf.keras.Model, weights: Path) -> int:
+    """Copy the leading layers of a bcn .h5 model whose types and shapes match (e.g. the same encoder).
+
+    Layers pair up in order, so a model trained on other classes lends its stem,
+    encoder and decoder. Returns how many layers were copied.
+    """
+    from bcn.arch.model import load_model
+
     if not weights.is_file() or weights.suffix != ".h5":
-        raise BcnError(f"{weights}: not a .h5 weights file")
-    before = [w.numpy().copy() for w in detector.weights]
-    try:
-        detector.load_weights(str(weights), by_name=True, skip_mismatch=True)
-    except Exception as error:  # a user's file: report it in one line
-        raise BcnError(f"{weights}: cannot load weights ({type(error).__name__}: {error})") from error
-    if all((a == w.numpy()).all() for a, w in zip(before, detector.weights)):
-        raise BcnError(f"{weights}: no layer matches the model's layers by name and shape")
+        raise BcnError(f"{weights}: not a .h5 model file")
+    source = load_model(weights)
+    copied = 0
+    for mine, theirs in zip(*([layer for layer in model.layers if layer.weights] for model in (detector, source))):
+        if type(mine) is not type(theirs) or [w.shape for w in mine.weights] != [w.shape for w in theirs.weights]:
+            break
+        mine.set_weights(theirs.get_weights())
+        copied += 1
+    if not copied:
+        raise BcnError(f"{weights}: no layer matches the model's first layers in type and shape")
+    return copied
 
 
 def train(arch: str | None, data_root, out_dir, input_size: int | None = None, epochs: int | None = None,
@@ -320,10 +329,6 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         "train_images": len(train_samples), "eval_images": len(eval_samples),
         "replicas": strategy.num_replicas_in_sync, "recipe": recipe.to_dict(), "bcn_version": bcn.__version__,
     }
-    if writes:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / CONFIG, config)
-
     with strategy.scope():
         detector = build_model(architecture, input_size, len(class_names), float_twin)
         if weights is not None:
@@ -332,6 +337,9 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         optimizer.build(detector.trainable_variables)  # slots now, so the train step is traced once
         model = CenterNetTraining(detector)
         model.compile(optimizer=optimizer)
+    if writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / CONFIG, config)
     dataset = training_dataset(train_samples, input_size, len(class_names), recipe.batch_size, recipe.augment)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
