@@ -121,7 +121,9 @@ def _loop(detector, source, sinks, stop, score_threshold, keep_classes, window, 
         done = time.monotonic()
         stats.add(frame, started, done)
         fps = meter.tick(done)
-        image = draw_fps(draw_detections(frame.image, detections), fps) if annotate else None
+        image = draw_detections(frame.image, detections) if annotate else None
+        if image is not None and source.kind != "images" and fps > 0:  # a rate means nothing on still images
+            draw_fps(image, fps)
         for sink in sinks:
             sink.write(frame, detections, image)
         if window is not None and not window.show(image):

@@ -71,8 +71,9 @@ class AnnotatedImages:
             file.discard()
         self.written += 1
 
-    def describe(self) -> str:
-        return f"{self.written} annotated images to {self.folder}"
+    def describe(self) -> str | None:
+        """What was written, for the user; None if nothing."""
+        return f"{self.written} annotated images to {self.folder}" if self.written else None
 
     def close(self, complete: bool = True) -> None:
         pass
@@ -127,8 +128,9 @@ class AnnotatedVideo:
             self._file.discard()
             raise BcnError(f"{self.path}: OpenCV cannot write {self.path.suffix} video here")
 
-    def describe(self) -> str:
-        return f"{self.path} ({self.written} frames at {self.fps:g} FPS)"
+    def describe(self) -> str | None:
+        """What was written, for the user; None if nothing (no frame, no file)."""
+        return f"{self.path} ({self.written} frames at {self.fps:g} FPS)" if self.written else None
 
     def close(self, complete: bool = True) -> None:
         """Release the writer; rename the file into place if `complete` and not empty, else remove it."""
@@ -184,7 +186,8 @@ class DetectionsJson:
             self.written += 1
         self._stream.flush()
 
-    def describe(self) -> str:
+    def describe(self) -> str | None:
+        """What was written, for the user: a file is written even when no detection was found."""
         return f"{self.written} detections to {self.path or 'stdout'}"
 
     def close(self, complete: bool = True) -> None:

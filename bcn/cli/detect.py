@@ -127,7 +127,7 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, rec
     stats.count_capture(source)
     click.echo(f"bcn detect: {stats.summary()}", err=True)
     for sink in sinks:
-        if sink.written:
+        if sink.describe():
             click.echo(f"wrote {sink.describe()}", err=True)
     if source.live and source.ended and source.error and not stop.is_set():
         raise StreamLost(source.error)
