@@ -277,10 +277,11 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
           batch_size: int | None = None, lr: float | None = None, eval_every: int | None = None,
           steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False, minutes: float | None = None,
           weights=None, strategy: tf.distribute.Strategy | None = None, recipe: Recipe | None = None,
-          eval_split: str = "test", seed: int | None = None, verbose: int = 1) -> dict:
+          eval_split: str = "test", seed: int | None = None, callbacks=(), verbose: int = 1) -> dict:
     """Train a CenterNet on a VOC-layout data set; returns the final evaluation and timings.
 
     Arguments left as None take the recipe's defaults, or the saved run's when resuming.
+    `callbacks` are extra Keras callbacks (run after bcn's own).
     """
     run_dir = Path(out_dir)
     roots = as_roots(data_root)
@@ -350,7 +351,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     budget = minutes * 60 if minutes else None
     run_files = RunFiles(detector, run_dir, eval_samples, input_size, class_names, recipe.eval_every, writes,
                          verbose > 0)
-    callbacks = [
+    keras_callbacks = [
         LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
         tf.keras.callbacks.ReduceLROnPlateau("loss", recipe.plateau_factor, recipe.plateau_patience,
                                              min_lr=recipe.min_lr, verbose=int(verbose > 0)),
@@ -358,12 +359,14 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         tf.keras.callbacks.BackupAndRestore(str(run_dir / BACKUP)),
     ]
     if budget:
-        callbacks.append(TimeBudget(budget))
+        keras_callbacks.append(TimeBudget(budget))
     if writes:
-        callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / LOGS), profile_batch=0))
+        keras_callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / LOGS), profile_batch=0))
+
+    keras_callbacks += list(callbacks)
 
     start = time.monotonic()
-    history = model.fit(dataset, epochs=recipe.epochs, steps_per_epoch=recipe.steps_per_epoch, callbacks=callbacks,
+    history = model.fit(dataset, epochs=recipe.epochs, steps_per_epoch=recipe.steps_per_epoch, callbacks=keras_callbacks,
                         verbose=verbose)
     seconds = time.monotonic() - start
     evaluation = json.loads((run_dir / EVALUATION).read_text()) if writes else {}
