@@ -25,14 +25,15 @@ def _positive(ctx, param, value):
 @click.option("--batch-size", "-b", type=int, callback=_positive, help="Global batch size over all devices  [default: 32]")
 @click.option("--lr", type=float, callback=_positive, help="Initial Adam learning rate  [default: 0.001]")
 @click.option("--eval-every", "-k", type=int, callback=_positive, help="Evaluate mAP on the held-out split every K epochs  [default: 5]")
+@click.option("--steps-per-epoch", type=int, callback=_positive, help="Batches per epoch, repeating the data; default: one pass.")
 @click.option("--eval-split", default="test", show_default=True, help="Held-out split for evaluation.")
 @click.option("--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision).")
 @click.option("--minutes", "-m", type=float, callback=_positive, help="Wall-clock budget: stop cleanly after M minutes.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one (stem, encoder...).")
 @click.option("--seed", type=int, help="Random seed for weights, shuffling and augmentation.")
-def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, eval_split, float_twin,
-          minutes, resume, weights, seed):
+def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, eval_split,
+          float_twin, minutes, resume, weights, seed):
     """Train a detector on the VOC-layout data set(s) in --data.
 
     Writes RUN_DIR/model.h5 (last epoch), RUN_DIR/best.h5 (best VOC07 mAP@0.5 on the
@@ -56,7 +57,7 @@ def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_ev
 
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
     result = run_training(arch, list(data_roots), run_dir, input_size=input_size, epochs=epochs,
-                          batch_size=batch_size, lr=lr, eval_every=eval_every, resume=resume,
+                          batch_size=batch_size, lr=lr, eval_every=eval_every, steps_per_epoch=steps_per_epoch, resume=resume,
                           float_twin=float_twin, minutes=minutes, weights=weights, eval_split=eval_split,
                           seed=seed, verbose=1 if sys.stdout.isatty() else 2)
     evaluation = result["evaluation"]
