@@ -176,15 +176,26 @@ class DetectionsJson:
         common = {"image_id": frame.image_id, "frame": frame.index, "time": round(frame.time, 3)}
         if frame.pts is not None:
             common["pts"] = round(frame.pts, 3)
+        text = []
         for detection in detections:
             x1, y1, x2, y2 = (float(v) for v in detection.box)
             record = {**common, "class": detection.class_name, "class_id": int(detection.class_id),
                       "score": round(float(detection.score), 6),
                       "bbox": [round(x1 + 1, 2), round(y1 + 1, 2), round(x2, 2), round(y2, 2)]}
             separator = ("," if self.written else "") + "\n" if self.as_list else ""
-            self._stream.write(separator + json.dumps(record) + ("" if self.as_list else "\n"))
+            text.append(separator + json.dumps(record) + ("" if self.as_list else "\n"))
             self.written += 1
-        self._stream.flush()
+        self._write("".join(text))
+
+    def _write(self, text: str) -> None:
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except BrokenPipeError:  # e.g. `bcn detect ... | head`: the reader is gone
+            if self._file is not None:
+                raise
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise BcnError("stdout: the reader of the detections went away; stopping") from None
 
     def describe(self) -> str | None:
         """What was written, for the user: a file is written even when no detection was found."""

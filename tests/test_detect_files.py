@@ -221,3 +221,13 @@ def test_runs_where_tensorflow_cannot_be_imported(model, video_file, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert _count_frames(out / "clip.mp4") == (VIDEO_FRAMES, VIDEO_SIZE)
+
+
+def test_a_reader_closing_stdout_stops_the_run_with_one_line(model, video_file):
+    command = [sys.executable, "-m", "bcn", "detect", str(model), "--source", str(video_file), "--score", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    json.loads(process.stdout.readline())
+    process.stdout.close()  # like `| head -1`
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 2, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("Error: stdout:"), stderr
