@@ -9,7 +9,7 @@
 #
 # Run (needs the NVIDIA Container Toolkit on the host). Data is mounted read-only at /data,
 # runs are written to /runs (the working directory), as the non-root user `bcn` (uid 1000):
-#   docker run --rm --gpus all --shm-size 8g \
+#   docker run --rm --gpus all --shm-size 1g \
 #       -v "$PWD/VOCdevkit:/data:ro" -v "$PWD/runs:/runs" bcn-train \
 #       train --arch q1 --data /data/VOC2007 --data /data/VOC2012 --out /runs/q1
 #
