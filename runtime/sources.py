@@ -54,7 +54,6 @@ class ImageSource:
         self.paths = paths
         self.name = name
         self.skip_unreadable = skip_unreadable
-        self.skipped = 0
 
     def __iter__(self):
         import cv2
@@ -64,7 +63,6 @@ class ImageSource:
             if image is None:
                 if not self.skip_unreadable:
                     raise BcnError(f"{path}: not a readable image")
-                self.skipped += 1
                 print(f"warning: {path}: not a readable image, skipped", file=sys.stderr)
                 continue
             self.captured += 1
@@ -203,6 +201,7 @@ def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeo
     """Open SRC: an image, a folder of images, a video file, a camera index, a stream URL or a GStreamer pipeline.
 
     Live sources (camera, stream, pipeline) start capturing at once; `log` gets reconnect messages.
+    A number is a camera index: write a folder or file named like one as ./0.
     """
     import cv2
 
@@ -219,7 +218,7 @@ def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeo
             raise BcnError(f"{text}: this OpenCV build has no FFmpeg backend to open streams")
         return LiveSource(text, "stream", f"{text}: cannot open the stream (unreachable, or not a format FFmpeg reads)",
                           **live)
-    if _is_gstreamer(text):
+    if _is_gstreamer(text) and not Path(text).exists():
         if not _has_backend(cv2.CAP_GSTREAMER):
             raise BcnError("GStreamer pipeline given, but this OpenCV build has no GStreamer backend "
                            "(use an OpenCV built with GStreamer, e.g. Debian's python3-opencv)")

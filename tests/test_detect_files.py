@@ -100,6 +100,16 @@ def test_image_folder_writes_annotated_images_and_a_json_list(model, image_folde
     assert "3 frames" in result.stderr and "captured 3 / processed 3 / dropped 0" in result.stderr
 
 
+def test_an_unreadable_image_in_a_folder_is_skipped_with_a_warning(model, image_folder, tmp_path):
+    (image_folder / "000099.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "out"
+    result = _detect(model, "--source", image_folder, "--out", out, "--score", "0")
+    assert result.exit_code == 0, result.output
+    assert "000099.jpg: not a readable image, skipped" in result.stderr
+    assert sorted(os.listdir(out)) == sorted(f"{image_id}.jpg" for image_id in IMAGE_SIZES)
+    assert {json.loads(line)["image_id"] for line in result.stdout.splitlines()} == set(IMAGE_SIZES)
+
+
 def test_video_file_gives_a_playable_video_with_every_frame(model, video_file, tmp_path):
     out, json_out = tmp_path / "out", tmp_path / "detections.jsonl"
     result = _detect(model, "--source", video_file, "--out", out, "--json-out", json_out, "--score", "0")
