@@ -32,12 +32,19 @@ def interpreter_heads(interpreter, inputs, layout: dict) -> list[tuple[np.ndarra
     return results
 
 
+def _at_least_one_pixel(boxes: np.ndarray) -> np.ndarray:
+    """Boxes grown about their centre to at least 1 x 1 px: degenerate boxes still compare."""
+    boxes = np.atleast_2d(boxes)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = np.maximum((boxes[:, 2:] - boxes[:, :2]) / 2, 0.5)
+    return np.concatenate([centre - half, centre + half], axis=1)
+
+
 def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one box with each of `boxes` (x1, y1, x2, y2; corners in either order)."""
+    """IoU of one box with each of `boxes` (x1, y1, x2, y2), boxes under a pixel counted as 1 px."""
     if not len(boxes):
         return np.zeros(0, np.float32)
-    box = np.concatenate([np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])])
-    boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
+    box, boxes = _at_least_one_pixel(box)[0], _at_least_one_pixel(boxes)
     x1 = np.maximum(box[0], boxes[:, 0])
     y1 = np.maximum(box[1], boxes[:, 1])
     x2 = np.minimum(box[2], boxes[:, 2])
@@ -45,7 +52,7 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
+    return inter / (area + areas - inter)
 
 
 def _found(ours: Detections, theirs: Detections, threshold: float) -> list[tuple[float, float]]:
