@@ -43,8 +43,8 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
     folder.mkdir(parents=True, exist_ok=True)
     h5 = folder / f"{preset}_{size}.h5"
     # What `bcn train` writes beside a model; the converter records spec and classes from it.
-    (folder / "config.json").write_text(json.dumps({"spec": str(resolve(preset).spec.with_input_size(size)),
-                                                    "input_size": size, "classes": list(CLASSES)}))
+    (folder / "config.json").write_text(json.dumps({"format": "bcn-run/1", "input_size": size, "classes": list(CLASSES),
+                                                    "spec": str(resolve(preset).spec.with_input_size(size))}))
     click.echo(f"building {preset} at {size} px")
     build_model(preset, input_size=size, num_classes=len(CLASSES)).save(h5)
     tf.keras.backend.clear_session()
@@ -63,7 +63,7 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
 @click.option("--warmup", default=3, show_default=True, help="Warm-up runs.")
 @click.option("--sweep/--no-sweep", default=True, show_default=True,
               help="Also measure every LCE/XNNPACK option combination (slower).")
-@click.option("--samples", default=8, show_default=True, help="Images for int8 calibration and the parity check.")
+@click.option("--samples", default=2, show_default=True, help="Images for int8 calibration and the parity check.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_models"),
               show_default=True, help="Where the models go (reused on a rerun).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),

@@ -24,15 +24,18 @@ def converted_models(folder: Path) -> dict[str, Path]:
     from bcn.arch.model import build_model
     from bcn.converters.convert import convert
 
-    folder.mkdir(parents=True, exist_ok=True)
-    # What `bcn train` writes beside its models: the converter takes spec and classes from it.
-    (folder / "config.json").write_text(json.dumps({"spec": TINY, "input_size": INPUT_SIZE, "classes": CLASSES}))
     tf.keras.utils.set_random_seed(0)
-    build_model(TINY, num_classes=len(CLASSES)).save(folder / "tiny.h5")
-    build_model(TINY, num_classes=len(CLASSES), float_twin=True).save(paths["float_h5"])
-    tf.keras.backend.clear_session()
-    convert(folder / "tiny.h5", paths["binary"], samples=2)
-    convert(paths["float_h5"], paths["float32"], samples=2)
+    for name, float_twin in (("binary", False), ("float", True)):
+        run = folder / name
+        run.mkdir(parents=True, exist_ok=True)
+        # What `bcn train` writes beside its models: the converter takes spec and classes from it.
+        (run / "config.json").write_text(json.dumps({"format": "bcn-run/1", "spec": TINY, "input_size": INPUT_SIZE,
+                                                     "classes": CLASSES, "float_twin": float_twin}))
+        build_model(TINY, num_classes=len(CLASSES), float_twin=float_twin).save(run / "model.h5")
+        tf.keras.backend.clear_session()
+    convert(folder / "binary" / "model.h5", paths["binary"], samples=2)
+    convert(folder / "float" / "model.h5", paths["float32"], samples=2)
+    (folder / "float" / "model.h5").replace(paths["float_h5"])
     return paths
 
 
