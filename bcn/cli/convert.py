@@ -67,6 +67,12 @@ def convert(model, output, baselines, float_model, data_root, report, check, sco
     Each .tflite carries its classes, input size, preprocessing and head layout as "bcn"
     metadata, so the runtime needs nothing else. Prints and writes a report: op
     histogram, file sizes and LCE-vs-Keras parity.
+
+    \b
+    Examples:
+      bcn convert runs/q1/model.h5
+      bcn convert runs/q1/model.h5 --baselines float32,int8 --data VOCdevkit/VOC2007 --check
+      bcn convert runs/q1/model.h5 --baselines float32 --float-model runs/q1-float/model.h5
     """
     require("convert", "bcn convert")
     from bcn.converters.convert import ParityError
