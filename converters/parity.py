@@ -10,6 +10,8 @@ SCORE_MARGIN = 0.05  # a detection just under the threshold on the other side st
 MIN_IOU = 0.9
 MIN_AGREEMENT = 0.9  # --check: share of detections found on both sides
 MAX_HEATMAP_MEAN_DIFF = 0.01  # --check when no image has a detection
+TOP_K = 100  # detections per image compared, as the decoder's default
+SEARCH_TOP_K = 1000
 
 
 def keras_heads(model, inputs) -> list[tuple[np.ndarray, ...]]:
@@ -55,6 +57,10 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / (area + areas - inter)
 
 
+def _top(detections: Detections) -> Detections:
+    return Detections(detections.boxes[:TOP_K], detections.scores[:TOP_K], detections.classes[:TOP_K])
+
+
 def _found(ours: Detections, theirs: Detections, threshold: float) -> list[tuple[float, float]]:
     """For each of our detections >= threshold found in theirs (same class, IoU >= MIN_IOU): (IoU, score diff)."""
     taken = np.zeros(len(theirs), bool)
@@ -77,14 +83,14 @@ def compare(reference, converted, score_threshold: float = SCORE_THRESHOLD) -> d
     for ref, conv in zip(reference, converted):
         max_diffs.append(float(np.abs(ref[0] - conv[0]).max()))
         mean_diffs.append(float(np.abs(ref[0] - conv[0]).mean()))
-        # Every peak, not the top 100: saturated scores tie, and ties may be cut differently.
-        everything = ref[0].size
-        ref_dets = decode(*ref, top_k=everything, score_threshold=score_threshold - SCORE_MARGIN)
-        conv_dets = decode(*conv, top_k=everything, score_threshold=score_threshold - SCORE_MARGIN)
-        forward = _found(ref_dets, conv_dets, score_threshold)
-        backward = _found(conv_dets, ref_dets, score_threshold)
-        counts["reference"] += int((ref_dets.scores >= score_threshold).sum())
-        counts["converted"] += int((conv_dets.scores >= score_threshold).sum())
+        # The top 100 of each side are looked for among the other's top 1000: equal (saturated)
+        # scores may be cut differently at the 100th place.
+        ref_dets = decode(*ref, top_k=SEARCH_TOP_K, score_threshold=score_threshold - SCORE_MARGIN)
+        conv_dets = decode(*conv, top_k=SEARCH_TOP_K, score_threshold=score_threshold - SCORE_MARGIN)
+        forward = _found(_top(ref_dets), conv_dets, score_threshold)
+        backward = _found(_top(conv_dets), ref_dets, score_threshold)
+        counts["reference"] += int((_top(ref_dets).scores >= score_threshold).sum())
+        counts["converted"] += int((_top(conv_dets).scores >= score_threshold).sum())
         counts["found"] += len(forward) + len(backward)
         ious += [pair[0] for pair in forward]
         score_diffs += [pair[1] for pair in forward]
