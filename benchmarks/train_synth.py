@@ -22,6 +22,7 @@ import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 from bcn.train.augment import AugmentConfig
 
 HERE = Path(__file__).resolve().parent
+TARGET_MAP = 0.5
 # "paper": bcn.train's defaults; "light": flips and small shifts and zooms only, for short runs.
 AUGMENT = {
     "paper": AugmentConfig(),
@@ -181,6 +182,12 @@ def markdown(results: dict) -> str:
                      f"{m['images_trained']} | {m['train_seconds']} | {m['train_images_per_second']} | {m['map50_voc07']:.3f} | "
                      f"{m['map50_area']:.3f} | {m['best_map50_voc07']:.3f} |")
     lines += ["", f"Spec: `{results['models'][0]['spec'] if results['models'] else ''}`", ""]
+    binary = [m for m in results["models"] if not m["float_twin"]]
+    if binary:
+        reached = binary[0]["map50_voc07"]
+        verdict = "met" if reached >= TARGET_MAP and results["settings"]["minutes_per_model"] <= 10 else "not met"
+        lines += [f"Target: the binary model at >= {TARGET_MAP} mAP@0.5 (VOC07) within 10 minutes of training "
+                  f"on 2 CPU cores: **{verdict}** (reached {reached:.3f}).", ""]
     return "\n".join(lines)
 
 
