@@ -1,8 +1,9 @@
 """Latency of binary CenterNets against their float32 and int8 twins, from scratch.
 
 Builds each architecture (untrained: latency does not depend on weight values), converts
-it with `bcn convert`'s API to an LCE flatbuffer plus float32 and int8 baselines of its
-float twin, then measures all of them in one interleaved `bcn bench` run and writes
+it with bcn's converter to an LCE flatbuffer plus float32 and int8 baselines of its float
+twin (skipping the LCE-vs-Keras parity check, meaningless on untrained weights), then
+measures all of them in one interleaved `bcn bench` run and writes
 benchmarks/latency_<arch>.{md,json,png}.
 
     python benchmarks/bench_latency.py                        # q1 and q5 at 512, 1 and 2 threads
@@ -12,7 +13,6 @@ Run it on a quiet machine: other processes inflate every figure (the ratios less
 since the models are interleaved).
 """
 
-import json
 import platform
 import shlex
 import subprocess
@@ -26,6 +26,39 @@ HERE = Path(__file__).resolve().parent
 ARCH_NAMES = {"x86_64": "x86", "amd64": "x86", "aarch64": "aarch64", "arm64": "arm64"}
 
 
+def convert_untrained(model, paths: list[Path], classes, spec: str, samples: int) -> None:
+    """bcn's converter steps without the parity check, which is meaningless on untrained weights.
+
+    LCE flatbuffer (checked to have every binary conv as LceBconv2d) and float32/int8
+    baselines of the float twin, each with the "bcn" metadata the runtime reads.
+    """
+    from bcn.arch.cost import model_cost
+    from bcn.converters.baselines import convert_baseline, float_twin
+    from bcn.converters.inspect import Graph, check_binary_layers, output_layout
+    from bcn.converters.lce import convert_lce
+    from bcn.converters.metadata import build_metadata, embed_metadata
+    from bcn.converters.samples import sample_inputs
+    from bcn.io import atomic_output
+
+    size = int(model.input_shape[1])
+    twin = float_twin(model)
+    _, inputs = sample_inputs(None, samples, size)
+    for path, variant in zip(paths, ("binary", "float32", "int8")):
+        start = time.perf_counter()
+        source = model if variant == "binary" else twin
+        flatbuffer = convert_lce(model) if variant == "binary" else convert_baseline(variant, twin, inputs)
+        graph = Graph.from_flatbuffer(flatbuffer)
+        if variant == "binary":
+            check_binary_layers(model, graph, str(path))
+        metadata = build_metadata(
+            classes=classes, input_size=size, outputs=output_layout(graph, source, str(path)), spec=spec,
+            float_twin=variant != "binary", cost=model_cost(source), engine="lce" if variant == "binary" else "tflite",
+            variant=variant)
+        with atomic_output(path) as tmp:
+            Path(tmp).write_bytes(embed_metadata(flatbuffer, metadata))
+        click.echo(f"converted {path} in {time.perf_counter() - start:.0f} s")
+
+
 def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> list[Path]:
     """The LCE model of `preset` at `size` and its float32/int8 baselines (reused if present)."""
     paths = [folder / f"{preset}_{size}{suffix}.tflite" for suffix in ("", "_float32", "_int8")]
@@ -37,20 +70,12 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
 
     from bcn.arch.model import build_model
     from bcn.arch.resolve import resolve
-    from bcn.converters.convert import convert
     from bcn.data.voc import CLASSES
 
     folder.mkdir(parents=True, exist_ok=True)
-    h5 = folder / f"{preset}_{size}.h5"
-    # What `bcn train` writes beside a model; the converter records spec and classes from it.
-    (folder / "config.json").write_text(json.dumps({"format": "bcn-run/1", "input_size": size, "classes": list(CLASSES),
-                                                    "spec": str(resolve(preset).spec.with_input_size(size))}))
     click.echo(f"building {preset} at {size} px")
-    build_model(preset, input_size=size, num_classes=len(CLASSES)).save(h5)
-    tf.keras.backend.clear_session()
-    start = time.perf_counter()
-    convert(h5, paths[0], baselines=("float32", "int8"), samples=samples, log=click.echo)
-    click.echo(f"converted in {time.perf_counter() - start:.0f} s")
+    model = build_model(preset, input_size=size, num_classes=len(CLASSES))
+    convert_untrained(model, paths, list(CLASSES), str(resolve(preset).spec.with_input_size(size)), samples)
     tf.keras.backend.clear_session()
     return paths
 
