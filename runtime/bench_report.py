@@ -48,7 +48,7 @@ def result_rows(report: dict) -> list[list[str]]:
 def comparison_rows(report: dict) -> list[list[str]]:
     """Binary versus its float32 and int8 twins, per architecture and thread count (interpreter call)."""
     rows = [["architecture", "z", "thr", "binary ms", "float32 ms", "int8 ms", "binary/float32", "binary/int8",
-             "options (binary | float32 | int8)"]]
+             "options (binary / float32 / int8)"]]
     for c in report["comparisons"]:
         def mean_of(variant):
             return _ms(c[variant]["latency_ms"], "mean") if c[variant] else MISSING
@@ -57,7 +57,7 @@ def comparison_rows(report: dict) -> list[list[str]]:
             value = (c[f"binary_over_{baseline}"] or {}).get("mean")
             return MISSING if value is None else f"{value:.2f}"
 
-        options = " | ".join(_options(c[variant]) if c[variant] else MISSING for variant in ("binary", "float32", "int8"))
+        options = " / ".join(_options(c[variant]) if c[variant] else MISSING for variant in ("binary", "float32", "int8"))
         rows.append([c["spec"], str(c["input_size"]), str(c["threads"]), mean_of("binary"), mean_of("float32"),
                      mean_of("int8"), ratio("float32"), ratio("int8"), options])
     return rows
