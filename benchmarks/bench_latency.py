@@ -109,7 +109,8 @@ def main(specs, sizes, threads, runs, warmup, sweep, samples, work, out, note):
     subprocess.run(command, check=True)  # a fresh process: no TensorFlow loaded while measuring
     body = Path(f"{out}.body.md")
     rerun = shlex.join(["python", "benchmarks/bench_latency.py", "--specs", specs, "--sizes", sizes, "--threads",
-                        threads, "--runs", str(runs), "--warmup", str(warmup), "--sweep" if sweep else "--no-sweep"])
+                        threads, "--runs", str(runs), "--warmup", str(warmup), "--sweep" if sweep else "--no-sweep",
+                        "--out", f"benchmarks/{Path(out).name}"])
     header = [f"# Latency: binary CenterNets vs their float32 and int8 twins ({platform.machine()})", "",
               f"Made by `{rerun}` (untrained models: latency does not depend on weights).",
               f"Plot: `{Path(out).name}.png`, full figures: `{Path(out).name}.json`."]
