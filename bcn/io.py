@@ -8,6 +8,12 @@ from pathlib import Path
 from bcn.errors import BcnError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike):
     """Yield a temp path beside `path`; rename it into place only if the block succeeds."""
@@ -21,6 +27,7 @@ def atomic_output(path: str | os.PathLike):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a plain file's mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
