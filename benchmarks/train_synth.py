@@ -76,7 +76,7 @@ def run(name: str, data_root: Path, run_dir: Path, args, float_twin: bool) -> di
     meter = throughput_meter(args.batch_size)
     result = train(args.spec, data_root, run_dir, input_size=args.input_size, epochs=args.max_epochs,
                    batch_size=args.batch_size, eval_every=args.eval_every, float_twin=float_twin, lr=args.lr,
-                   minutes=args.minutes, seed=args.seed, recipe=Recipe(augment=AUGMENT[args.augment]),
+                   minutes=args.minutes, seed=args.seed, recipe=Recipe(augment=AUGMENT[args.augment], late_lr=args.late_lr),
                    callbacks=[meter], verbose=2)
     cost = model_cost(build_model(args.spec, args.input_size, len(result["config"]["classes"]), float_twin))
     tf.keras.backend.clear_session()
@@ -106,6 +106,9 @@ def main():
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=2e-3, help="initial Adam learning rate")
+    parser.add_argument("--late-lr", type=float, default=1e-4,
+                        help="learning rate from half the budget on (the recipe's 1e-4; the initial lr keeps it constant)")
+    parser.add_argument("--results", default="train_synth", help="name of the results files beside this script")
     parser.add_argument("--augment", choices=sorted(AUGMENT), default="light")
     parser.add_argument("--note", default="", help="conditions of the run, recorded with the results")
     parser.add_argument("--only", choices=("binary", "float"), help="train one of the two")
@@ -142,15 +145,15 @@ def main():
         "data": {"root": str(data_root), "images": args.images, "size": args.size,
                  "train_images": len(samples), "classes": 6},
         "settings": {"input_size": args.input_size, "batch_size": args.batch_size, "minutes_per_model": args.minutes,
-                     "eval_every": args.eval_every, "seed": args.seed, "lr": args.lr, "augment": args.augment,
+                     "eval_every": args.eval_every, "seed": args.seed, "lr": args.lr, "late_lr": args.late_lr, "augment": args.augment,
                      "augment_config": AUGMENT[args.augment].to_dict(),
-                     "recipe": f"bcn.train's recipe: Adam {args.lr:g}, plateau decay, 1e-4 from half the budget, "
+                     "recipe": f"bcn.train's recipe: Adam {args.lr:g}, plateau decay, {args.late_lr:g} from half the budget, "
                                f"'{args.augment}' augmentation"},
         "input_pipeline_images_per_second": round(pipeline, 1),
         "models": models,
     }
-    (HERE / "train_synth.json").write_text(json.dumps(results, indent=2) + "\n")
-    (HERE / "train_synth.md").write_text(markdown(results))
+    (HERE / f"{args.results}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / f"{args.results}.md").write_text(markdown(results))
     print(markdown(results))
 
 
