@@ -1,6 +1,7 @@
-"""File output that never leaves a half-written file behind."""
+"""Files in and out: output that never leaves a half-written file behind, JSON that fails in one line."""
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -32,3 +33,13 @@ def atomic_output(path: str | os.PathLike):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def read_json(path: Path):
+    """The parsed content of a JSON file, or a one-line BcnError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as error:
+        raise BcnError(f"{path}: cannot read ({error.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BcnError(f"{path}: not valid JSON ({error})") from None

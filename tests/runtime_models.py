@@ -41,3 +41,13 @@ def converted_models(folder: Path) -> dict[str, Path]:
 
 def shared_models(tmp_path_factory) -> dict[str, Path]:
     return converted_models(tmp_path_factory.getbasetemp() / "runtime_models")
+
+
+def untrained_model(folder: Path, spec: str, input_size: int, num_classes: int = 20) -> Path:
+    """An untrained detector of `spec` converted by `bcn convert` (with its metadata)."""
+    from bcn.arch.model import build_model
+    from bcn.converters.convert import convert
+
+    build_model(spec, input_size, num_classes).save(folder / "model.h5")
+    convert(folder / "model.h5", folder / "model.tflite", samples=1)
+    return folder / "model.tflite"

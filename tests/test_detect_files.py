@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bcn.cli import main
+from runtime_models import untrained_model
 
 SPEC = "qn(64) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
 IMAGE_SIZES = {"000005": (96, 128), "000017": (120, 80), "000042": (64, 64)}  # id -> (height, width)
@@ -20,13 +21,7 @@ VIDEO_FRAMES, VIDEO_FPS, VIDEO_SIZE = 15, 10, (128, 96)
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """An untrained 64 px binary detector converted by `bcn convert` (with its metadata)."""
-    from bcn.arch.model import build_model
-    from bcn.converters.convert import convert
-
-    folder = tmp_path_factory.mktemp("model")
-    build_model(SPEC, 64, 20).save(folder / "model.h5")
-    convert(folder / "model.h5", folder / "model.tflite", samples=1)
-    return folder / "model.tflite"
+    return untrained_model(tmp_path_factory.mktemp("model"), SPEC, 64)
 
 
 def _scene(height, width, seed):
@@ -221,6 +216,7 @@ class Block:
             raise ImportError("no " + name + " on this device")
 sys.meta_path.insert(0, Block())
 from bcn.cli import main
+from runtime_models import untrained_model
 main(sys.argv[1:])
 """
 

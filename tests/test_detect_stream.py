@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import numpy as np
 import pytest
+from runtime_models import untrained_model
 
 # 256 px keeps one detect at several milliseconds, slower than the stream's frame interval.
 SPEC = "qn(256) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
@@ -86,13 +87,7 @@ class MjpegServer:
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """An untrained 256 px binary detector converted by `bcn convert` (with its metadata)."""
-    from bcn.arch.model import build_model
-    from bcn.converters.convert import convert
-
-    folder = tmp_path_factory.mktemp("model")
-    build_model(SPEC, 256, 20).save(folder / "model.h5")
-    convert(folder / "model.h5", folder / "model.tflite", samples=1)
-    return folder / "model.tflite"
+    return untrained_model(tmp_path_factory.mktemp("model"), SPEC, 256)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Images missing from the folder and boxes of no area are warned about (DataWarnin
 and skipped.
 """
 
-import json
 import warnings
 from pathlib import Path
 
@@ -15,15 +14,11 @@ import numpy as np
 
 from bcn.data.voc import DataWarning, Sample
 from bcn.errors import BcnError
+from bcn.io import read_json
 
 
 def _read(path: Path) -> dict:
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise BcnError(f"{path}: cannot read ({error.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BcnError(f"{path}: not valid JSON ({error})") from None
+    document = read_json(path)
     if not isinstance(document, dict) or not {"images", "annotations", "categories"} <= document.keys():
         raise BcnError(f"{path}: not a COCO instances file (needs images, annotations and categories)")
     return document

@@ -5,7 +5,6 @@ A file is a list of {"image_id": "000010", "class": "dog", "score": 0.9,
 is bcn's (x1 - 1, y1 - 1, x2, y2).
 """
 
-import json
 import math
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from bcn.decode import Detections
 from bcn.errors import BcnError
+from bcn.io import read_json
 
 
 def to_records(detections: dict[str, Detections], class_names) -> list[dict]:
@@ -28,12 +28,7 @@ def to_records(detections: dict[str, Detections], class_names) -> list[dict]:
 def read_detections_json(path, class_names) -> dict[str, Detections]:
     """A detections file -> image_id -> Detections in bcn's convention; BcnError naming the file if malformed."""
     path = Path(path)
-    try:
-        records = json.loads(path.read_text())
-    except OSError as error:
-        raise BcnError(f"{path}: cannot read ({error.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BcnError(f"{path}: not valid JSON ({error})") from None
+    records = read_json(path)
     if not isinstance(records, list):
         raise BcnError(f"{path}: expected a list of detections, got a JSON {type(records).__name__}")
     class_index = {name: index for index, name in enumerate(class_names)}
