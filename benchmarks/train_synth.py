@@ -19,15 +19,14 @@ import time
 from pathlib import Path
 
 import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
-from bcn.train.augment import AugmentConfig
+from bcn.train.augment import LIGHT_AUGMENTATION, AugmentConfig
 
 HERE = Path(__file__).resolve().parent
 TARGET_MAP = 0.5
 # "paper": bcn.train's defaults; "light": flips and small shifts and zooms only, for short runs.
 AUGMENT = {
     "paper": AugmentConfig(),
-    "light": AugmentConfig(rotation=0, translation=0.05, scale=0.1, shear=0, brightness=0.1, contrast=0.1,
-                           saturation=0.1, hue=0),
+    "light": LIGHT_AUGMENTATION,
 }
 SPEC = "qn(96) qn([1x32, 2x64, 2x128, 2x256]) tp(2)([64, 32, 32]) h(32)"
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from bcn.demo import DEMO_INPUT_SIZE
 from bcn.extras import import_tensorflow, require
 
 
@@ -20,14 +21,15 @@ def _threads(ctx, param, value):
 @click.command()
 @click.option("--out", "-o", default="demo-report", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder (created; an earlier demo report there is replaced).")
-@click.option("--minutes", "-m", default=8.0, show_default=True, type=click.FloatRange(min=0.05),
+@click.option("--minutes", "-m", default=11.0, show_default=True, type=click.FloatRange(min=0.05),
               help="Training time for the binary model and its float twin together.")
-@click.option("--images", default=800, show_default=True, type=click.IntRange(min=20), help="Images to generate.")
+@click.option("--images", default=2000, show_default=True, type=click.IntRange(min=20), help="Images to generate.")
 @click.option("--arch", default=None, help="Architecture to train (default: a small QuickNet CenterNet).")
-@click.option("--input-size", "-z", default=128, show_default=True, type=click.IntRange(min=32))
+@click.option("--input-size", "-z", default=DEMO_INPUT_SIZE, show_default=True, type=click.IntRange(min=32),
+              help="Input size of the trained models.")
 @click.option("--threads", default="1,2", show_default=True, callback=_threads, help="Thread counts to benchmark.")
 @click.option("--runs", default=50, show_default=True, type=click.IntRange(min=1), help="Timed runs per model.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of data and training.")
 def demo(out, minutes, images, arch, input_size, threads, runs, seed):
     """Generate data, train, evaluate, convert, benchmark and detect, then write a report.
 
