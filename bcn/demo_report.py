@@ -52,7 +52,7 @@ def render(summary: dict) -> str:
         "",
         f"Generated data set ({summary['images']} images, classes: {', '.join(summary['classes'])}), "
         f"input {summary['input_size']}x{summary['input_size']}, {summary['minutes']:g} training minutes, "
-        f"seed {summary['seed']}. Machine: {machine.get('cpu_model')} ({machine.get('logical_cores')} logical cores, "
+        f"seed {summary['seed']}. Machine: {machine.get('cpu')} ({machine.get('logical_cores')} logical cores, "
         f"{machine.get('arch')}, {machine.get('os')}). Whole run: {summary['total_seconds'] / 60:.1f} min.",
         "",
         "## Architecture",
@@ -79,8 +79,8 @@ def render(summary: dict) -> str:
                      f"{training.get('epochs', '')} | {training.get('seconds', '')} |")
     lines += [
         "",
-        "The binary model and its float twin get the same data and a similar time budget; the float twin",
-        "is the fair baseline (same graph, every binary conv full precision). The LCE row is the converted",
+        "The binary model and its float twin train on the same data for the same time; the float twin is",
+        "the fair baseline (same graph, every binary conv full precision). The LCE row is the converted",
         "flatbuffer run by the LCE interpreter: it should match the Keras row closely.",
         "",
         "![precision-recall, binary](pr_binary.png) ![precision-recall, float twin](pr_float.png)",
@@ -119,8 +119,8 @@ def render(summary: dict) -> str:
         "",
     ]
     for item in summary["detections"]:
-        lines.append(f"- [{item['image']}]({item['image']}): {item['detections']} detections, "
-                     f"{item['ground_truth']} objects in the annotation")
+        lines.append(f"- [{item['image']}]({item['image']}): detections {item['detections']}, "
+                     f"objects in the annotation {item['ground_truth']}")
     lines += [
         "",
         "## Files",
