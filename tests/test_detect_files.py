@@ -216,7 +216,6 @@ class Block:
             raise ImportError("no " + name + " on this device")
 sys.meta_path.insert(0, Block())
 from bcn.cli import main
-from runtime_models import untrained_model
 main(sys.argv[1:])
 """
 
