@@ -145,11 +145,17 @@ def _assert_finalized(out, processed):
     assert {r["frame"] for r in records} <= set(range(int(processed)))
 
 
-def test_slow_detector_drops_frames_and_sigint_finalizes_the_video(model, server, tmp_path):
+def _streaming(model, server, tmp_path, *options):
+    """`bcn detect` on the server's stream with `options`, once it has begun writing its video."""
     out = tmp_path / "out"
     out.mkdir()
-    process = _start(model, server.url, out, "--score", "0.0")
+    process = _start(model, server.url, out, *options)
     _wait_for_video(process, out)
+    return process, out
+
+
+def test_slow_detector_drops_frames_and_sigint_finalizes_the_video(model, server, tmp_path):
+    process, out = _streaming(model, server, tmp_path, "--score", "0.0")
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     stderr = _finish(process)
@@ -163,10 +169,7 @@ def test_slow_detector_drops_frames_and_sigint_finalizes_the_video(model, server
 
 
 def test_reconnects_when_the_server_comes_back_and_stops_on_sigterm(model, server, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    process = _start(model, server.url, out, "--retries", "8")
-    _wait_for_video(process, out)
+    process, out = _streaming(model, server, tmp_path, "--retries", "8")
     server.kill()
     time.sleep(1.0)
     revived = MjpegServer(STREAM_FPS, port=server.port)
@@ -186,10 +189,7 @@ def test_reconnects_when_the_server_comes_back_and_stops_on_sigterm(model, serve
 
 
 def test_gives_up_cleanly_when_the_server_stays_down(model, server, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    process = _start(model, server.url, out, "--retries", "2")
-    _wait_for_video(process, out)
+    process, out = _streaming(model, server, tmp_path, "--retries", "2")
     server.kill()
     started = time.monotonic()
     stderr = _finish(process)
@@ -201,10 +201,7 @@ def test_gives_up_cleanly_when_the_server_stays_down(model, server, tmp_path):
 
 
 def test_a_stalled_stream_ends_the_run_without_reconnect(model, server, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    process = _start(model, server.url, out, "--no-reconnect", "--stall-timeout", "1")
-    _wait_for_video(process, out)
+    process, out = _streaming(model, server, tmp_path, "--no-reconnect", "--stall-timeout", "1")
     server.paused.set()
     stderr = _finish(process)
     assert process.returncode == 1, stderr
@@ -229,10 +226,7 @@ def test_duration_bounds_a_live_run(model, server, tmp_path):
 
 
 def test_a_killed_run_leaves_no_file_that_looks_complete(model, server, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    process = _start(model, server.url, out)
-    _wait_for_video(process, out)
+    process, out = _streaming(model, server, tmp_path)
     time.sleep(1)
     process.kill()  # SIGKILL: no chance to finalize anything
     process.communicate(timeout=30)
