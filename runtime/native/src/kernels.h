@@ -1,0 +1,100 @@
+// LCE 0.16's custom ops on plain arrays, free of any TFLite type: bitpacking (LceQuantize),
+// unpacking (LceDequantize), the binary convolution (LceBconv2d) and the binary max-pool
+// (LceBMaxPool2d). Bitpacked tensors hold 32 channels per int32 word, channel c in bit
+// c % 32 of word c / 32, a set bit meaning -1 and a clear bit +1; unused bits are 0.
+#ifndef BCN_LCE_KERNELS_H_
+#define BCN_LCE_KERNELS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace bcn_lce {
+
+constexpr int kBitsPerWord = 32;
+inline int PackedSize(int channels) { return (channels + kBitsPerWord - 1) / kBitsPerWord; }
+
+enum class Padding { Same, Valid };
+// TFLite's fused activations, applied by LceBconv2d to the convolution's integer result.
+enum class Activation { None, Relu, ReluN1To1, Relu6 };
+enum class OutputType { Float32, Int8, Bitpacked };
+
+// Output size and leading padding of one spatial axis, as TFLite computes them.
+struct AxisPadding {
+  int out_size;
+  int pad_before;
+};
+AxisPadding ComputeAxisPadding(Padding padding, int in_size, int filter_size, int stride, int dilation);
+
+// Each of `rows` rows of `cols` values becomes PackedSize(cols) words: bit set where value < 0.
+void PackFloat(const float* in, int64_t rows, int cols, int32_t* out);
+// The same for int8 values, bit set where value < zero_point.
+void PackInt8(const int8_t* in, int64_t rows, int cols, int32_t zero_point, int32_t* out);
+// The reverse: +1 for a clear bit, -1 for a set one.
+void UnpackFloat(const int32_t* in, int64_t rows, int cols, float* out);
+void UnpackInt8(const int32_t* in, int64_t rows, int cols, int8_t zero_bit, int8_t one_bit, int8_t* out);
+
+// LceBMaxPool2d on bitpacked NHWC input: the AND of the window's in-bounds words.
+struct BMaxPoolShape {
+  int batch, in_height, in_width, words;
+  int filter_height, filter_width, stride_height, stride_width;
+  Padding padding;
+};
+void BMaxPool2D(const BMaxPoolShape& shape, const int32_t* in, int32_t* out);
+
+struct BConv2DShape {
+  int batch = 0, in_height = 0, in_width = 0, channels_in = 0;
+  int channels_out = 0, filter_height = 0, filter_width = 0, groups = 1;
+  int stride_height = 1, stride_width = 1, dilation_height = 1, dilation_width = 1;
+  Padding padding = Padding::Valid;
+  int pad_value = 1;  // what SAME padding pads with: 1 (+1, bit 0) or 0
+};
+
+// The per-channel constants of the output transform, as LCE derives them.
+struct BConv2DOutput {
+  OutputType type = OutputType::Float32;
+  Activation activation = Activation::None;
+  std::vector<float> post_multiplier, post_bias;  // float and int8 output
+  std::vector<int32_t> thresholds;                // bitpacked output
+  float int8_scale = 1.0f;                        // int8 output
+  int32_t int8_zero_point = 0;
+};
+
+// One LceBconv2d: weights and output transform prepared once, then Run any number of times.
+class BConv2D {
+ public:
+  // `filter` is LCE's packed OHWI filter: [channels_out, fh, fw, PackedSize(channels_in / groups)].
+  BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads);
+
+  int out_height() const { return out_height_; }
+  int out_width() const { return out_width_; }
+  // Words or values per output pixel.
+  int out_depth() const;
+
+  // input: [batch, in_height, in_width, PackedSize(channels_in)] words; output: float, int8 or
+  // words per the output type.
+  void Run(const int32_t* input, void* output, ThreadPool* pool);
+
+ private:
+  void Accumulate(const int32_t* input, int batch, int out_y, int out_x, int32_t* accum, int32_t* correction) const;
+  void Row(const int32_t* input, void* output, int batch, int out_y, int thread);
+
+  BConv2DShape shape_;
+  OutputType type_;
+  int out_height_, out_width_, pad_top_, pad_left_;
+  int in_words_, group_words_;   // words per input pixel, per group's slice of it
+  int filter_size_;              // words per output channel's filter
+  std::vector<int32_t> filter_;
+  std::vector<int32_t> filter_popcount_;  // per output channel and filter tap: set bits
+  int32_t clamp_min_ = 0, clamp_max_ = 0;
+  std::vector<float> multiplier_, bias_;  // float/int8: out = float(clamp(2 * accum)) * m + b
+  std::vector<float> zero_pad_multiplier_;  // SAME zero padding: -post_multiplier
+  std::vector<int32_t> thresholds_;
+  bool zero_padding_correction_ = false;
+  std::vector<std::vector<int32_t>> scratch_;  // per thread: accumulators and corrections
+};
+
+}  // namespace bcn_lce
+
+#endif  // BCN_LCE_KERNELS_H_
