@@ -1,0 +1,302 @@
+// Native tests of bcn's LCE kernels against references written from the ops' definitions
+// (a convolution of +1/-1 values), on randomized shapes and options, plus the FlexBuffer
+// reader on valid and damaged buffers. Built with sanitizers in CI. The bit-exact oracle
+// (LCE's own interpreter) is in the Python suite, tests/test_lce_parity.py.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "flexbuffers.h"
+#include "kernels.h"
+
+using namespace bcn_lce;
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(condition, ...)                                     \
+  do {                                                            \
+    if (!(condition)) {                                           \
+      ++failures;                                                 \
+      std::fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #condition); \
+      std::fprintf(stderr, __VA_ARGS__);                          \
+      std::fprintf(stderr, "\n");                                 \
+    }                                                             \
+  } while (0)
+
+std::mt19937 rng(20261125);
+
+int Uniform(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); }
+template <typename T>
+T Pick(const std::vector<T>& values) { return values[Uniform(0, int(values.size()) - 1)]; }
+
+std::vector<float> RandomSigns(size_t n) {
+  std::vector<float> v(n);
+  for (float& x : v) x = Uniform(0, 1) ? 1.0f : -1.0f;
+  return v;
+}
+
+void TestPacking() {
+  for (int trial = 0; trial < 50; ++trial) {
+    const int rows = Uniform(1, 5), cols = Uniform(1, 130);
+    std::vector<float> values(size_t(rows) * cols);
+    for (float& x : values) x = float(Uniform(-3, 3));
+    values[0] = -0.0f;  // not < 0: bit clear, as in LCE
+    std::vector<int32_t> packed(size_t(rows) * PackedSize(cols), 12345);
+    PackFloat(values.data(), rows, cols, packed.data());
+    for (int r = 0; r < rows; ++r)
+      for (int w = 0; w < PackedSize(cols); ++w) {
+        uint32_t expected = 0;
+        for (int b = 0; b < 32 && w * 32 + b < cols; ++b) expected |= uint32_t(values[r * cols + w * 32 + b] < 0) << b;
+        CHECK(uint32_t(packed[r * PackedSize(cols) + w]) == expected, "float row %d word %d", r, w);
+      }
+    std::vector<float> unpacked(values.size());
+    UnpackFloat(packed.data(), rows, cols, unpacked.data());
+    for (size_t i = 0; i < values.size(); ++i)
+      CHECK(unpacked[i] == (values[i] < 0 ? -1.0f : 1.0f), "unpack %zu", i);
+
+    const int zero_point = Uniform(-130, 130);
+    std::vector<int8_t> q(values.size());
+    for (auto& x : q) x = int8_t(Uniform(-128, 127));
+    PackInt8(q.data(), rows, cols, zero_point, packed.data());
+    std::vector<int8_t> back(q.size());
+    UnpackInt8(packed.data(), rows, cols, 7, -9, back.data());
+    for (size_t i = 0; i < q.size(); ++i) CHECK(back[i] == (q[i] < zero_point ? -9 : 7), "int8 %zu", i);
+  }
+}
+
+void TestBMaxPool() {
+  for (int trial = 0; trial < 40; ++trial) {
+    BMaxPoolShape s{};
+    s.batch = Uniform(1, 2), s.in_height = Uniform(1, 9), s.in_width = Uniform(1, 9);
+    const int channels = Uniform(1, 70);
+    s.words = PackedSize(channels);
+    s.filter_height = Uniform(1, 3), s.filter_width = Uniform(1, 3);
+    s.stride_height = Uniform(1, 3), s.stride_width = Uniform(1, 3);
+    s.padding = Uniform(0, 1) ? Padding::Same : Padding::Valid;
+    const AxisPadding py = ComputeAxisPadding(s.padding, s.in_height, s.filter_height, s.stride_height, 1);
+    const AxisPadding px = ComputeAxisPadding(s.padding, s.in_width, s.filter_width, s.stride_width, 1);
+    if (py.out_size < 1 || px.out_size < 1) continue;
+    const std::vector<float> x = RandomSigns(size_t(s.batch) * s.in_height * s.in_width * channels);
+    std::vector<int32_t> packed(size_t(s.batch) * s.in_height * s.in_width * s.words);
+    PackFloat(x.data(), int64_t(s.batch) * s.in_height * s.in_width, channels, packed.data());
+    std::vector<int32_t> out(size_t(s.batch) * py.out_size * px.out_size * s.words);
+    BMaxPool2D(s, packed.data(), out.data());
+    std::vector<float> got(size_t(s.batch) * py.out_size * px.out_size * channels);
+    UnpackFloat(out.data(), int64_t(s.batch) * py.out_size * px.out_size, channels, got.data());
+    for (int b = 0; b < s.batch; ++b)
+      for (int oy = 0; oy < py.out_size; ++oy)
+        for (int ox = 0; ox < px.out_size; ++ox)
+          for (int c = 0; c < channels; ++c) {
+            float best = -2;
+            for (int ky = 0; ky < s.filter_height; ++ky)
+              for (int kx = 0; kx < s.filter_width; ++kx) {
+                const int y = oy * s.stride_height - py.pad_before + ky, xx = ox * s.stride_width - px.pad_before + kx;
+                if (y < 0 || y >= s.in_height || xx < 0 || xx >= s.in_width) continue;
+                best = std::max(best, x[((size_t(b) * s.in_height + y) * s.in_width + xx) * channels + c]);
+              }
+            const float g = got[((size_t(b) * py.out_size + oy) * px.out_size + ox) * channels + c];
+            CHECK(g == best, "bmaxpool trial %d at %d,%d,%d,%d: %g vs %g", trial, b, oy, ox, c, g, best);
+          }
+  }
+}
+
+struct ConvCase {
+  BConv2DShape shape;
+  BConv2DOutput output;
+  std::vector<float> input, weights;  // +1/-1, NHWC and OHWI (per group)
+};
+
+// The convolution's integer value at each output, from the definition: a sum of +1/-1
+// products, padding with +1 (pad_values 1) or 0 (pad_values 0).
+std::vector<int> ReferenceValues(const ConvCase& c, int out_h, int out_w, int pad_top, int pad_left) {
+  const BConv2DShape& s = c.shape;
+  const int cg = s.channels_in / s.groups, og = s.channels_out / s.groups;
+  std::vector<int> values(size_t(s.batch) * out_h * out_w * s.channels_out);
+  size_t i = 0;
+  for (int b = 0; b < s.batch; ++b)
+    for (int oy = 0; oy < out_h; ++oy)
+      for (int ox = 0; ox < out_w; ++ox)
+        for (int o = 0; o < s.channels_out; ++o, ++i) {
+          int sum = 0;
+          for (int ky = 0; ky < s.filter_height; ++ky)
+            for (int kx = 0; kx < s.filter_width; ++kx) {
+              const int y = oy * s.stride_height - pad_top + ky * s.dilation_height;
+              const int x = ox * s.stride_width - pad_left + kx * s.dilation_width;
+              const bool inside = y >= 0 && y < s.in_height && x >= 0 && x < s.in_width;
+              for (int ci = 0; ci < cg; ++ci) {
+                const float w = c.weights[((size_t(o) * s.filter_height + ky) * s.filter_width + kx) * cg + ci];
+                const float v = inside ? c.input[((size_t(b) * s.in_height + y) * s.in_width + x) * s.channels_in +
+                                                 (o / og) * cg + ci]
+                                       : float(s.pad_value);
+                sum += int(v * w);
+              }
+            }
+          values[i] = sum;
+        }
+  return values;
+}
+
+void TestBConv2D() {
+  const std::vector<int> channel_choices = {1, 3, 31, 32, 33, 40, 64, 70, 100, 128};
+  int tested = 0;
+  for (int trial = 0; trial < 160; ++trial) {
+    ConvCase c;
+    BConv2DShape& s = c.shape;
+    s.groups = Uniform(0, 3) == 0 ? Pick<int>({2, 3}) : 1;
+    s.channels_in = s.groups > 1 ? s.groups * 32 * Uniform(1, 2) : Pick(channel_choices);
+    s.channels_out = s.groups * Uniform(1, 40 / s.groups + 1);
+    s.filter_height = Uniform(1, 3), s.filter_width = Uniform(1, 3);
+    s.stride_height = Uniform(1, 2), s.stride_width = Uniform(1, 2);
+    s.dilation_height = Uniform(0, 3) == 0 ? 2 : 1, s.dilation_width = Uniform(0, 3) == 0 ? 2 : 1;
+    s.padding = Uniform(0, 1) ? Padding::Same : Padding::Valid;
+    s.pad_value = Uniform(0, 1);
+    s.batch = Uniform(1, 2);
+    const int eff_h = (s.filter_height - 1) * s.dilation_height + 1, eff_w = (s.filter_width - 1) * s.dilation_width + 1;
+    s.in_height = Uniform(eff_h, eff_h + 6), s.in_width = Uniform(eff_w, eff_w + 6);
+    BConv2DOutput& out = c.output;
+    const int type = Uniform(0, 2);
+    out.type = type == 0 ? OutputType::Float32 : type == 1 ? OutputType::Int8 : OutputType::Bitpacked;
+    const bool zero_padding = s.padding == Padding::Same && s.pad_value == 0;
+    if (zero_padding) out.type = OutputType::Float32;  // LCE supports zero padding only there
+    out.activation = zero_padding ? Activation::None
+                                  : Pick<Activation>({Activation::None, Activation::Relu, Activation::Relu6,
+                                                      Activation::ReluN1To1});
+    const int cg = s.channels_in / s.groups, taps = s.filter_height * s.filter_width, k = taps * cg;
+    std::uniform_real_distribution<float> real(-2.0f, 2.0f);
+    for (int o = 0; o < s.channels_out; ++o) {
+      out.post_multiplier.push_back(real(rng));
+      out.post_bias.push_back(real(rng) * 10);
+      out.thresholds.push_back(Uniform(-1, k));
+    }
+    out.int8_scale = 0.05f + float(Uniform(0, 100)) / 100.0f;
+    out.int8_zero_point = Uniform(-20, 20);
+
+    c.input = RandomSigns(size_t(s.batch) * s.in_height * s.in_width * s.channels_in);
+    c.weights = RandomSigns(size_t(s.channels_out) * taps * cg);
+    std::vector<int32_t> input(size_t(s.batch) * s.in_height * s.in_width * PackedSize(s.channels_in));
+    PackFloat(c.input.data(), int64_t(s.batch) * s.in_height * s.in_width, s.channels_in, input.data());
+    std::vector<int32_t> filter(size_t(s.channels_out) * taps * PackedSize(cg));
+    PackFloat(c.weights.data(), int64_t(s.channels_out) * taps, cg, filter.data());
+
+    const int threads = Uniform(1, 3);
+    ThreadPool pool(threads);
+    BConv2D conv(s, filter.data(), out, threads);
+    const AxisPadding py = ComputeAxisPadding(s.padding, s.in_height, s.filter_height, s.stride_height, s.dilation_height);
+    const AxisPadding px = ComputeAxisPadding(s.padding, s.in_width, s.filter_width, s.stride_width, s.dilation_width);
+    CHECK(conv.out_height() == py.out_size && conv.out_width() == px.out_size, "output size");
+    const size_t pixels = size_t(s.batch) * py.out_size * px.out_size;
+    const std::vector<int> values = ReferenceValues(c, py.out_size, px.out_size, py.pad_before, px.pad_before);
+
+    int low = INT32_MIN, high = INT32_MAX;
+    if (out.activation == Activation::Relu) low = 0;
+    if (out.activation == Activation::Relu6) low = 0, high = 6;
+    if (out.activation == Activation::ReluN1To1) low = -1, high = 1;
+
+    if (out.type == OutputType::Bitpacked) {
+      std::vector<int32_t> got(pixels * PackedSize(s.channels_out), 0x5a5a5a5a);
+      conv.Run(input.data(), got.data(), &pool);
+      for (size_t p = 0; p < pixels; ++p)
+        for (int o = 0; o < s.channels_out; ++o) {
+          // accum counts the -1 products when padding is +1: (k - value) / 2.
+          const int accum = (k - values[p * s.channels_out + o]) / 2;
+          const bool bit = (uint32_t(got[p * PackedSize(s.channels_out) + o / 32]) >> (o % 32)) & 1u;
+          CHECK(bit == (accum > out.thresholds[o]), "trial %d bitpacked pixel %zu channel %d", trial, p, o);
+        }
+      for (size_t p = 0; p < pixels && s.channels_out % 32; ++p)
+        CHECK((uint32_t(got[p * PackedSize(s.channels_out) + PackedSize(s.channels_out) - 1]) >> (s.channels_out % 32)) == 0,
+              "trial %d: unused output bits set", trial);
+    } else if (out.type == OutputType::Float32) {
+      std::vector<float> got(pixels * s.channels_out);
+      conv.Run(input.data(), got.data(), &pool);
+      for (size_t i = 0; i < got.size(); ++i) {
+        const int o = int(i % s.channels_out);
+        const double v = std::min(high, std::max(low, values[i]));
+        const double expected = v * out.post_multiplier[o] + out.post_bias[o];
+        // LCE folds k into the bias: rounding error scales with k * |multiplier|.
+        const double tolerance = 1e-6 * (k * std::fabs(out.post_multiplier[o]) + std::fabs(out.post_bias[o]) + 1);
+        CHECK(std::fabs(got[i] - expected) <= tolerance, "trial %d float %zu: %.9g vs %.9g", trial, i, got[i], expected);
+      }
+    } else {
+      std::vector<int8_t> got(pixels * s.channels_out);
+      conv.Run(input.data(), got.data(), &pool);
+      for (size_t i = 0; i < got.size(); ++i) {
+        const int o = int(i % s.channels_out);
+        const double v = std::min(high, std::max(low, values[i]));
+        const double real_value = (v * out.post_multiplier[o] + out.post_bias[o]) / out.int8_scale + out.int8_zero_point;
+        const double expected = std::min(127.0, std::max(-128.0, std::round(real_value)));
+        CHECK(std::fabs(got[i] - expected) <= 1, "trial %d int8 %zu: %d vs %g", trial, i, got[i], expected);
+      }
+    }
+
+    // Threads must not change a bit.
+    if (out.type == OutputType::Float32) {
+      std::vector<float> one(pixels * s.channels_out), many(pixels * s.channels_out);
+      ThreadPool single(1), several(3);
+      BConv2D a(s, filter.data(), out, 1), b(s, filter.data(), out, 3);
+      a.Run(input.data(), one.data(), &single);
+      b.Run(input.data(), many.data(), &several);
+      CHECK(one == many, "trial %d: 1 and 3 threads differ", trial);
+    }
+    ++tested;
+  }
+  CHECK(tested > 100, "only %d convolutions tested", tested);
+}
+
+const uint8_t kOptions[] = {
+    0x63, 0x68, 0x61, 0x6e, 0x6e, 0x65, 0x6c, 0x73, 0x5f, 0x69, 0x6e, 0x00, 0x64, 0x69, 0x6c, 0x61, 0x74, 0x69, 0x6f,
+    0x6e, 0x5f, 0x68, 0x65, 0x69, 0x67, 0x68, 0x74, 0x5f, 0x66, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x00, 0x64, 0x69, 0x6c,
+    0x61, 0x74, 0x69, 0x6f, 0x6e, 0x5f, 0x77, 0x69, 0x64, 0x74, 0x68, 0x5f, 0x66, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x00,
+    0x66, 0x75, 0x73, 0x65, 0x64, 0x5f, 0x61, 0x63, 0x74, 0x69, 0x76, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x5f, 0x66, 0x75,
+    0x6e, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x00, 0x70, 0x61, 0x64, 0x5f, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x73, 0x00, 0x70,
+    0x61, 0x64, 0x64, 0x69, 0x6e, 0x67, 0x00, 0x73, 0x74, 0x72, 0x69, 0x64, 0x65, 0x5f, 0x68, 0x65, 0x69, 0x67, 0x68,
+    0x74, 0x00, 0x73, 0x74, 0x72, 0x69, 0x64, 0x65, 0x5f, 0x77, 0x69, 0x64, 0x74, 0x68, 0x00, 0x6e, 0x61, 0x6d, 0x65,
+    0x00, 0x03, 0x61, 0x62, 0x63, 0x00, 0x73, 0x63, 0x61, 0x6c, 0x65, 0x00, 0x62, 0x69, 0x67, 0x00, 0x0b, 0x05, 0x97,
+    0x8c, 0x76, 0x61, 0x1a, 0x49, 0x3f, 0x13, 0x39, 0x2c, 0x00, 0x00, 0x00, 0x0e, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x0b, 0x00, 0x00, 0x00, 0xa0, 0x86, 0x01, 0x00, 0x46, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00,
+    0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x3d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x3f, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x06, 0x06, 0x06, 0x06, 0x14, 0x06, 0x06,
+    0x0e, 0x06, 0x06, 0x37, 0x26, 0x01};
+
+void TestFlexBuffers() {
+  // Written by the flatbuffers Python package: flexbuffers.Dumps({...}).
+  std::string error;
+  const auto map = ParseFlexMap(kOptions, sizeof kOptions, &error);
+  CHECK(map.has_value(), "parse: %s", error.c_str());
+  if (map) {
+    auto get = [&](const char* key) { return map->count(key) ? map->at(key).int_value : -999; };
+    CHECK(get("channels_in") == 70 && get("dilation_width_factor") == 2 && get("fused_activation_function") == 3 &&
+              get("padding") == 1 && get("stride_height") == 2 && get("big") == 100000 && get("pad_values") == 0,
+          "integer values");
+    CHECK(map->count("name") && map->at("name").string_value == "abc", "string value");
+    CHECK(map->count("scale") && map->at("scale").float_value == 0.5, "float value");
+  }
+  // Every truncation and many random corruptions: an error or a map, never a bad read.
+  for (size_t size = 0; size < sizeof kOptions; ++size) (void)ParseFlexMap(kOptions, size, &error);
+  std::vector<uint8_t> damaged(kOptions, kOptions + sizeof kOptions);
+  for (int trial = 0; trial < 5000; ++trial) {
+    std::vector<uint8_t> copy = damaged;
+    for (int flips = Uniform(1, 4); flips > 0; --flips) copy[Uniform(0, int(copy.size()) - 1)] = uint8_t(Uniform(0, 255));
+    (void)ParseFlexMap(copy.data(), copy.size(), &error);
+  }
+  CHECK(!ParseFlexMap(nullptr, 0, &error), "empty options parse");
+}
+
+}  // namespace
+
+int main() {
+  TestPacking();
+  TestBMaxPool();
+  TestBConv2D();
+  TestFlexBuffers();
+  if (failures) {
+    std::fprintf(stderr, "%d checks failed\n", failures);
+    return 1;
+  }
+  std::printf("bcn-lce kernel tests passed\n");
+  return 0;
+}
