@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from bcn import __version__
 from bcn.errors import BcnError
-from bcn.runtime import lce_benchmark
+from bcn.runtime import delegate, lce_benchmark
 from bcn.runtime.detector import Detector, read_model
-from bcn.runtime.engines import LCE_DEFAULTS, TFLITE_DEFAULTS, lce_available, needs_lce
+from bcn.runtime.engines import LCE_DEFAULTS, TFLITE_DEFAULTS, default_engine, lce_available, needs_lce
 
 VARIANTS = ("binary", "float32", "int8")
 LIBRARIES = ("numpy", "opencv-python-headless", "opencv-python", "larq-compute-engine", "ai-edge-litert",
@@ -106,13 +106,12 @@ def sample_image(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarr
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-def option_sets(uses_lce: bool, engine: str | None, options: dict, sweep: bool) -> list[dict]:
-    """The engine options to measure a model with: the given ones, or with `sweep` every
-    combination of the kernel switches its engine has (LCE: indirect BGEMM x XNNPACK)."""
+def option_sets(engine: str, options: dict, sweep: bool) -> list[dict]:
+    """The engine options to measure a model with on `engine`: the given ones, or with `sweep`
+    every combination of the kernel switches the engine has (LCE: indirect BGEMM x XNNPACK)."""
     if not sweep:
         return [options]
-    lce = engine == "lce" or (engine is None and uses_lce)
-    switches = ("use_indirect_bgemm", "use_xnnpack") if lce else ("use_xnnpack",)
+    switches = ("use_indirect_bgemm", "use_xnnpack") if engine == "lce" else ("use_xnnpack",)
     combos = [{}]
     for switch in switches:
         combos = [{**combo, switch: value} for combo in combos for value in (True, False)]
@@ -224,16 +223,48 @@ def comparisons(results: list[dict]) -> list[dict]:
     return rows
 
 
+def _delegate_problem() -> str | None:
+    """Why bcn's LCE delegate cannot be used here, or None when it can."""
+    try:
+        delegate.library_path()
+    except BcnError as error:
+        return error.message
+    return None
+
+
+def _lce_model_route(engine: str | None, binary_given: bool) -> str:
+    """How a model with LCE ops is measured: "in-process" (LCE's interpreter, or LiteRT with
+    bcn's LCE delegate) or "binary" (lce_benchmark_model, found later)."""
+    if engine == "tflite":
+        return "in-process"  # the delegate; Detector says what to do if it is missing
+    if binary_given:
+        return "binary"
+    if (engine or default_engine(True)) == "lce":
+        return "in-process" if lce_available() else "binary"
+    return "in-process" if _delegate_problem() is None else "binary"
+
+
+def _no_lce_runner(path: Path, engine: str | None) -> BcnError:
+    lce = "the LCE interpreter (pip install larq-compute-engine, x86_64 Linux and macOS only)"
+    binary = f"{lce_benchmark.BINARY_NAME} is installed: {lce_benchmark.GET_BINARY}"
+    if engine == "lce":
+        return BcnError(f"{path}: has LCE ops, and neither {lce} nor {binary}; or measure it with --engine tflite "
+                        "(LiteRT with bcn's LCE delegate)")
+    return BcnError(f"{path}: has LCE ops, and none of bcn's LCE delegate ({_delegate_problem()}), {lce} or {binary}")
+
+
 def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str | None = None,
               options: dict | None = None, image=None, input_size: int | None = None, classes=None,
               score_threshold: float = 0.3, lce_benchmark_binary=None, sweep: bool = False,
               progress: bool = True) -> dict:
     """Measure `models` at each thread count; the report `bcn bench` prints and writes.
 
-    LCE models run through LCE's Python interpreter when it is installed; otherwise (or
-    when `lce_benchmark_binary` is given) through LCE's lce_benchmark_model binary, which
-    measures the interpreter call only and is not interleaved with the others. `sweep`
-    measures every kernel option combination of each model's engine (see option_sets).
+    Models with LCE ops run in-process on `engine`, or when none is given on the runtime's
+    default (bcn.runtime.engines.default_engine: LCE's interpreter, or LiteRT with bcn's LCE
+    delegate). With `lce_benchmark_binary` (and engine not "tflite"), or where neither in-process
+    route exists, they run through LCE's lce_benchmark_model binary, which measures the
+    interpreter call only and is not interleaved with the others. `sweep` measures every
+    kernel option combination of each model's engine (see option_sets).
     """
     if runs < 1 or warmup < 0:
         raise BcnError(f"runs must be at least 1 and warmup at least 0, got runs={runs}, warmup={warmup}")
@@ -246,15 +277,14 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
         content, metadata = read_model(path)
         uses_lce = needs_lce(content)
         del content
-        if uses_lce and engine != "tflite" and (binary_path or not lce_available()):
+        if uses_lce and _lce_model_route(engine, binary_path is not None) == "binary":
             binary_path = binary_path or lce_benchmark.find_binary()
             if binary_path is None:
-                raise BcnError(f"{path}: has LCE ops, and neither the LCE interpreter (pip install "
-                               f"larq-compute-engine, x86_64 Linux and macOS only) nor {lce_benchmark.BINARY_NAME} "
-                               f"is installed: {lce_benchmark.GET_BINARY}")
+                raise _no_lce_runner(path, engine)
             external += [{"path": path, "metadata": metadata, "threads": t} for t in threads]
         else:
-            in_process += [(path, chosen) for chosen in option_sets(uses_lce, engine, options, sweep)]
+            model_engine = engine or default_engine(uses_lce)
+            in_process += [(path, model_engine, chosen) for chosen in option_sets(model_engine, options, sweep)]
     results = []
     started = time.time()
     with tqdm(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",
@@ -263,9 +293,9 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
         # would otherwise compete with the single-threaded runs.
         for count in threads:
             pairs = []
-            for path, chosen in in_process:
+            for path, model_engine, chosen in in_process:
                 before = _rss_mb()
-                detector = Detector(path, engine=engine, threads=count, input_size=input_size, classes=classes,
+                detector = Detector(path, engine=model_engine, threads=count, input_size=input_size, classes=classes,
                                     **chosen)
                 detector.detect(image, score_threshold=score_threshold)  # the first run allocates
                 after = _rss_mb()

@@ -23,7 +23,8 @@ def _giga(value) -> str:
 
 def _options(result: dict) -> str:
     options = result.get("options") or {}
-    names = {"use_indirect_bgemm": "ibgemm", "use_xnnpack": "xnnpack", "use_reference_bconv": "ref-bconv"}
+    names = {"use_indirect_bgemm": "ibgemm", "use_xnnpack": "xnnpack", "use_reference_bconv": "ref-bconv",
+             "lce_delegate": "bcn-lce"}
     return " ".join(short for key, short in names.items() if options.get(key)) or "plain"
 
 

@@ -113,7 +113,8 @@ def metadata_for_foreign_model(path, content: bytes, input_size: int | None, cla
 class Detector:
     """A converted model ready to detect: `Detector("model.tflite").detect(image_bgr)`.
 
-    engine: "lce" or "tflite" (default: the metadata's), threads: interpreter threads
+    engine: "lce" or "tflite" (default: bcn.runtime.engines.default_engine's choice for the
+    model; the metadata's engine only records what the converter made), threads: interpreter threads
     (default 1), options: use_xnnpack, use_indirect_bgemm, use_reference_bconv (see
     bcn.runtime.engines). input_size and classes are only for models without bcn metadata.
     """
@@ -127,7 +128,7 @@ class Detector:
         self.metadata = metadata
         self.input_size = int(metadata["input_size"])
         self.output_stride = int(metadata.get("output_stride", OUTPUT_STRIDE))
-        self.engine = open_engine(content, str(self.path), engine or metadata.get("engine"), threads, **options)
+        self.engine = open_engine(content, str(self.path), engine, threads, **options)
         self.file_size = len(content)
         expected = (1, self.input_size, self.input_size, 3)
         if self.engine.input_shape != expected:

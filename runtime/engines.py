@@ -2,9 +2,10 @@
 
 Two engines:
 - "lce": Larq Compute Engine's interpreter (`larq-compute-engine` wheel, Linux x86_64 and
-  macOS). Needed for models with LCE ops (LceBconv2d, LceQuantize); runs plain models too.
+  macOS). Runs models with LCE ops (LceBconv2d, LceQuantize) and plain models.
 - "tflite": a plain TFLite interpreter, the first installed of ai-edge-litert,
-  tflite-runtime, or TensorFlow's tf.lite (which imports TensorFlow).
+  tflite-runtime, or TensorFlow's tf.lite (which imports TensorFlow). Models with LCE ops
+  run here through bcn's LCE delegate (bcn.runtime.delegate), built when bcn is installed.
 
 Defaults are the fastest options measured on x86_64 (benchmarks/latency_x86.md): one
 thread, LCE's indirect BGEMM kernel (several times faster than its default kernel on x86,
@@ -14,14 +15,20 @@ where LCE has no hand-tuned binary kernels), and XNNPACK for the float ops.
 import importlib
 import importlib.util
 import platform
+import re
 import sys
 import types
 
 import numpy as np
 
 from bcn.errors import BcnError
+from bcn.runtime import delegate as lce_delegate_library
 
 ENGINES = ("lce", "tflite")
+# The engine for models with LCE ops, by machine (platform.machine(), lower case), where LCE's
+# interpreter is installed. Everywhere else, and wherever larq-compute-engine is missing
+# (aarch64 Linux has no wheel), "tflite" with bcn's LCE delegate runs them.
+LCE_MODEL_ENGINE = {"x86_64": "lce", "amd64": "lce"}
 DEFAULT_THREADS = 1
 # LCE's indirect BGEMM wins on x86_64; on ARM its default (optimized) BGEMM is the one tuned.
 LCE_DEFAULTS = {
@@ -38,9 +45,8 @@ TFLITE_MODULES = (
 )
 LCE_OPS = (b"LceBconv2d", b"LceQuantize", b"LceDequantize", b"LceBMaxPool2d")
 LCE_INSTALL = (
-    "pip install larq-compute-engine==0.16.0 (wheels for Linux x86_64 and macOS only); "
-    "on aarch64 Linux run LCE models with `bcn bench --lce-benchmark-binary PATH` "
-    "(lce_benchmark_model from https://github.com/larq/compute-engine/releases)"
+    "pip install larq-compute-engine==0.16.0 (wheels for Linux x86_64 and macOS only), "
+    "or use the tflite engine (--engine tflite), which runs LCE ops through bcn's LCE delegate"
 )
 
 
@@ -83,6 +89,13 @@ def lce_available() -> bool:
     return importlib.util.find_spec("larq_compute_engine") is not None
 
 
+def default_engine(lce_ops: bool) -> str:
+    """The engine a model runs on when none is asked for (see LCE_MODEL_ENGINE)."""
+    if lce_ops and LCE_MODEL_ENGINE.get(platform.machine().lower()) == "lce" and lce_available():
+        return "lce"
+    return "tflite"
+
+
 def _import_lce_wrapper():
     """LCE's compiled interpreter module, without running larq_compute_engine/__init__.py.
 
@@ -95,7 +108,7 @@ def _import_lce_wrapper():
         return importlib.import_module(name)
     spec = importlib.util.find_spec("larq_compute_engine")
     if spec is None:
-        raise BcnError(f"this model needs the LCE interpreter, which is not installed: {LCE_INSTALL}")
+        raise BcnError(f"the lce engine, LCE's interpreter, is not installed: {LCE_INSTALL}")
     stand_in = types.ModuleType("larq_compute_engine")
     stand_in.__path__ = list(spec.submodule_search_locations)
     sys.modules["larq_compute_engine"] = stand_in
@@ -168,14 +181,25 @@ def check_flatbuffer(content: bytes, source: str) -> None:
 
 
 class TfliteEngine(Engine):
+    """LiteRT's interpreter; with `lce_ops`, bcn's LCE delegate takes the LCE nodes and the
+    interpreter (XNNPACK unless turned off) the built-in ones."""
+
     name = "tflite"
 
-    def __init__(self, content: bytes, threads: int, use_xnnpack: bool):
+    def __init__(self, content: bytes, threads: int, use_xnnpack: bool, lce_ops: bool = False):
         module, package = tflite_module()
-        super().__init__(f"{package} {_version(package)}", dict(threads=threads, use_xnnpack=use_xnnpack))
+        library = f"{package} {_version(package)}"
+        options = dict(threads=threads, use_xnnpack=use_xnnpack)
+        delegates = None
+        if lce_ops:
+            delegates = [lce_delegate_library.lce_delegate(num_threads=threads)]
+            library += " + bcn-lce delegate"
+            options["lce_delegate"] = lce_delegate_library.delegate_version()
+        super().__init__(library, options)
         resolver = module.OpResolverType.AUTO if use_xnnpack else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         self._interpreter = module.Interpreter(model_content=content, num_threads=threads,
-                                               experimental_op_resolver_type=resolver)
+                                               experimental_op_resolver_type=resolver,
+                                               experimental_delegates=delegates)
         self._interpreter.allocate_tensors()
         detail = self._interpreter.get_input_details()[0]
         self._input_index = detail["index"]
@@ -198,9 +222,23 @@ class TfliteEngine(Engine):
         return [self._interpreter.get_tensor(index) for index in self._output_indices]
 
 
+def _failure(error: Exception) -> str:
+    """The line of an interpreter's error that says what went wrong.
+
+    LiteRT joins the messages reported while it prepares the model without a separator:
+    a message from bcn's LCE delegate ("LceBconv2d node 3: ...") comes first, and is the one
+    that names the cause.
+    """
+    text = str(error).strip()
+    found = re.search(r"(?:bcn-lce[^:\n]*: |Lce\w+ node \d+: )[^\n]*?(?=Encountered unresolved custom op|Node number|\n|$)", text)
+    if found:
+        return found.group(0).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def open_engine(content: bytes, source: str, engine: str | None = None, threads: int | None = None,
                 **options) -> Engine:
-    """Load a flatbuffer into `engine` ("lce", "tflite", or None: LCE only if the model needs it).
+    """Load a flatbuffer into `engine` ("lce", "tflite", or None: default_engine's choice).
 
     Options: use_xnnpack (both engines), use_indirect_bgemm and use_reference_bconv (LCE only;
     ignored by "tflite" so one set of options serves a mix of models). None means the default.
@@ -212,13 +250,17 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
         raise BcnError(f"unknown engine option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
     lce_ops = needs_lce(content)
     if engine is None:
-        engine = "lce" if lce_ops else "tflite"
+        engine = default_engine(lce_ops)
     if engine not in ENGINES:
         raise BcnError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    if lce_ops and engine != "lce":
-        raise BcnError(f"{source}: has LCE ops (binary convolutions), which only the 'lce' engine runs")
-    if lce_ops and not lce_available():
-        raise BcnError(f"{source}: has LCE ops and needs the LCE interpreter, which is not installed: {LCE_INSTALL}")
+    if lce_ops and engine == "lce" and not lce_available():
+        raise BcnError(f"{source}: has LCE ops and the lce engine, LCE's interpreter, is not installed: {LCE_INSTALL}")
+    if lce_ops and engine == "tflite":
+        try:
+            lce_delegate_library.library_path()
+        except BcnError as error:
+            raise BcnError(f"{source}: has LCE ops (binary layers); float models run without bcn's LCE delegate, "
+                           f"binary ones need it: {error.message}") from None
     threads = DEFAULT_THREADS if threads is None else threads
     if threads < 1:
         raise BcnError(f"threads must be at least 1, got {threads}")
@@ -227,9 +269,12 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
     try:
         if engine == "lce":
             return LceEngine(content, threads, **chosen)
-        return TfliteEngine(content, threads, **chosen)
+        return TfliteEngine(content, threads, **chosen, lce_ops=lce_ops)
     except BcnError:
         raise
     except Exception as error:  # the interpreters raise ValueError/RuntimeError on bad models
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = _failure(error)
+        if lce_ops and engine == "tflite" and re.match(r"bcn-lce|Lce\w+ node|Encountered unresolved custom op: Lce",
+                                                       message):
+            raise BcnError(f"{source}: bcn's LCE delegate cannot run it ({message})") from error
         raise BcnError(f"{source}: the {engine} interpreter cannot load it ({message})") from error

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bcn.cli import main
+from bcn.runtime.engines import default_engine
 from runtime_models import INPUT_SIZE, TINY, shared_models
 
 
@@ -44,7 +45,7 @@ def test_one_result_per_model_and_thread_count(report, models):
     assert sorted((r["model"], r["threads"]) for r in results) == sorted(
         (str(models[v]), t) for v in ("binary", "float32") for t in (1, 2))
     for r in results:
-        assert r["engine"] == ("lce" if r["variant"] == "binary" else "tflite")
+        assert r["engine"] == default_engine(r["variant"] == "binary")
         assert r["options"]["threads"] == r["threads"] and r["interleaved"] is True
         for key in ("latency_ms", "detect_ms"):
             stats = r[key]
@@ -66,7 +67,7 @@ def test_same_architecture_is_compared_per_thread_count(report, models):
     by_key = {(r["model"], r["threads"]): r for r in report["json"]["results"]}
     for c in comparisons:
         assert c["binary"]["model"] == str(models["binary"]) and c["float32"]["model"] == str(models["float32"])
-        assert c["int8"] is None and c["binary"]["engine"] == "lce"
+        assert c["int8"] is None and c["binary"]["engine"] == default_engine(True)
         binary, float32 = by_key[(c["binary"]["model"], c["threads"])], by_key[(c["float32"]["model"], c["threads"])]
         assert c["binary_over_float32"]["mean"] == pytest.approx(binary["latency_ms"]["mean"] / float32["latency_ms"]["mean"])
         assert c["binary_over_int8"] is None
@@ -139,15 +140,16 @@ def test_plot_without_matplotlib_fails_before_measuring(models, tmp_path):
 
 
 def test_lce_model_without_lce_or_benchmark_binary(models, tmp_path):
-    """On a machine without the LCE wheel and without lce_benchmark_model: what to install, where."""
+    """On a machine without the LCE wheel, bcn's LCE delegate and lce_benchmark_model: what to install, where."""
     code = ("import sys\nsys.modules['larq_compute_engine'] = None\n"
             "from bcn.cli import main\nmain(['bench', sys.argv[1], '--runs', '1'])\n")
     result = subprocess.run([sys.executable, "-c", code, str(models["binary"])], capture_output=True, text=True,
-                            timeout=300, env={"PATH": str(tmp_path), "HOME": str(tmp_path)})
+                            timeout=300, env={"PATH": str(tmp_path), "HOME": str(tmp_path),
+                                              "BCN_LCE_DELEGATE": str(tmp_path / "missing.so")})
     assert result.returncode == 2, result.stderr
     error = result.stderr.strip().splitlines()[-1]
     assert "pip install larq-compute-engine" in error and "https://github.com/larq/compute-engine/releases" in error
-    assert "--lce-benchmark-binary" in error
+    assert "--lce-benchmark-binary" in error and "BCN_LCE_DELEGATE" in error
 
 
 def test_lce_models_through_lce_benchmark_model(models, tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bcn.errors import BcnError
+from bcn.runtime.engines import default_engine
 from runtime_models import CLASSES, INPUT_SIZE, shared_models
 
 # Installed before anything else runs: any import of TensorFlow (or of LCE's converter,
@@ -76,7 +77,7 @@ def test_detects_with_tensorflow_unimportable(detected_without_tensorflow, model
     out = detected_without_tensorflow
     assert out["tensorflow_importable"] is False and out["tensorflow_loaded"] is False
     binary, float32 = out[str(models["binary"])], out[str(models["float32"])]
-    assert binary["engine"] == "lce" and float32["engine"] == "tflite"
+    assert binary["engine"] == default_engine(True) and float32["engine"] == "tflite"
     for found in (binary, float32):
         assert found["classes"] == CLASSES and found["input_size"] == INPUT_SIZE
         assert len(found["detections"]) == 20
@@ -198,16 +199,17 @@ def test_bad_paths_and_images(models, tmp_path):
     detector = Detector(models["float32"])
     with pytest.raises(BcnError, match="H x W x 3"):
         detector.detect(np.zeros((10, 10), np.uint8))
-    with pytest.raises(BcnError, match="only the 'lce' engine runs"):
-        Detector(models["binary"], engine="tflite")
     with pytest.raises(BcnError, match="unknown engine option"):
         Detector(models["float32"], use_gpu=True)
 
 
 def test_lce_model_without_lce_names_the_install(models):
-    """Where no LCE wheel exists (aarch64 Linux), loading an LCE model says what to install."""
-    code = "from bcn.runtime.detector import Detector\nDetector(sys.argv[1])\n"
+    """Where no LCE wheel exists (aarch64 Linux), an LCE model runs on the tflite engine through
+    bcn's LCE delegate; the lce engine, asked for, says what to install."""
+    code = ("from bcn.runtime.detector import Detector\n"
+            "print(Detector(sys.argv[1]).engine.library)\nDetector(sys.argv[1], engine='lce')\n")
     result = run_python(code, models["binary"], prelude=BLOCK_TENSORFLOW + "sys.modules['larq_compute_engine'] = None\n")
     assert result.returncode != 0
-    assert "needs the LCE interpreter, which is not installed: pip install larq-compute-engine" in result.stderr
-    assert "lce_benchmark_model" in result.stderr and "Segmentation" not in result.stderr
+    assert "+ bcn-lce delegate" in result.stdout
+    assert "LCE's interpreter, is not installed: pip install larq-compute-engine" in result.stderr
+    assert "--engine tflite" in result.stderr and "Segmentation" not in result.stderr

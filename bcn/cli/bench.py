@@ -37,7 +37,9 @@ def _classes(value: str | None) -> list[str] | None:
               help="Thread counts to measure, comma-separated (e.g. 1,2,4).")
 @click.option("--runs", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="Measured runs per model and thread count.")
 @click.option("--warmup", "-w", type=click.IntRange(min=0), default=5, show_default=True, help="Unmeasured runs first.")
-@click.option("--engine", type=click.Choice(["lce", "tflite"]), help="Interpreter for every model (default: what each model's metadata asks for).")
+@click.option("--engine", type=click.Choice(["lce", "tflite"]),
+              help="Interpreter for every model: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's "
+                   "LCE delegate). Default: chosen per model and machine.")
 @click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops (default: on).")
 @click.option("--indirect-bgemm/--no-indirect-bgemm", default=None,
               help="LCE's indirect BGEMM binary-conv kernel (default: on for x86_64, off elsewhere).")

@@ -71,13 +71,16 @@ def _sinks(source, out: Path | None, json_out: str | None):
 @click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
 @click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads (default: the runtime's).")
+@click.option("--engine", type=click.Choice(["lce", "tflite"]),
+              help="Interpreter: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's LCE delegate). "
+                   "Default: chosen per model and machine.")
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True, help="Reopen a live stream that stalls or drops, with back-off.")
 @click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True, help="Reconnect attempts before giving up.")
 @click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
               help="Seconds without data before a network stream counts as lost.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many processed frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-def detect(model, source_text, out, json_out, show, score, classes, threads, reconnect, retries, stall_timeout, max_frames, duration):
+def detect(model, source_text, out, json_out, show, score, classes, threads, engine, reconnect, retries, stall_timeout, max_frames, duration):
     """Detect objects with MODEL (a .tflite from `bcn convert`) on SRC.
 
     Detections go to stdout (or --json-out) as JSON lines, one per detection, with
@@ -105,7 +108,7 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, rec
         check_display()
     from bcn.runtime.detector import Detector
 
-    detector = Detector(model, threads=threads)
+    detector = Detector(model, engine=engine, threads=threads)
     keep = _class_ids(classes, list(detector.classes))
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     with _stop_on_signals() as stop:

@@ -31,7 +31,7 @@ def _run_classes(model_path: Path) -> list | None:
     return config.get("classes") if is_run else None
 
 
-def _model_detections(model_path: Path, samples, class_names, input_size, batch_size, score_threshold):
+def _model_detections(model_path: Path, samples, class_names, input_size, batch_size, score_threshold, engine=None):
     from tqdm import tqdm
 
     progress = lambda items: tqdm(items, desc="images", unit="batch", leave=False)  # noqa: E731
@@ -39,7 +39,8 @@ def _model_detections(model_path: Path, samples, class_names, input_size, batch_
         require("runtime", "bcn eval of a .tflite model")
         from bcn.evaluation.predict import predict_tflite
 
-        return predict_tflite(model_path, samples, class_names, input_size, score_threshold, progress=progress)
+        return predict_tflite(model_path, samples, class_names, input_size, score_threshold, progress=progress,
+                              engine=engine)
     require("train", "bcn eval of a Keras model")
     from bcn.evaluation.predict import load_keras_model, predict_keras
 
@@ -92,7 +93,10 @@ def _format(result) -> str:
 @click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True, help="Images per Keras batch.")
 @click.option("--score-threshold", type=click.FloatRange(0, 1), default=0.01, show_default=True,
               help="Detections below this score are dropped before scoring.")
-def evaluate(model, roots, split, detections, as_json, out, input_size, batch_size, score_threshold):
+@click.option("--engine", type=click.Choice(["lce", "tflite"]),
+              help="Interpreter for a .tflite MODEL: lce (LCE's own) or tflite (LiteRT; binary layers run through "
+                   "bcn's LCE delegate). Default: chosen per model and machine.")
+def evaluate(model, roots, split, detections, as_json, out, input_size, batch_size, score_threshold, engine):
     """VOC mAP@0.5 (VOC07 11-point and all-point area) of MODEL on a data set split.
 
     MODEL is a trained .h5/.keras or a converted .tflite. With --detections,
@@ -108,6 +112,8 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
     """
     if (model is None) == (detections is None):
         raise click.UsageError("give either MODEL or --detections DETS.json")
+    if engine is not None and (model is None or model.suffix != ".tflite"):
+        raise click.UsageError("--engine is for a .tflite MODEL (Keras models and --detections run no interpreter)")
     from bcn.evaluation.voc_map import evaluate_detections
 
     roots = [Path(root) for root in roots]
@@ -115,7 +121,7 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
     if detections is not None:
         found = _file_detections(detections, samples, class_names)
     else:
-        found = _model_detections(model, samples, class_names, input_size, batch_size, score_threshold)
+        found = _model_detections(model, samples, class_names, input_size, batch_size, score_threshold, engine)
     if score_threshold:
         for dets in found.values():
             keep = dets.scores >= score_threshold

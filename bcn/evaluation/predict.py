@@ -68,11 +68,11 @@ def predict_keras(model, samples, input_size: int | None = None, batch_size: int
 
 def predict_tflite(model_path, samples, class_names, input_size: int | None = None,
                    score_threshold: float = EVAL_SCORE_THRESHOLD, top_k: int = EVAL_TOP_K,
-                   progress=None) -> dict[str, Detections]:
+                   progress=None, engine: str | None = None) -> dict[str, Detections]:
     """Detections of a converted .tflite model, run through bcn's on-device runtime.
 
     The model must detect `class_names` (the data set's); `input_size` is only for a
-    .tflite without bcn metadata.
+    .tflite without bcn metadata; `engine` is "lce" or "tflite" (None: the runtime's choice).
     """
     import cv2
 
@@ -80,7 +80,7 @@ def predict_tflite(model_path, samples, class_names, input_size: int | None = No
         from bcn.runtime.detector import Detector
     except ImportError as error:
         raise BcnError(f"{model_path}: evaluating a .tflite needs bcn.runtime.detector, which is not available ({error})") from None
-    detector = Detector(model_path, input_size=input_size, classes=class_names)
+    detector = Detector(model_path, engine=engine, input_size=input_size, classes=class_names)
     if list(detector.classes) != list(class_names):
         raise BcnError(f"{model_path}: the model detects {', '.join(detector.classes)} but the data set has "
                        f"{', '.join(class_names)}")
