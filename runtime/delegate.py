@@ -45,7 +45,8 @@ def library_path() -> Path:
     if override:
         path = Path(override).expanduser()
         if not path.is_file():
-            raise BcnError(f"{ENV_VAR}={override}: no such file (unset {ENV_VAR} to use the library installed with bcn)")
+            raise BcnError(f"{ENV_VAR}={override}: no such file "
+                           f"(unset {ENV_VAR} to use the library installed with bcn)")
         return path
     for folder in _package_folders():
         if (folder / LIBRARY_NAME).is_file():

@@ -230,7 +230,8 @@ def _failure(error: Exception) -> str:
     that names the cause.
     """
     text = str(error).strip()
-    found = re.search(r"(?:bcn-lce[^:\n]*: |Lce\w+ node \d+: )[^\n]*?(?=Encountered unresolved custom op|Node number|\n|$)", text)
+    found = re.search(r"(?:bcn-lce[^:\n]*: |Lce\w+ node \d+: )"
+                      r"[^\n]*?(?=Encountered unresolved custom op|Node number|\n|$)", text)
     if found:
         return found.group(0).strip()
     return text.splitlines()[0] if text else type(error).__name__

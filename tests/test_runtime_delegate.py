@@ -117,7 +117,8 @@ def test_delegate_refusal_reaches_the_user_as_one_line():
     """LiteRT glues the messages reported while preparing a model; the delegate's comes out alone."""
     glued = RuntimeError("LceBconv2d node 3: dilation 2 is not supported"
                          "Encountered unresolved custom op: LceBconv2d.\nSee instructions: "
-                         "https://www.tensorflow.org/lite/guide/ops_custom Node number 3 (LceBconv2d) failed to prepare.")
+                         "https://www.tensorflow.org/lite/guide/ops_custom "
+                         "Node number 3 (LceBconv2d) failed to prepare.")
     assert engines._failure(glued) == "LceBconv2d node 3: dilation 2 is not supported"
     assert engines._failure(ValueError("Model provided has model identifier 'abcd'\nmore")) == (
         "Model provided has model identifier 'abcd'")
@@ -164,7 +165,8 @@ def test_bench_runs_binary_models_through_the_delegate_without_lce(models):
     code = ("import sys, json\nsys.modules['larq_compute_engine'] = None\n"
             "from bcn.runtime.bench import benchmark\n"
             "report = benchmark([sys.argv[1], sys.argv[2]], runs=1, warmup=0, progress=False)\n"
-            "print(json.dumps([[r['variant'], r['engine'], r['library'], r['interleaved']] for r in report['results']]))\n")
+            "rows = [[r['variant'], r['engine'], r['library'], r['interleaved']] for r in report['results']]\n"
+            "print(json.dumps(rows))\n")
     env = {key: value for key, value in __import__("os").environ.items() if key != delegate.ENV_VAR}
     result = subprocess.run([sys.executable, "-c", code, str(models["binary"]), str(models["float32"])],
                             capture_output=True, text=True, timeout=300, env=env)
