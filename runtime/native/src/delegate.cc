@@ -373,7 +373,7 @@ void* KernelInit(TfLiteContext* context, const char* buffer, size_t) {
   kernel->state = static_cast<DelegateState*>(params->delegate->data_);
   std::string error;
   if (!Describe(context, node_index, node, *kind, registration->custom_name, &kernel->spec, &error)) {
-    context->ReportError(context, "%s node %d: %s", registration->custom_name, node_index, error.c_str());
+    context->ReportError(context, "%s node %d: %s\n", registration->custom_name, node_index, error.c_str());
     return nullptr;
   }
   return kernel.release();
@@ -388,7 +388,7 @@ TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
   const TfLiteTensor* input = Tensor(context, spec.inputs[0]);
   TfLiteTensor* output = &context->tensors[spec.outputs[0]];
   auto fail = [&](const std::string& why) {
-    context->ReportError(context, "%s node %d: %s", spec.name.c_str(), spec.node_index, why.c_str());
+    context->ReportError(context, "%s node %d: %s\n", spec.name.c_str(), spec.node_index, why.c_str());
     return kTfLiteError;
   };
 
@@ -501,7 +501,7 @@ TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
     OpSpec spec;
     std::string error;
     if (!Describe(context, node_index, node, *kind, registration->custom_name, &spec, &error)) {
-      context->ReportError(context, "%s node %d: %s", registration->custom_name, node_index, error.c_str());
+      context->ReportError(context, "%s node %d: %s\n", registration->custom_name, node_index, error.c_str());
       return kTfLiteError;
     }
     claimed.push_back(node_index);
