@@ -118,6 +118,16 @@ def option_sets(engine: str, options: dict, sweep: bool) -> list[dict]:
     return [{**options, **combo} for combo in combos]
 
 
+def sweep_engines(uses_lce: bool) -> list[str]:
+    """The engines a sweep measures a model on: for a model with LCE ops every in-process one
+    that is available (LiteRT with bcn's LCE delegate, LCE's own interpreter)."""
+    if not uses_lce:
+        return [default_engine(False)]
+    engines = ["tflite"] if _delegate_problem() is None else []
+    engines += ["lce"] if lce_available() else []
+    return engines or [default_engine(True)]
+
+
 def _model_facts(path: Path, metadata: dict | None, size: int) -> dict:
     metadata = metadata or {}
     return {
@@ -264,7 +274,8 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
     delegate). With `lce_benchmark_binary` (and engine not "tflite"), or where neither in-process
     route exists, they run through LCE's lce_benchmark_model binary, which measures the
     interpreter call only and is not interleaved with the others. `sweep` measures every
-    kernel option combination of each model's engine (see option_sets).
+    kernel option combination of each model's engine (see option_sets), and with no `engine`
+    given, a model with LCE ops on every in-process engine (see sweep_engines).
     """
     if runs < 1 or warmup < 0:
         raise BcnError(f"runs must be at least 1 and warmup at least 0, got runs={runs}, warmup={warmup}")
@@ -283,8 +294,9 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
                 raise _no_lce_runner(path, engine)
             external += [{"path": path, "metadata": metadata, "threads": t} for t in threads]
         else:
-            model_engine = engine or default_engine(uses_lce)
-            in_process += [(path, model_engine, chosen) for chosen in option_sets(model_engine, options, sweep)]
+            engines = sweep_engines(uses_lce) if sweep and engine is None else [engine or default_engine(uses_lce)]
+            in_process += [(path, model_engine, chosen) for model_engine in engines
+                           for chosen in option_sets(model_engine, options, sweep)]
     results = []
     started = time.time()
     with tqdm(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",

@@ -172,3 +172,18 @@ def test_lce_models_through_lce_benchmark_model(models, tmp_path):
     [comparison] = report["comparisons"]
     float32 = next(r for r in report["results"] if r["variant"] == "float32")
     assert comparison["binary_over_float32"]["mean"] == pytest.approx(40.0123 / float32["latency_ms"]["mean"])
+
+
+def test_sweep_measures_binary_models_on_both_engines(models, tmp_path):
+    out = tmp_path / "sweep.json"
+    result = CliRunner().invoke(main, ["bench", str(models["binary"]), str(models["float32"]), "--sweep",
+                                       "--runs", "2", "--warmup", "0", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    results = json.loads(out.read_text())["results"]
+    binary = {(r["engine"], r["options"]["use_xnnpack"], r["options"].get("use_indirect_bgemm"))
+              for r in results if r["variant"] == "binary"}
+    assert binary == {("tflite", True, None), ("tflite", False, None)} | {
+        ("lce", xnnpack, indirect) for xnnpack in (True, False) for indirect in (True, False)}
+    assert {r["engine"] for r in results if r["variant"] == "float32"} == {"tflite"}
+    assert all(r["library"].endswith("+ bcn-lce delegate") for r in results
+               if r["variant"] == "binary" and r["engine"] == "tflite")

@@ -46,7 +46,8 @@ def _classes(value: str | None) -> list[str] | None:
 @click.option("--reference-bconv", is_flag=True, default=None, help="LCE's reference binary conv (slow; for checking).")
 @click.option("--sweep", is_flag=True,
               help="Measure every kernel option combination of each model's engine (LCE: indirect BGEMM x XNNPACK; "
-                   "TFLite: XNNPACK); ratios use each model's fastest.")
+                   "TFLite: XNNPACK), and binary models on both engines unless --engine is given; ratios use each "
+                   "model's fastest.")
 @click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Image to run detect on (default: a fixed 640x480 test image).")
 @click.option("--input-size", "-z", type=click.IntRange(min=1), help="Input size of a .tflite without bcn metadata (runs it with a warning).")
 @click.option("--classes", help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line.")
