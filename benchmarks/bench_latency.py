@@ -13,6 +13,7 @@ Run it on a quiet machine: other processes inflate every figure (the ratios less
 since the models are interleaved).
 """
 
+import json
 import platform
 import shlex
 import subprocess
@@ -59,6 +60,31 @@ def convert_untrained(model, paths: list[Path], classes, spec: str, samples: int
         click.echo(f"converted {path} in {time.perf_counter() - start:.0f} s")
 
 
+def engine_table(report: dict) -> str:
+    """Markdown: per architecture and thread count, the binary model on each engine (its fastest
+    options) beside the float32 and int8 twins, by mean interpreter latency."""
+    best = {}
+    for r in report["results"]:
+        key = (r["spec"], r["input_size"], r["threads"], r["variant"], r["engine"] if r["variant"] == "binary" else "")
+        if key not in best or r["latency_ms"]["mean"] < best[key]["latency_ms"]["mean"]:
+            best[key] = r
+    lines = ["## Binary model per engine vs its twins (mean interpreter latency, ms; fastest options of each)", "",
+             "| model | z | threads | binary, bcn delegate (LiteRT) | binary, LCE interpreter | float32 | int8 "
+             "| bcn / LCE | bcn / float32 | bcn / int8 |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = sorted({key[:3] for key in best}, key=lambda k: (str(k[0]), k[1] or 0, k[2]))
+    for spec, size, threads in rows:
+        ms = {name: best.get((spec, size, threads, variant, engine)) for name, variant, engine in (
+            ("ours", "binary", "tflite"), ("lce", "binary", "lce"), ("float32", "float32", ""), ("int8", "int8", ""))}
+        ms = {name: r["latency_ms"]["mean"] if r else None for name, r in ms.items()}
+        cell = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.2f}"  # noqa: E731
+        name = next(r["name"] for key, r in best.items() if key[:3] == (spec, size, threads) and key[3] == "binary")
+        lines.append(f"| {name} | {size} | {threads} | {cell(ms['ours'])} | {cell(ms['lce'])} | {cell(ms['float32'])} "
+                     f"| {cell(ms['int8'])} | {ratio(ms['ours'], ms['lce'])} | {ratio(ms['ours'], ms['float32'])} "
+                     f"| {ratio(ms['ours'], ms['int8'])} |")
+    return "\n".join(lines) + "\n"
+
+
 def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> list[Path]:
     """The LCE model of `preset` at `size` and its float32/int8 baselines (reused if present)."""
     paths = [folder / f"{preset}_{size}{suffix}.tflite" for suffix in ("", "_float32", "_int8")]
@@ -87,7 +113,8 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
 @click.option("--runs", default=30, show_default=True, help="Measured runs per model, option set and thread count.")
 @click.option("--warmup", default=3, show_default=True, help="Warm-up runs.")
 @click.option("--sweep/--no-sweep", default=True, show_default=True,
-              help="Also measure every LCE/XNNPACK option combination (slower).")
+              help="Also measure every engine and option combination: the binary model through bcn's delegate "
+                   "and LCE's interpreter, XNNPACK on and off, LCE's indirect BGEMM on and off (slower).")
 @click.option("--samples", default=2, show_default=True, help="Images for int8 calibration and the parity check.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_models"),
               show_default=True, help="Where the models go (reused on a rerun).")
@@ -116,7 +143,9 @@ def main(specs, sizes, threads, runs, warmup, sweep, samples, work, out, note):
               f"Plot: `{Path(out).name}.png`, full figures: `{Path(out).name}.json`."]
     if note:
         header += ["", f"Conditions: {note}"]
-    text = "\n".join(header) + "\n\n" + body.read_text().replace("# bcn bench\n", "", 1).lstrip()
+    engines = engine_table(json.loads(Path(f"{out}.json").read_text()))
+    text = ("\n".join(header) + "\n\n" + engines + "\n"
+            + body.read_text().replace("# bcn bench\n", "", 1).lstrip())
     from bcn.io import atomic_output
 
     with atomic_output(f"{out}.md") as tmp:
