@@ -2,7 +2,9 @@
 #
 # bcn training image: design, train, evaluate and convert on NVIDIA GPUs.
 # TensorFlow 2.16.2 with CUDA comes from TensorFlow's own image; bcn adds tf-keras, larq,
-# larq-zoo and the LCE converter (the `convert` extra, which includes `train`).
+# larq-zoo and the LCE converter (the `convert` extra, which includes `train`). bcn's wheel,
+# with its LCE delegate compiled from runtime/native (C++17, CMake), is built in a `wheel`
+# stage; the final image installs it and holds no compiler.
 #
 # Build from the repository root (BuildKit; docker/train.Dockerfile.dockerignore applies):
 #   docker build -f docker/train.Dockerfile -t bcn-train .
@@ -29,6 +31,20 @@
 # (tests/test_docker_lint.py).
 
 ARG TF_IMAGE=tensorflow/tensorflow:2.16.2-gpu
+
+# bcn's wheel alone (no dependencies), built from a bind mount of the build context:
+# scikit-build-core runs CMake on CMakeLists.txt and runtime/native with Ubuntu's g++. Where
+# Ubuntu's cmake is older than the CMakeLists' minimum (3.18), pip fetches one from PyPI.
+FROM ${TF_IMAGE} AS wheel
+# Not pinned: a throw-away build stage, and Ubuntu's updates replace pinned versions on the
+# mirrors; any C++17 g++ does.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ make cmake \
+    && rm -rf /var/lib/apt/lists/*
+RUN --mount=type=bind,source=.,target=/src,rw \
+    python3 -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src
+
 FROM ${TF_IMAGE}
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -37,11 +53,16 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
-# The package is installed from a bind mount of the build context: no source layer and
-# no pip cache stay in the image. TensorFlow 2.16.2 is already there and satisfies the pin.
-RUN --mount=type=bind,source=.,target=/src,rw \
-    python3 -m pip install --no-cache-dir '/src[convert]' \
-    && bcn --version
+# The wheel is installed from a bind mount of the wheel stage, with the convert extra from
+# PyPI: no source layer, no wheel file and no pip cache stay in the image. TensorFlow 2.16.2
+# is already there and satisfies the pin. `set --` names the one wheel the stage built.
+# DL3013 (pin versions): what is installed is that wheel file, built from this checkout.
+# hadolint ignore=DL3013
+RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
+    set -- /wheels/bcn-*.whl \
+    && python3 -m pip install --no-cache-dir "${1}[convert]" \
+    && bcn --version \
+    && python3 -c "from bcn.runtime.delegate import delegate_version; print(delegate_version())"
 
 # A non-root user owning the two mount points.
 RUN useradd --create-home --uid 1000 --shell /bin/bash bcn \
