@@ -1,0 +1,152 @@
+"""Run bcn's LCE delegate on saved parity cases and compare with LCE's reference outputs.
+
+    python tests/lce_parity_check.py FOLDER [--delegate LIB] [--threads 1 2]
+
+FOLDER holds pairs `<name>.tflite` + `<name>.npz`, written on x86_64 by
+`tests/lce_models.py` (`write_case`): the flatbuffer with every LCE op's output exposed
+as a model output, and its inputs and the outputs LCE's own interpreter gave for them.
+This side needs only numpy and ai-edge-litert (no TensorFlow, no LCE), so it also runs on
+aarch64, emulated or not. The delegate library is `--delegate`, else
+`bcn.runtime.delegate.library_path()` when bcn is installed with it, else $BCN_LCE_DELEGATE.
+
+Prints one line per mismatching output and exits 1 if any; 2 if nothing could be
+checked (no cases, no delegate, a model the delegate refuses); 0 when every output of
+every case matched.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "BCN_LCE_DELEGATE"
+
+
+def delegate_library(explicit=None) -> str | None:
+    """Path of the delegate library: `explicit`, bcn's packaged one, or $BCN_LCE_DELEGATE."""
+    if explicit:
+        return str(explicit)
+    try:
+        from bcn.runtime.delegate import library_path
+    except ModuleNotFoundError as error:
+        if error.name not in ("bcn", "bcn.runtime", "bcn.runtime.delegate"):
+            raise
+    else:
+        return str(library_path())
+    return os.environ.get(ENV_VAR) or None
+
+
+def delegate_interpreter(content: bytes, library: str, num_threads: int = 1):
+    """A LiteRT interpreter for `content` with the delegate claiming the LCE ops, allocated."""
+    from ai_edge_litert.interpreter import Interpreter, load_delegate
+
+    delegate = load_delegate(library, {"num_threads": str(num_threads)})
+    interpreter = Interpreter(model_content=content, num_threads=num_threads, experimental_delegates=[delegate])
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def run_delegate(content: bytes, inputs: list[np.ndarray], library: str, num_threads: int = 1) -> list[np.ndarray]:
+    """The model's outputs (in the flatbuffer's order) for `inputs`, run with the delegate."""
+    interpreter = delegate_interpreter(content, library, num_threads)
+    details = interpreter.get_input_details()
+    if len(details) != len(inputs):
+        raise ValueError(f"the model has {len(details)} inputs, {len(inputs)} given")
+    for detail, value in zip(details, inputs):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    return [interpreter.get_tensor(detail["index"]).copy() for detail in interpreter.get_output_details()]
+
+
+def describe_difference(expected: np.ndarray, actual: np.ndarray) -> str:
+    """How two same-shaped arrays differ: count, worst element, both values there."""
+    if expected.dtype.kind == "f":
+        diff = np.abs(expected.astype(np.float64) - actual.astype(np.float64))
+        diff[np.isnan(diff)] = np.inf
+    else:
+        diff = (expected != actual).astype(np.float64)
+    where = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    count = int(np.count_nonzero(expected != actual))
+    worst = f"max abs diff {diff[where]:.3g}" if expected.dtype.kind == "f" else "e.g."
+    return (f"{count} of {expected.size} values differ, {worst} at {tuple(int(i) for i in where)}: "
+            f"expected {expected[where]!r}, got {actual[where]!r}")
+
+
+def compare_outputs(expected: list[np.ndarray], actual: list[np.ndarray], names=None) -> list[str]:
+    """One line per output of `actual` that is not identical to `expected` (empty: all are).
+
+    Bitpacked int32 tensors and float tensors alike: the delegate must compute what
+    LCE computes, rounding included.
+    """
+    if len(expected) != len(actual):
+        return [f"{len(actual)} outputs, expected {len(expected)}"]
+    problems = []
+    for i, (want, got) in enumerate(zip(expected, actual)):
+        label = f"output {i}" + (f" ({names[i]})" if names is not None else "")
+        want, got = np.asarray(want), np.asarray(got)
+        if want.shape != got.shape or want.dtype != got.dtype:
+            problems.append(f"{label}: {got.dtype}{list(got.shape)}, expected {want.dtype}{list(want.shape)}")
+            continue
+        if not np.array_equal(want, got):
+            problems.append(f"{label}: {describe_difference(want, got)}")
+    return problems
+
+
+def load_case(npz_path) -> dict:
+    """inputs, outputs (expected) and names (which op wrote each output) of one saved case."""
+    with np.load(npz_path, allow_pickle=False) as data:
+        inputs = [data[f"input_{i}"] for i in range(int(data["num_inputs"]))]
+        outputs = [data[f"output_{i}"] for i in range(int(data["num_outputs"]))]
+        names = [str(name) for name in data["output_names"]]
+    return {"inputs": inputs, "outputs": outputs, "names": names}
+
+
+def check_case(tflite_path, library: str, num_threads: int = 1) -> list[str]:
+    """Mismatch lines for one `<name>.tflite` against its `<name>.npz`."""
+    tflite_path = Path(tflite_path)
+    case = load_case(tflite_path.with_suffix(".npz"))
+    actual = run_delegate(tflite_path.read_bytes(), case["inputs"], library, num_threads)
+    return compare_outputs(case["outputs"], actual, case["names"])
+
+
+def cases(folder) -> list[Path]:
+    """The `.tflite` files of `folder` that have an `.npz` beside them, sorted by name."""
+    return sorted(path for path in Path(folder).glob("*.tflite") if path.with_suffix(".npz").is_file())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="folder of <name>.tflite + <name>.npz pairs")
+    parser.add_argument("--delegate", help=f"delegate library (default: bcn's, or ${ENV_VAR})")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="delegate thread counts to run (default 1)")
+    args = parser.parse_args(argv)
+    library = delegate_library(args.delegate)
+    if not library:
+        print(f"no delegate library: pass --delegate LIB or set {ENV_VAR}", file=sys.stderr)
+        return 2
+    found = cases(args.folder)
+    if not found:
+        print(f"{args.folder}: no <name>.tflite + <name>.npz pairs", file=sys.stderr)
+        return 2
+    mismatches, outputs, status = 0, 0, 0
+    for path in found:
+        for threads in args.threads:
+            try:
+                problems = check_case(path, library, threads)
+            except (ValueError, RuntimeError) as error:
+                print(f"{path.name} threads={threads}: cannot run: {' '.join(str(error).split())}")
+                status = 2
+                continue
+            outputs += len(load_case(path.with_suffix(".npz"))["outputs"])
+            for problem in problems:
+                print(f"{path.name} threads={threads}: {problem}")
+            mismatches += len(problems)
+    print(f"{len(found)} cases, {outputs} outputs checked with threads {args.threads}: "
+          f"{mismatches} mismatches ({library})", file=sys.stderr)
+    return status or (1 if mismatches else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
