@@ -44,6 +44,7 @@ constexpr OpName kOps[] = {
 struct DelegateState {
   TfLiteDelegate delegate{};
   int num_threads = 0;  // 0: the interpreter's thread count
+  KernelPath path = KernelPath::Scalar;
   std::unique_ptr<ThreadPool> pool;
 
   ThreadPool* Pool(const TfLiteContext* context) {
@@ -432,7 +433,8 @@ TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
         out.int8_zero_point = output->params.zero_point;
       }
       ThreadPool* pool = kernel->state->Pool(context);
-      kernel->conv = std::make_unique<BConv2D>(shape, Tensor(context, spec.inputs[1])->data.i32, out, pool->size());
+      kernel->conv = std::make_unique<BConv2D>(shape, Tensor(context, spec.inputs[1])->data.i32, out, pool->size(),
+                                               kernel->state->path);
       if (kernel->conv->out_height() < 1 || kernel->conv->out_width() < 1)
         return fail("the filter is larger than the input");
       return Resize(context, output,
@@ -453,7 +455,7 @@ TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
       const int cols = Dim(input, Rank(input) - 1);
       const int64_t rows = cols ? Elements(input) / cols : 0;
       if (input->type == kTfLiteFloat32)
-        PackFloat(input->data.f, rows, cols, output->data.i32);
+        PackFor(kernel->state->path)(input->data.f, rows, cols, output->data.i32);
       else
         PackInt8(input->data.int8, rows, cols, input->params.zero_point, output->data.i32);
       return kTfLiteOk;
@@ -531,32 +533,50 @@ TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
 }  // namespace
 }  // namespace bcn_lce
 
+namespace {
+
+// The kernel path the `kernel` option asks for, else BCN_LCE_KERNEL, else the best one.
+bool ResolvePath(const char* requested, bcn_lce::KernelPath* path, std::string* error) {
+  const char* environment = std::getenv("BCN_LCE_KERNEL");
+  const std::string name = requested ? requested : environment ? environment : "";
+  return bcn_lce::ChoosePath(name, path, error);
+}
+
+void Report(void (*report_error)(const char*), const std::string& message) {
+  if (report_error) report_error(("bcn-lce delegate: " + message).c_str());
+}
+
+}  // namespace
+
 BCN_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** values, size_t count,
                                                          void (*report_error)(const char*)) {
-  auto* state = new bcn_lce::DelegateState();
+  auto state = std::make_unique<bcn_lce::DelegateState>();
+  const char* kernel = nullptr;
   for (size_t i = 0; i < count; ++i) {
     if (std::strcmp(keys[i], "num_threads") == 0) {
       char* end = nullptr;
       const long threads = std::strtol(values[i], &end, 10);
       if (end == values[i] || *end != '\0' || threads < 0 || threads > 256) {
-        if (report_error) report_error("bcn-lce delegate: num_threads must be an integer from 0 to 256");
-        delete state;
+        Report(report_error, "num_threads must be an integer from 0 to 256");
         return nullptr;
       }
       state->num_threads = int(threads);
+    } else if (std::strcmp(keys[i], "kernel") == 0) {
+      kernel = values[i];
     } else {
-      if (report_error) {
-        const std::string message = std::string("bcn-lce delegate: unknown option ") + keys[i] + " (known: num_threads)";
-        report_error(message.c_str());
-      }
-      delete state;
+      Report(report_error, std::string("unknown option ") + keys[i] + " (known: num_threads, kernel)");
       return nullptr;
     }
   }
-  state->delegate.data_ = state;
+  std::string error;
+  if (!ResolvePath(kernel, &state->path, &error)) {
+    Report(report_error, error);
+    return nullptr;
+  }
+  state->delegate.data_ = state.get();
   state->delegate.Prepare = bcn_lce::DelegatePrepare;
   state->delegate.flags = kTfLiteDelegateFlagsAllowDynamicTensors;
-  return &state->delegate;
+  return &state.release()->delegate;
 }
 
 BCN_EXPORT void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
@@ -564,4 +584,14 @@ BCN_EXPORT void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
 }
 
 // Which build of the kernels this is, for benchmark reports.
-BCN_EXPORT const char* bcn_lce_delegate_version() { return "bcn-lce 0.1 portable"; }
+BCN_EXPORT const char* bcn_lce_delegate_version() { return "bcn-lce 0.2"; }
+
+// The kernel path a delegate created with `requested` (NULL: no `kernel` option) would run,
+// written to `out`; returns 0, or -1 with the reason in `out`.
+BCN_EXPORT int bcn_lce_delegate_kernel(const char* requested, char* out, size_t size) {
+  bcn_lce::KernelPath path;
+  std::string error;
+  const bool ok = ResolvePath(requested, &path, &error);
+  std::snprintf(out, size, "%s", ok ? bcn_lce::PathName(path) : error.c_str());
+  return ok ? 0 : -1;
+}

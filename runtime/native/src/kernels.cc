@@ -10,20 +10,6 @@ namespace {
 
 inline uint32_t Word(int32_t w) { return static_cast<uint32_t>(w); }
 
-// Set bits of a[i] ^ b[i] over n words: the number of +1/-1 products that are -1.
-inline int32_t XorPopcount(const int32_t* a, const int32_t* b, int n) {
-  int32_t sum = 0;
-  int i = 0;
-  for (; i + 2 <= n; i += 2) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, sizeof x);
-    std::memcpy(&y, b + i, sizeof y);
-    sum += __builtin_popcountll(x ^ y);
-  }
-  if (i < n) sum += __builtin_popcount(Word(a[i]) ^ Word(b[i]));
-  return sum;
-}
-
 inline int8_t SaturateInt8(int32_t x) {
   return static_cast<int8_t>(std::min<int32_t>(127, std::max<int32_t>(-128, x)));
 }
@@ -95,8 +81,9 @@ void BMaxPool2D(const BMaxPoolShape& s, const int32_t* in, int32_t* out) {
   }
 }
 
-BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads)
-    : shape_(shape), type_(output.type) {
+BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads,
+                 KernelPath path)
+    : shape_(shape), type_(output.type), tile_(TileFor(path)) {
   const AxisPadding py =
       ComputeAxisPadding(shape.padding, shape.in_height, shape.filter_height, shape.stride_height, shape.dilation_height);
   const AxisPadding px =
@@ -107,22 +94,31 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
   pad_left_ = px.pad_before;
   in_words_ = PackedSize(shape.channels_in);
   const int group_channels = shape.channels_in / shape.groups;
+  const int outs_per_group = shape.channels_out / shape.groups;
   group_words_ = PackedSize(group_channels);
-  const int taps = shape.filter_height * shape.filter_width;
-  filter_size_ = taps * group_words_;
-  filter_.assign(filter, filter + int64_t(shape.channels_out) * filter_size_);
+  taps_ = shape.filter_height * shape.filter_width;
+  blocks_per_group_ = (outs_per_group + kBlockChannels - 1) / kBlockChannels;
+  zero_words_.assign(in_words_, 0);
 
-  filter_popcount_.resize(size_t(shape.channels_out) * taps);
-  for (int o = 0; o < shape.channels_out; ++o)
-    for (int t = 0; t < taps; ++t) {
-      int32_t count = 0;
-      for (int w = 0; w < group_words_; ++w) count += __builtin_popcount(Word(filter_[size_t(o) * filter_size_ + t * group_words_ + w]));
-      filter_popcount_[size_t(o) * taps + t] = count;
-    }
+  // Repack [out][tap][word] into blocks of kBlockChannels outputs, the channel innermost,
+  // so a tile reads one vector of weights per input word. Missing channels get zero weights.
+  const int filter_size = taps_ * group_words_;
+  weights_.assign(size_t(shape.groups) * blocks_per_group_ * filter_size * kBlockChannels, 0);
+  filter_popcount_.assign(size_t(shape.channels_out) * taps_, 0);
+  for (int o = 0; o < shape.channels_out; ++o) {
+    const int group = o / outs_per_group, block = (o % outs_per_group) / kBlockChannels, lane = o % outs_per_group % kBlockChannels;
+    int32_t* dst = weights_.data() + (size_t(group) * blocks_per_group_ + block) * filter_size * kBlockChannels + lane;
+    for (int t = 0; t < taps_; ++t)
+      for (int w = 0; w < group_words_; ++w) {
+        const int32_t word = filter[size_t(o) * filter_size + t * group_words_ + w];
+        dst[(t * group_words_ + w) * kBlockChannels] = word;
+        filter_popcount_[size_t(o) * taps_ + t] += __builtin_popcount(Word(word));
+      }
+  }
 
   // accum counts the -1 products of K = taps * group_channels; the convolution's value is
   // K - 2 * accum. LCE folds that into the clamp and the multiplier/bias, computed in double.
-  const int32_t k = taps * group_channels;
+  const int32_t k = taps_ * group_channels;
   if (type_ == OutputType::Bitpacked) {
     thresholds_ = output.thresholds;
   } else {
@@ -149,118 +145,122 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
       for (int o = 0; o < shape.channels_out; ++o) zero_pad_multiplier_[o] = -1.0f * output.post_multiplier[o];
     }
   }
-  scratch_.assign(std::max(1, threads), std::vector<int32_t>(2 * size_t(shape.channels_out)));
+  scratch_.resize(std::max(1, threads));
+  for (Scratch& s : scratch_) {
+    s.taps.resize(size_t(kTilePixels) * taps_);
+    s.tile.resize(size_t(kTilePixels) * kBlockChannels);
+    s.accum.resize(size_t(kTilePixels) * shape.channels_out);
+    s.correction.resize(shape.channels_out);
+  }
 }
 
 int BConv2D::out_depth() const {
   return type_ == OutputType::Bitpacked ? PackedSize(shape_.channels_out) : shape_.channels_out;
 }
 
-void BConv2D::Accumulate(const int32_t* input, int batch, int out_y, int out_x, int32_t* accum,
-                         int32_t* correction) const {
+bool BConv2D::Corrected(int out_y, int out_x) const {
+  // LCE corrects where the effective window sticks out on one side of each axis at most
+  // (it computes no correction for a window wider than the image).
   const BConv2DShape& s = shape_;
-  const int y0 = out_y * s.stride_height - pad_top_;
-  const int x0 = out_x * s.stride_width - pad_left_;
-  const int fh = s.filter_height, fw = s.filter_width, dh = s.dilation_height, dw = s.dilation_width;
-  const int64_t row_stride = int64_t(s.in_width) * in_words_;
-  const int32_t* image = input + int64_t(batch) * s.in_height * row_stride;
-  const bool inside = y0 >= 0 && y0 + (fh - 1) * dh < s.in_height && x0 >= 0 && x0 + (fw - 1) * dw < s.in_width;
+  const int eff_h = (s.filter_height - 1) * s.dilation_height + 1;
+  const int eff_w = (s.filter_width - 1) * s.dilation_width + 1;
+  const int top_offset = ((out_height_ - 1) * s.stride_height + eff_h - s.in_height) / 2;
+  const int left_offset = ((out_width_ - 1) * s.stride_width + eff_w - s.in_width) / 2;
+  const int top = top_offset - out_y * s.stride_height, bottom = -top - s.in_height + eff_h;
+  const int left = left_offset - out_x * s.stride_width, right = -left - s.in_width + eff_w;
+  if (left <= 0 && right <= 0 && top <= 0 && bottom <= 0) return false;
+  return (right <= 0 && top > 0 && bottom < 0) || (left < 0 && right > 0 && bottom <= 0) ||
+         (left > 0 && right < 0 && top <= 0) || (left <= 0 && top < 0 && bottom > 0);
+}
 
-  if (inside && s.groups == 1 && dw == 1) {
-    // Each filter row meets fw consecutive input pixels: one contiguous run of words.
-    const int run = fw * in_words_;
-    for (int o = 0; o < s.channels_out; ++o) {
-      const int32_t* f = filter_.data() + size_t(o) * filter_size_;
-      int32_t sum = 0;
-      for (int ky = 0; ky < fh; ++ky)
-        sum += XorPopcount(image + (y0 + ky * dh) * row_stride + int64_t(x0) * in_words_, f + ky * run, run);
-      accum[o] = sum;
+void BConv2D::Transform(const int32_t* accum, const int32_t* correction, bool corrected, int64_t at,
+                        void* output) const {
+  const int channels = shape_.channels_out;
+  if (type_ == OutputType::Bitpacked) {
+    int32_t* dst = static_cast<int32_t*>(output) + at;
+    for (int w = 0; w < PackedSize(channels); ++w) {
+      uint32_t bits = 0;
+      const int end = std::min(channels, (w + 1) * kBitsPerWord);
+      for (int o = w * kBitsPerWord; o < end; ++o) bits |= uint32_t(accum[o] > thresholds_[o]) << (o % kBitsPerWord);
+      dst[w] = static_cast<int32_t>(bits);
     }
-    return;
-  }
-
-  const int taps = fh * fw;
-  const int group_channels = s.channels_in / s.groups;
-  const int outs_per_group = s.channels_out / s.groups;
-  std::fill(accum, accum + s.channels_out, 0);
-  if (correction) std::fill(correction, correction + s.channels_out, 0);
-  for (int ky = 0; ky < fh; ++ky) {
-    const int y = y0 + ky * dh;
-    for (int kx = 0; kx < fw; ++kx) {
-      const int x = x0 + kx * dw;
-      const int t = ky * fw + kx;
-      if (y >= 0 && y < s.in_height && x >= 0 && x < s.in_width) {
-        const int32_t* pixel = image + y * row_stride + int64_t(x) * in_words_;
-        for (int o = 0; o < s.channels_out; ++o)
-          accum[o] += XorPopcount(pixel + (o / outs_per_group) * group_words_,
-                                  filter_.data() + size_t(o) * filter_size_ + t * group_words_, group_words_);
-      } else {
-        // Padding is bit 0 (+1): the product is the filter's own sign.
-        for (int o = 0; o < s.channels_out; ++o) {
-          const int32_t ones = filter_popcount_[size_t(o) * taps + t];
-          accum[o] += ones;
-          if (correction) correction[o] += group_channels - 2 * ones;
-        }
-      }
+  } else if (type_ == OutputType::Int8) {
+    int8_t* dst = static_cast<int8_t*>(output) + at;
+    for (int o = 0; o < channels; ++o) {
+      const int32_t x = std::min(clamp_max_, std::max(clamp_min_, accum[o] * 2));
+      dst[o] = SaturateInt8(static_cast<int32_t>(std::round(static_cast<float>(x) * multiplier_[o] + bias_[o])));
     }
+  } else {
+    float* dst = static_cast<float*>(output) + at;
+    const float* m = multiplier_.data();
+    const float* b = bias_.data();
+    for (int o = 0; o < channels; ++o) {
+      const int32_t x = std::min(clamp_max_, std::max(clamp_min_, accum[o] * 2));
+      dst[o] = static_cast<float>(x) * m[o] + b[o];
+    }
+    if (corrected)
+      for (int o = 0; o < channels; ++o) dst[o] += zero_pad_multiplier_[o] * static_cast<float>(correction[o]);
   }
 }
 
-void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, int thread) {
-  const int channels = shape_.channels_out;
-  int32_t* accum = scratch_[thread].data();
-  int32_t* correction = accum + channels;
+void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, Scratch& scratch) const {
+  const BConv2DShape& s = shape_;
+  const int channels = s.channels_out, outs_per_group = channels / s.groups;
+  const int group_channels = s.channels_in / s.groups;
+  const int64_t row_stride = int64_t(s.in_width) * in_words_;
+  const int32_t* image = input + int64_t(batch) * s.in_height * row_stride;
   const int depth = out_depth();
   const int64_t first = (int64_t(batch) * out_height_ + out_y) * out_width_ * depth;
+  const int y0 = out_y * s.stride_height - pad_top_;
 
-  // Where LCE applies its zero-padding correction: the effective window sticks out on one
-  // side of each axis at most (it computes no correction for a window wider than the image).
-  const int eff_h = (shape_.filter_height - 1) * shape_.dilation_height + 1;
-  const int eff_w = (shape_.filter_width - 1) * shape_.dilation_width + 1;
-  const int top_offset = ((out_height_ - 1) * shape_.stride_height + eff_h - shape_.in_height) / 2;
-  const int left_offset = ((out_width_ - 1) * shape_.stride_width + eff_w - shape_.in_width) / 2;
-  const int over_top = top_offset - out_y * shape_.stride_height;
-  const int over_bottom = -over_top - shape_.in_height + eff_h;
-
-  for (int out_x = 0; out_x < out_width_; ++out_x) {
-    bool corrected = false;
-    if (zero_padding_correction_) {
-      const int over_left = left_offset - out_x * shape_.stride_width;
-      const int over_right = -over_left - shape_.in_width + eff_w;
-      const bool border = over_left > 0 || over_right > 0 || over_top > 0 || over_bottom > 0;
-      corrected = border && ((over_right <= 0 && over_top > 0 && over_bottom < 0) ||
-                             (over_left < 0 && over_right > 0 && over_bottom <= 0) ||
-                             (over_left > 0 && over_right < 0 && over_top <= 0) ||
-                             (over_left <= 0 && over_top < 0 && over_bottom > 0));
-    }
-    Accumulate(input, batch, out_y, out_x, accum, zero_padding_correction_ ? correction : nullptr);
-    const int64_t at = first + int64_t(out_x) * depth;
-    if (type_ == OutputType::Bitpacked) {
-      int32_t* dst = static_cast<int32_t*>(output) + at;
-      for (int w = 0; w < depth; ++w) {
-        uint32_t bits = 0;
-        const int end = std::min(channels, (w + 1) * kBitsPerWord);
-        for (int o = w * kBitsPerWord; o < end; ++o) bits |= uint32_t(accum[o] > thresholds_[o]) << (o % kBitsPerWord);
-        dst[w] = static_cast<int32_t>(bits);
+  for (int x_first = 0; x_first < out_width_; x_first += kTilePixels) {
+    const int pixels = std::min(kTilePixels, out_width_ - x_first);
+    // Each tap of each pixel points at its input pixel, or at +1 words outside the image.
+    for (int p = 0; p < pixels; ++p) {
+      const int x0 = (x_first + p) * s.stride_width - pad_left_;
+      for (int ky = 0, t = 0; ky < s.filter_height; ++ky) {
+        const int y = y0 + ky * s.dilation_height;
+        for (int kx = 0; kx < s.filter_width; ++kx, ++t) {
+          const int x = x0 + kx * s.dilation_width;
+          const bool inside = y >= 0 && y < s.in_height && x >= 0 && x < s.in_width;
+          scratch.taps[p * taps_ + t] = inside ? image + y * row_stride + int64_t(x) * in_words_ : zero_words_.data();
+        }
       }
-      continue;
     }
-    for (int o = 0; o < channels; ++o) {
-      const int32_t x = std::min(clamp_max_, std::max(clamp_min_, accum[o] * 2));
-      float value = static_cast<float>(x) * multiplier_[o] + bias_[o];
-      if (type_ == OutputType::Int8) {
-        static_cast<int8_t*>(output)[at + o] = SaturateInt8(static_cast<int32_t>(std::round(value)));
-      } else {
-        if (corrected) value += zero_pad_multiplier_[o] * static_cast<float>(correction[o]);
-        static_cast<float*>(output)[at + o] = value;
+    for (int g = 0; g < s.groups; ++g) {
+      for (int b = 0; b < blocks_per_group_; ++b) {
+        const TileArgs args{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_,
+                            weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels,
+                            scratch.tile.data()};
+        tile_(args);
+        const int o_first = g * outs_per_group + b * kBlockChannels;
+        const int lanes = std::min(kBlockChannels, outs_per_group - b * kBlockChannels);
+        for (int p = 0; p < pixels; ++p)
+          std::memcpy(&scratch.accum[size_t(p) * channels + o_first], &scratch.tile[p * kBlockChannels],
+                      sizeof(int32_t) * lanes);
       }
+    }
+    for (int p = 0; p < pixels; ++p) {
+      const int out_x = x_first + p;
+      const bool corrected = zero_padding_correction_ && Corrected(out_y, out_x);
+      if (corrected) {
+        // What the taps outside the image added as +1 inputs, to be taken back.
+        std::fill(scratch.correction.begin(), scratch.correction.end(), 0);
+        for (int t = 0; t < taps_; ++t) {
+          if (scratch.taps[p * taps_ + t] != zero_words_.data()) continue;
+          for (int o = 0; o < channels; ++o)
+            scratch.correction[o] += group_channels - 2 * filter_popcount_[size_t(o) * taps_ + t];
+        }
+      }
+      Transform(&scratch.accum[size_t(p) * channels], scratch.correction.data(), corrected,
+                first + int64_t(out_x) * depth, output);
     }
   }
 }
 
 void BConv2D::Run(const int32_t* input, void* output, ThreadPool* pool) {
   const int rows = shape_.batch * out_height_;
-  auto row = [&](int task, int thread) { Row(input, output, task / out_height_, task % out_height_, thread); };
+  auto row = [&](int task, int thread) { Row(input, output, task / out_height_, task % out_height_, scratch_[thread]); };
   if (pool == nullptr || int(scratch_.size()) < pool->size()) {
     for (int task = 0; task < rows; ++task) row(task, 0);
     return;

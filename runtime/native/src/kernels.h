@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernel_path.h"
 #include "thread_pool.h"
 
 namespace bcn_lce {
@@ -61,11 +62,14 @@ struct BConv2DOutput {
   int32_t int8_zero_point = 0;
 };
 
-// One LceBconv2d: weights and output transform prepared once, then Run any number of times.
+// One LceBconv2d: weights repacked and output transform prepared once, then Run any number
+// of times without allocating.
 class BConv2D {
  public:
   // `filter` is LCE's packed OHWI filter: [channels_out, fh, fw, PackedSize(channels_in / groups)].
-  BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads);
+  // `threads` is the most threads Run will be given; `path` picks the inner loop.
+  BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads,
+          KernelPath path);
 
   int out_height() const { return out_height_; }
   int out_width() const { return out_width_; }
@@ -77,22 +81,32 @@ class BConv2D {
   void Run(const int32_t* input, void* output, ThreadPool* pool);
 
  private:
-  void Accumulate(const int32_t* input, int batch, int out_y, int out_x, int32_t* accum, int32_t* correction) const;
-  void Row(const int32_t* input, void* output, int batch, int out_y, int thread);
+  struct Scratch {
+    std::vector<const int32_t*> taps;  // [kTilePixels][taps]
+    std::vector<int32_t> tile;         // [kTilePixels][kBlockChannels]
+    std::vector<int32_t> accum;        // [kTilePixels][channels_out]
+    std::vector<int32_t> correction;   // [channels_out]
+  };
+  void Row(const int32_t* input, void* output, int batch, int out_y, Scratch& scratch) const;
+  // Whether LCE applies its zero-padding correction at this output pixel.
+  bool Corrected(int out_y, int out_x) const;
+  void Transform(const int32_t* accum, const int32_t* correction, bool corrected, int64_t at, void* output) const;
 
   BConv2DShape shape_;
   OutputType type_;
+  TileFunction tile_;
   int out_height_, out_width_, pad_top_, pad_left_;
-  int in_words_, group_words_;   // words per input pixel, per group's slice of it
-  int filter_size_;              // words per output channel's filter
-  std::vector<int32_t> filter_;
-  std::vector<int32_t> filter_popcount_;  // per output channel and filter tap: set bits
+  int in_words_, group_words_;  // words per input pixel, per group's slice of it
+  int taps_, blocks_per_group_;
+  std::vector<int32_t> weights_;          // [groups][blocks][taps][group_words][kBlockChannels]
+  std::vector<int32_t> filter_popcount_;  // [channels_out][taps]: set bits of each tap's weights
+  std::vector<int32_t> zero_words_;       // what a tap outside the image reads: +1s
   int32_t clamp_min_ = 0, clamp_max_ = 0;
   std::vector<float> multiplier_, bias_;  // float/int8: out = float(clamp(2 * accum)) * m + b
   std::vector<float> zero_pad_multiplier_;  // SAME zero padding: -post_multiplier
   std::vector<int32_t> thresholds_;
   bool zero_padding_correction_ = false;
-  std::vector<std::vector<int32_t>> scratch_;  // per thread: accumulators and corrections
+  std::vector<Scratch> scratch_;  // one per thread
 };
 
 }  // namespace bcn_lce

@@ -69,6 +69,24 @@ void TestPacking() {
   }
 }
 
+void TestPackingPaths() {
+  for (int trial = 0; trial < 50; ++trial) {
+    const int rows = Uniform(1, 4), cols = Uniform(1, 200);
+    std::vector<float> values(size_t(rows) * cols);
+    for (float& x : values) x = float(Uniform(-3, 3)) * 0.5f;
+    values[Uniform(0, int(values.size()) - 1)] = -0.0f;
+    values[Uniform(0, int(values.size()) - 1)] = std::nanf("");
+    std::vector<int32_t> scalar(size_t(rows) * PackedSize(cols));
+    PackFloat(values.data(), rows, cols, scalar.data());
+    for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon}) {
+      if (!PathSupported(path)) continue;
+      std::vector<int32_t> got(scalar.size(), 7);
+      PackFor(path)(values.data(), rows, cols, got.data());
+      CHECK(got == scalar, "trial %d: %s packing differs from scalar", trial, PathName(path));
+    }
+  }
+}
+
 void TestBMaxPool() {
   for (int trial = 0; trial < 40; ++trial) {
     BMaxPoolShape s{};
@@ -141,6 +159,8 @@ std::vector<int> ReferenceValues(const ConvCase& c, int out_h, int out_w, int pa
   return values;
 }
 
+int paths_tested[4] = {0, 0, 0, 0};
+
 void TestBConv2D() {
   const std::vector<int> channel_choices = {1, 3, 31, 32, 33, 40, 64, 70, 100, 128};
   int tested = 0;
@@ -185,7 +205,7 @@ void TestBConv2D() {
 
     const int threads = Uniform(1, 3);
     ThreadPool pool(threads);
-    BConv2D conv(s, filter.data(), out, threads);
+    BConv2D conv(s, filter.data(), out, threads, KernelPath::Scalar);
     const AxisPadding py = ComputeAxisPadding(s.padding, s.in_height, s.filter_height, s.stride_height, s.dilation_height);
     const AxisPadding px = ComputeAxisPadding(s.padding, s.in_width, s.filter_width, s.stride_width, s.dilation_width);
     CHECK(conv.out_height() == py.out_size && conv.out_width() == px.out_size, "output size");
@@ -233,18 +253,24 @@ void TestBConv2D() {
       }
     }
 
-    // Threads must not change a bit.
-    if (out.type == OutputType::Float32) {
-      std::vector<float> one(pixels * s.channels_out), many(pixels * s.channels_out);
-      ThreadPool single(1), several(3);
-      BConv2D a(s, filter.data(), out, 1), b(s, filter.data(), out, 3);
-      a.Run(input.data(), one.data(), &single);
-      b.Run(input.data(), many.data(), &several);
-      CHECK(one == many, "trial %d: 1 and 3 threads differ", trial);
+    // Every SIMD path this CPU has, and any thread count, must give the scalar path's bits.
+    const size_t bytes = pixels * (out.type == OutputType::Bitpacked ? PackedSize(s.channels_out) * 4
+                                   : out.type == OutputType::Int8 ? s.channels_out : s.channels_out * 4);
+    std::vector<char> scalar(bytes);
+    ThreadPool single(1);
+    BConv2D(s, filter.data(), out, 1, KernelPath::Scalar).Run(input.data(), scalar.data(), &single);
+    for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon}) {
+      if (!PathSupported(path)) continue;
+      std::vector<char> got(bytes);
+      BConv2D(s, filter.data(), out, 3, path).Run(input.data(), got.data(), &pool);
+      CHECK(got == scalar, "trial %d: %s differs from scalar", trial, PathName(path));
+      ++paths_tested[int(path)];
     }
     ++tested;
   }
   CHECK(tested > 100, "only %d convolutions tested", tested);
+  for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon})
+    if (PathSupported(path)) std::printf("%s: %d convolutions equal to scalar\n", PathName(path), paths_tested[int(path)]);
 }
 
 const uint8_t kOptions[] = {
@@ -289,7 +315,9 @@ void TestFlexBuffers() {
 }  // namespace
 
 int main() {
+  std::printf("kernel paths on this CPU: %s\n", SupportedPaths().c_str());
   TestPacking();
+  TestPackingPaths();
   TestBMaxPool();
   TestBConv2D();
   TestFlexBuffers();

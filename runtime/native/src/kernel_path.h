@@ -1,0 +1,31 @@
+// Which implementation of the inner loops runs: the best this CPU has, or the one forced by
+// the delegate's `kernel` option or the BCN_LCE_KERNEL environment variable (for comparison
+// and tests). One build runs on any CPU of its architecture.
+#ifndef BCN_LCE_KERNEL_PATH_H_
+#define BCN_LCE_KERNEL_PATH_H_
+
+#include <string>
+
+#include "tile.h"
+
+namespace bcn_lce {
+
+enum class KernelPath { Scalar, Avx2, Avx512Vpopcnt, Neon };
+
+const char* PathName(KernelPath path);
+// Whether this build and this CPU can run `path`.
+bool PathSupported(KernelPath path);
+// The fastest supported path.
+KernelPath BestPath();
+// `name` ("" or "auto": BestPath(), else a PathName), or false with `error` set when the name
+// is unknown or the path cannot run here.
+bool ChoosePath(const std::string& name, KernelPath* path, std::string* error);
+// Every path this build and CPU can run, comma-separated.
+std::string SupportedPaths();
+
+TileFunction TileFor(KernelPath path);
+PackFunction PackFor(KernelPath path);
+
+}  // namespace bcn_lce
+
+#endif  // BCN_LCE_KERNEL_PATH_H_
