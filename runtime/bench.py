@@ -106,15 +106,19 @@ def sample_image(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarr
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-def option_sets(engine: str, options: dict, sweep: bool) -> list[dict]:
+def option_sets(engine: str, options: dict, sweep: bool, uses_lce: bool = False) -> list[dict]:
     """The engine options to measure a model with on `engine`: the given ones, or with `sweep`
-    every combination of the kernel switches the engine has (LCE: indirect BGEMM x XNNPACK)."""
+    every combination of the kernel switches the engine has (LCE: indirect BGEMM x XNNPACK;
+    tflite: XNNPACK, and for a model with LCE ops each kernel path of bcn's delegate this CPU has)."""
     if not sweep:
         return [options]
-    switches = ("use_indirect_bgemm", "use_xnnpack") if engine == "lce" else ("use_xnnpack",)
+    switches = {"use_indirect_bgemm": (True, False), "use_xnnpack": (True, False)} if engine == "lce" else {
+        "use_xnnpack": (True, False)}
+    if engine == "tflite" and uses_lce and "kernel" not in options:
+        switches["kernel"] = tuple(delegate.available_kernels())
     combos = [{}]
-    for switch in switches:
-        combos = [{**combo, switch: value} for combo in combos for value in (True, False)]
+    for switch, values in switches.items():
+        combos = [{**combo, switch: value} for combo in combos for value in values]
     return [{**options, **combo} for combo in combos]
 
 
@@ -296,7 +300,7 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
         else:
             engines = sweep_engines(uses_lce) if sweep and engine is None else [engine or default_engine(uses_lce)]
             in_process += [(path, model_engine, chosen) for model_engine in engines
-                           for chosen in option_sets(model_engine, options, sweep)]
+                           for chosen in option_sets(model_engine, options, sweep, uses_lce)]
     results = []
     started = time.time()
     with tqdm(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",

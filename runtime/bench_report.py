@@ -23,9 +23,11 @@ def _giga(value) -> str:
 
 def _options(result: dict) -> str:
     options = result.get("options") or {}
-    names = {"use_indirect_bgemm": "ibgemm", "use_xnnpack": "xnnpack", "use_reference_bconv": "ref-bconv",
-             "lce_delegate": "bcn-lce"}
-    return " ".join(short for key, short in names.items() if options.get(key)) or "plain"
+    names = {"use_indirect_bgemm": "ibgemm", "use_xnnpack": "xnnpack", "use_reference_bconv": "ref-bconv"}
+    words = [short for key, short in names.items() if options.get(key)]
+    if options.get("lce_delegate"):  # which of bcn's kernel paths ran the binary layers
+        words.append(f"bcn-lce {options.get('kernel', '?')}")
+    return " ".join(words) or "plain"
 
 
 def result_rows(report: dict) -> list[list[str]]:

@@ -67,7 +67,7 @@ def _open_library(path: Path) -> ctypes.CDLL:
 
 
 def delegate_version(path: Path | None = None) -> str:
-    """What the library says it is (e.g. "bcn-lce 0.1 portable"), or "unknown"."""
+    """What the library says it is (e.g. "bcn-lce 0.2"), or "unknown"."""
     library = _open_library(path or library_path())
     try:
         query = library.bcn_lce_delegate_version
@@ -77,17 +77,53 @@ def delegate_version(path: Path | None = None) -> str:
     return (query() or b"unknown").decode("utf-8", "replace")
 
 
-def lce_delegate(num_threads: int | None = None):
+KERNELS = ("avx512-vpopcnt", "avx2", "neon", "scalar")
+KERNEL_ENV_VAR = "BCN_LCE_KERNEL"
+
+
+def delegate_kernel(kernel: str | None = None, path: Path | None = None) -> str:
+    """The kernel path a delegate asked for `kernel` runs on this CPU: `kernel` itself, or with
+    None or "auto" the one $BCN_LCE_KERNEL names, else the fastest this CPU has. A path the CPU
+    cannot run is a one-line BcnError."""
+    library = _open_library(path or library_path())
+    query = library.bcn_lce_delegate_kernel
+    query.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+    query.restype = ctypes.c_int
+    out = ctypes.create_string_buffer(256)
+    requested = None if kernel in (None, "auto") else kernel.encode()
+    if query(requested, out, len(out)) != 0:
+        source = f"{KERNEL_ENV_VAR}: " if requested is None else ""
+        raise BcnError(f"bcn's LCE delegate: {source}{out.value.decode()}")
+    return out.value.decode()
+
+
+def available_kernels(path: Path | None = None) -> list[str]:
+    """The kernel paths this CPU can run, fastest first."""
+    found = []
+    for name in KERNELS:
+        try:
+            found.append(delegate_kernel(name, path))
+        except BcnError:
+            pass
+    return found
+
+
+def lce_delegate(num_threads: int | None = None, kernel: str | None = None):
     """The delegate for the installed LiteRT Interpreter's `experimental_delegates`.
 
     num_threads: threads for the LCE ops (None or 0: the interpreter's thread count).
+    kernel: the inner-loop implementation (None or "auto": $BCN_LCE_KERNEL, else the fastest
+    this CPU has; or one of KERNELS, for comparison).
     """
     from bcn.runtime.engines import tflite_module
 
     path = library_path()
     _open_library(path)
+    delegate_kernel(kernel, path)  # a kernel this CPU lacks: one line, before LiteRT's message
     module, _ = tflite_module()
     options = {"num_threads": int(num_threads)} if num_threads else {}
+    if kernel not in (None, "auto"):
+        options["kernel"] = kernel
     try:
         return module.load_delegate(str(path), options)
     except (ValueError, RuntimeError, OSError) as error:

@@ -36,7 +36,8 @@ LCE_DEFAULTS = {
     "use_xnnpack": True,
     "use_reference_bconv": False,
 }
-TFLITE_DEFAULTS = {"use_xnnpack": True}
+# kernel: the inner loop of bcn's LCE delegate ("auto": the fastest this CPU has).
+TFLITE_DEFAULTS = {"use_xnnpack": True, "kernel": "auto"}
 # Plain TFLite interpreters in order of preference: (module, pip package).
 TFLITE_MODULES = (
     ("ai_edge_litert.interpreter", "ai-edge-litert"),
@@ -186,15 +187,16 @@ class TfliteEngine(Engine):
 
     name = "tflite"
 
-    def __init__(self, content: bytes, threads: int, use_xnnpack: bool, lce_ops: bool = False):
+    def __init__(self, content: bytes, threads: int, use_xnnpack: bool, kernel: str = "auto", lce_ops: bool = False):
         module, package = tflite_module()
         library = f"{package} {_version(package)}"
         options = dict(threads=threads, use_xnnpack=use_xnnpack)
         delegates = None
         if lce_ops:
-            delegates = [lce_delegate_library.lce_delegate(num_threads=threads)]
+            delegates = [lce_delegate_library.lce_delegate(num_threads=threads, kernel=kernel)]
             library += " + bcn-lce delegate"
             options["lce_delegate"] = lce_delegate_library.delegate_version()
+            options["kernel"] = lce_delegate_library.delegate_kernel(kernel)
         super().__init__(library, options)
         resolver = module.OpResolverType.AUTO if use_xnnpack else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         self._interpreter = module.Interpreter(model_content=content, num_threads=threads,
@@ -242,7 +244,8 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
     """Load a flatbuffer into `engine` ("lce", "tflite", or None: default_engine's choice).
 
     Options: use_xnnpack (both engines), use_indirect_bgemm and use_reference_bconv (LCE only;
-    ignored by "tflite" so one set of options serves a mix of models). None means the default.
+    ignored by "tflite" so one set of options serves a mix of models), kernel (bcn's LCE
+    delegate, tflite only). None means the default.
     """
     check_flatbuffer(content, source)
     known = set(LCE_DEFAULTS) | set(TFLITE_DEFAULTS)
@@ -266,7 +269,8 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
     if threads < 1:
         raise BcnError(f"threads must be at least 1, got {threads}")
     defaults = LCE_DEFAULTS if engine == "lce" else TFLITE_DEFAULTS
-    chosen = {key: (default if options.get(key) is None else bool(options[key])) for key, default in defaults.items()}
+    chosen = {key: default if options.get(key) is None else options[key] if key == "kernel" else bool(options[key])
+              for key, default in defaults.items()}
     try:
         if engine == "lce":
             return LceEngine(content, threads, **chosen)

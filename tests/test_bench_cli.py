@@ -1,6 +1,7 @@
 """`bcn bench` on real converted models: report schema, grouping, outputs and bad input."""
 
 import json
+import platform
 import subprocess
 import sys
 
@@ -175,15 +176,35 @@ def test_lce_models_through_lce_benchmark_model(models, tmp_path):
 
 
 def test_sweep_measures_binary_models_on_both_engines(models, tmp_path):
+    from bcn.runtime.delegate import available_kernels
+
     out = tmp_path / "sweep.json"
     result = CliRunner().invoke(main, ["bench", str(models["binary"]), str(models["float32"]), "--sweep",
                                        "--runs", "2", "--warmup", "0", "--json", str(out)])
     assert result.exit_code == 0, result.output
     results = json.loads(out.read_text())["results"]
-    binary = {(r["engine"], r["options"]["use_xnnpack"], r["options"].get("use_indirect_bgemm"))
+    binary = {(r["engine"], r["options"]["use_xnnpack"], r["options"].get("use_indirect_bgemm"), r["options"].get("kernel"))
               for r in results if r["variant"] == "binary"}
-    assert binary == {("tflite", True, None), ("tflite", False, None)} | {
-        ("lce", xnnpack, indirect) for xnnpack in (True, False) for indirect in (True, False)}
+    kernels = available_kernels()
+    assert "scalar" in kernels
+    assert binary == {("tflite", xnnpack, None, kernel) for xnnpack in (True, False) for kernel in kernels} | {
+        ("lce", xnnpack, indirect, None) for xnnpack in (True, False) for indirect in (True, False)}
     assert {r["engine"] for r in results if r["variant"] == "float32"} == {"tflite"}
     assert all(r["library"].endswith("+ bcn-lce delegate") for r in results
                if r["variant"] == "binary" and r["engine"] == "tflite")
+
+
+def test_kernel_path_is_forced_recorded_and_refused_where_missing(models, tmp_path):
+    out = tmp_path / "scalar.json"
+    result = CliRunner().invoke(main, ["bench", str(models["binary"]), "--engine", "tflite", "--kernel", "scalar",
+                                       "--threads", "2", "--runs", "1", "--warmup", "0", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(out.read_text())["results"]
+    assert run["options"]["kernel"] == "scalar" and run["options"]["threads"] == 2
+    assert "bcn-lce scalar" in result.output
+    missing = "avx2" if platform.machine() == "aarch64" else "neon"
+    result = CliRunner().invoke(main, ["bench", str(models["binary"]), "--engine", "tflite", "--kernel", missing,
+                                       "--runs", "1", "--warmup", "0"])
+    assert result.exit_code == 2
+    assert f"kernel {missing} cannot run on this CPU" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

@@ -44,10 +44,13 @@ def _classes(value: str | None) -> list[str] | None:
 @click.option("--indirect-bgemm/--no-indirect-bgemm", default=None,
               help="LCE's indirect BGEMM binary-conv kernel (default: on for x86_64, off elsewhere).")
 @click.option("--reference-bconv", is_flag=True, default=None, help="LCE's reference binary conv (slow; for checking).")
+@click.option("--kernel", type=click.Choice(["auto", "avx512-vpopcnt", "avx2", "neon", "scalar"]), default=None,
+              help="Inner loop of bcn's LCE delegate (tflite engine; default: the fastest this CPU has, or "
+                   "$BCN_LCE_KERNEL).")
 @click.option("--sweep", is_flag=True,
               help="Measure every kernel option combination of each model's engine (LCE: indirect BGEMM x XNNPACK; "
-                   "TFLite: XNNPACK), and binary models on both engines unless --engine is given; ratios use each "
-                   "model's fastest.")
+                   "TFLite: XNNPACK and each kernel path of bcn's delegate), and binary models on both engines unless "
+                   "--engine is given; ratios use each model's fastest.")
 @click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Image to run detect on (default: a fixed 640x480 test image).")
 @click.option("--input-size", "-z", type=click.IntRange(min=1), help="Input size of a .tflite without bcn metadata (runs it with a warning).")
 @click.option("--classes", help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line.")
@@ -56,7 +59,7 @@ def _classes(value: str | None) -> list[str] | None:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a latency bar chart (PNG/SVG/PDF; needs matplotlib).")
 @click.option("--lce-benchmark-binary", type=click.Path(dir_okay=False, path_type=Path),
               help="LCE's lce_benchmark_model, for LCE models where the LCE wheel is missing (aarch64 Linux); found on PATH otherwise.")
-def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, reference_bconv, sweep, image, input_size, classes,
+def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, reference_bconv, kernel, sweep, image, input_size, classes,
           json_path, markdown_path, plot_path, lce_benchmark_binary):
     """Measure latency of MODELS (.tflite from `bcn convert`), side by side.
 
@@ -86,7 +89,8 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
             raise BcnError(f"{plot_path}: --plot needs matplotlib, which is not installed: pip install matplotlib")
     report = benchmark(
         models, threads=threads, runs=runs, warmup=warmup, engine=engine,
-        options={"use_xnnpack": xnnpack, "use_indirect_bgemm": indirect_bgemm, "use_reference_bconv": reference_bconv},
+        options={"use_xnnpack": xnnpack, "use_indirect_bgemm": indirect_bgemm, "use_reference_bconv": reference_bconv,
+                 "kernel": kernel},
         image=read_image(image) if image else None, input_size=input_size, classes=_classes(classes),
         lce_benchmark_binary=lce_benchmark_binary, sweep=sweep,
     )
