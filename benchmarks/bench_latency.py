@@ -100,14 +100,18 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
 
     folder.mkdir(parents=True, exist_ok=True)
     click.echo(f"building {preset} at {size} px")
-    model = build_model(preset, input_size=size, num_classes=len(CLASSES))
-    convert_untrained(model, paths, list(CLASSES), str(resolve(preset).spec.with_input_size(size)), samples)
+    from bcn.demo import DEMO_ARCH
+
+    spec = DEMO_ARCH if preset == "demo" else preset
+    model = build_model(spec, input_size=size, num_classes=len(CLASSES))
+    convert_untrained(model, paths, list(CLASSES), str(resolve(spec).spec.with_input_size(size)), samples)
     tf.keras.backend.clear_session()
     return paths
 
 
 @click.command()
-@click.option("--specs", default="q1,q5", show_default=True, help="Presets to build, comma-separated.")
+@click.option("--specs", default="q1,q5", show_default=True,
+              help="Presets to build, comma-separated; 'demo' is bcn demo's architecture.")
 @click.option("--sizes", default="512", show_default=True, help="Input sizes, comma-separated.")
 @click.option("--threads", default="1,2", show_default=True, help="Thread counts for bcn bench.")
 @click.option("--runs", default=30, show_default=True, help="Measured runs per model, option set and thread count.")
