@@ -32,6 +32,7 @@
 # pip on the host, PyPI and a Debian mirror on the first run.
 set -euo pipefail
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+export PATH="$PATH:/usr/sbin:/sbin"  # debootstrap, for a root shell without sbin on its PATH
 
 die() { echo "check-runtime-aarch64: $*" >&2; exit 2; }
 
