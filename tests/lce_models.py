@@ -42,8 +42,14 @@ def convert(model: tf.keras.Model) -> bytes:
     autograph and saved with only its variables converts to the same ops in a few seconds.
     """
     spec = [tf.TensorSpec((1, *t.shape[1:]), t.dtype) for t in model.inputs]
-    function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False),
-                           input_signature=spec, autograph=False)
+
+    def call(*inputs):
+        outputs = model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        # Named as the Keras outputs, as in convert_keras_model's signature (bcn reads the heads from it).
+        return dict(zip(model.output_names, outputs))
+
+    function = tf.function(call, input_signature=spec, autograph=False)
     module = tf.Module()
     module.weights = list(model.variables)
     with tempfile.TemporaryDirectory() as folder:
@@ -390,3 +396,56 @@ def build_recipe(recipe: Recipe, seed: int) -> tf.keras.Model:
     for layer, fan_in in batchnorms:
         randomize_batchnorm(layer, fan_in, rng)
     return model
+
+
+# --- a folder of cases for another machine ------------------------------------------------
+
+def binary_presets() -> list[str]:
+    """The presets with binary convs (QuickNet encoders that are not float twins)."""
+    from bcn.arch.presets import PRESETS
+
+    return [name for name, preset in PRESETS.items() if not preset.float_twin and preset.spec.startswith("qn(")]
+
+
+def preset_flatbuffer(preset: str, input_size: int = 64, seed: int = 0) -> bytes:
+    """The LCE flatbuffer of an untrained preset (random weights from `seed`)."""
+    from bcn.arch.model import build_model
+
+    tf.keras.utils.set_random_seed(seed)
+    content = convert(build_model(preset, input_size=input_size, num_classes=20))
+    tf.keras.backend.clear_session()
+    return content
+
+
+def write_portable_cases(folder, presets=(), seed: int = 0, log=print) -> list[Path]:
+    """Cases that must match bit for bit on any CPU: the random models whole and op by op,
+    and each of `presets` op by op (whole, their XNNPACK float convs round per CPU)."""
+    paths = []
+    for number, recipe in enumerate(random_recipes(seed)):
+        content = convert(build_recipe(recipe, seed))
+        paths.append(write_case(folder, recipe.name, content, seed=seed + number))
+        paths += write_op_cases(folder, recipe.name, content, seed=seed + number)
+    for preset in presets:
+        log(f"converting {preset}")
+        paths += write_op_cases(folder, preset, preset_flatbuffer(preset, seed=seed), seed=seed)
+    return paths
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write LCE parity cases (.tflite + .npz with LCE's outputs) "
+                                                 "for tests/lce_parity_check.py on another machine.")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--presets", nargs="*", default=None,
+                        help="presets to add op by op (default: every binary preset; none: just the random models)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    presets = binary_presets() if args.presets is None else args.presets
+    paths = write_portable_cases(args.folder, presets, args.seed)
+    print(f"{len(paths)} cases in {args.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

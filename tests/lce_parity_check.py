@@ -1,6 +1,6 @@
 """Run bcn's LCE delegate on saved parity cases and compare with LCE's reference outputs.
 
-    python tests/lce_parity_check.py FOLDER [--delegate LIB] [--threads 1 2]
+    python tests/lce_parity_check.py FOLDER [--delegate LIB] [--threads 1 2] [--kernel scalar neon]
 
 FOLDER holds pairs `<name>.tflite` + `<name>.npz`, written on x86_64 by
 `tests/lce_models.py` (`write_case`): the flatbuffer with every LCE op's output exposed
@@ -8,6 +8,8 @@ as a model output, and its inputs and the outputs LCE's own interpreter gave for
 This side needs only numpy and ai-edge-litert (no TensorFlow, no LCE), so it also runs on
 aarch64, emulated or not. The delegate library is `--delegate`, else
 `bcn.runtime.delegate.library_path()` when bcn is installed with it, else $BCN_LCE_DELEGATE.
+Every kernel path the delegate can run on this CPU is checked (scalar and neon on
+aarch64), unless --kernel names some.
 
 Prints one line per mismatching output and exits 1 if any; 2 if nothing could be
 checked (no cases, no delegate, a model the delegate refuses); 0 when every output of
@@ -38,19 +40,44 @@ def delegate_library(explicit=None) -> str | None:
     return os.environ.get(ENV_VAR) or None
 
 
-def delegate_interpreter(content: bytes, library: str, num_threads: int = 1):
-    """A LiteRT interpreter for `content` with the delegate claiming the LCE ops, allocated."""
+KERNELS = ("scalar", "avx2", "avx512-vpopcnt", "neon")
+
+
+def available_kernels(library: str) -> list[str | None]:
+    """The delegate's kernel paths this CPU can run, e.g. ["scalar", "avx2"]; [None] (its
+    default, unnamed) for a library that cannot be asked."""
+    import ctypes
+
+    try:
+        query = ctypes.CDLL(str(library)).bcn_lce_delegate_kernel
+    except (OSError, AttributeError):
+        return [None]
+    query.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+    query.restype = ctypes.c_int
+    answer = ctypes.create_string_buffer(256)
+    return [name for name in KERNELS if query(name.encode(), answer, len(answer)) == 0] or [None]
+
+
+def delegate_interpreter(content: bytes, library: str, num_threads: int = 1, kernel: str | None = None):
+    """A LiteRT interpreter for `content` with the delegate claiming the LCE ops, allocated.
+
+    kernel: the delegate's kernel path (see available_kernels); None: the best for this CPU.
+    """
     from ai_edge_litert.interpreter import Interpreter, load_delegate
 
-    delegate = load_delegate(library, {"num_threads": str(num_threads)})
+    options = {"num_threads": str(num_threads)}
+    if kernel:
+        options["kernel"] = kernel
+    delegate = load_delegate(library, options)
     interpreter = Interpreter(model_content=content, num_threads=num_threads, experimental_delegates=[delegate])
     interpreter.allocate_tensors()
     return interpreter
 
 
-def run_delegate(content: bytes, inputs: list[np.ndarray], library: str, num_threads: int = 1) -> list[np.ndarray]:
+def run_delegate(content: bytes, inputs: list[np.ndarray], library: str, num_threads: int = 1,
+                 kernel: str | None = None) -> list[np.ndarray]:
     """The model's outputs (in the flatbuffer's order) for `inputs`, run with the delegate."""
-    interpreter = delegate_interpreter(content, library, num_threads)
+    interpreter = delegate_interpreter(content, library, num_threads, kernel)
     details = interpreter.get_input_details()
     if len(details) != len(inputs):
         raise ValueError(f"the model has {len(details)} inputs, {len(inputs)} given")
@@ -103,11 +130,11 @@ def load_case(npz_path) -> dict:
     return {"inputs": inputs, "outputs": outputs, "names": names}
 
 
-def check_case(tflite_path, library: str, num_threads: int = 1) -> list[str]:
+def check_case(tflite_path, library: str, num_threads: int = 1, kernel: str | None = None) -> list[str]:
     """Mismatch lines for one `<name>.tflite` against its `<name>.npz`."""
     tflite_path = Path(tflite_path)
     case = load_case(tflite_path.with_suffix(".npz"))
-    actual = run_delegate(tflite_path.read_bytes(), case["inputs"], library, num_threads)
+    actual = run_delegate(tflite_path.read_bytes(), case["inputs"], library, num_threads, kernel)
     return compare_outputs(case["outputs"], actual, case["names"])
 
 
@@ -121,6 +148,8 @@ def main(argv=None) -> int:
     parser.add_argument("folder", type=Path, help="folder of <name>.tflite + <name>.npz pairs")
     parser.add_argument("--delegate", help=f"delegate library (default: bcn's, or ${ENV_VAR})")
     parser.add_argument("--threads", type=int, nargs="+", default=[1], help="delegate thread counts to run (default 1)")
+    parser.add_argument("--kernel", nargs="+", choices=KERNELS,
+                        help="delegate kernel paths to run (default: every one this CPU has)")
     args = parser.parse_args(argv)
     library = delegate_library(args.delegate)
     if not library:
@@ -130,21 +159,24 @@ def main(argv=None) -> int:
     if not found:
         print(f"{args.folder}: no <name>.tflite + <name>.npz pairs", file=sys.stderr)
         return 2
+    kernels = args.kernel or available_kernels(library)
     mismatches, outputs, status = 0, 0, 0
     for path in found:
-        for threads in args.threads:
-            try:
-                problems = check_case(path, library, threads)
-            except (ValueError, RuntimeError) as error:
-                print(f"{path.name} threads={threads}: cannot run: {' '.join(str(error).split())}")
-                status = 2
-                continue
-            outputs += len(load_case(path.with_suffix(".npz"))["outputs"])
-            for problem in problems:
-                print(f"{path.name} threads={threads}: {problem}")
-            mismatches += len(problems)
-    print(f"{len(found)} cases, {outputs} outputs checked with threads {args.threads}: "
-          f"{mismatches} mismatches ({library})", file=sys.stderr)
+        for kernel in kernels:
+            for threads in args.threads:
+                where = f"{path.name} kernel={kernel or 'default'} threads={threads}"
+                try:
+                    problems = check_case(path, library, threads, kernel)
+                except (ValueError, RuntimeError) as error:
+                    print(f"{where}: cannot run: {' '.join(str(error).split())}")
+                    status = 2
+                    continue
+                outputs += len(load_case(path.with_suffix(".npz"))["outputs"])
+                for problem in problems:
+                    print(f"{where}: {problem}")
+                mismatches += len(problems)
+    print(f"{len(found)} cases, {outputs} outputs checked with kernels {', '.join(k or 'default' for k in kernels)} "
+          f"and threads {', '.join(map(str, args.threads))}: {mismatches} mismatches ({library})", file=sys.stderr)
     return status or (1 if mismatches else 0)
 
 
