@@ -23,6 +23,7 @@
 #   BCN_DEBIAN_MIRROR       Debian mirror for the arm64 root; default: the first Debian source in
 #                           this machine's apt configuration (/etc/apt/sources.list{,.d/})
 #   BCN_BUILD_JOBS          parallel compile jobs for the delegate (default 2)
+# BCN_LCE_DELEGATE is not passed on: what runs is the delegate installed in the package.
 #
 # QEMU shows the host's x86 /proc/cpuinfo, on which ai-edge-litert 2.2+ crash in cpuinfo's ARM
 # initialisation; the emulated process therefore runs in its own mount namespace with the
@@ -54,7 +55,6 @@ done
 python3 -m pip --version >/dev/null 2>&1 || die "needs a python3 with pip on the host (pip is copied into the arm64 root)"
 
 mkdir -p "$work"
-: >"$log"
 # A step's output goes to the log; on failure its end is shown.
 logged() {
     "$@" >>"$log" 2>&1 || { echo "check-runtime-aarch64: failed: $*" >&2; tail -n 40 "$log" >&2; exit 1; }
@@ -117,7 +117,8 @@ cpuinfo_file() {
 emulate() {
     # -s and the empty dist-packages folders below keep the host's x86 packages out of sys.path:
     # QEMU resolves absolute paths inside root/ first and falls back to the host's.
-    env -u PYTHONHOME -u PYTHONSTARTUP PYTHONNOUSERSITE=1 \
+    # BCN_LCE_DELEGATE would name a library of this machine: the check is of the one installed.
+    env -u PYTHONHOME -u PYTHONSTARTUP -u BCN_LCE_DELEGATE PYTHONNOUSERSITE=1 \
         unshare --mount --propagation private -- \
         sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$work/cpuinfo" \
         qemu-aarch64-static -cpu cortex-a72 -L "$root" "$root/usr/bin/python3.11" -s "$@"
@@ -126,6 +127,7 @@ emulate() {
 # Everything below that writes to WORKDIR holds its lock, so parallel runs share one setup.
 exec 9>"$work/.lock"
 flock 9
+: >"$log"
 
 # 1. The arm64 root, from scratch when it is missing or unfinished.
 if [ ! -f "$root/.complete" ]; then
@@ -179,7 +181,7 @@ PY
 )
 deps="$work/deps-$(printf '%s\n' "$requirements" | sha256sum | cut -c1-12)"
 if [ ! -d "$deps" ]; then
-    echo "check-runtime-aarch64: pip on aarch64 installs:" $requirements "(log: $log)" >&2
+    echo "check-runtime-aarch64: pip on aarch64 installs ${requirements//$'\n'/, } (log: $log)" >&2
     rm -rf "$deps.partial"
     mapfile -t requirement_args <<<"$requirements"
     PIP_CACHE_DIR="$work/pip-cache" PYTHONPATH="$work/pip" logged emulate -m pip install --only-binary=:all: \
