@@ -1,11 +1,15 @@
 """LCE parity cases: small larq models, their LCE flatbuffers and LCE's own outputs.
 
 The x86_64 half of the delegate parity check (needs TensorFlow, larq and LCE):
-`random_models` draws small binary Keras models from a seed, `convert` turns one into an
-LCE flatbuffer, `expose_lce_tensors` makes every tensor an LCE op writes a model output
-(LCE's interpreter only returns model outputs), and `write_case` saves the flatbuffer with
-its inputs and LCE's reference outputs. The other half, `lce_parity_check.py`, runs the
-delegate on such a folder with numpy and ai-edge-litert only, so it also runs on aarch64.
+`random_recipes` and `build_recipe` draw small binary Keras models from a seed, `convert`
+turns one into an LCE flatbuffer, `expose_lce_tensors` makes every tensor an LCE op writes
+a model output (LCE's interpreter only returns model outputs), `write_case` saves the
+flatbuffer with its inputs and LCE's reference outputs and `write_op_cases` does so for
+each LCE op alone. The other half, `lce_parity_check.py`, runs the delegate on such a
+folder with numpy and ai-edge-litert only, so it also runs on aarch64. To make a folder
+for another machine:
+
+    python tests/lce_models.py FOLDER [--presets q0 q5 ...] [--seed 0]
 """
 
 import tempfile
@@ -24,7 +28,6 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 LCE_OPS = ("LceQuantize", "LceBconv2d", "LceDequantize", "LceBMaxPool2d")
 INT32 = 2  # TensorType.INT32: bitpacked tensors
-FLOAT32 = 0
 BINARY = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip",
               use_bias=False)
 # Channel counts the random models must use as some LceBconv2d's channels_in: none a
@@ -38,8 +41,9 @@ def convert(model: tf.keras.Model) -> bytes:
     """The model's LCE flatbuffer (batch 1), as `lce.convert_keras_model` makes it, faster.
 
     convert_keras_model saves a Keras SavedModel, which traces every layer with autograph
-    (over 20 s for a preset at any input size). The same graph traced once without
-    autograph and saved with only its variables converts to the same ops in a few seconds.
+    (42 s for q5, at any input size). The same graph traced once without autograph and
+    saved with only its variables converts to the same ops in a quarter of the time
+    (checked on q5 and on a trained tiny detector: same ops, options and outputs).
     """
     spec = [tf.TensorSpec((1, *t.shape[1:]), t.dtype) for t in model.inputs]
 
@@ -52,7 +56,8 @@ def convert(model: tf.keras.Model) -> bytes:
     function = tf.function(call, input_signature=spec, autograph=False)
     module = tf.Module()
     module.weights = list(model.variables)
-    with tempfile.TemporaryDirectory() as folder:
+    # In memory where there is a tmpfs: a preset's float weights are 200 MB.
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as folder:
         tf.saved_model.save(module, folder, signatures=function.get_concrete_function())
         return lce.convert_saved_model(folder)
 
@@ -79,8 +84,8 @@ def packed_words(channels: int) -> int:
 def lce_ops(content: bytes) -> list[dict]:
     """Each LCE op of the main subgraph: op, node, options, and its tensors' types and shapes.
 
-    For LceBconv2d also `groups` (from the filter's depth), `output` ("float32" or
-    "bitpacked") and `filter` (its OHWI shape).
+    input and output are (TensorType, shape). For LceBconv2d also `groups` (from the
+    filter's depth), `output_kind` ("float32" or "bitpacked") and `filter` (its OHWI shape).
     """
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     graph = model.subgraphs[0]
