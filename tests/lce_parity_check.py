@@ -9,7 +9,7 @@ This side needs only numpy and ai-edge-litert (no TensorFlow, no LCE), so it als
 aarch64, emulated or not. The delegate library is `--delegate`, else
 `bcn.runtime.delegate.library_path()` when bcn is installed with it, else $BCN_LCE_DELEGATE.
 Every kernel path the delegate can run on this CPU is checked (scalar and neon on
-aarch64), unless --kernel names some.
+aarch64), unless --kernel names some or $BCN_LCE_KERNEL names one.
 
 Prints one line per mismatching output and exits 1 if any; 2 if nothing could be
 checked (no cases, no delegate, a model the delegate refuses); 0 when every output of
@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 ENV_VAR = "BCN_LCE_DELEGATE"
+KERNEL_ENV_VAR = "BCN_LCE_KERNEL"
 
 
 def delegate_library(explicit=None) -> str | None:
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
     parser.add_argument("--delegate", help=f"delegate library (default: bcn's, or ${ENV_VAR})")
     parser.add_argument("--threads", type=int, nargs="+", default=[1], help="delegate thread counts to run (default 1)")
     parser.add_argument("--kernel", nargs="+", choices=KERNELS,
-                        help="delegate kernel paths to run (default: every one this CPU has)")
+                        help=f"delegate kernel paths to run (default: ${KERNEL_ENV_VAR}, else every one this CPU has)")
     args = parser.parse_args(argv)
     library = delegate_library(args.delegate)
     if not library:
@@ -159,12 +160,14 @@ def main(argv=None) -> int:
     if not found:
         print(f"{args.folder}: no <name>.tflite + <name>.npz pairs", file=sys.stderr)
         return 2
-    kernels = args.kernel or available_kernels(library)
+    # $BCN_LCE_KERNEL (read by the delegate itself) picks one path when --kernel does not.
+    forced = os.environ.get(KERNEL_ENV_VAR)
+    kernels = args.kernel or ([None] if forced else available_kernels(library))
     mismatches, outputs, status = 0, 0, 0
     for path in found:
         for kernel in kernels:
             for threads in args.threads:
-                where = f"{path.name} kernel={kernel or 'default'} threads={threads}"
+                where = f"{path.name} kernel={kernel or forced or 'default'} threads={threads}"
                 try:
                     problems = check_case(path, library, threads, kernel)
                 except (ValueError, RuntimeError) as error:
@@ -175,7 +178,8 @@ def main(argv=None) -> int:
                 for problem in problems:
                     print(f"{where}: {problem}")
                 mismatches += len(problems)
-    print(f"{len(found)} cases, {outputs} outputs checked with kernels {', '.join(k or 'default' for k in kernels)} "
+    print(f"{len(found)} cases, {outputs} outputs checked with kernels "
+          f"{', '.join(k or forced or 'default' for k in kernels)} "
           f"and threads {', '.join(map(str, args.threads))}: {mismatches} mismatches ({library})", file=sys.stderr)
     return status or (1 if mismatches else 0)
 

@@ -288,8 +288,9 @@ BLOCK_TENSORFLOW = textwrap.dedent("""
 """)
 
 
-def _run_check_script(folder, library, *args):
-    env = {**os.environ, ENV_VAR: library}
+def _run_check_script(folder, library, *args, kernel=None):
+    env = {key: value for key, value in os.environ.items() if key != "BCN_LCE_KERNEL"}
+    env.update({ENV_VAR: library, **({"BCN_LCE_KERNEL": kernel} if kernel else {})})
     return subprocess.run([sys.executable, "-c", BLOCK_TENSORFLOW, str(CHECK_SCRIPT), str(folder), *args],
                           capture_output=True, text=True, env=env, timeout=300)
 
@@ -300,6 +301,8 @@ def test_check_script_passes_saved_cases_without_tensorflow(random_cases, librar
     assert result.stdout == ""
     assert "0 mismatches" in result.stderr
     assert f"kernels {', '.join(k or 'default' for k in kernels)} and threads 1, 2" in result.stderr
+    result = _run_check_script(random_cases, library, kernel="scalar")  # as the delegate reads it
+    assert result.returncode == 0 and "kernels scalar and threads 1:" in result.stderr, result.stderr
 
 
 def test_check_script_reports_each_mismatch_on_one_line(random_cases, library, kernels, tmp_path):
