@@ -33,9 +33,8 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG LCE_VERSION=0.16.0
 ARG LCE_BENCHMARK=release
-# The newest ai-edge-litert within the runtime extra's range for aarch64 (below 2.2: see
-# pyproject.toml and docs/raspberry-pi.md, Troubleshooting); another must stay in that range.
-ARG AI_EDGE_LITERT_VERSION=2.1.6
+# The ai-edge-litert release the image pins (at least 1.2, the runtime extra's floor).
+ARG AI_EDGE_LITERT_VERSION=2.3.0
 
 # Compilers for the stages that build native code; none of this reaches the final image.
 FROM ${PYTHON_IMAGE} AS build-tools
