@@ -7,9 +7,10 @@ Two engines:
   tflite-runtime, or TensorFlow's tf.lite (which imports TensorFlow). Models with LCE ops
   run here through bcn's LCE delegate (bcn.runtime.delegate), built when bcn is installed.
 
-Defaults are the fastest options measured on x86_64 (benchmarks/latency_x86.md): one
-thread, LCE's indirect BGEMM kernel (several times faster than its default kernel on x86,
-where LCE has no hand-tuned binary kernels), and XNNPACK for the float ops.
+Defaults are the fastest measured on x86_64 (benchmarks/latency_x86.md): the tflite engine
+with bcn's delegate on the fastest kernel path the CPU has, XNNPACK for the float ops, one
+thread; on the lce engine, LCE's indirect BGEMM kernel (several times faster than its
+default kernel on x86, where LCE has no hand-tuned binary kernels).
 """
 
 import importlib
@@ -25,10 +26,6 @@ from bcn.errors import BcnError
 from bcn.runtime import delegate as lce_delegate_library
 
 ENGINES = ("lce", "tflite")
-# The engine for models with LCE ops, by machine (platform.machine(), lower case), where LCE's
-# interpreter is installed. Everywhere else, and wherever larq-compute-engine is missing
-# (aarch64 Linux has no wheel), "tflite" with bcn's LCE delegate runs them.
-LCE_MODEL_ENGINE = {"x86_64": "lce", "amd64": "lce"}
 DEFAULT_THREADS = 1
 # LCE's indirect BGEMM wins on x86_64; on ARM its default (optimized) BGEMM is the one tuned.
 LCE_DEFAULTS = {
@@ -91,8 +88,11 @@ def lce_available() -> bool:
 
 
 def default_engine(lce_ops: bool) -> str:
-    """The engine a model runs on when none is asked for (see LCE_MODEL_ENGINE)."""
-    if lce_ops and LCE_MODEL_ENGINE.get(platform.machine().lower()) == "lce" and lce_available():
+    """The engine a model runs on when none is asked for: "tflite" (LiteRT, binary layers
+    through bcn's LCE delegate, several times faster than LCE's interpreter on x86_64:
+    benchmarks/latency_x86.md; the only one on aarch64); "lce" only for a model with LCE ops
+    where no LiteRT interpreter is installed but LCE is."""
+    if lce_ops and tflite_module(allow_tensorflow=False)[0] is None and lce_available():
         return "lce"
     return "tflite"
 
