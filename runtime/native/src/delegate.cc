@@ -454,10 +454,19 @@ TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
     case OpKind::Quantize: {
       const int cols = Dim(input, Rank(input) - 1);
       const int64_t rows = cols ? Elements(input) / cols : 0;
-      if (input->type == kTfLiteFloat32)
-        PackFor(kernel->state->path)(input->data.f, rows, cols, output->data.i32);
-      else
-        PackInt8(input->data.int8, rows, cols, input->params.zero_point, output->data.i32);
+      const int words = PackedSize(cols);
+      const PackFunction pack = PackFor(kernel->state->path);
+      // Rows split evenly over the pool's threads.
+      ThreadPool* pool = kernel->state->Pool(context);
+      const int tasks = int(std::min<int64_t>(rows, pool->size()));
+      pool->Run(tasks, [&](int task, int) {
+        const int64_t begin = rows * task / tasks, end = rows * (task + 1) / tasks;
+        if (input->type == kTfLiteFloat32)
+          pack(input->data.f + begin * cols, end - begin, cols, output->data.i32 + begin * words);
+        else
+          PackInt8(input->data.int8 + begin * cols, end - begin, cols, input->params.zero_point,
+                   output->data.i32 + begin * words);
+      });
       return kTfLiteOk;
     }
     case OpKind::Dequantize: {
