@@ -5,15 +5,16 @@
 FOLDER holds pairs `<name>.tflite` + `<name>.npz`, written on x86_64 by
 `tests/lce_models.py` (`write_case`): the flatbuffer with every LCE op's output exposed
 as a model output, and its inputs and the outputs LCE's own interpreter gave for them.
-This side needs only numpy and ai-edge-litert (no TensorFlow, no LCE), so it also runs on
-aarch64, emulated or not. The delegate library is `--delegate`, else
-`bcn.runtime.delegate.library_path()` when bcn is installed with it, else $BCN_LCE_DELEGATE.
+This side needs only numpy and an interpreter, ai-edge-litert or else tflite-runtime (no
+TensorFlow, no LCE), so it also runs on aarch64, emulated or not. The delegate library is
+`--delegate`, else `bcn.runtime.delegate.library_path()` when bcn is installed with it,
+else $BCN_LCE_DELEGATE.
 Every kernel path the delegate can run on this CPU is checked (scalar and neon on
 aarch64), unless --kernel names some or $BCN_LCE_KERNEL names one.
 
 Prints one line per mismatching output and exits 1 if any; 2 if nothing could be
-checked (no cases, no delegate, a model the delegate refuses); 0 when every output of
-every case matched.
+checked (no cases, no delegate, no interpreter, a model the delegate refuses); 0 when
+every output of every case matched.
 """
 
 import argparse
@@ -42,6 +43,23 @@ def delegate_library(explicit=None) -> str | None:
 
 
 KERNELS = ("scalar", "avx2", "avx512-vpopcnt", "neon")
+# Where Interpreter and load_delegate come from, first found: LiteRT, else the older wheel.
+INTERPRETER_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
+
+
+def interpreter_module():
+    """The installed interpreter's module (Interpreter, load_delegate): ai-edge-litert's,
+    else tflite-runtime's. ModuleNotFoundError when neither is installed."""
+    import importlib
+
+    for name in INTERPRETER_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name not in (name, name.split(".")[0]):
+                raise
+    raise ModuleNotFoundError("no LiteRT interpreter: pip install ai-edge-litert (or tflite-runtime)",
+                              name=INTERPRETER_MODULES[0])
 
 
 def available_kernels(library: str) -> list[str | None]:
@@ -64,13 +82,12 @@ def delegate_interpreter(content: bytes, library: str, num_threads: int = 1, ker
 
     kernel: the delegate's kernel path (see available_kernels); None: the best for this CPU.
     """
-    from ai_edge_litert.interpreter import Interpreter, load_delegate
-
+    module = interpreter_module()
     options = {"num_threads": str(num_threads)}
     if kernel:
         options["kernel"] = kernel
-    delegate = load_delegate(library, options)
-    interpreter = Interpreter(model_content=content, num_threads=num_threads, experimental_delegates=[delegate])
+    delegate = module.load_delegate(library, options)
+    interpreter = module.Interpreter(model_content=content, num_threads=num_threads, experimental_delegates=[delegate])
     interpreter.allocate_tensors()
     return interpreter
 
@@ -159,6 +176,11 @@ def main(argv=None) -> int:
     found = cases(args.folder)
     if not found:
         print(f"{args.folder}: no <name>.tflite + <name>.npz pairs", file=sys.stderr)
+        return 2
+    try:
+        interpreter_module()
+    except ModuleNotFoundError as error:
+        print(error.msg, file=sys.stderr)
         return 2
     # $BCN_LCE_KERNEL (read by the delegate itself) picks one path when --kernel does not.
     forced = os.environ.get(KERNEL_ENV_VAR)
