@@ -459,14 +459,15 @@ TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
       // Rows split evenly over the pool's threads.
       ThreadPool* pool = kernel->state->Pool(context);
       const int tasks = int(std::min<int64_t>(rows, pool->size()));
-      pool->Run(tasks, [&](int task, int) {
+      auto pack_rows = [&](int task, int) {
         const int64_t begin = rows * task / tasks, end = rows * (task + 1) / tasks;
         if (input->type == kTfLiteFloat32)
           pack(input->data.f + begin * cols, end - begin, cols, output->data.i32 + begin * words);
         else
           PackInt8(input->data.int8 + begin * cols, end - begin, cols, input->params.zero_point,
                    output->data.i32 + begin * words);
-      });
+      };
+      pool->Run(tasks, pack_rows);
       return kTfLiteOk;
     }
     case OpKind::Dequantize: {

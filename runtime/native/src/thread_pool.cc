@@ -19,7 +19,7 @@ void ThreadPool::Drain(std::unique_lock<std::mutex>& lock, int thread) {
   while (next_task_ < tasks_) {
     const int task = next_task_++;
     lock.unlock();
-    (*job_)(task, thread);
+    call_(function_, task, thread);
     lock.lock();
   }
 }
@@ -37,20 +37,22 @@ void ThreadPool::Work(int thread) {
   }
 }
 
-void ThreadPool::Run(int tasks, const std::function<void(int task, int thread)>& fn) {
+void ThreadPool::Dispatch(int tasks, Call call, void* function) {
   if (workers_.empty() || tasks <= 1) {
-    for (int task = 0; task < tasks; ++task) fn(task, 0);
+    for (int task = 0; task < tasks; ++task) call(function, task, 0);
     return;
   }
   std::unique_lock<std::mutex> lock(mutex_);
-  job_ = &fn;
+  call_ = call;
+  function_ = function;
   tasks_ = tasks;
   next_task_ = 0;
   ++generation_;
   wake_.notify_all();
   Drain(lock, 0);
   done_.wait(lock, [&] { return busy_ == 0; });
-  job_ = nullptr;
+  call_ = nullptr;
+  function_ = nullptr;
   tasks_ = 0;
 }
 

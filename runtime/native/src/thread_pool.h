@@ -4,7 +4,6 @@
 #define BCN_LCE_THREAD_POOL_H_
 
 #include <condition_variable>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -22,10 +21,15 @@ class ThreadPool {
   int size() const { return int(workers_.size()) + 1; }
 
   // Calls fn(task, thread) for every task in [0, tasks), spread over the threads (thread is
-  // in [0, size())), and returns when all have finished.
-  void Run(int tasks, const std::function<void(int task, int thread)>& fn);
+  // in [0, size())), and returns when all have finished. Allocates nothing.
+  template <typename Function>
+  void Run(int tasks, Function& fn) {
+    Dispatch(tasks, [](void* f, int task, int thread) { (*static_cast<Function*>(f))(task, thread); }, &fn);
+  }
 
  private:
+  using Call = void (*)(void* function, int task, int thread);
+  void Dispatch(int tasks, Call call, void* function);
   void Work(int thread);
   void Drain(std::unique_lock<std::mutex>& lock, int thread);
 
@@ -33,7 +37,8 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(int, int)>* job_ = nullptr;
+  Call call_ = nullptr;
+  void* function_ = nullptr;
   int tasks_ = 0;
   int next_task_ = 0;
   int busy_ = 0;
