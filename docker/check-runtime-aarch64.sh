@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the Raspberry Pi runtime (bcn[runtime] on aarch64, Python 3.11) under QEMU user-mode
-# emulation of a Cortex-A72, on an x86_64 Debian machine without Docker or a Pi.
+# emulation of a Cortex-A72 (or a Cortex-A76: BCN_QEMU_CPU), on an x86_64 Debian machine without
+# Docker or a Pi.
 #
 #   apt-get install -y --no-install-recommends qemu-user-static debootstrap g++-aarch64-linux-gnu cmake
 #   docker/check-runtime-aarch64.sh WORKDIR [BCN ARGS...]
@@ -23,11 +24,18 @@
 #   BCN_DEBIAN_MIRROR       Debian mirror for the arm64 root; default: the first Debian source in
 #                           this machine's apt configuration (/etc/apt/sources.list{,.d/})
 #   BCN_BUILD_JOBS          parallel compile jobs for the delegate (default 2)
+#   BCN_QEMU_CPU            the emulated CPU: cortex-a72 (default; a Raspberry Pi 4) or cortex-a76
+#                           (a Raspberry Pi 5); /proc/cpuinfo shows the matching Pi's
+#   BCN_QEMU_PLUGIN         a QEMU TCG plugin and its arguments, as `-plugin` takes them
+#                           (e.g. benchmarks/qemu_plugin/count_insns.so,out=FILE): the emulated
+#                           process then runs under Debian's dynamic qemu-aarch64 (package
+#                           qemu-user), since qemu-aarch64-static cannot load plugins
 # BCN_LCE_DELEGATE is not passed on: what runs is the delegate installed in the package.
 #
 # QEMU shows the host's x86 /proc/cpuinfo, on which ai-edge-litert 2.2+ crash in cpuinfo's ARM
 # initialisation; the emulated process therefore runs in its own mount namespace with the
-# /proc/cpuinfo of a Raspberry Pi 4 (Cortex-A72) bind-mounted over the host's.
+# /proc/cpuinfo of a Raspberry Pi 4 (Cortex-A72; a Pi 5 with BCN_QEMU_CPU=cortex-a76)
+# bind-mounted over the host's.
 # Timings under emulation mean nothing: this checks that the runtime installs and runs on
 # aarch64 and gives the same results. Needs root (debootstrap, mount namespace), a python3 with
 # pip on the host, PyPI and a Debian mirror on the first run.
@@ -44,6 +52,18 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 root="$work/root"
 log="$work/setup.log"
 jobs="${BCN_BUILD_JOBS:-2}"
+cpu="${BCN_QEMU_CPU:-cortex-a72}"
+case "$cpu" in
+    cortex-a72) cpuinfo="$work/cpuinfo" ;;
+    cortex-a76) cpuinfo="$work/cpuinfo-$cpu" ;;
+    *) die "BCN_QEMU_CPU=$cpu: choose cortex-a72 (Raspberry Pi 4) or cortex-a76 (Raspberry Pi 5)" ;;
+esac
+qemu=(qemu-aarch64-static)
+if [ -n "${BCN_QEMU_PLUGIN:-}" ]; then
+    command -v qemu-aarch64 >/dev/null || die "BCN_QEMU_PLUGIN needs the dynamic qemu-aarch64: apt-get install -y --no-install-recommends qemu-user"
+    [ -f "${BCN_QEMU_PLUGIN%%,*}" ] || die "BCN_QEMU_PLUGIN=$BCN_QEMU_PLUGIN: no such plugin file ${BCN_QEMU_PLUGIN%%,*}"
+    qemu=(qemu-aarch64 -plugin "$BCN_QEMU_PLUGIN")
+fi
 
 missing=()
 for tool in qemu-aarch64-static:qemu-user-static debootstrap:debootstrap aarch64-linux-gnu-g++:g++-aarch64-linux-gnu \
@@ -102,10 +122,20 @@ PY
 }
 
 cpuinfo_file() {
-    # What a Raspberry Pi 4's 64-bit kernel prints, one Cortex-A72 (r0p3) per host CPU.
+    # What a Raspberry Pi 4's 64-bit kernel prints, one Cortex-A72 (r0p3) per host CPU; for
+    # cortex-a76, what a Raspberry Pi 5's prints, one Cortex-A76 (r4p1) per host CPU.
     local cpus i
     cpus=$(grep -c '^processor' /proc/cpuinfo || true)
     [ "${cpus:-0}" -gt 0 ] || cpus=1
+    if [ "$1" = cortex-a76 ]; then
+        for ((i = 0; i < cpus; i++)); do
+            printf 'processor\t: %d\nBogoMIPS\t: 108.00\n' "$i"
+            printf 'Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n'
+            printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n'
+        done
+        printf 'Revision\t: d04170\nSerial\t\t: 10000000b1c2d3e4\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n'
+        return
+    fi
     for ((i = 0; i < cpus; i++)); do
         printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n' "$i"
         printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n'
@@ -120,8 +150,8 @@ emulate() {
     # BCN_LCE_DELEGATE would name a library of this machine: the check is of the one installed.
     env -u PYTHONHOME -u PYTHONSTARTUP -u BCN_LCE_DELEGATE PYTHONNOUSERSITE=1 \
         unshare --mount --propagation private -- \
-        sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$work/cpuinfo" \
-        qemu-aarch64-static -cpu cortex-a72 -L "$root" "$root/usr/bin/python3.11" -s "$@"
+        sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$cpuinfo" \
+        "${qemu[@]}" -cpu "$cpu" -L "$root" "$root/usr/bin/python3.11" -s "$@"
 }
 
 # Everything below that writes to WORKDIR holds its lock, so parallel runs share one setup.
@@ -142,7 +172,7 @@ if [ ! -f "$root/.complete" ]; then
              "$root/usr/lib/python3.11/dist-packages"
     touch "$root/.complete"
 fi
-cpuinfo_file >"$work/cpuinfo"
+cpuinfo_file "$cpu" >"$cpuinfo"
 
 # 2. pip for the emulated Python: the host's, which is pure Python.
 if [ ! -f "$work/pip/pip/__init__.py" ]; then
