@@ -26,12 +26,8 @@ AxisPadding ComputeAxisPadding(Padding padding, int in_size, int filter_size, in
 void PackFloat(const float* in, int64_t rows, int cols, int32_t* out) {
   const int words = PackedSize(cols);
   for (int64_t r = 0; r < rows; ++r, in += cols, out += words) {
-    for (int w = 0; w < words; ++w) {
-      const int begin = w * kBitsPerWord, end = std::min(cols, begin + kBitsPerWord);
-      uint32_t bits = 0;
-      for (int c = begin; c < end; ++c) bits |= uint32_t(in[c] < 0.0f) << (c - begin);
-      out[w] = static_cast<int32_t>(bits);
-    }
+    for (int w = 0; w < words; ++w)
+      out[w] = PackWord(in + w * kBitsPerWord, std::min(kBitsPerWord, cols - w * kBitsPerWord));
   }
 }
 

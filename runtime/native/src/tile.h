@@ -34,6 +34,14 @@ void TileAvx512(const TileArgs& args);
 void TileNeon(const TileArgs& args);
 #endif
 
+// One word of LceQuantize's bitpacking from `count` (at most 32) floats: bit i set where
+// in[i] < 0, so -0.0 and NaN give 0 as in LCE. The SIMD packers use it for a row's tail.
+inline int32_t PackWord(const float* in, int count) {
+  uint32_t bits = 0;
+  for (int i = 0; i < count; ++i) bits |= uint32_t(in[i] < 0.0f) << i;
+  return static_cast<int32_t>(bits);
+}
+
 // The bitpacking of LceQuantize for one instruction set: rows of `cols` floats to words.
 using PackFunction = void (*)(const float* in, int64_t rows, int cols, int32_t* out);
 #if defined(__x86_64__) || defined(_M_X64)

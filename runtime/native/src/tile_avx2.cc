@@ -64,11 +64,7 @@ void PackFloatAvx2(const float* in, int64_t rows, int cols, int32_t* out) {
         bits |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(in + c + 8 * k), zero, _CMP_LT_OQ))) << (8 * k);
       out[c / 32] = static_cast<int32_t>(bits);
     }
-    if (c < cols) {
-      uint32_t bits = 0;
-      for (int k = c; k < cols; ++k) bits |= uint32_t(in[k] < 0.0f) << (k - c);
-      out[c / 32] = static_cast<int32_t>(bits);
-    }
+    if (c < cols) out[c / 32] = PackWord(in + c, cols - c);
   }
 }
 

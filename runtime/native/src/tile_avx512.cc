@@ -52,11 +52,7 @@ void PackFloatAvx512(const float* in, int64_t rows, int cols, int32_t* out) {
       const uint32_t high = _mm512_cmp_ps_mask(_mm512_loadu_ps(in + c + 16), zero, _CMP_LT_OQ);
       out[c / 32] = static_cast<int32_t>(low | (high << 16));
     }
-    if (c < cols) {
-      uint32_t bits = 0;
-      for (int k = c; k < cols; ++k) bits |= uint32_t(in[k] < 0.0f) << (k - c);
-      out[c / 32] = static_cast<int32_t>(bits);
-    }
+    if (c < cols) out[c / 32] = PackWord(in + c, cols - c);
   }
 }
 

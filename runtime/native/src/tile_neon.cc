@@ -49,11 +49,7 @@ void PackFloatNeon(const float* in, int64_t rows, int cols, int32_t* out) {
         bits |= vaddvq_u32(vandq_u32(vcltq_f32(vld1q_f32(in + c + 4 * k), zero), weights)) << (4 * k);
       out[c / 32] = static_cast<int32_t>(bits);
     }
-    if (c < cols) {
-      uint32_t bits = 0;
-      for (int k = c; k < cols; ++k) bits |= uint32_t(in[k] < 0.0f) << (k - c);
-      out[c / 32] = static_cast<int32_t>(bits);
-    }
+    if (c < cols) out[c / 32] = PackWord(in + c, cols - c);
   }
 }
 
