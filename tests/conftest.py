@@ -3,6 +3,9 @@
 Data sets are generated here, since nothing can be downloaded.
 """
 
+import os
+import shutil
+
 import pytest
 
 import bcn  # noqa: F401
@@ -28,3 +31,19 @@ def trained_model(synth_voc, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     train(TINY_SPEC, synth_voc, run_dir, input_size=64, epochs=10, batch_size=8, eval_every=10, seed=0, verbose=0)
     return run_dir / "model.h5"
+
+
+
+@pytest.fixture(scope="session")
+def four_image_voc(synth_voc, tmp_path_factory):
+    """A VOC root whose training and test splits are the same four images of `synth_voc`
+    (for overfitting quickly)."""
+    root = tmp_path_factory.mktemp("voc") / "four"
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    for folder in ("Annotations", "JPEGImages"):
+        os.symlink(synth_voc / folder, root / folder)
+    shutil.copy(synth_voc / "classes.txt", root)
+    ids = (synth_voc / "ImageSets" / "Main" / "trainval.txt").read_text().split()[:4]
+    for split in ("trainval", "test"):
+        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+    return root

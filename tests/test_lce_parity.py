@@ -18,7 +18,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -29,7 +28,7 @@ if platform.machine().lower() not in ("x86_64", "amd64"):
     pytest.skip("LCE's interpreter, the reference, runs on x86_64 here", allow_module_level=True)
 
 from lce_models import (  # noqa: E402
-    CHANNELS, LCE_OPS, binary_presets, convert, lce_ops, lce_reference, node_of, preset_flatbuffer, random_inputs,
+    CHANNELS, LCE_OPS, binary_presets, lce_ops, lce_reference, node_of, preset_flatbuffer, random_inputs,
     random_recipes, set_custom_options, write_case, write_op_cases, write_portable_cases)
 from lce_parity_check import (  # noqa: E402
     ENV_VAR, available_kernels, check_case, compare_outputs, delegate_interpreter, delegate_library, load_case,
@@ -146,7 +145,7 @@ TINY = "qn(64) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
 
 
 @pytest.fixture(scope="module")
-def trained_detector(synth_voc, tmp_path_factory) -> Path:
+def trained_detector(four_image_voc, tmp_path_factory) -> Path:
     """A tiny binary detector overfit on four images for 150 steps (~25 s), converted by bcn.
 
     Not a good detector (mAP ~0.3 on those images), but its heatmaps have real peaks
@@ -156,20 +155,10 @@ def trained_detector(synth_voc, tmp_path_factory) -> Path:
     from bcn.train.augment import NO_AUGMENTATION
     from bcn.train.trainer import Recipe, train
 
-    root = tmp_path_factory.mktemp("four")
-    (root / "ImageSets" / "Main").mkdir(parents=True)
-    for folder in ("Annotations", "JPEGImages"):
-        os.symlink(synth_voc / folder, root / folder)
-    shutil.copy(synth_voc / "classes.txt", root)
-    ids = (synth_voc / "ImageSets" / "Main" / "trainval.txt").read_text().split()[:4]
-    for split in ("trainval", "test"):
-        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
     run = tmp_path_factory.mktemp("trained")
-    train(TINY, root, run, input_size=64, epochs=10, steps_per_epoch=15, batch_size=4, lr=5e-3, eval_every=10,
+    train(TINY, four_image_voc, run, input_size=64, epochs=10, steps_per_epoch=15, batch_size=4, lr=5e-3, eval_every=10,
           recipe=Recipe(augment=NO_AUGMENTATION), seed=SEED, verbose=0)
-    # bcn's converter (metadata, Keras parity check) with the faster path to the same flatbuffer.
-    with mock.patch("bcn.converters.convert.convert_lce", convert):
-        bcn_convert(run / "model.h5", run / "model.tflite", samples=1)
+    bcn_convert(run / "model.h5", run / "model.tflite", samples=1)
     return run / "model.tflite"
 
 

@@ -1,8 +1,5 @@
 """Overfitting four images drives their mAP to ~1: targets, losses and decoding agree."""
 
-import os
-import shutil
-
 import pytest
 
 import bcn  # noqa: F401
@@ -10,25 +7,11 @@ import bcn  # noqa: F401
 SPEC = "qn(128) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
 
 
-@pytest.fixture
-def four_images(synth_voc, tmp_path):
-    """A VOC root whose training and test splits are the same four images."""
-    root = tmp_path / "four"
-    (root / "ImageSets" / "Main").mkdir(parents=True)
-    for folder in ("Annotations", "JPEGImages"):
-        os.symlink(synth_voc / folder, root / folder)
-    shutil.copy(synth_voc / "classes.txt", root)
-    ids = (synth_voc / "ImageSets" / "Main" / "trainval.txt").read_text().split()[:4]
-    for split in ("trainval", "test"):
-        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
-    return root
-
-
 @pytest.mark.slow
-def test_binary_model_overfits_four_images(four_images, tmp_path):
+def test_binary_model_overfits_four_images(four_image_voc, tmp_path):
     from bcn.train.augment import NO_AUGMENTATION
     from bcn.train.trainer import Recipe, train
 
-    result = train(SPEC, four_images, tmp_path / "run", input_size=128, epochs=30, steps_per_epoch=15, batch_size=4,
+    result = train(SPEC, four_image_voc, tmp_path / "run", input_size=128, epochs=30, steps_per_epoch=15, batch_size=4,
                    lr=2e-3, eval_every=30, recipe=Recipe(augment=NO_AUGMENTATION), seed=0, verbose=0)
     assert result["evaluation"]["map50_voc07"] >= 0.9, result["evaluation"]
