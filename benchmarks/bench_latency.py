@@ -119,6 +119,9 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
 @click.option("--sweep/--no-sweep", default=True, show_default=True,
               help="Also measure every engine and option combination: the binary model through bcn's delegate "
                    "and LCE's interpreter, XNNPACK on and off, LCE's indirect BGEMM on and off (slower).")
+@click.option("--kernel", default=None,
+              help="Kernel path of bcn's delegate (passed to bcn bench --kernel; 'auto' keeps a sweep from "
+                   "measuring every path, the scalar one included).")
 @click.option("--samples", default=2, show_default=True, help="Images for int8 calibration and the parity check.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_models"),
               show_default=True, help="Where the models go (reused on a rerun).")
@@ -126,7 +129,7 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
               default=HERE / f"latency_{ARCH_NAMES.get(platform.machine().lower(), platform.machine())}",
               show_default=True, help="Results stem: writes STEM.md, STEM.json and STEM.png.")
 @click.option("--note", default="", help="A line about the conditions (e.g. 'shared machine, load ~4').")
-def main(specs, sizes, threads, runs, warmup, sweep, samples, work, out, note):
+def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out, note):
     """Build, convert and benchmark binary CenterNets and their full-precision twins."""
     models = []
     for preset in specs.split(","):
@@ -136,11 +139,14 @@ def main(specs, sizes, threads, runs, warmup, sweep, samples, work, out, note):
                "--warmup", str(warmup), "--json", f"{out}.json", "--markdown", f"{out}.body.md", "--plot", f"{out}.png"]
     if sweep:
         command.append("--sweep")
+    if kernel:
+        command += ["--kernel", kernel]
     click.echo("running: " + shlex.join(command))
     subprocess.run(command, check=True)  # a fresh process: no TensorFlow loaded while measuring
     body = Path(f"{out}.body.md")
     rerun = shlex.join(["python", "benchmarks/bench_latency.py", "--specs", specs, "--sizes", sizes, "--threads",
                         threads, "--runs", str(runs), "--warmup", str(warmup), "--sweep" if sweep else "--no-sweep",
+                        *(["--kernel", kernel] if kernel else []),
                         "--out", f"benchmarks/{Path(out).name}"])
     header = [f"# Latency: binary CenterNets vs their float32 and int8 twins ({platform.machine()})", "",
               f"Made by `{rerun}` (untrained models: latency does not depend on weights).",
