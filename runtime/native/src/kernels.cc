@@ -94,7 +94,7 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
   group_words_ = PackedSize(group_channels);
   taps_ = shape.filter_height * shape.filter_width;
   blocks_per_group_ = (outs_per_group + kBlockChannels - 1) / kBlockChannels;
-  zero_words_.assign(in_words_, 0);
+  zero_words_.assign(size_t(shape.filter_width) * in_words_, 0);  // a tap, or a whole filter row
 
   // Repack [out][tap][word] into blocks of kBlockChannels outputs, the channel innermost,
   // so a tile reads one vector of weights per input word. Missing channels get zero weights.
@@ -144,6 +144,7 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
   scratch_.resize(std::max(1, threads));
   for (Scratch& s : scratch_) {
     s.taps.resize(size_t(kTilePixels) * taps_);
+    s.rows.resize(size_t(kTilePixels) * shape.filter_height);
     s.tile.resize(size_t(kTilePixels) * kBlockChannels);
     s.accum.resize(size_t(kTilePixels) * shape.channels_out);
     s.correction.resize(shape.channels_out);
@@ -223,11 +224,24 @@ void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, Scra
         }
       }
     }
+    // Where every pixel's filter rows lie inside the image's width, each filter row meets
+    // filter_width consecutive input pixels: one run of words, one long tap instead of several.
+    bool rows_contiguous = s.groups == 1 && s.dilation_width == 1;
+    for (int p = 0; p < pixels && rows_contiguous; ++p) {
+      const int x0 = (x_first + p) * s.stride_width - pad_left_;
+      rows_contiguous = x0 >= 0 && x0 + s.filter_width <= s.in_width;
+    }
+    if (rows_contiguous)
+      for (int p = 0; p < pixels; ++p)
+        for (int ky = 0; ky < s.filter_height; ++ky)
+          scratch.rows[p * s.filter_height + ky] = scratch.taps[p * taps_ + ky * s.filter_width];
     for (int g = 0; g < s.groups; ++g) {
       for (int b = 0; b < blocks_per_group_; ++b) {
-        const TileArgs args{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_,
-                            weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels,
-                            scratch.tile.data()};
+        const int32_t* weights = weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels;
+        const TileArgs args = rows_contiguous
+            ? TileArgs{scratch.rows.data(), pixels, s.filter_height, s.filter_width * in_words_, 0, weights,
+                       scratch.tile.data()}
+            : TileArgs{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_, weights, scratch.tile.data()};
         tile_(args);
         const int o_first = g * outs_per_group + b * kBlockChannels;
         const int lanes = std::min(kBlockChannels, outs_per_group - b * kBlockChannels);

@@ -83,6 +83,7 @@ class BConv2D {
  private:
   struct Scratch {
     std::vector<const int32_t*> taps;  // [kTilePixels][taps]
+    std::vector<const int32_t*> rows;  // [kTilePixels][filter_height]: taps merged per filter row
     std::vector<int32_t> tile;         // [kTilePixels][kBlockChannels]
     std::vector<int32_t> accum;        // [kTilePixels][channels_out]
     std::vector<int32_t> correction;   // [channels_out]
@@ -100,7 +101,7 @@ class BConv2D {
   int taps_, blocks_per_group_;
   std::vector<int32_t> weights_;          // [groups][blocks][taps][group_words][kBlockChannels]
   std::vector<int32_t> filter_popcount_;  // [channels_out][taps]: set bits of each tap's weights
-  std::vector<int32_t> zero_words_;       // what a tap outside the image reads: +1s
+  std::vector<int32_t> zero_words_;       // what a tap (or filter row) outside the image reads: +1s
   int32_t clamp_min_ = 0, clamp_max_ = 0;
   std::vector<float> multiplier_, bias_;  // float/int8: out = float(clamp(2 * accum)) * m + b
   std::vector<float> zero_pad_multiplier_;  // SAME zero padding: -post_multiplier
