@@ -81,7 +81,7 @@ def main() -> None:
     macs = BLOCKS_PER_SCALE * sum({(r["size"], r["channels"]): r["macs"] for r in rows}.values())
     limit_ms = macs / (BITS_PER_CYCLE * hz) * 1e3 if hz else None
     lines += ["", f"q1's binary convolutions ({macs / 1e9:.1f} G binary MACs, {BLOCKS_PER_SCALE} per scale), "
-              "summed from the rows above:", "", "| path | threads | ms | limit at 1 core | reached |",
+              "summed from the rows above:", "", "| path | threads | ms | limit on that many cores | reached |",
               "| --- | --- | --- | --- | --- |"]
     for (path, threads), ms in totals.items():
         limit = limit_ms / threads if limit_ms else None
