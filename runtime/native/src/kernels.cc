@@ -94,6 +94,7 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
   group_words_ = PackedSize(group_channels);
   taps_ = shape.filter_height * shape.filter_width;
   blocks_per_group_ = (outs_per_group + kBlockChannels - 1) / kBlockChannels;
+  accum_stride_ = shape.groups == 1 ? blocks_per_group_ * kBlockChannels : shape.channels_out;
   zero_words_.assign(size_t(shape.filter_width) * in_words_, 0);  // a tap, or a whole filter row
 
   // Repack [out][tap][word] into blocks of kBlockChannels outputs, the channel innermost,
@@ -145,8 +146,8 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
   for (Scratch& s : scratch_) {
     s.taps.resize(size_t(kTilePixels) * taps_);
     s.rows.resize(size_t(kTilePixels) * shape.filter_height);
-    s.tile.resize(size_t(kTilePixels) * kBlockChannels);
-    s.accum.resize(size_t(kTilePixels) * shape.channels_out);
+    if (shape.groups > 1) s.tile.resize(size_t(kTilePixels) * kBlockChannels);
+    s.accum.resize(size_t(kTilePixels) * accum_stride_);
     s.correction.resize(shape.channels_out);
   }
 }
@@ -238,15 +239,16 @@ void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, Scra
     for (int g = 0; g < s.groups; ++g) {
       for (int b = 0; b < blocks_per_group_; ++b) {
         const int32_t* weights = weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels;
-        const TileArgs args = rows_contiguous
-            ? TileArgs{scratch.rows.data(), pixels, s.filter_height, s.filter_width * in_words_, 0, weights,
-                       scratch.tile.data()}
-            : TileArgs{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_, weights, scratch.tile.data()};
-        tile_(args);
         const int o_first = g * outs_per_group + b * kBlockChannels;
+        int32_t* accum = s.groups == 1 ? &scratch.accum[o_first] : scratch.tile.data();
+        const int stride = s.groups == 1 ? accum_stride_ : kBlockChannels;
+        tile_(rows_contiguous
+                  ? TileArgs{scratch.rows.data(), pixels, s.filter_height, s.filter_width * in_words_, 0, weights, accum, stride}
+                  : TileArgs{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_, weights, accum, stride});
+        if (s.groups == 1) continue;
         const int lanes = std::min(kBlockChannels, outs_per_group - b * kBlockChannels);
         for (int p = 0; p < pixels; ++p)
-          std::memcpy(&scratch.accum[size_t(p) * channels + o_first], &scratch.tile[p * kBlockChannels],
+          std::memcpy(&scratch.accum[size_t(p) * accum_stride_ + o_first], &scratch.tile[p * kBlockChannels],
                       sizeof(int32_t) * lanes);
       }
     }
@@ -262,7 +264,7 @@ void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, Scra
             scratch.correction[o] += group_channels - 2 * filter_popcount_[size_t(o) * taps_ + t];
         }
       }
-      Transform(&scratch.accum[size_t(p) * channels], scratch.correction.data(), corrected,
+      Transform(&scratch.accum[size_t(p) * accum_stride_], scratch.correction.data(), corrected,
                 first + int64_t(out_x) * depth, output);
     }
   }

@@ -84,8 +84,8 @@ class BConv2D {
   struct Scratch {
     std::vector<const int32_t*> taps;  // [kTilePixels][taps]
     std::vector<const int32_t*> rows;  // [kTilePixels][filter_height]: taps merged per filter row
-    std::vector<int32_t> tile;         // [kTilePixels][kBlockChannels]
-    std::vector<int32_t> accum;        // [kTilePixels][channels_out]
+    std::vector<int32_t> tile;         // [kTilePixels][kBlockChannels], for grouped convolutions
+    std::vector<int32_t> accum;        // [kTilePixels][accum_stride_]
     std::vector<int32_t> correction;   // [channels_out]
   };
   void Row(const int32_t* input, void* output, int batch, int out_y, Scratch& scratch) const;
@@ -99,6 +99,9 @@ class BConv2D {
   int out_height_, out_width_, pad_top_, pad_left_;
   int in_words_, group_words_;  // words per input pixel, per group's slice of it
   int taps_, blocks_per_group_;
+  // Counts per pixel in Scratch::accum: with one group, whole blocks, so tiles write there
+  // directly; with several, channels_out, filled from Scratch::tile.
+  int accum_stride_;
   std::vector<int32_t> weights_;          // [groups][blocks][taps][group_words][kBlockChannels]
   std::vector<int32_t> filter_popcount_;  // [channels_out][taps]: set bits of each tap's weights
   std::vector<int32_t> zero_words_;       // what a tap (or filter row) outside the image reads: +1s

@@ -20,7 +20,8 @@ struct TileArgs {
   int words;                   // words per tap, read from taps[.][.] + offset
   int offset;                  // first word of this group in each pixel
   const int32_t* weights;      // [tap_count][words][kBlockChannels]
-  int32_t* accum;              // out: [pixels][kBlockChannels]
+  int32_t* accum;              // out: [pixels][kBlockChannels], pixels accum_stride apart
+  int accum_stride;
 };
 
 using TileFunction = void (*)(const TileArgs&);

@@ -47,8 +47,8 @@ void TileAvx2(const TileArgs& a) {
     }
     acc0 = _mm256_add_epi32(acc0, Widen(bytes0));
     acc1 = _mm256_add_epi32(acc1, Widen(bytes1));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.accum + p * kBlockChannels), acc0);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.accum + p * kBlockChannels + 8), acc1);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.accum + p * a.accum_stride), acc0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.accum + p * a.accum_stride + 8), acc1);
   }
 }
 

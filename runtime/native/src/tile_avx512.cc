@@ -23,10 +23,10 @@ void TileAvx512(const TileArgs& a) {
         acc3 = _mm512_add_epi32(acc3, _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_set1_epi32(in3[i]), weights)));
       }
     }
-    _mm512_storeu_si512(a.accum + 0 * kBlockChannels, acc0);
-    _mm512_storeu_si512(a.accum + 1 * kBlockChannels, acc1);
-    _mm512_storeu_si512(a.accum + 2 * kBlockChannels, acc2);
-    _mm512_storeu_si512(a.accum + 3 * kBlockChannels, acc3);
+    _mm512_storeu_si512(a.accum + 0 * a.accum_stride, acc0);
+    _mm512_storeu_si512(a.accum + 1 * a.accum_stride, acc1);
+    _mm512_storeu_si512(a.accum + 2 * a.accum_stride, acc2);
+    _mm512_storeu_si512(a.accum + 3 * a.accum_stride, acc3);
     return;
   }
   for (int p = 0; p < a.pixels; ++p) {
@@ -37,7 +37,7 @@ void TileAvx512(const TileArgs& a) {
       for (int i = 0; i < a.words; ++i, w += kBlockChannels)
         acc = _mm512_add_epi32(acc, _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_set1_epi32(in[i]), _mm512_loadu_si512(w))));
     }
-    _mm512_storeu_si512(a.accum + p * kBlockChannels, acc);
+    _mm512_storeu_si512(a.accum + p * a.accum_stride, acc);
   }
 }
 

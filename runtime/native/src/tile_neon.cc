@@ -24,7 +24,6 @@ inline void Accumulate(const int32_t** in, const int32_t* w, int count, uint16x8
   for (int i = 0; i < count; ++i, w += kBlockChannels) {
     const uint32x4_t w0 = vreinterpretq_u32_s32(vld1q_s32(w)), w1 = vreinterpretq_u32_s32(vld1q_s32(w + 4));
     const uint32x4_t w2 = vreinterpretq_u32_s32(vld1q_s32(w + 8)), w3 = vreinterpretq_u32_s32(vld1q_s32(w + 12));
-    // Post-incremented pointers let the compiler use ld1r (load and broadcast) per word.
     const uint32x4_t p0 = vld1q_dup_u32(x0++);
     acc[0][0] = CountInto(acc[0][0], p0, w0), acc[0][1] = CountInto(acc[0][1], p0, w1);
     acc[0][2] = CountInto(acc[0][2], p0, w2), acc[0][3] = CountInto(acc[0][3], p0, w3);
@@ -49,6 +48,101 @@ inline void Accumulate(const int32_t** in, const int32_t* w, int count, uint16x8
   if (Pixels > 2) in[2] = reinterpret_cast<const int32_t*>(x2);
   if (Pixels > 3) in[3] = reinterpret_cast<const int32_t*>(x3);
 }
+
+// One word of a full tile: XOR, byte counts, pairwise add into accumulator `a` (v0-v15 hold
+// acc[pixel][quarter], v16-v19 the block's 16 weights, v20-v23 the 4 pixels' broadcast words,
+// v24-v31 temporaries).
+#define BCN_NEON_STEP(t, p, w, a)                      \
+  "eor v" t ".16b, v" p ".16b, v" w ".16b\n"            \
+  "cnt v" t ".16b, v" t ".16b\n"                        \
+  "uadalp v" a ".8h, v" t ".16b\n"
+#define BCN_NEON_WORD                                                  \
+  "ld1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[w]], #64\n"                \
+  "ld1r {v20.4s}, [%[x0]], #4\n"                                       \
+  "ld1r {v21.4s}, [%[x1]], #4\n"                                       \
+  "ld1r {v22.4s}, [%[x2]], #4\n"                                       \
+  "ld1r {v23.4s}, [%[x3]], #4\n"                                       \
+  BCN_NEON_STEP("24", "20", "16", "0") \
+  BCN_NEON_STEP("25", "20", "17", "1") \
+  BCN_NEON_STEP("26", "20", "18", "2") \
+  BCN_NEON_STEP("27", "20", "19", "3") \
+  BCN_NEON_STEP("28", "21", "16", "4") \
+  BCN_NEON_STEP("29", "21", "17", "5") \
+  BCN_NEON_STEP("30", "21", "18", "6") \
+  BCN_NEON_STEP("31", "21", "19", "7") \
+  BCN_NEON_STEP("24", "22", "16", "8") \
+  BCN_NEON_STEP("25", "22", "17", "9") \
+  BCN_NEON_STEP("26", "22", "18", "10") \
+  BCN_NEON_STEP("27", "22", "19", "11") \
+  BCN_NEON_STEP("28", "23", "16", "12") \
+  BCN_NEON_STEP("29", "23", "17", "13") \
+  BCN_NEON_STEP("30", "23", "18", "14") \
+  BCN_NEON_STEP("31", "23", "19", "15")
+
+// A full tile whose words fit the 16-bit counters, in assembly: compilers index the four
+// pixel pointers with a shared register and so broadcast each word with a load and a dup,
+// and spill under the 28 live vectors. Here the 16 counters stay in registers across every
+// tap; each word costs 5 loads (one for all 16 weights, one load-and-broadcast per pixel) and
+// 48 XOR/count/accumulate instructions, two words per loop iteration; the counters are
+// widened and stored once, `stride` bytes apart per pixel.
+inline void FullTile(const TileArgs& a) {
+  const int32_t* const* taps = a.taps;
+  const int32_t* w = a.weights;
+  int32_t* out = a.accum;
+  uint64_t taps_left = uint64_t(a.tap_count);
+  const uint64_t words = uint64_t(a.words), offset = uint64_t(a.offset) * 4, pixel_taps = uint64_t(a.tap_count) * 8;
+  const uint64_t stride = uint64_t(a.accum_stride) * 4;
+  const int32_t *x0, *x1, *x2, *x3;
+  uint64_t n, next;
+  __asm__ volatile(
+      "movi v0.16b, #0\n movi v1.16b, #0\n movi v2.16b, #0\n movi v3.16b, #0\n"
+      "movi v4.16b, #0\n movi v5.16b, #0\n movi v6.16b, #0\n movi v7.16b, #0\n"
+      "movi v8.16b, #0\n movi v9.16b, #0\n movi v10.16b, #0\n movi v11.16b, #0\n"
+      "movi v12.16b, #0\n movi v13.16b, #0\n movi v14.16b, #0\n movi v15.16b, #0\n"
+      "0:\n"
+      "ldr %[x0], [%[taps]]\n"
+      "add %[next], %[taps], %[pixel_taps]\n"
+      "ldr %[x1], [%[next]]\n"
+      "add %[next], %[next], %[pixel_taps]\n"
+      "ldr %[x2], [%[next]]\n"
+      "add %[next], %[next], %[pixel_taps]\n"
+      "ldr %[x3], [%[next]]\n"
+      "add %[x0], %[x0], %[offset]\n add %[x1], %[x1], %[offset]\n"
+      "add %[x2], %[x2], %[offset]\n add %[x3], %[x3], %[offset]\n"
+      "mov %[n], %[words]\n"
+      "tbz %[n], #0, 1f\n"
+      BCN_NEON_WORD
+      "subs %[n], %[n], #1\n"
+      "b.eq 2f\n"
+      "1:\n"
+      BCN_NEON_WORD
+      BCN_NEON_WORD
+      "subs %[n], %[n], #2\n"
+      "b.ne 1b\n"
+      "2:\n"
+      "add %[taps], %[taps], #8\n"
+      "subs %[taps_left], %[taps_left], #1\n"
+      "b.ne 0b\n"
+      "uaddlp v16.4s, v0.8h\n uaddlp v17.4s, v1.8h\n uaddlp v18.4s, v2.8h\n uaddlp v19.4s, v3.8h\n"
+      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[out]]\n"
+      "add %[out], %[out], %[stride]\n"
+      "uaddlp v16.4s, v4.8h\n uaddlp v17.4s, v5.8h\n uaddlp v18.4s, v6.8h\n uaddlp v19.4s, v7.8h\n"
+      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[out]]\n"
+      "add %[out], %[out], %[stride]\n"
+      "uaddlp v16.4s, v8.8h\n uaddlp v17.4s, v9.8h\n uaddlp v18.4s, v10.8h\n uaddlp v19.4s, v11.8h\n"
+      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[out]]\n"
+      "add %[out], %[out], %[stride]\n"
+      "uaddlp v16.4s, v12.8h\n uaddlp v17.4s, v13.8h\n uaddlp v18.4s, v14.8h\n uaddlp v19.4s, v15.8h\n"
+      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[out]]\n"
+      : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [n] "=&r"(n), [next] "=&r"(next),
+        [taps] "+r"(taps), [taps_left] "+r"(taps_left), [w] "+r"(w), [out] "+r"(out)
+      : [words] "r"(words), [offset] "r"(offset), [pixel_taps] "r"(pixel_taps), [stride] "r"(stride)
+      : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15",
+        "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",
+        "v31", "cc", "memory");
+}
+#undef BCN_NEON_WORD
+#undef BCN_NEON_STEP
 
 template <int Pixels>
 void Tile(const TileArgs& a) {
@@ -75,32 +169,41 @@ void Tile(const TileArgs& a) {
   }
   for (int p = 0; p < Pixels; ++p)
     for (int q = 0; q < 4; ++q)
-      vst1q_s32(a.accum + p * kBlockChannels + 4 * q, vreinterpretq_s32_u32(vpadalq_u16(total[p][q], acc[p][q])));
+      vst1q_s32(a.accum + p * a.accum_stride + 4 * q, vreinterpretq_s32_u32(vpadalq_u16(total[p][q], acc[p][q])));
 }
 
 }  // namespace
 
 void TileNeon(const TileArgs& a) {
   switch (a.pixels) {
-    case 4: return Tile<4>(a);
+    case 4: return a.tap_count * a.words <= kMaxWordsPer16Bits ? FullTile(a) : Tile<4>(a);
     case 3: return Tile<3>(a);
     case 2: return Tile<2>(a);
     default: return Tile<1>(a);
   }
 }
 
-// 4 floats per compare: bit set where value < 0 (so -0.0 and NaN give 0, as in LCE).
+// 32 floats per word: 8 compares (bit set where value < 0, so -0.0 and NaN give 0, as in
+// LCE), the masks narrowed to one byte per float in order, each byte kept to its bit's weight,
+// and three pairwise adds sum 8 bytes into each of the word's 4 bytes.
 void PackFloatNeon(const float* in, int64_t rows, int cols, int32_t* out) {
   const int words = (cols + 31) / 32;
-  const uint32x4_t weights = {1u, 2u, 4u, 8u};
+  const uint8x16_t weights = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
   const float32x4_t zero = vdupq_n_f32(0.0f);
   for (int64_t r = 0; r < rows; ++r, in += cols, out += words) {
     int c = 0;
     for (; c + 32 <= cols; c += 32) {
-      uint32_t bits = 0;
-      for (int k = 0; k < 8; ++k)
-        bits |= vaddvq_u32(vandq_u32(vcltq_f32(vld1q_f32(in + c + 4 * k), zero), weights)) << (4 * k);
-      out[c / 32] = static_cast<int32_t>(bits);
+      const float* x = in + c;
+      uint16x8_t half[4];
+      for (int k = 0; k < 4; ++k)
+        half[k] = vuzp1q_u16(vreinterpretq_u16_u32(vcltq_f32(vld1q_f32(x + 8 * k), zero)),
+                             vreinterpretq_u16_u32(vcltq_f32(vld1q_f32(x + 8 * k + 4), zero)));
+      const uint8x16_t low = vandq_u8(vuzp1q_u8(vreinterpretq_u8_u16(half[0]), vreinterpretq_u8_u16(half[1])), weights);
+      const uint8x16_t high = vandq_u8(vuzp1q_u8(vreinterpretq_u8_u16(half[2]), vreinterpretq_u8_u16(half[3])), weights);
+      uint8x16_t sum = vpaddq_u8(low, high);
+      sum = vpaddq_u8(sum, sum);
+      sum = vpaddq_u8(sum, sum);
+      out[c / 32] = static_cast<int32_t>(vgetq_lane_u32(vreinterpretq_u32_u8(sum), 0));
     }
     if (c < cols) out[c / 32] = PackWord(in + c, cols - c);
   }

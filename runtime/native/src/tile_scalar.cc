@@ -4,7 +4,7 @@ namespace bcn_lce {
 
 void TileScalar(const TileArgs& a) {
   for (int p = 0; p < a.pixels; ++p) {
-    int32_t* accum = a.accum + p * kBlockChannels;
+    int32_t* accum = a.accum + p * a.accum_stride;
     for (int l = 0; l < kBlockChannels; ++l) accum[l] = 0;
     for (int t = 0; t < a.tap_count; ++t) {
       const int32_t* in = a.taps[p * a.tap_count + t] + a.offset;

@@ -273,6 +273,47 @@ void TestBConv2D() {
     if (PathSupported(path)) std::printf("%s: %d convolutions equal to scalar\n", PathName(path), paths_tested[int(path)]);
 }
 
+// Filters longer than the NEON path's 16-bit counters hold in one pass (4095 words per tile),
+// with merged filter rows (dilation 1) and separate taps (dilation 2), on random signs and on
+// nearly all products -1 (the counters' worst case): every SIMD path against the scalar one,
+// and the scalar one against the definition.
+void TestLongFilters() {
+  for (int trial = 0; trial < 4; ++trial) {
+    ConvCase c;
+    BConv2DShape& s = c.shape;
+    s.batch = 1, s.in_height = 1, s.filter_height = 1, s.filter_width = 3;
+    s.dilation_width = 1 + trial % 2;
+    s.in_width = (s.filter_width - 1) * s.dilation_width + 1 + Uniform(3, 6);
+    s.channels_in = 32 * Uniform(1400, 1500) - Uniform(0, 31);
+    s.channels_out = Uniform(1, 20);
+    c.output.post_multiplier.assign(s.channels_out, 1.0f);
+    c.output.post_bias.assign(s.channels_out, 0.0f);
+    c.input = RandomSigns(size_t(s.in_width) * s.channels_in);
+    c.weights = RandomSigns(size_t(s.channels_out) * 3 * s.channels_in);
+    if (trial >= 2) {
+      for (float& x : c.input) x = -1.0f;
+      for (float& w : c.weights) w = Uniform(0, 99) ? 1.0f : -1.0f;
+    }
+    std::vector<int32_t> input(size_t(s.in_width) * PackedSize(s.channels_in));
+    PackFloat(c.input.data(), s.in_width, s.channels_in, input.data());
+    std::vector<int32_t> filter(size_t(s.channels_out) * 3 * PackedSize(s.channels_in));
+    PackFloat(c.weights.data(), int64_t(s.channels_out) * 3, s.channels_in, filter.data());
+    ThreadPool single(1);
+    BConv2D scalar_conv(s, filter.data(), c.output, 1, KernelPath::Scalar);
+    std::vector<float> scalar(size_t(scalar_conv.out_width()) * s.channels_out);
+    scalar_conv.Run(input.data(), scalar.data(), &single);
+    const std::vector<int> values = ReferenceValues(c, 1, scalar_conv.out_width(), 0, 0);
+    for (size_t i = 0; i < scalar.size(); ++i)
+      CHECK(scalar[i] == float(values[i]), "long filter trial %d output %zu: %g vs %d", trial, i, scalar[i], values[i]);
+    for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon}) {
+      if (!PathSupported(path)) continue;
+      std::vector<float> got(scalar.size());
+      BConv2D(s, filter.data(), c.output, 1, path).Run(input.data(), got.data(), &single);
+      CHECK(got == scalar, "long filter trial %d: %s differs from scalar", trial, PathName(path));
+    }
+  }
+}
+
 const uint8_t kOptions[] = {
     0x63, 0x68, 0x61, 0x6e, 0x6e, 0x65, 0x6c, 0x73, 0x5f, 0x69, 0x6e, 0x00, 0x64, 0x69, 0x6c, 0x61, 0x74, 0x69, 0x6f,
     0x6e, 0x5f, 0x68, 0x65, 0x69, 0x67, 0x68, 0x74, 0x5f, 0x66, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x00, 0x64, 0x69, 0x6c,
@@ -320,6 +361,7 @@ int main() {
   TestPackingPaths();
   TestBMaxPool();
   TestBConv2D();
+  TestLongFilters();
   TestFlexBuffers();
   if (failures) {
     std::fprintf(stderr, "%d checks failed\n", failures);
