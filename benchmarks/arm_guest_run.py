@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from bcn.runtime import delegate
-from bcn.runtime.engines import needs_lce, open_engine
+from bcn.runtime.engines import open_engine
+from bcn.runtime.flatbuffer import has_lce_ops
 
 
 def main(model: str, runs: int, info_path: str) -> None:
@@ -31,7 +32,7 @@ def main(model: str, runs: int, info_path: str) -> None:
     batch = np.random.default_rng(0).random(shape, dtype=np.float32)
     for _ in range(runs):
         engine.run(batch)
-    binary = needs_lce(content)
+    binary = has_lce_ops(content)
     info = {
         "model": Path(model).name, "runs": runs, "machine": platform.machine(),
         "python": platform.python_version(), "ai_edge_litert": metadata.version("ai-edge-litert"),

@@ -21,7 +21,8 @@ from bcn import __version__
 from bcn.errors import BcnError
 from bcn.runtime import delegate, lce_benchmark
 from bcn.runtime.detector import Detector, read_model
-from bcn.runtime.engines import LCE_DEFAULTS, TFLITE_DEFAULTS, default_engine, lce_available, needs_lce
+from bcn.runtime.engines import LCE_DEFAULTS, TFLITE_DEFAULTS, default_engine, lce_available
+from bcn.runtime.flatbuffer import has_lce_ops
 
 VARIANTS = ("binary", "float32", "int8")
 LIBRARIES = ("numpy", "opencv-python-headless", "opencv-python", "larq-compute-engine", "ai-edge-litert",
@@ -290,7 +291,7 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
     in_process, external = [], []
     for path in map(Path, models):
         content, metadata = read_model(path)
-        uses_lce = needs_lce(content)
+        uses_lce = has_lce_ops(content)
         del content
         if uses_lce and _lce_model_route(engine, binary_path is not None) == "binary":
             binary_path = binary_path or lce_benchmark.find_binary()

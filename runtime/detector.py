@@ -14,7 +14,7 @@ import numpy as np
 from bcn.decode import OUTPUT_STRIDE, decode
 from bcn.errors import BcnError
 from bcn.preprocess import letterbox
-from bcn.runtime.engines import check_flatbuffer, open_engine, tflite_module
+from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
 from bcn.runtime.metadata import MetadataError, read_metadata
 
 HEADS = ("heatmap", "size", "offset")
@@ -57,7 +57,10 @@ def read_image(path) -> np.ndarray:
 
 
 def read_model(path) -> tuple[bytes, dict | None]:
-    """(flatbuffer bytes, its "bcn" metadata or None), or a one-line BcnError."""
+    """(flatbuffer bytes, its "bcn" metadata or None), or a one-line BcnError.
+
+    The flatbuffer is verified when an engine loads it (bcn.runtime.engines.open_engine).
+    """
     path = Path(path)
     if not path.is_file():
         raise BcnError(f"{path}: no such model file")
@@ -65,10 +68,11 @@ def read_model(path) -> tuple[bytes, dict | None]:
         content = path.read_bytes()
     except OSError as error:
         raise BcnError(f"{path}: cannot read ({error.strerror})") from error
-    check_flatbuffer(content, str(path))  # a damaged file fails here with a clear message
+    lce_ops_in(content, str(path))  # not a TFLite flatbuffer: a clear message now
     try:
         metadata = read_metadata(path)
     except MetadataError as error:
+        verify_flatbuffer(content, str(path))  # a damaged file says so
         raise BcnError(str(error)) from error
     if metadata is not None and not isinstance(metadata, dict):
         raise BcnError(f"{path}: its 'bcn' metadata is not a JSON object")

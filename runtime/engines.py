@@ -24,6 +24,7 @@ import numpy as np
 
 from bcn.errors import BcnError
 from bcn.runtime import delegate as lce_delegate_library
+from bcn.runtime.flatbuffer import FlatbufferError, has_lce_ops
 
 ENGINES = ("lce", "tflite")
 DEFAULT_THREADS = 1
@@ -41,7 +42,6 @@ TFLITE_MODULES = (
     ("tflite_runtime.interpreter", "tflite-runtime"),
     ("tensorflow.lite.python.interpreter", "tensorflow"),
 )
-LCE_OPS = (b"LceBconv2d", b"LceQuantize", b"LceDequantize", b"LceBMaxPool2d")
 LCE_INSTALL = (
     "pip install larq-compute-engine==0.16.0 (wheels for Linux x86_64 and macOS only), "
     "or use the tflite engine (--engine tflite), which runs LCE ops through bcn's LCE delegate"
@@ -67,11 +67,6 @@ class Engine:
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
-
-
-def needs_lce(content: bytes) -> bool:
-    """Whether the flatbuffer uses LCE custom ops (their names are stored as strings)."""
-    return any(op in content for op in LCE_OPS)
 
 
 def _version(distribution: str) -> str:
@@ -161,16 +156,22 @@ def tflite_module(allow_tensorflow: bool = True):
                    "(or tflite-runtime, or larq-compute-engine)")
 
 
-def check_flatbuffer(content: bytes, source: str) -> None:
-    """Fail on a file that is not a TFLite flatbuffer, or a damaged one, before an interpreter
-    that does not verify it crashes on it.
+def lce_ops_in(content: bytes, source: str) -> bool:
+    """Whether a TFLite flatbuffer has LCE's ops (read from its op codes), or a one-line
+    BcnError for a file that is not one."""
+    try:
+        return has_lce_ops(content)
+    except FlatbufferError as error:
+        raise BcnError(f"{source}: {error}") from None
 
-    TFLite's Python interpreters run the flatbuffers verifier when they load a model (LCE's
-    does not, and segfaults on a truncated file). Loading alone resolves no ops, so this
-    also works for LCE models. Skipped when only TensorFlow could do it.
+
+def verify_flatbuffer(content: bytes, source: str) -> None:
+    """Run the flatbuffers verifier, as TFLite's interpreters do when they load a model, for
+    callers that must refuse a damaged file before anything else reads it (LCE's interpreter
+    does not verify and segfaults on a truncated file). Resolves no ops, so LCE models pass.
+    Skipped when only TensorFlow could do it.
     """
-    if content[4:8] != b"TFL3":
-        raise BcnError(f"{source}: not a TFLite flatbuffer (no TFL3 identifier)")
+    lce_ops_in(content, source)
     module, _ = tflite_module(allow_tensorflow=False)
     if module is None:
         return
@@ -179,6 +180,10 @@ def check_flatbuffer(content: bytes, source: str) -> None:
                            experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     except ValueError as error:
         raise BcnError(f"{source}: damaged TFLite flatbuffer ({error})") from error
+
+
+# What LiteRT's verifier says of a damaged flatbuffer.
+DAMAGED = "The model is not a valid Flatbuffer buffer"
 
 
 class TfliteEngine(Engine):
@@ -245,14 +250,14 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
 
     Options: use_xnnpack (both engines), use_indirect_bgemm and use_reference_bconv (LCE only;
     ignored by "tflite" so one set of options serves a mix of models), kernel (bcn's LCE
-    delegate, tflite only). None means the default.
+    delegate, tflite only). None means the default. The flatbuffer is verified once, as it
+    loads: a damaged file is a one-line BcnError, never a crash.
     """
-    check_flatbuffer(content, source)
+    lce_ops = lce_ops_in(content, source)
     known = set(LCE_DEFAULTS) | set(TFLITE_DEFAULTS)
     unknown = set(options) - known
     if unknown:
         raise BcnError(f"unknown engine option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-    lce_ops = needs_lce(content)
     if engine is None:
         engine = default_engine(lce_ops)
     if engine not in ENGINES:
@@ -273,12 +278,15 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
               for key, default in defaults.items()}
     try:
         if engine == "lce":
+            verify_flatbuffer(content, source)
             return LceEngine(content, threads, **chosen)
-        return TfliteEngine(content, threads, **chosen, lce_ops=lce_ops)
+        return TfliteEngine(content, threads, **chosen, lce_ops=lce_ops)  # LiteRT verifies as it loads
     except BcnError:
         raise
     except Exception as error:  # the interpreters raise ValueError/RuntimeError on bad models
         message = _failure(error)
+        if message.startswith(DAMAGED):
+            raise BcnError(f"{source}: damaged TFLite flatbuffer ({message})") from error
         if lce_ops and engine == "tflite" and re.match(r"bcn-lce|Lce\w+ node|Encountered unresolved custom op: Lce",
                                                        message):
             raise BcnError(f"{source}: bcn's LCE delegate cannot run it ({message})") from error
