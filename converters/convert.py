@@ -10,12 +10,13 @@ from bcn.arch.model import load_model
 from bcn.converters.baselines import VARIANTS, convert_baseline, float_twin, trained_float_twin
 from bcn.converters.inspect import BCONV, Graph, check_binary_layers, output_layout
 from bcn.converters.keras_model import model_info
-from bcn.converters.lce import convert_lce, lce_interpreter
+from bcn.converters.lce import convert_lce
 from bcn.converters.metadata import build_metadata, embed_metadata
-from bcn.converters.parity import SCORE_THRESHOLD, compare, interpreter_heads, keras_heads, parity_problem
+from bcn.converters.parity import SCORE_THRESHOLD, compare, keras_heads, parity_problem, runtime_heads
 from bcn.converters.samples import sample_inputs
 from bcn.errors import BcnError
 from bcn.io import atomic_output
+from bcn.runtime.flatbuffer import has_lce_ops
 
 DEFAULT_SAMPLES = 8
 
@@ -95,7 +96,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         seconds["lce"] = time.perf_counter() - start
         graph = Graph.from_flatbuffer(flatbuffer)
         binary_layers = check_binary_layers(model, graph, str(model_path))
-        lce = any(name.startswith("Lce") for name in graph.histogram())
+        lce = has_lce_ops(flatbuffer)
         metadata = build_metadata(
             classes=info.classes, input_size=info.input_size, outputs=output_layout(graph, model, str(model_path)),
             spec=info.spec, float_twin=info.float_twin, cost=cost, engine="lce" if lce else "tflite",
@@ -103,11 +104,12 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         flatbuffer = embed_metadata(flatbuffer, metadata)
         files = {"binary": _file_entry(paths["binary"], flatbuffer, graph, metadata)}
 
-        log(f"parity: LCE interpreter vs Keras on {len(inputs)} images")
+        log(f"parity: the runtime's engine vs Keras on {len(inputs)} images")
         start = time.perf_counter()
-        parity = compare(keras_heads(model, inputs),
-                         interpreter_heads(lce_interpreter(flatbuffer), inputs, metadata["outputs"]), score_threshold)
+        converted, runner = runtime_heads(flatbuffer, str(paths["binary"]), inputs, metadata["outputs"])
+        parity = compare(keras_heads(model, inputs), converted, score_threshold)
         parity["samples"] = names
+        parity["runtime"] = runner
         seconds["parity"] = time.perf_counter() - start
         Path(temps["binary"]).write_bytes(flatbuffer)
 

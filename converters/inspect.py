@@ -50,6 +50,7 @@ class Graph:
 
     ops: list[Op]
     tensor_names: list[str]
+    tensor_shapes: list[tuple]
     output_tensors: list[int]
     output_shapes: list[tuple]
     signature_outputs: dict  # output name -> tensor index, from the serving signature
@@ -66,6 +67,7 @@ class Graph:
         return cls(
             ops,
             [tensor.name.decode() for tensor in subgraph.tensors],
+            [tuple(int(d) for d in tensor.shape) if tensor.shape is not None else () for tensor in subgraph.tensors],
             list(subgraph.outputs),
             [tuple(subgraph.tensors[i].shape) for i in subgraph.outputs],
             signature,
@@ -92,6 +94,10 @@ class Graph:
                     seen.add(index)
                     todo.append(index)
         return seen - set(start)
+
+    def ancestors(self, index: int) -> set[int]:
+        """Indices of the ops that op `index` depends on."""
+        return self._reach({index}, False)
 
     def between(self, first: int, second: int) -> list[str]:
         """Names of the ops after op `first` that op `second` depends on."""
@@ -135,12 +141,69 @@ def _layers_named_in(graph: Graph, op_indices) -> set[str]:
     return names
 
 
+def _direct_predecessors(nodes: list, ancestors: dict) -> dict:
+    """For each node, the nodes among `nodes` it depends on with none of them in between."""
+    result = {}
+    for node in nodes:
+        above = [other for other in nodes if other in ancestors[node]]
+        result[node] = [a for a in above if not any(a in ancestors[b] for b in above if b != a)]
+    return result
+
+
+def _filter_shape(layer) -> tuple:
+    """The bitpacked filter shape LCE gives a binary conv: (out, kh, kw, words of in / groups)."""
+    kh, kw, channels_in, channels_out = (int(d) for d in layer.kernel.shape)
+    return channels_out, kh, kw, (channels_in + 31) // 32
+
+
+def pair_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dict[int, object]:
+    """Each LceBconv2d op index -> its Keras binary conv layer, paired by the graphs.
+
+    Both graphs are reduced to their binary convs and which binary convs each one directly
+    depends on; a binary conv pairs with the op whose paired predecessors are its own and
+    whose bitpacked filter has its shape. Among equal candidates (parallel branches of the
+    same shape) the layer's name in the op's tensor names decides. So user builders with
+    branches are checked as their graph says, whatever order the converter wrote ops in.
+    """
+    binary = binary_conv_layers(model)
+    bconvs = [i for i, op in enumerate(graph.ops) if op.name == BCONV]
+    keras_ancestors = {id(layer): _keras_reach(model, layer, False) for layer in binary}
+    keras_above = _direct_predecessors([id(layer) for layer in binary], keras_ancestors)
+    op_ancestors = {i: graph.ancestors(i) for i in bconvs}
+    op_above = _direct_predecessors(bconvs, op_ancestors)
+    by_id = {id(layer): layer for layer in binary}
+    pairs: dict[int, object] = {}
+    paired_op = {}
+    todo = list(binary)
+    while todo:
+        progress = False
+        for layer in list(todo):
+            if any(id(by_id[a]) not in paired_op for a in keras_above[id(layer)]):
+                continue  # its predecessors first
+            above = {paired_op[a] for a in keras_above[id(layer)]}
+            candidates = [i for i in bconvs if i not in pairs and set(op_above[i]) == above
+                          and graph.tensor_shapes[graph.ops[i].inputs[1]] == _filter_shape(layer)]
+            named = [i for i in candidates if layer.name in _layers_named_in(graph, [i])]
+            chosen = (named or candidates)[:1]
+            if not chosen:
+                raise BcnError(f"{source}: binary layer {layer.name} has no {BCONV} op in the converted graph "
+                               "with its inputs and filter shape")
+            pairs[chosen[0]] = layer
+            paired_op[id(layer)] = chosen[0]
+            todo.remove(layer)
+            progress = True
+        if not progress:
+            raise BcnError(f"{source}: the binary layers' graph could not be paired with the converted graph")
+    return pairs
+
+
 def check_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dict:
     """Fail unless every binary conv became LceBconv2d with no unasked-for float ops between them.
 
-    Binary convs map to LceBconv2d ops in order. Between two consecutive ones, the
-    flatbuffer may hold the ops of the Keras layers between them (batch norm and ReLU
-    fuse away) and one LceQuantize; anything more was inserted by the converter.
+    Binary convs and LceBconv2d ops are paired by the graphs (pair_binary_layers). Between a
+    binary conv and each binary conv that directly depends on it, the flatbuffer may hold
+    the ops of the Keras layers between them (batch norm and ReLU fuse away) and one
+    LceQuantize; anything more was inserted by the converter.
     """
     binary = binary_conv_layers(model)
     bconvs = [i for i, op in enumerate(graph.ops) if op.name == BCONV]
@@ -149,21 +212,26 @@ def check_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dic
         stayed = [layer.name for layer in binary if layer.name not in named] or [layer.name for layer in binary]
         raise BcnError(f"{source}: {len(binary)} binary conv layers but {len(bconvs)} {BCONV} ops after "
                        f"conversion; not converted to {BCONV}: {', '.join(stayed)}")
+    op_of = {id(layer): index for index, layer in pair_binary_layers(model, graph, source).items()}
+    keras_ancestors = {id(layer): _keras_reach(model, layer, False) for layer in binary}
+    above = _direct_predecessors([id(layer) for layer in binary], keras_ancestors)
+    by_id = {id(layer): layer for layer in binary}
     problems = []
-    for k in range(len(binary) - 1):
-        layers = _keras_between(model, binary[k], binary[k + 1])
-        expected = Counter({QUANTIZE: 1})
-        unknown = 0
-        for layer in layers:
-            kind = type(layer).__name__
-            if kind not in EXPECTED_OP:
-                unknown += 1
-            elif EXPECTED_OP[kind]:
-                expected[EXPECTED_OP[kind]] += 1
-        extra = Counter(graph.between(bconvs[k], bconvs[k + 1])) - expected
-        if sum(extra.values()) > unknown:
-            ops = ", ".join(f"{count} {name}" for name, count in extra.items())
-            problems.append(f"{ops} between {binary[k].name} and {binary[k + 1].name}")
+    for second in binary:
+        for first in (by_id[a] for a in above[id(second)]):
+            layers = _keras_between(model, first, second)
+            expected = Counter({QUANTIZE: 1})
+            unknown = 0
+            for layer in layers:
+                kind = type(layer).__name__
+                if kind not in EXPECTED_OP:
+                    unknown += 1
+                elif EXPECTED_OP[kind]:
+                    expected[EXPECTED_OP[kind]] += 1
+            extra = Counter(graph.between(op_of[id(first)], op_of[id(second)])) - expected
+            if sum(extra.values()) > unknown:
+                ops = ", ".join(f"{count} {name}" for name, count in extra.items())
+                problems.append(f"{ops} between {first.name} and {second.name}")
     if problems:
         raise BcnError(f"{source}: the converter inserted float ops between binary layers: {'; '.join(problems)}")
     return {"keras_binary_convs": len(binary), BCONV: len(bconvs)}
