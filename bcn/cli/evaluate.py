@@ -10,10 +10,10 @@ from bcn.extras import require
 
 
 def _ground_truth(roots, split):
-    from bcn.data.voc import read_class_names, scan_voc
+    from bcn.data.formats import read_class_names, scan
 
     class_names = read_class_names(roots)
-    samples, problems, _ = scan_voc(roots, split, class_names)
+    samples, problems, _ = scan(roots, split, class_names)
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
     if not samples:
@@ -82,8 +82,8 @@ def _format(result) -> str:
 @click.command("eval")
 @click.argument("model", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--data", "-d", "roots", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
-              help="VOC-layout data set root; repeat to merge several.")
-@click.option("--split", default="test", show_default=True, help="Split file in ImageSets/Main to evaluate on.")
+              help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge several.")
+@click.option("--split", default="test", show_default=True, help="Split to evaluate on (val also finds valid, val2017).")
 @click.option("--detections", type=click.Path(dir_okay=False, path_type=Path),
               help="Score detections from this JSON file instead of running a model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
