@@ -10,8 +10,9 @@ import click
 from bcn.errors import BcnError
 from bcn.extras import require
 
-SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), a stream URL "
-               "(rtsp://, http://, udp://...) or a GStreamer pipeline ending in appsink.")
+SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), the Raspberry Pi camera through "
+               "Picamera2 (picam or picam:WIDTHxHEIGHT), a stream URL (rtsp://, http://, udp://...) or a GStreamer "
+               "pipeline ending in appsink.")
 
 
 class StreamLost(click.ClickException):
@@ -93,9 +94,13 @@ def _sinks(source, out: Path | None, json_out: str | None, serve=None, log=None)
 @click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True, help="Reconnect attempts before giving up.")
 @click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
               help="Seconds without data before a network stream counts as lost.")
+@click.option("--width", type=click.IntRange(min=1), help="Camera capture width (a camera index or picam).")
+@click.option("--height", type=click.IntRange(min=1), help="Camera capture height (a camera index or picam).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Camera frame rate (a camera index or picam).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many processed frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-def detect(model, source_text, out, json_out, show, serve, score, classes, threads, engine, reconnect, retries, stall_timeout, max_frames, duration):
+def detect(model, source_text, out, json_out, show, serve, score, classes, threads, engine, reconnect, retries, stall_timeout, width, height, fps,
+           max_frames, duration):
     """Detect objects with MODEL (a .tflite from `bcn convert`) on SRC.
 
     Detections go to stdout (or --json-out) as JSON lines, one per detection, with
@@ -112,6 +117,7 @@ def detect(model, source_text, out, json_out, show, serve, score, classes, threa
 
     quiet_opencv()
     from bcn.runtime import pipeline
+    from bcn.runtime.cameras import CameraMode
     from bcn.runtime.sinks import check_writable_folder
     from bcn.runtime.sources import open_source
     from bcn.runtime.window import Window, check_display
@@ -127,7 +133,8 @@ def detect(model, source_text, out, json_out, show, serve, score, classes, threa
     keep = _class_ids(classes, list(detector.classes))
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     with _stop_on_signals() as stop:
-        source = open_source(source_text, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log)
+        source = open_source(source_text, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log,
+                             camera=CameraMode(width, height, fps))
         sinks = []
         window = None
         complete = False
