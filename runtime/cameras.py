@@ -79,7 +79,7 @@ class PicameraCapture:
     def read(self):
         """(True, H x W x 3 BGR frame), or (False, None) when the camera fails."""
         try:
-            return True, self.camera.capture_array("main")[:, :, :3]
+            return True, self.camera.capture_array("main")
         except Exception:  # libcamera reports a lost camera in many ways
             return False, None
 

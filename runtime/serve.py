@@ -169,6 +169,8 @@ class LiveView:
     def viewers_changed(self, change: int) -> None:
         with self._changed:
             self._viewers += change
+            if not self._viewers:  # frames stop being encoded: the next viewer waits for a fresh one
+                self._frame = (self._frame[0], None)
 
     def stats(self) -> dict:
         """What the page shows: FPS and latency over the latest frames, the capture counters."""
