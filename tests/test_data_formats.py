@@ -80,13 +80,23 @@ def test_a_malformed_yolo_line_is_named_with_file_and_line(layouts, tmp_path):
     label.write_text("\n".join(lines[:1] + ["2 0.5 0.5 oops"] + lines[1:]) + "\n")
     result = CliRunner().invoke(main, ["data", "check", str(root)])
     assert result.exit_code == 1
-    assert f"problem: {label}: line 2: expected 'class cx cy w h', got '2 0.5 0.5 oops'; image {label.stem}.jpg skipped" \
-        in result.output.splitlines()
+    assert (f"problem: {label}: line 2: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
+            f"got '2 0.5 0.5 oops'; image {label.stem}.jpg skipped") in result.output.splitlines()
     assert "Traceback" not in result.output and "1 problems found" in result.output
     other = sorted((root / "labels" / "train").iterdir())[0]
     other.write_text("9 0.5 0.5 0.1 0.1\n")
     result = CliRunner().invoke(main, ["data", "check", str(root)])
     assert f"{other}: line 1: class 9 is not in data.yaml's 6 classes" in result.output
+
+
+def test_a_polygon_label_line_gives_its_bounding_box(tmp_path):
+    from bcn.data.yolo import parse_labels
+
+    label = tmp_path / "a.txt"
+    label.write_text("1 0.5 0.25 0.25 0.5\n0 0.1 0.2 0.3 0.2 0.2 0.6\n")
+    boxes, classes = parse_labels(label, 200, 100, 2)
+    assert classes.tolist() == [1, 0]
+    np.testing.assert_allclose(boxes, [[75, 0, 125, 50], [20, 20, 60, 60]], atol=1e-4)
 
 
 def test_a_malformed_coco_annotation_is_named_with_its_index_and_id(layouts, tmp_path):

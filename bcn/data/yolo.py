@@ -6,7 +6,8 @@ paths, relative to the YAML's `path` key if it has one, else to the YAML's folde
 leading `../` that leads nowhere is dropped (Roboflow's exports), as Ultralytics does.
 An image's labels are in the `labels` folder beside its `images` folder, `<stem>.txt`,
 one object per line: `class cx cy w h`, each number a fraction of the image's width or
-height. An image without a label file has no objects.
+height (a segmentation line, `class x1 y1 x2 y2 ...`, gives its polygon's bounding box, as
+Ultralytics does). An image without a label file has no objects.
 
 Problems (a malformed label line, an image that cannot be decoded) never stop reading:
 the image is skipped and its file named, with the line, in a `Problem`.
@@ -121,19 +122,27 @@ def parse_labels(path: Path, width: int, height: int, num_classes: int):
         if not fields:
             continue
         try:
-            if len(fields) != 5:
+            if len(fields) != 5 and (len(fields) < 7 or len(fields) % 2 == 0):
                 raise ValueError(f"{len(fields)} fields")
             values = [float(v) for v in fields[1:]]
             class_id = int(fields[0])
         except ValueError:
-            raise ValueError(f"line {number}: expected 'class cx cy w h', got {line.strip()[:60]!r}") from None
+            raise ValueError(f"line {number}: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
+                             f"got {line.strip()[:60]!r}") from None
         if not 0 <= class_id < num_classes:
             raise ValueError(f"line {number}: class {class_id} is not in data.yaml's {num_classes} classes")
-        cx, cy, w, h = values
-        if not (w > 0 and h > 0) or not all(-0.01 <= v <= 1.01 for v in values):
-            raise ValueError(f"line {number}: box {' '.join(fields[1:])} is not inside the image (fractions in 0..1)")
-        x1, y1 = max((cx - w / 2) * width, 0.0), max((cy - h / 2) * height, 0.0)
-        x2, y2 = min((cx + w / 2) * width, float(width)), min((cy + h / 2) * height, float(height))
+        if not all(-0.01 <= v <= 1.01 for v in values):
+            raise ValueError(f"line {number}: {' '.join(fields[1:])[:60]} is not inside the image (fractions in 0..1)")
+        if len(values) == 4:
+            cx, cy, w, h = values
+            corners = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        else:  # a segment's polygon, as Ultralytics reads it for detection: its bounding box
+            xs, ys = values[0::2], values[1::2]
+            corners = (min(xs), min(ys), max(xs), max(ys))
+        x1, y1 = max(corners[0] * width, 0.0), max(corners[1] * height, 0.0)
+        x2, y2 = min(corners[2] * width, float(width)), min(corners[3] * height, float(height))
+        if not (x2 > x1 and y2 > y1):
+            raise ValueError(f"line {number}: the box of {' '.join(fields[1:])[:60]} is empty")
         boxes.append((x1, y1, x2, y2))
         classes.append(class_id)
     return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(classes, np.int32)
