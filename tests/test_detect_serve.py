@@ -77,8 +77,8 @@ def get(url, path):
     return response.status, response.getheader("Content-Type"), response.read()
 
 
-def stream_frames(url, count):
-    """Open /stream.mjpg and decode `count` JPEG parts; returns the images."""
+def stream_frames(url, count=None):
+    """Open /stream.mjpg and decode `count` JPEG parts (None: until the server ends the stream)."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     connection.request("GET", "/stream.mjpg")
@@ -87,8 +87,10 @@ def stream_frames(url, count):
     boundary = response.getheader("Content-Type").split("boundary=")[1].encode()
     images = []
     try:
-        while len(images) < count:
+        while count is None or len(images) < count:
             line = response.fp.readline()
+            if not line:
+                break  # the server closed the stream
             if not line.strip():
                 continue
             assert line.strip() == b"--" + boundary, line
@@ -140,14 +142,20 @@ def test_readers_at_once_leave_and_return_and_sigint_finalizes(model, camera, tm
     # A browser that goes away (the connection dropped mid-stream) and comes back.
     for _ in range(3):
         assert len(stream_frames(detect.url, 1)) == 1
+    watching = []  # a viewer still connected when Ctrl-C comes
+    viewer = threading.Thread(target=lambda: watching.append(len(stream_frames(detect.url))))
+    viewer.start()
     status, _, body = get(detect.url, "/stats.json")
     stats = json.loads(body)
     assert status == 200 and stats["processed"] > 0 and stats["fps"] > 0 and stats["captured"] >= stats["processed"]
     assert {"latency_ms", "dropped", "viewers"} <= stats.keys()
 
+    time.sleep(1)
     stderr = detect.stop(signal.SIGINT)
     assert detect.process.returncode == 0, stderr
     assert "Traceback" not in stderr
+    viewer.join(10)
+    assert watching and watching[0] > 0  # it got frames, then its stream ended with the run
     assert (out / "stream.mp4").is_file() and (out / "detections.jsonl").is_file()
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
     with pytest.raises(OSError):  # the port is closed with the run
