@@ -1,7 +1,7 @@
 """One entry to every data set layout bcn reads: PascalVOC, COCO JSON and YOLO, found from the files.
 
-A root's layout is detected from what it holds: `Annotations/` and `ImageSets/Main/`
-(PascalVOC), `annotations/instances_*.json` or `*/_annotations.coco.json` (COCO), a
+A root's layout is detected from what it holds: `ImageSets/Main/` (PascalVOC, with
+`Annotations/`), `annotations/instances_*.json` or `*/_annotations.coco.json` (COCO), a
 `data.yaml` (YOLO). Class names come from the data (classes.txt or the 20 VOC classes,
 COCO categories, data.yaml's names); several roots merge when their classes agree.
 
@@ -27,13 +27,13 @@ def detect_format(root) -> str:
     root = Path(root)
     if not root.is_dir():
         raise BcnError(f"{root}: no such data set folder")
-    if (root / "Annotations").is_dir() and (root / "ImageSets" / "Main").is_dir():
+    if (root / "ImageSets" / "Main").is_dir():  # the split files make a VOC root; Annotations/ holds the XML
         return "voc"
     if yolo.find_yaml(root) is not None:
         return "yolo"
     if coco.coco_splits(root):
         return "coco"
-    raise BcnError(f"{root}: not a data set bcn reads: PascalVOC needs Annotations/ and ImageSets/Main/, "
+    raise BcnError(f"{root}: not a data set bcn reads: PascalVOC needs ImageSets/Main/ and Annotations/, "
                    f"COCO annotations/instances_<split>.json or <split>/_annotations.coco.json, YOLO a data.yaml")
 
 
