@@ -102,11 +102,15 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> list[d
 
 
 def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int, threads: tuple[int, ...],
-             runs: int, seed: int) -> dict:
-    """Run every step; returns the summary also written to OUT/demo.json."""
+             runs: int, seed: int, data_root: Path | None = None) -> dict:
+    """Run every step; returns the summary also written to OUT/demo.json.
+
+    With `data_root` (any layout bcn reads) the demo runs on that data set instead of a
+    generated one, and evaluates on its test split (its val split where it has no test).
+    """
     from bcn.converters.convert import convert
+    from bcn.data.formats import NAMES, detect_format, find_split, load, read_class_names
     from bcn.data.synth import write_synth
-    from bcn.data.voc import load_voc, read_class_names
     from bcn.demo_report import write_report
     from bcn.runtime.bench import benchmark
     from bcn.runtime.bench_report import format_markdown, plot_latency
@@ -118,10 +122,13 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
     step = Step(timings, 8)
     started = time.monotonic()
 
-    with step("generate the data set"):
-        data = write_synth(out / "data", images=images, size=input_size, seed=seed)
+    with step("generate the data set" if data_root is None else f"read the data set {data_root}"):
+        data = write_synth(out / "data", images=images, size=input_size, seed=seed) if data_root is None else data_root
         class_names = list(read_class_names([data]))
-        test_samples = load_voc([data], "test", class_names)
+        held_out = find_split(data, "test") or find_split(data, "val")
+        if held_out is None:
+            raise BcnError(f"{data}: no test or val split to evaluate on")
+        test_samples = load([data], held_out, class_names)
 
     runs_dir = out / "runs"
     trained = {}
@@ -131,7 +138,7 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
             result = train(arch, data, runs_dir / variant, input_size=input_size, epochs=1000,
                            batch_size=SHORT_RUN["batch_size"], lr=SHORT_RUN["lr"], eval_every=1000,
                            float_twin=variant == "float", minutes=minutes / 2, seed=seed, verbose=2,
-                           recipe=recipe)
+                           recipe=recipe, eval_split=held_out)
             trained[variant] = {"epochs": result["last_epoch"], "seconds": round(result["seconds"], 1)}
 
     with step("convert to LCE, float32 and int8"):
@@ -165,6 +172,8 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
     with step("write the report"):
         summary = {
             "arch": arch, "input_size": input_size, "classes": class_names, "images": images,
+            "data": None if data_root is None else {"root": str(data_root), "layout": NAMES[detect_format(data_root)],
+                                                    "held_out": held_out, "held_out_images": len(test_samples)},
             "minutes": minutes, "seed": seed, "training": trained, "evaluation": evaluation,
             "conversion": conversion, "bench": bench, "detections": detections, "timings": timings,
         }

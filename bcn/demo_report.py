@@ -50,7 +50,10 @@ def render(summary: dict) -> str:
     lines = [
         "# bcn demo report",
         "",
-        f"Generated data set ({summary['images']} images, classes: {', '.join(summary['classes'])}), "
+        (f"Generated data set ({summary['images']} images, " if not summary.get("data") else
+         f"Data set {summary['data']['root']} ({summary['data']['layout']}, evaluated on its "
+         f"{summary['data']['held_out']} split of {summary['data']['held_out_images']} images, ")
+        + f"classes: {', '.join(summary['classes'])}), "
         f"input {summary['input_size']}x{summary['input_size']}, {summary['minutes']:g} training minutes, "
         f"seed {summary['seed']}. Machine: {machine.get('cpu')} ({machine.get('logical_cores')} logical cores, "
         f"{machine.get('arch')}, {machine.get('os')}). Whole run: {summary['total_seconds'] / 60:.1f} min.",
@@ -128,7 +131,7 @@ def render(summary: dict) -> str:
         "- `models/`: `binary.tflite` (LCE), `binary_float32.tflite` and `binary_int8.tflite` (the float twin)",
         "- `runs/binary`, `runs/float`: training runs, each with `best.h5` and `model.h5` (Keras), config.json "
         "and TensorBoard logs (`tensorboard --logdir runs`)",
-        "- `data/`: the generated VOC-layout data set",
+        *(["- `data/`: the generated VOC-layout data set"] if not summary.get("data") else []),
         "- `eval.json`, `convert.json`, `bench.json`, `bench.md`, `demo.json`: the figures above",
         "",
         "Step timings (s): " + ", ".join(f"{name} {seconds:.0f}" for name, seconds in summary["timings"].items()),

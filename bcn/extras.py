@@ -6,7 +6,7 @@ from bcn.errors import BcnError
 
 # The modules each extra brings, by import name.
 EXTRAS = {
-    "runtime": ("cv2", "flatbuffers"),
+    "runtime": ("cv2", "flatbuffers", "yaml"),
     "train": ("tensorflow", "tf_keras", "larq", "larq_zoo", "cv2", "matplotlib"),
     "convert": ("tensorflow", "tf_keras", "larq", "larq_zoo", "larq_compute_engine"),
 }

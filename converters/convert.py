@@ -52,6 +52,24 @@ def _converter_errors(model_path: Path, what: str):
         raise BcnError(f"{model_path}: {what} failed ({reason})") from error
 
 
+class _Steps:
+    """Step lines with elapsed time for `log`, and each step's seconds for the report."""
+
+    def __init__(self, log):
+        self.log = log
+        self.seconds: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def __call__(self, key: str, message: str):
+        self.log(f"{message} ...")
+        start = time.perf_counter()
+        yield
+        now = time.perf_counter()
+        self.seconds[key] = now - start
+        self.log(f"  done in {now - start:.1f} s ({now - self.started:.1f} s in all)")
+
+
 def _file_entry(path: Path, flatbuffer: bytes, graph: Graph, metadata: dict) -> dict:
     return {"path": str(path), "bytes": len(flatbuffer), "engine": metadata["engine"],
             "variant": metadata["variant"], "ops": graph.histogram(), "outputs": metadata["outputs"]}
@@ -65,7 +83,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
     Every flatbuffer carries the "bcn" metadata. Returns the report, also written as JSON.
     Parity compares detections scoring at least `score_threshold`. With `check`, LCE/Keras
     disagreement beyond the parity thresholds raises BcnError and nothing is written.
-    `log` receives progress lines.
+    `log` receives a line as each step starts and one with its elapsed time when it ends.
     """
     log = log or (lambda message: None)
     model_path = Path(model_path)
@@ -74,14 +92,14 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         raise BcnError(f"unknown baseline '{unknown[0]}': choose from {', '.join(VARIANTS)}")
     paths = output_paths(model_path, output, baselines, report)
     _check_paths(model_path, paths)
-    start = time.perf_counter()
-    model = load_model(model_path)
-    seconds = {"load": time.perf_counter() - start}
-    info = model_info(model_path, model)
-    cost = model_cost(model)
-    names, inputs = sample_inputs(data_root, samples, info.input_size)
-    if baselines:
-        twin = trained_float_twin(float_model, model) if float_model else float_twin(model)
+    step = _Steps(log)
+    with step("load", f"loading {model_path}"):
+        model = load_model(model_path)
+        info = model_info(model_path, model)
+        cost = model_cost(model)
+        names, inputs = sample_inputs(data_root, samples, info.input_size)
+        if baselines:
+            twin = trained_float_twin(float_model, model) if float_model else float_twin(model)
     with contextlib.ExitStack() as stack:
         # Entering checks every folder now; files appear only if all of this succeeds.
         try:
@@ -89,11 +107,8 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         except OSError as error:
             raise BcnError(f"{error.filename or paths['binary']}: cannot write there ({error.strerror})") from error
 
-        log(f"converting {model_path} with LCE (target arm)")
-        start = time.perf_counter()
-        with _converter_errors(model_path, "LCE conversion"):
+        with step("lce", f"converting {model_path} with LCE (target arm)"), _converter_errors(model_path, "LCE conversion"):
             flatbuffer = convert_lce(model)
-        seconds["lce"] = time.perf_counter() - start
         graph = Graph.from_flatbuffer(flatbuffer)
         binary_layers = check_binary_layers(model, graph, str(model_path))
         lce = has_lce_ops(flatbuffer)
@@ -104,21 +119,17 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         flatbuffer = embed_metadata(flatbuffer, metadata)
         files = {"binary": _file_entry(paths["binary"], flatbuffer, graph, metadata)}
 
-        log(f"parity: the runtime's engine vs Keras on {len(inputs)} images")
-        start = time.perf_counter()
-        converted, runner = runtime_heads(flatbuffer, str(paths["binary"]), inputs, metadata["outputs"])
-        parity = compare(keras_heads(model, inputs), converted, score_threshold)
+        with step("parity", f"parity: the runtime's engine vs Keras on {len(inputs)} images"):
+            converted, runner = runtime_heads(flatbuffer, str(paths["binary"]), inputs, metadata["outputs"])
+            parity = compare(keras_heads(model, inputs), converted, score_threshold)
         parity["samples"] = names
         parity["runtime"] = runner
-        seconds["parity"] = time.perf_counter() - start
         Path(temps["binary"]).write_bytes(flatbuffer)
 
         for variant in baselines:
-            log(f"converting the float twin to {variant} TFLite")
-            start = time.perf_counter()
-            with _converter_errors(model_path, f"{variant} conversion of the float twin"):
+            with step(variant, f"converting the float twin to {variant} TFLite"), \
+                    _converter_errors(model_path, f"{variant} conversion of the float twin"):
                 baseline = convert_baseline(variant, twin, inputs)
-            seconds[variant] = time.perf_counter() - start
             baseline_graph = Graph.from_flatbuffer(baseline)
             baseline_metadata = build_metadata(
                 classes=info.classes, input_size=info.input_size,
@@ -134,7 +145,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
             "cost": {key: cost[key] for key in ("macs", "binary_macs", "binary_ratio", "eq_flops", "params")},
             "binary_layers": binary_layers, "files": files,
             "size_ratios": {variant: files[variant]["bytes"] / files["binary"]["bytes"] for variant in baselines},
-            "parity": parity, "seconds": seconds,
+            "parity": parity, "seconds": step.seconds,
         }
         problem = parity_problem(parity)
         result["parity"]["check"] = "failed" if problem else "passed"

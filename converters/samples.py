@@ -1,9 +1,10 @@
-"""Sample images for calibration and parity: from a VOC-layout data set or generated."""
+"""Sample images for calibration and parity: from a data set (any layout bcn reads), a folder, or generated."""
 
 from pathlib import Path
 
 import numpy as np
 
+from bcn.data import formats
 from bcn.errors import BcnError
 from bcn.preprocess import letterbox
 
@@ -16,15 +17,16 @@ SYNTH_SEED = 2024
 def _data_set_images(root: Path, count: int) -> list[Path]:
     if not root.is_dir():
         raise BcnError(f"{root}: no such data set folder")
+    try:
+        splits = formats.splits(root)
+    except BcnError:  # not a data set: a plain folder of images
+        splits = []
+    held_out_first = [formats.find_split(root, split) for split in SPLITS] if splits else []
+    for split in dict.fromkeys(name for name in held_out_first + splits if name):
+        paths = formats.split_images(root, split)
+        if paths:
+            return paths[:count]
     folder = root / "JPEGImages" if (root / "JPEGImages").is_dir() else root
-    for split in SPLITS:
-        listed = root / "ImageSets" / "Main" / f"{split}.txt"
-        if listed.is_file():
-            ids = [line.split()[0] for line in listed.read_text().splitlines() if line.strip()]
-            paths = [next((folder / f"{i}{s}" for s in IMAGE_SUFFIXES if (folder / f"{i}{s}").is_file()), None) for i in ids]
-            paths = [path for path in paths if path is not None]
-            if paths:
-                return paths[:count]
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise BcnError(f"{root}: no images found (looked in {folder})")

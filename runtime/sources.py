@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bcn.errors import BcnError
+from bcn.runtime.cameras import PICAM, CameraMode, apply_mode, is_picam, picam_size, picamera_opener
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
@@ -115,15 +116,16 @@ class LiveSource:
     live = True
 
     def __init__(self, target: int | str, name: str, unavailable: str, reconnect: bool, retries: int,
-                 stall_timeout: float, log=None):
+                 stall_timeout: float, log=None, mode=None, opener=None):
         from bcn.runtime.capture import LatestFrameCapture
 
-        capture = _open_live(target, stall_timeout)
+        opener = opener or (lambda: _open_live(target, stall_timeout, mode))
+        capture = opener()
         if capture is None:
             raise BcnError(unavailable)
         self.name = name
         label = f"camera {target}" if isinstance(target, int) else target
-        self.capture = LatestFrameCapture(capture, lambda: _open_live(target, stall_timeout), label, reconnect=reconnect,
+        self.capture = LatestFrameCapture(capture, opener, label, reconnect=reconnect,
                                           retries=retries, read_timeout_s=stall_timeout, log=log)
         self.fps = self.capture.fps
 
@@ -160,8 +162,8 @@ class LiveSource:
         self.capture.close()
 
 
-def _open_live(target: int | str, stall_timeout: float):
-    """An opened cv2.VideoCapture for a camera index, URL or GStreamer pipeline, or None.
+def _open_live(target: int | str, stall_timeout: float, mode=None):
+    """An opened cv2.VideoCapture for a camera index (in `mode`, a CameraMode), URL or GStreamer pipeline, or None.
 
     FFmpeg streams give up opening or reading after `stall_timeout` seconds without data.
     OpenCV's own log lines are silenced meanwhile: a failure is reported by the caller.
@@ -173,6 +175,7 @@ def _open_live(target: int | str, stall_timeout: float):
         if isinstance(target, int):
             capture = cv2.VideoCapture(target)
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # where the driver allows, no queue of stale frames
+            apply_mode(capture, mode)
         elif _is_gstreamer(target):
             capture = cv2.VideoCapture(target, cv2.CAP_GSTREAMER)
         else:
@@ -197,19 +200,28 @@ def _has_backend(backend: int) -> bool:
     return cv2.videoio_registry.hasBackend(backend)
 
 
-def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeout: float = STALL_TIMEOUT_S, log=None):
-    """Open SRC: an image, a folder of images, a video file, a camera index, a stream URL or a GStreamer pipeline.
+def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeout: float = STALL_TIMEOUT_S, log=None,
+                camera: CameraMode | None = None):
+    """Open SRC: an image, a folder of images, a video file, a camera index, the Pi camera (picam[:WxH]),
+    a stream URL or a GStreamer pipeline.
 
     Live sources (camera, stream, pipeline) start capturing at once; `log` gets reconnect messages.
-    A number is a camera index: write a folder or file named like one as ./0.
+    `camera` asks a camera for a capture size and rate. A number is a camera index: write a
+    folder or file named like one as ./0.
     """
     import cv2
 
     live = dict(reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log)
     text = text.strip()
+    if camera and not (text.isdigit() or is_picam(text)):
+        raise BcnError(f"{text}: --width, --height and --fps are for cameras (an index, or picam)")
     if text.isdigit():
         return LiveSource(int(text), f"camera{text}", f"camera {text}: cannot be opened (no such device, or it is busy)",
-                          **live)
+                          mode=camera, **live)
+    if is_picam(text):
+        opener = picamera_opener(picam_size(text, camera), camera.fps if camera else None)
+        return LiveSource(PICAM, PICAM, f"{PICAM}: Picamera2 cannot open the camera (none connected, or it is busy: "
+                          "`rpicam-hello --list-cameras` lists them)", opener=opener, **live)
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme not in STREAM_SCHEMES:

@@ -38,7 +38,7 @@ def test_check_names_a_corrupt_image_and_a_malformed_xml(synth_voc, tmp_path):
 def test_check_refuses_a_folder_that_is_not_a_data_set(tmp_path):
     result = CliRunner().invoke(main, ["data", "check", str(tmp_path)])
     assert result.exit_code == 2
-    assert f"{tmp_path}: not a VOC-layout data set" in result.output
+    assert f"{tmp_path}: not a data set bcn reads" in result.output
     assert "Traceback" not in result.output
 
 

@@ -53,5 +53,5 @@ def test_not_a_coco_file_is_one_error_naming_it(tmp_path):
     with pytest.raises(BcnError, match="x.json: not a COCO instances file"):
         load_coco(path, tmp_path)
     path.write_text('{"images": [{"id": 1}], "annotations": [], "categories": []}')
-    with pytest.raises(BcnError, match="x.json: malformed COCO entry"):
+    with pytest.raises(BcnError, match="x.json: image 0: malformed COCO entry"):
         load_coco(path, tmp_path)

@@ -55,7 +55,7 @@ def _positive(ctx, param, value):
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="The LCE flatbuffer to write [default: MODEL with .tflite].")
 @click.option("--baselines", callback=_baselines, default="", help="Also write full-precision baselines of the float twin: float32,int8.")
 @click.option("--float-model", type=click.Path(dir_okay=False), help="A trained float twin (.h5/.keras) for the baselines [default: fresh weights].")
-@click.option("--data", "data_root", type=click.Path(file_okay=False), help="VOC-layout data set for parity and int8 calibration images [default: generated images].")
+@click.option("--data", "data_root", type=click.Path(file_okay=False), help="Data set (PascalVOC, COCO or YOLO) or image folder for parity and int8 calibration images [default: generated images].")
 @click.option("--report", type=click.Path(dir_okay=False), help="Where to write the JSON report [default: OUTPUT_report.json].")
 @click.option("--check", is_flag=True, help="Fail (and write nothing) if LCE and Keras detections disagree.")
 @click.option("--score-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.3, show_default=True, help="Parity compares detections scoring at least this.")

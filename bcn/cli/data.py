@@ -7,7 +7,7 @@ from bcn.extras import require
 
 @click.group()
 def data():
-    """Generate and check detection data sets (PascalVOC layout)."""
+    """Generate detection data sets (PascalVOC layout) and check them (PascalVOC, COCO or YOLO)."""
 
 
 @data.command()
@@ -41,16 +41,22 @@ def synth(out, images, size, seed, test_fraction):
 def check(roots):
     """Validate the data set at ROOTS (several are merged) and count objects per class.
 
-    Every annotation is parsed and every image decoded; each problem is printed with
-    its file name. Exits with 1 when there are problems.
+    Each root's layout is detected: PascalVOC (Annotations/, ImageSets/Main/), COCO
+    JSON (annotations/instances_<split>.json or <split>/_annotations.coco.json) or
+    YOLO (data.yaml, images/ and labels/). Every annotation is parsed and every image
+    decoded; each problem is printed with its file name (and line, for YOLO labels).
+    Exits with 1 when there are problems.
 
     \b
     bcn data check VOCdevkit/VOC2007 VOCdevkit/VOC2012
+    bcn data check datasets/coco128
     """
     require("runtime", "bcn data check")
     from bcn.data.check import check_dataset, format_report
 
     report = check_dataset(roots)
+    for root, layout in report.layouts.items():
+        click.echo(f"{layout}: {root}")
     click.echo(f"classes: {len(report.class_names)}   objects per split (difficult in brackets)")
     click.echo(format_report(report))
     for problem in report.problems:

@@ -24,17 +24,20 @@ def _threads(ctx, param, value):
 @click.option("--minutes", "-m", default=11.0, show_default=True, type=click.FloatRange(min=0.05),
               help="Training time for the binary model and its float twin together.")
 @click.option("--images", default=2000, show_default=True, type=click.IntRange(min=20), help="Images to generate.")
+@click.option("--data", "data_root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Run on this data set (PascalVOC, COCO JSON or YOLO layout) instead of generating one.")
 @click.option("--arch", default=None, help="Architecture to train (default: a small QuickNet CenterNet).")
 @click.option("--input-size", "-z", default=DEMO_INPUT_SIZE, show_default=True, type=click.IntRange(min=32),
               help="Input size of the trained models.")
 @click.option("--threads", default="1,2", show_default=True, callback=_threads, help="Thread counts to benchmark.")
 @click.option("--runs", default=50, show_default=True, type=click.IntRange(min=1), help="Timed runs per model.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of data and training.")
-def demo(out, minutes, images, arch, input_size, threads, runs, seed):
+def demo(out, minutes, images, data_root, arch, input_size, threads, runs, seed):
     """Generate data, train, evaluate, convert, benchmark and detect, then write a report.
 
     Runs on a laptop CPU in about 15 minutes with the defaults; everything it makes
-    (models, data, figures) lands in --out, with report.md as the entry point.
+    (models, data, figures) lands in --out, with report.md as the entry point. With
+    --data it trains on your data set instead (its test split, else val, is held out).
     """
     from bcn.arch.resolve import resolve
     from bcn.demo import DEMO_ARCH
@@ -47,7 +50,13 @@ def demo(out, minutes, images, arch, input_size, threads, runs, seed):
     import_tensorflow("bcn demo")
     from bcn.demo import run_demo
 
-    summary = run_demo(out, minutes, images, arch, input_size, threads, runs, seed)
+    if data_root is not None:
+        from bcn.data.formats import detect_format
+
+        detect_format(data_root)  # not a data set: fail before minutes of work
+        if out.resolve() in (data_root.resolve(), *data_root.resolve().parents):
+            raise click.UsageError(f"--out {out} would replace the data set {data_root}")
+    summary = run_demo(out, minutes, images, arch, input_size, threads, runs, seed, data_root)
     binary = summary["evaluation"]["binary_keras"]["map50_voc07"]
     floating = summary["evaluation"]["float_keras"]["map50_voc07"]
     click.echo(f"mAP@0.5 (VOC07): binary {binary:.3f}, float twin {floating:.3f}; "

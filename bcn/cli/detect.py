@@ -10,8 +10,9 @@ import click
 from bcn.errors import BcnError
 from bcn.extras import require
 
-SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), a stream URL "
-               "(rtsp://, http://, udp://...) or a GStreamer pipeline ending in appsink.")
+SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), the Raspberry Pi camera through "
+               "Picamera2 (picam or picam:WIDTHxHEIGHT), a stream URL (rtsp://, http://, udp://...) or a GStreamer "
+               "pipeline ending in appsink.")
 
 
 class StreamLost(click.ClickException):
@@ -48,10 +49,22 @@ def _stop_on_signals():
             signal.signal(signum, handler)
 
 
-def _sinks(source, out: Path | None, json_out: str | None):
+def _serve_address(ctx, param, value):
+    from bcn.runtime.serve import parse_address
+
+    return parse_address(value) if value is not None else None
+
+
+def _sinks(source, out: Path | None, json_out: str | None, serve=None, log=None):
     from bcn.runtime.sinks import AnnotatedImages, AnnotatedVideo, DetectionsJson
 
-    sinks = [DetectionsJson(None if json_out in (None, "-") else Path(json_out))]
+    sinks = []
+    if serve is not None:  # first: a port already taken fails before any file is begun
+        from bcn.runtime.serve import LiveView
+
+        sinks.append(LiveView(*serve, name=source.name, log=log))
+        sinks[0].source = source
+    sinks.append(DetectionsJson(None if json_out in (None, "-") else Path(json_out)))
     if out is not None:
         if source.kind != "images":
             sinks.append(AnnotatedVideo(out / f"{source.name}.mp4", source.fps or 25.0, realtime=source.live))
@@ -68,6 +81,9 @@ def _sinks(source, out: Path | None, json_out: str | None):
               help="Write detections here instead of stdout: JSON lines, or if FILE ends in .json the JSON list "
                    "`bcn eval --detections` reads.")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
+@click.option("--serve", metavar="[HOST:]PORT", callback=_serve_address,
+              help="Serve the annotated frames as a live view in the browser (MJPEG and a page with FPS, latency "
+                   "and drops) at http://HOST:PORT/; HOST defaults to 127.0.0.1 (0.0.0.0: every interface).")
 @click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
 @click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads (default: the runtime's).")
@@ -78,9 +94,13 @@ def _sinks(source, out: Path | None, json_out: str | None):
 @click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True, help="Reconnect attempts before giving up.")
 @click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
               help="Seconds without data before a network stream counts as lost.")
+@click.option("--width", type=click.IntRange(min=1), help="Camera capture width (a camera index or picam).")
+@click.option("--height", type=click.IntRange(min=1), help="Camera capture height (a camera index or picam).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Camera frame rate (a camera index or picam).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many processed frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-def detect(model, source_text, out, json_out, show, score, classes, threads, engine, reconnect, retries, stall_timeout, max_frames, duration):
+def detect(model, source_text, out, json_out, show, serve, score, classes, threads, engine, reconnect, retries, stall_timeout, width, height, fps,
+           max_frames, duration):
     """Detect objects with MODEL (a .tflite from `bcn convert`) on SRC.
 
     Detections go to stdout (or --json-out) as JSON lines, one per detection, with
@@ -97,6 +117,7 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, eng
 
     quiet_opencv()
     from bcn.runtime import pipeline
+    from bcn.runtime.cameras import CameraMode
     from bcn.runtime.sinks import check_writable_folder
     from bcn.runtime.sources import open_source
     from bcn.runtime.window import Window, check_display
@@ -112,12 +133,13 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, eng
     keep = _class_ids(classes, list(detector.classes))
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     with _stop_on_signals() as stop:
-        source = open_source(source_text, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log)
+        source = open_source(source_text, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log,
+                             camera=CameraMode(width, height, fps))
         sinks = []
         window = None
         complete = False
         try:
-            sinks = _sinks(source, out, json_out)
+            sinks = _sinks(source, out, json_out, serve, log)
             window = Window(f"bcn detect {source_text}") if show else None
             stats = pipeline.run(detector, source, sinks, stop, score, keep, window, max_frames, duration)
             complete = True

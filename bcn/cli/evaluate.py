@@ -1,6 +1,7 @@
 """`bcn eval`: VOC mAP@0.5 of a model, or of detections from a file, on a data set split."""
 
 import json
+import time
 from pathlib import Path
 
 import click
@@ -10,10 +11,10 @@ from bcn.extras import require
 
 
 def _ground_truth(roots, split):
-    from bcn.data.voc import read_class_names, scan_voc
+    from bcn.data.formats import read_class_names, scan
 
     class_names = read_class_names(roots)
-    samples, problems, _ = scan_voc(roots, split, class_names)
+    samples, problems, _ = scan(roots, split, class_names)
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
     if not samples:
@@ -34,8 +35,8 @@ def _run_classes(model_path: Path) -> list | None:
 def _model_detections(model_path: Path, samples, class_names, input_size, batch_size, score_threshold, engine=None):
     from tqdm import tqdm
 
-    progress = lambda items: tqdm(items, desc="images", unit="batch", leave=False)  # noqa: E731
     if model_path.suffix == ".tflite":
+        progress = lambda items: tqdm(items, desc="detecting", unit="img", leave=False)  # noqa: E731
         require("runtime", "bcn eval of a .tflite model")
         from bcn.evaluation.predict import predict_tflite
 
@@ -53,6 +54,7 @@ def _model_detections(model_path: Path, samples, class_names, input_size, batch_
     if trained_on and list(trained_on) != list(class_names):
         raise BcnError(f"{model_path}: trained on {', '.join(trained_on)} (its config.json) but the data set has "
                        f"{', '.join(class_names)}")
+    progress = lambda items: tqdm(items, desc=f"detecting ({batch_size} images a batch)", unit="batch", leave=False)  # noqa: E731
     return predict_keras(model, samples, input_size, batch_size, score_threshold, progress=progress)
 
 
@@ -82,8 +84,8 @@ def _format(result) -> str:
 @click.command("eval")
 @click.argument("model", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--data", "-d", "roots", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
-              help="VOC-layout data set root; repeat to merge several.")
-@click.option("--split", default="test", show_default=True, help="Split file in ImageSets/Main to evaluate on.")
+              help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge several.")
+@click.option("--split", default="test", show_default=True, help="Split to evaluate on (val also finds valid, val2017).")
 @click.option("--detections", type=click.Path(dir_okay=False, path_type=Path),
               help="Score detections from this JSON file instead of running a model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
@@ -121,7 +123,9 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
     if detections is not None:
         found = _file_detections(detections, samples, class_names)
     else:
+        started = time.monotonic()
         found = _model_detections(model, samples, class_names, input_size, batch_size, score_threshold, engine)
+        click.echo(f"detected on {len(samples)} images in {time.monotonic() - started:.1f} s", err=True)
     if score_threshold:
         for dets in found.values():
             keep = dets.scores >= score_threshold

@@ -18,7 +18,8 @@ def _positive(ctx, param, value):
 @click.option("--arch", "-a", help="A preset (q0-q5, q2e, rn50), a spec string or a .py builder file (taken from the run when resuming).")
 @click.option("--data", "-d", "data_roots", multiple=True, required=True,
               type=click.Path(exists=True, file_okay=False),
-              help="Root of a VOC-layout data set; repeat to merge roots (VOC2007 + VOC2012).")
+              help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge roots "
+                   "(VOC2007 + VOC2012).")
 @click.option("--out", "-o", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder for model.h5, best.h5, config.json and logs.")
 @click.option("--input-size", "-z", type=int, callback=_positive, help="Input size (a multiple of 32); default: the spec's.")
 @click.option("--epochs", "-e", type=int, callback=_positive, help="Epochs  [default: 200]")
@@ -26,7 +27,7 @@ def _positive(ctx, param, value):
 @click.option("--lr", type=float, callback=_positive, help="Initial Adam learning rate  [default: 0.001]")
 @click.option("--eval-every", "-k", type=int, callback=_positive, help="Evaluate mAP on the held-out split every K epochs  [default: 5]")
 @click.option("--steps-per-epoch", type=int, callback=_positive, help="Batches per epoch, repeating the data; default: one pass.")
-@click.option("--eval-split", default="test", show_default=True, help="Held-out split for evaluation.")
+@click.option("--eval-split", default="test", show_default=True, help="Held-out split for evaluation (e.g. val).")
 @click.option("--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision).")
 @click.option("--minutes", "-m", type=float, callback=_positive, help="Wall-clock budget: stop cleanly after M minutes.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
@@ -34,7 +35,7 @@ def _positive(ctx, param, value):
 @click.option("--seed", type=int, help="Random seed for weights, shuffling and augmentation.")
 def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, eval_split,
           float_twin, minutes, resume, weights, seed):
-    """Train a detector on the VOC-layout data set(s) in --data.
+    """Train a detector on the data set(s) in --data (PascalVOC, COCO JSON or YOLO layout).
 
     Writes RUN_DIR/model.h5 (last epoch), RUN_DIR/best.h5 (best VOC07 mAP@0.5 on the
     held-out split), RUN_DIR/config.json and TensorBoard logs in RUN_DIR/logs.

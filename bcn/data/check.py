@@ -1,14 +1,13 @@
-"""Validate a VOC-layout data set: every split, every annotation, every image decoded."""
+"""Validate a data set (PascalVOC, COCO or YOLO): every split, every annotation, every image decoded."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bcn.data.voc import Problem, as_roots, read_class_names, scan_voc
+from bcn.data import formats
+from bcn.data.voc import Problem, as_roots
 from bcn.errors import BcnError
-
-SPLITS = ("train", "val", "trainval", "test")
 
 
 @dataclass
@@ -16,6 +15,7 @@ class CheckReport:
     """Images and objects per split and class, and the problems found."""
 
     class_names: tuple[str, ...]
+    layouts: dict[str, str] = field(default_factory=dict)  # root -> its layout's name
     images: dict[str, int] = field(default_factory=dict)  # split -> images read
     objects: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (C,) objects per class
     difficult: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (C,) difficult objects
@@ -33,21 +33,19 @@ def _image_problem(path: Path, width: int, height: int) -> str | None:
     return None
 
 
-def check_dataset(roots, splits=SPLITS) -> CheckReport:
+def check_dataset(roots) -> CheckReport:
     """Read every split present in the roots, decode every image, and collect the problems."""
     roots = as_roots(roots)
-    for root in roots:
-        if not (root / "Annotations").is_dir() or not (root / "ImageSets" / "Main").is_dir():
-            raise BcnError(f"{root}: not a VOC-layout data set (needs Annotations/ and ImageSets/Main/)")
-    report = CheckReport(read_class_names(roots))
-    present = [s for s in splits if any((r / "ImageSets" / "Main" / f"{s}.txt").is_file() for r in roots)]
+    report = CheckReport(formats.read_class_names(roots),
+                         {str(root): formats.NAMES[formats.detect_format(root)] for root in roots})
+    present = list(dict.fromkeys(split for root in roots for split in formats.splits(root)))
     if not present:
-        raise BcnError(f"{roots[0]}: no split files ({', '.join(splits)}.txt) in ImageSets/Main")
+        raise BcnError(f"{roots[0]}: no splits in this data set")
     decoded: dict[Path, str | None] = {}
     reported = set()
     for split in present:
-        have = [r for r in roots if (r / "ImageSets" / "Main" / f"{split}.txt").is_file()]
-        samples, problems, unknown = scan_voc(have, split, report.class_names)
+        have = [r for r in roots if formats.find_split(r, split)]
+        samples, problems, unknown = formats.scan(have, split, report.class_names)
         for problem in problems:
             if str(problem) not in reported:
                 reported.add(str(problem))

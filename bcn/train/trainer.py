@@ -20,7 +20,8 @@ import tensorflow as tf
 import bcn
 from bcn.arch.model import build_model
 from bcn.arch.resolve import resolve
-from bcn.data.voc import as_roots, load_voc, read_class_names
+from bcn.data.formats import load, read_class_names, train_split
+from bcn.data.voc import as_roots
 from bcn.decode import OUTPUT_STRIDE
 from bcn.errors import BcnError
 from bcn.io import atomic_output
@@ -224,15 +225,8 @@ def _plain(value):
     return value
 
 
-def _train_split(roots: list[Path]) -> str:
-    for split in ("trainval", "train"):
-        if all((root / "ImageSets" / "Main" / f"{split}.txt").is_file() for root in roots):
-            return split
-    raise BcnError(f"{roots[0]}: no trainval.txt or train.txt in ImageSets/Main")
-
-
 def _load_split(roots, split: str, class_names, what: str):
-    samples = drop_unreadable(load_voc(roots, split, class_names))
+    samples = drop_unreadable(load(roots, split, class_names))
     if not samples:
         raise BcnError(f"{', '.join(map(str, roots))}: the {what} split '{split}' has no usable images")
     return samples
@@ -278,7 +272,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
           steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False, minutes: float | None = None,
           weights=None, strategy: tf.distribute.Strategy | None = None, recipe: Recipe | None = None,
           eval_split: str = "test", seed: int | None = None, callbacks=(), verbose: int = 1) -> dict:
-    """Train a CenterNet on a VOC-layout data set; returns the final evaluation and timings.
+    """Train a CenterNet on a data set (PascalVOC, COCO or YOLO); returns the final evaluation and timings.
 
     Arguments left as None take the recipe's defaults, or the saved run's when resuming.
     `callbacks` are extra Keras callbacks (run after bcn's own).
@@ -315,7 +309,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         input_size = input_size or 512
         spec_text = str(architecture.builder)
     class_names = list(read_class_names(roots))
-    train_samples = _load_split(roots, _train_split(roots), class_names, "training")
+    train_samples = _load_split(roots, train_split(roots), class_names, "training")
     eval_samples = _load_split(roots, eval_split, class_names, "held-out")
 
     if seed is not None:

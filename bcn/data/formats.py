@@ -1,0 +1,160 @@
+"""One entry to every data set layout bcn reads: PascalVOC, COCO JSON and YOLO, found from the files.
+
+A root's layout is detected from what it holds: `ImageSets/Main/` (PascalVOC, with
+`Annotations/`), `annotations/instances_*.json` or `*/_annotations.coco.json` (COCO), a
+`data.yaml` (YOLO). Class names come from the data (classes.txt or the 20 VOC classes,
+COCO categories, data.yaml's names); several roots merge when their classes agree.
+
+Split names are each layout's own (VOC: train, val, trainval, test; YOLO: train, val,
+test; COCO: the instances files' names, e.g. train2017). Asked for `val`, a data set
+whose split is `valid` (Roboflow) or `val2017` (COCO) gives that one.
+"""
+
+import re
+import warnings
+from pathlib import Path
+
+from bcn.data import coco, voc, yolo
+from bcn.data.voc import DataWarning, Problem, as_roots
+from bcn.errors import BcnError
+
+NAMES = {"voc": "PascalVOC", "coco": "COCO JSON", "yolo": "YOLO"}
+VOC_SPLITS = ("train", "val", "trainval", "test")
+
+
+def detect_format(root) -> str:
+    """"voc", "coco" or "yolo" from the files in `root`; a one-line error if it is none of them."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BcnError(f"{root}: no such data set folder")
+    if (root / "ImageSets" / "Main").is_dir():  # the split files make a VOC root; Annotations/ holds the XML
+        return "voc"
+    if yolo.find_yaml(root) is not None:
+        return "yolo"
+    if coco.coco_splits(root):
+        return "coco"
+    raise BcnError(f"{root}: not a data set bcn reads: PascalVOC needs ImageSets/Main/ and Annotations/, "
+                   f"COCO annotations/instances_<split>.json or <split>/_annotations.coco.json, YOLO a data.yaml")
+
+
+def splits(root) -> list[str]:
+    """The split names a root has, in the layout's order."""
+    root = Path(root)
+    kind = detect_format(root)
+    if kind == "voc":
+        return [s for s in VOC_SPLITS if (root / "ImageSets" / "Main" / f"{s}.txt").is_file()]
+    if kind == "yolo":
+        return yolo.yolo_splits(root)
+    order = {name: index for index, name in enumerate(("train", "val", "test"))}
+    return sorted(coco.coco_splits(root), key=lambda name: (order.get(_plain(name), len(order)), name))
+
+
+def _plain(name: str) -> str:
+    name = re.sub(r"\d+$", "", name.lower())
+    return "val" if name in ("valid", "validation") else name
+
+
+def find_split(root, split: str) -> str | None:
+    """The root's own name for `split` (itself, or e.g. valid / val2017 for val), or None."""
+    have = splits(root)
+    if split in have:
+        return split
+    return next((name for name in have if _plain(name) == _plain(split)), None)
+
+
+def _split_or_error(root: Path, split: str) -> str:
+    found = find_split(root, split)
+    if found is None:
+        raise BcnError(f"{root}: no split '{split}' in this {NAMES[detect_format(root)]} data set "
+                       f"(it has: {', '.join(splits(root)) or 'none'})")
+    return found
+
+
+def train_split(roots) -> str:
+    """trainval where every root has it, else train."""
+    roots = as_roots(roots)
+    for split in ("trainval", "train"):
+        if all(find_split(root, split) for root in roots):
+            return split
+    raise BcnError(f"{roots[0]}: no training split (trainval or train); it has: {', '.join(splits(roots[0]))}")
+
+
+def _class_names(root: Path) -> tuple[str, ...]:
+    kind = detect_format(root)
+    if kind == "voc":
+        return voc.read_class_names([root])
+    if kind == "yolo":
+        return yolo.yolo_class_names(root)
+    files = [path for path, _ in coco.coco_splits(root).values()]
+    names = {path: coco.coco_class_names(path) for path in files}
+    if len(set(names.values())) > 1:
+        raise BcnError(f"{', '.join(map(str, files))}: the splits list different categories")
+    return names[files[0]]
+
+
+def read_class_names(roots) -> tuple[str, ...]:
+    """The class names of one root or several (which must agree)."""
+    roots = as_roots(roots)
+    found = {root: _class_names(root) for root in roots}
+    if len(set(found.values())) > 1:
+        raise BcnError(f"{', '.join(map(str, roots))}: the roots list different classes")
+    return found[roots[0]]
+
+
+def _scan_root(root: Path, split: str, class_names):
+    kind = detect_format(root)
+    split = _split_or_error(root, split)
+    if kind == "voc":
+        return voc.scan_voc([root], split, class_names)
+    if kind == "yolo":
+        return yolo.scan_yolo(root, split, class_names)
+    annotation_file, image_dir = coco.coco_splits(root)[split]
+    return coco.scan_coco(annotation_file, image_dir, class_names)
+
+
+def scan(roots, split: str, class_names=None) -> tuple[list, list[Problem], dict[str, int]]:
+    """Read `split` of every root -> (samples, problems, counts of objects whose class is not in the list)."""
+    roots = as_roots(roots)
+    class_names = tuple(class_names) if class_names is not None else read_class_names(roots)
+    samples, problems, unknown, seen = [], [], {}, {}
+    for root in roots:
+        found, trouble, extra = _scan_root(root, split, class_names)
+        problems += trouble
+        for name, count in extra.items():
+            unknown[name] = unknown.get(name, 0) + count
+        for sample in found:
+            if sample.image_id in seen:
+                problems.append(Problem(sample.image_path, f"image id {sample.image_id} already read from "
+                                                           f"{seen[sample.image_id]}; skipped"))
+                continue
+            seen[sample.image_id] = root
+            samples.append(sample)
+    return samples, problems, unknown
+
+
+def load(roots, split: str, class_names=None) -> list:
+    """The samples of `split`; problems are warned about (DataWarning) and their files skipped."""
+    samples, problems, unknown = scan(roots, split, class_names)
+    for problem in problems:
+        warnings.warn(str(problem), DataWarning, stacklevel=2)
+    if unknown:
+        listed = ", ".join(f"{name or '(no name)'} x{count}" for name, count in sorted(unknown.items()))
+        warnings.warn(f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: "
+                      f"{listed}", DataWarning, stacklevel=2)
+    return samples
+
+
+def split_images(root, split: str) -> list[Path]:
+    """The image files of a split, without reading annotations (for sample images)."""
+    root = Path(root)
+    kind = detect_format(root)
+    split = _split_or_error(root, split)
+    if kind == "yolo":
+        return yolo.split_images(root, split)
+    if kind == "coco":
+        annotation_file, image_dir = coco.coco_splits(root)[split]
+        return [sample.image_path for sample in coco.scan_coco(annotation_file, image_dir)[0]]
+    folder = root / "JPEGImages"
+    found = (next((folder / f"{i}{s}" for s in voc.IMAGE_SUFFIXES if (folder / f"{i}{s}").is_file()), None)
+             for i in voc.split_ids(root, split))
+    return [path for path in found if path is not None]
