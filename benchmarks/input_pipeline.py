@@ -47,6 +47,7 @@ def measure(args) -> dict:
     from bcn.train.augment import AugmentConfig
     from bcn.train.pipeline import images_per_second, training_dataset
 
+    revision = commit()  # before the measurement, which takes minutes
     with tempfile.TemporaryDirectory() as tmp:
         root = write_synth(Path(tmp) / "voc", images=args.images, size=500, seed=0, test_fraction=0.0)
         samples = load_voc(root, "trainval")
@@ -56,7 +57,7 @@ def measure(args) -> dict:
         rates = [images_per_second(dataset, args.seconds) for _ in range(args.repeats)]
         load_after = os.getloadavg()
     return {
-        "images_per_second": rates, "best": max(rates), "commit": commit(),
+        "images_per_second": rates, "best": max(rates), "commit": revision,
         "command": "python benchmarks/input_pipeline.py " + " ".join(sys.argv[1:]),
         "machine": f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                    f"TensorFlow {tf.__version__}",
