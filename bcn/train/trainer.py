@@ -324,6 +324,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
                 str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
             raise BcnError(f"{run_dir / CONFIG}: the run was started with '{saved['spec']}', not '{arch}'")
         arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
+        seed = saved.get("seed") if seed is None else seed
         hyper = dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"]))
         recipe = Recipe(**hyper)
     if arch is None:
@@ -361,7 +362,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         "input_size": input_size, "classes": class_names, "num_classes": len(class_names),
         "float_twin": bool(float_twin or architecture.float_twin), "output_stride": OUTPUT_STRIDE,
         "preprocessing": PREPROCESSING, "data": [str(root) for root in roots], "eval_split": eval_split,
-        "train_images": len(train_samples), "eval_images": len(eval_samples), "workers": share[1],
+        "train_images": len(train_samples), "eval_images": len(eval_samples), "workers": share[1], "seed": seed,
         "replicas": strategy.num_replicas_in_sync, "recipe": recipe.to_dict(), "bcn_version": bcn.__version__,
     }
     with strategy.scope():
