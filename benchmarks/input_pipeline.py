@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -58,7 +59,7 @@ def measure(args) -> dict:
         load_after = os.getloadavg()
     return {
         "images_per_second": rates, "best": max(rates), "commit": revision,
-        "command": "python benchmarks/input_pipeline.py " + " ".join(sys.argv[1:]),
+        "command": shlex.join(["python", "benchmarks/input_pipeline.py", *sys.argv[1:]]),
         "machine": f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                    f"TensorFlow {tf.__version__}",
         "load_average_before": [round(v, 2) for v in load_before],
@@ -81,6 +82,12 @@ def write_markdown(results: dict) -> None:
         lines.append(f"| {label} | **{result['best']:.1f}** | {rates} | {result['commit']} | "
                      f"{result['load_average_before']} / {result['load_average_after']} | {result['machine']} | "
                      f"{result['date']} |")
+    bests = {kind: [result["best"] for label, result in results.items() if label.startswith(kind)]
+             for kind in ("before", "after")}
+    if all(bests.values()):
+        lines += ["", "Mean of the best figures: " + ", ".join(
+            f"{kind} {sum(values) / len(values):.1f} images/s ({len(values)} runs)" for kind, values in bests.items())
+            + "."]
     lines += ["", "Commands:", ""] + [f"- {label}: `{result['command']}` at commit {result['commit']}"
                                       for label, result in results.items()]
     (HERE / "input_pipeline.md").write_text("\n".join(lines) + "\n")
