@@ -1,4 +1,4 @@
-"""`bcn train` end to end: the run's files, bad input, and resuming a killed run."""
+"""`bcn train` end to end: the run's files, bad input, weights from another run, and seeds."""
 
 import json
 import subprocess
@@ -81,7 +81,9 @@ def test_weights_initialise_the_leading_layers_that_match(trained_model, tmp_pat
         _initialise(other, tmp_path / "missing.h5")
 
 
+@pytest.mark.slow
 def test_a_seed_reproduces_a_cpu_run(synth_voc, tmp_path):
+    """Three fresh processes: the same seed gives the same losses and weights after an epoch, another seed not."""
     from bcn.arch.model import load_model
 
     seeds = {"first": 1, "again": 1, "other": 2}
