@@ -85,7 +85,8 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> list[d
     import cv2
 
     from bcn.runtime.annotate import draw_detections
-    from bcn.runtime.detector import Detector, read_image
+    from bcn.images import read_image
+    from bcn.runtime.detector import Detector
 
     detector = Detector(model_path)
     out.mkdir()

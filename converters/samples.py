@@ -45,7 +45,7 @@ def sample_inputs(data_root, count: int, input_size: int) -> tuple[list[str], li
         images = [cv2.cvtColor(synth_image(SYNTH_SEED, index, input_size)[0], cv2.COLOR_BGR2RGB) for index in range(count)]
         names = [f"generated-{index}" for index in range(count)]
     else:
-        from bcn.evaluation.predict import read_rgb
+        from bcn.images import read_rgb
 
         paths = _data_set_images(Path(data_root), count)
         images = [read_rgb(path) for path in paths]

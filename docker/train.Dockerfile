@@ -19,7 +19,8 @@
 # sees more than one GPU, `bcn train` trains under tf.distribute.MirroredStrategy, and
 # --batch-size is the global batch split over the GPUs (the paper's 32 on 2 GPUs = 16 each).
 # Several machines: set TF_CONFIG in each container (-e TF_CONFIG=...) and `bcn train`
-# uses MultiWorkerMirroredStrategy.
+# uses MultiWorkerMirroredStrategy; /runs must be storage every machine sees
+# (docs/multi-worker.md).
 #
 # Afterwards, convert for the device (LCE flatbuffer plus float32/int8 baselines):
 #   docker run --rm -v "$PWD/VOCdevkit:/data:ro" -v "$PWD/runs:/runs" bcn-train \

@@ -1,7 +1,8 @@
 """Detect objects with a converted .tflite: letterbox, run, decode (no TensorFlow).
 
+    from bcn.images import read_image
     from bcn.runtime.detector import Detector
-    detections = Detector("model.tflite").detect(cv2.imread("image.jpg"))
+    detections = Detector("model.tflite").detect(read_image("image.jpg"))
 """
 
 import time
@@ -41,19 +42,6 @@ class Timings:
     @property
     def total_ms(self) -> float:
         return self.preprocess_ms + self.inference_ms + self.decode_ms
-
-
-def read_image(path) -> np.ndarray:
-    """An image file as a BGR uint8 array, or a one-line BcnError."""
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise BcnError(f"{path}: no such image file")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise BcnError(f"{path}: not an image OpenCV can read")
-    return image
 
 
 def read_model(path) -> tuple[bytes, dict | None]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from bcn.errors import BcnError
 from bcn.runtime.cameras import PICAM, CameraMode, apply_mode, is_picam, picam_size, picamera_opener
+from bcn.images import read_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
@@ -57,14 +58,13 @@ class ImageSource:
         self.skip_unreadable = skip_unreadable
 
     def __iter__(self):
-        import cv2
-
         for index, path in enumerate(self.paths):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                image = read_image(path)
+            except BcnError as error:
                 if not self.skip_unreadable:
-                    raise BcnError(f"{path}: not a readable image")
-                print(f"warning: {path}: not a readable image, skipped", file=sys.stderr)
+                    raise
+                print(f"warning: {error}, skipped", file=sys.stderr)
                 continue
             self.captured += 1
             yield Frame(index, path.stem, image, time.time(), time.monotonic())

@@ -27,7 +27,7 @@ def test_check_names_a_corrupt_image_and_a_malformed_xml(synth_voc, tmp_path):
     (root / "Annotations" / f"{test_ids[2]}.xml").write_text("")
     result = CliRunner().invoke(main, ["data", "check", str(root)])
     assert result.exit_code == 1
-    assert f"{test_ids[0]}.jpg: image cannot be decoded" in result.output
+    assert f"{test_ids[0]}.jpg: not an image OpenCV can read" in result.output
     assert f"{test_ids[1]}.xml: malformed XML" in result.output
     assert f"{test_ids[2]}.xml: malformed XML" in result.output
     assert "3 problems found" in result.output

@@ -100,7 +100,7 @@ def test_an_unreadable_image_in_a_folder_is_skipped_with_a_warning(model, image_
     out = tmp_path / "out"
     result = _detect(model, "--source", image_folder, "--out", out, "--score", "0")
     assert result.exit_code == 0, result.output
-    assert "000099.jpg: not a readable image, skipped" in result.stderr
+    assert "000099.jpg: not an image OpenCV can read, skipped" in result.stderr
     assert sorted(os.listdir(out)) == sorted(f"{image_id}.jpg" for image_id in IMAGE_SIZES)
     assert {json.loads(line)["image_id"] for line in result.stdout.splitlines()} == set(IMAGE_SIZES)
 

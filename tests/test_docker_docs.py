@@ -1,6 +1,6 @@
 """Every `bcn` command line in the deployment docs uses options the CLI really has.
 
-Covers docs/raspberry-pi.md, docker/README.md and the usage comments of the Dockerfiles,
+Covers docs/raspberry-pi.md, docs/multi-worker.md, docker/README.md and the usage comments of the Dockerfiles,
 so the guide cannot drift from the commands as they change.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from bcn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "docs" / "raspberry-pi.md", ROOT / "docker" / "README.md", *sorted((ROOT / "docker").glob("*Dockerfile"))]
+DOCS = [ROOT / "docs" / "raspberry-pi.md", ROOT / "docs" / "multi-worker.md", ROOT / "docker" / "README.md", *sorted((ROOT / "docker").glob("*Dockerfile"))]
 # `bcn CMD`, or the images' entrypoint: `bcn-train CMD`, `bcn-runtime:arm64 CMD`.
 COMMAND = re.compile(r"(?:\bbcn|bcn-train|bcn-runtime:arm64)\s+((?:arch|data)\s+\w+|%s)\b([^`|\n]*)"
                      % "|".join(sorted(main.commands)))

@@ -181,7 +181,8 @@ class DelegateEngine:
 
 
 def test_trained_detector_finds_the_same_objects(trained_detector, synth_voc, library):
-    from bcn.runtime.detector import Detector, read_image
+    from bcn.images import read_image
+    from bcn.runtime.detector import Detector
 
     lce = Detector(trained_detector, engine="lce")
     ours = Detector(trained_detector, engine="lce")

@@ -26,7 +26,8 @@ BLOCK_TENSORFLOW = textwrap.dedent("""
 
 DETECT = textwrap.dedent("""
     import json, sys
-    from bcn.runtime.detector import Detector, read_image
+    from bcn.images import read_image
+    from bcn.runtime.detector import Detector
     image = read_image(sys.argv[1])
     out = {}
     for path in sys.argv[2:]:
@@ -114,7 +115,8 @@ def test_float_model_detections_match_keras(detected_without_tensorflow, models,
 
 
 def test_detector_api(models, image_path):
-    from bcn.runtime.detector import Detection, Detector, read_image
+    from bcn.images import read_image
+    from bcn.runtime.detector import Detection, Detector
 
     detector = Detector(models["binary"], threads=1, use_xnnpack=False)
     assert detector.engine.options["use_xnnpack"] is False
@@ -130,7 +132,8 @@ def test_detector_api(models, image_path):
 
 
 def test_the_float_model_also_runs_in_the_lce_interpreter(models, image_path):
-    from bcn.runtime.detector import Detector, read_image
+    from bcn.images import read_image
+    from bcn.runtime.detector import Detector
 
     found = Detector(models["float32"], engine="lce").detect(read_image(image_path), score_threshold=0.0, top_k=3)
     reference = Detector(models["float32"], engine="tflite").detect(read_image(image_path), score_threshold=0.0, top_k=3)
@@ -149,7 +152,8 @@ def strip_metadata(source, target):
 
 
 def test_model_without_metadata_needs_input_size_and_warns(models, image_path, tmp_path):
-    from bcn.runtime.detector import Detector, read_image
+    from bcn.images import read_image
+    from bcn.runtime.detector import Detector
 
     foreign = strip_metadata(models["float32"], tmp_path / "foreign.tflite")
     with pytest.raises(BcnError, match="has no bcn metadata.*--input-size"):
@@ -186,7 +190,8 @@ def test_damaged_flatbuffers_are_one_line_errors(models, tmp_path, damage, messa
 
 
 def test_bad_paths_and_images(models, tmp_path):
-    from bcn.runtime.detector import Detector, read_image
+    from bcn.images import read_image
+    from bcn.runtime.detector import Detector
 
     with pytest.raises(BcnError, match="no such model file"):
         Detector(tmp_path / "missing.tflite")

@@ -49,3 +49,19 @@ def test_an_image_breaking_during_training_does_not_stop_the_epoch(synth_voc, tm
     samples[2].image_path.write_bytes(b"garbage")  # breaks after the check
     seen = sum(int(images.shape[0]) for images, _ in training_dataset(samples, 64, 6, batch_size=4))
     assert seen == 7
+
+
+def _epochs(samples, seed, count=2):
+    dataset = training_dataset(samples, 64, 6, batch_size=4, seed=seed)
+    return [[(images.numpy(), targets["heatmap"].numpy()) for images, targets in dataset] for _ in range(count)]
+
+
+def test_a_seed_gives_the_same_augmented_batches_and_each_epoch_its_own(synth_voc):
+    samples = load_voc(synth_voc, "trainval")[:12]
+    first, again, other = _epochs(samples, 5), _epochs(samples, 5), _epochs(samples, 6)
+    for epoch, repeat in zip(first, again):
+        assert len(epoch) == 3
+        for (images, heatmaps), (images_again, heatmaps_again) in zip(epoch, repeat):
+            assert np.array_equal(images, images_again) and np.array_equal(heatmaps, heatmaps_again)
+    assert not np.array_equal(first[0][0][0], first[1][0][0])  # the next epoch shuffles and augments anew
+    assert not np.array_equal(first[0][0][0], other[0][0][0])

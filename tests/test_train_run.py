@@ -1,4 +1,4 @@
-"""`bcn train` end to end: the run's files, bad input, and resuming a killed run."""
+"""`bcn train` end to end: the run's files, bad input, weights from another run, and seeds."""
 
 import json
 import subprocess
@@ -79,3 +79,25 @@ def test_weights_initialise_the_leading_layers_that_match(trained_model, tmp_pat
         _initialise(other, trained_model)
     with pytest.raises(BcnError, match="not a .h5"):
         _initialise(other, tmp_path / "missing.h5")
+
+
+@pytest.mark.slow
+def test_a_seed_reproduces_a_cpu_run(synth_voc, tmp_path):
+    """Three fresh processes: the same seed gives the same losses and weights after an epoch, another seed not."""
+    from bcn.arch.model import load_model
+
+    seeds = {"first": 1, "again": 1, "other": 2}
+    runs = {name: _bcn("--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(tmp_path / name), "--input-size",
+                       "64", "--epochs", "1", "--batch-size", "8", "--eval-every", "100", "--seed", str(seed))
+            for name, seed in seeds.items()}
+    outputs = {name: process.communicate(timeout=600)[0] for name, process in runs.items()}
+    losses = {}
+    for name, output in outputs.items():
+        assert runs[name].returncode == 0, output
+        line = next(line for line in output.splitlines() if " - loss: " in line)
+        losses[name] = line.split(" - loss: ", 1)[1].split(" - lr:")[0]  # all four losses, as logged
+    assert losses["first"] == losses["again"] != losses["other"]
+    weights = {name: load_model(tmp_path / name / "model.h5").get_weights() for name in seeds}
+    assert all(np.array_equal(a, b) for a, b in zip(weights["first"], weights["again"]))
+    assert not all(np.array_equal(a, b) for a, b in zip(weights["first"], weights["other"]))
+    assert json.loads((tmp_path / "first" / "config.json").read_text())["seed"] == 1

@@ -77,7 +77,7 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
     from bcn.io import atomic_output
     from bcn.runtime.bench import benchmark
     from bcn.runtime.bench_report import format_markdown, format_text, plot_latency
-    from bcn.runtime.detector import read_image
+    from bcn.images import read_image
 
     for path in (json_path, markdown_path, plot_path):  # fail before minutes of measuring, not after
         if path is not None and not path.parent.resolve().is_dir():

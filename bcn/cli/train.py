@@ -32,7 +32,7 @@ def _positive(ctx, param, value):
 @click.option("--minutes", "-m", type=float, callback=_positive, help="Wall-clock budget: stop cleanly after M minutes.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one (stem, encoder...).")
-@click.option("--seed", type=int, help="Random seed for weights, shuffling and augmentation.")
+@click.option("--seed", type=int, help="Random seed for weights, shuffling and augmentation: the same seed, the same run on a CPU (taken from the run when resuming).")
 def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, eval_split,
           float_twin, minutes, resume, weights, seed):
     """Train a detector on the data set(s) in --data (PascalVOC, COCO JSON or YOLO layout).
@@ -40,7 +40,7 @@ def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_ev
     Writes RUN_DIR/model.h5 (last epoch), RUN_DIR/best.h5 (best VOC07 mAP@0.5 on the
     held-out split), RUN_DIR/config.json and TensorBoard logs in RUN_DIR/logs.
     Several GPUs train with MirroredStrategy; with TF_CONFIG set, several workers
-    train with MultiWorkerMirroredStrategy.
+    train with MultiWorkerMirroredStrategy (see docs/multi-worker.md).
 
     \b
     bcn data synth data/synth --images 2000
@@ -62,6 +62,10 @@ def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_ev
                           float_twin=float_twin, minutes=minutes, weights=weights, eval_split=eval_split,
                           seed=seed, verbose=1 if sys.stdout.isatty() else 2)
     evaluation = result["evaluation"]
+    if not result["chief"]:
+        click.echo(f"trained {result['last_epoch']} epochs in {result['seconds'] / 60:.1f} min as a worker; "
+                   f"the chief wrote {run_dir}")
+        return
     click.echo(f"trained {result['last_epoch']} epochs in {result['seconds'] / 60:.1f} min; "
                f"best mAP@0.5 (VOC07) {evaluation.get('best_map50_voc07', float('nan')):.4f}; "
                f"wrote {run_dir}/model.h5, best.h5, config.json")

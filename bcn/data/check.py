@@ -8,6 +8,7 @@ import numpy as np
 from bcn.data import formats
 from bcn.data.voc import Problem, as_roots
 from bcn.errors import BcnError
+from bcn.images import read_image
 
 
 @dataclass
@@ -22,15 +23,25 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _image_problem(path: Path, width: int, height: int) -> str | None:
+def image_problem(path: Path, width: int, height: int) -> str | None:
+    """What is wrong with an annotated image file (read by bcn.images' rule), or None.
+
+    The one verdict `bcn data check` and training give on a file: it cannot be read,
+    or its size (after its EXIF orientation) is not the annotation's.
+    """
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        return "image cannot be decoded (corrupt or not an image)"
-    if image.shape[:2] != (height, width):
-        return f"image is {image.shape[1]}x{image.shape[0]} but its annotation says {width}x{height}"
-    return None
+    try:
+        image = read_image(path)
+    except BcnError as error:
+        return str(error).removeprefix(f"{path}: ")
+    if image.shape[:2] == (height, width):
+        return None
+    message = f"image is {image.shape[1]}x{image.shape[0]} but its annotation says {width}x{height}"
+    stored = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if stored is not None and stored.shape[:2] == (height, width):
+        message += " (its EXIF orientation turns it; the annotation is of the unturned pixels)"
+    return message
 
 
 def check_dataset(roots) -> CheckReport:
@@ -56,7 +67,7 @@ def check_dataset(roots) -> CheckReport:
         good = []
         for sample in samples:
             if sample.image_path not in decoded:
-                decoded[sample.image_path] = _image_problem(sample.image_path, sample.width, sample.height)
+                decoded[sample.image_path] = image_problem(sample.image_path, sample.width, sample.height)
                 if decoded[sample.image_path]:
                     report.problems.append(Problem(sample.image_path, f"{decoded[sample.image_path]}; skipped"))
             if not decoded[sample.image_path]:

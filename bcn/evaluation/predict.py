@@ -1,26 +1,15 @@
 """Run a detector over data set samples: detections in original-image pixels."""
 
-from pathlib import Path
-
 import numpy as np
 
 from bcn.decode import Detections, decode
 from bcn.errors import BcnError
+from bcn.images import read_image, read_rgb
 from bcn.preprocess import letterbox
 
 # Low threshold and top-100: mAP needs the whole precision-recall curve.
 EVAL_SCORE_THRESHOLD = 0.01
 EVAL_TOP_K = 100
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """An image file as H x W x 3 uint8 RGB; BcnError naming the file if it cannot be decoded."""
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise BcnError(f"{path}: cannot decode the image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def load_keras_model(path):
@@ -74,8 +63,6 @@ def predict_tflite(model_path, samples, class_names, input_size: int | None = No
     The model must detect `class_names` (the data set's); `input_size` is only for a
     .tflite without bcn metadata; `engine` is "lce" or "tflite" (None: the runtime's choice).
     """
-    import cv2
-
     try:
         from bcn.runtime.detector import Detector
     except ImportError as error:
@@ -86,10 +73,7 @@ def predict_tflite(model_path, samples, class_names, input_size: int | None = No
                        f"{', '.join(class_names)}")
     results = {}
     for sample in progress(samples) if progress else samples:
-        image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise BcnError(f"{sample.image_path}: cannot decode the image")
-        found = detector.detect(image, score_threshold=score_threshold, top_k=top_k)
+        found = detector.detect(read_image(sample.image_path), score_threshold=score_threshold, top_k=top_k)
         results[sample.image_id] = Detections(
             boxes=np.asarray([d.box for d in found], np.float32).reshape(-1, 4),
             scores=np.asarray([d.score for d in found], np.float32),

@@ -6,6 +6,9 @@ top-left, pad 0.5); the image is resampled once and the boxes are mapped by thei
 four corners, clipped to the input and dropped when degenerate. Colour jitter acts
 on the source pixels, so the padding stays exactly 0.5. Without augmentation the
 result is bcn.preprocess.letterbox's geometry: RGB float32 in [0, 1].
+
+Every random draw comes from one stateless op keyed by a per-image `seed`, so an
+image and a seed always give the same result, whatever thread or order runs it.
 """
 
 import math
@@ -52,39 +55,35 @@ def _translate(tx, ty) -> tf.Tensor:
     return _matrix([[1, 0, tx], [0, 1, ty], [0, 0, 1]])
 
 
-def _uniform(limit: float) -> tf.Tensor:
-    return tf.random.uniform((), -limit, limit) if limit else tf.constant(0.0)
+DRAWS = 12  # uniform numbers in [-1, 1) one augmentation uses
 
 
-def _flip(probability: float) -> tf.Tensor:
-    return tf.where(tf.random.uniform(()) < probability, -1.0, 1.0) if probability else tf.constant(1.0)
-
-
-def random_affine(config: AugmentConfig, centre_x, centre_y, input_size: int) -> tf.Tensor:
-    """A random 3x3 affine of input pixels about (centre_x, centre_y), then shifted."""
-    angle = _uniform(config.rotation * math.pi / 180)
-    shear_x = tf.tan(_uniform(config.shear * math.pi / 180))
-    shear_y = tf.tan(_uniform(config.shear * math.pi / 180))
-    zoom = 1.0 + _uniform(config.scale)
-    flip_x, flip_y = _flip(config.flip_horizontal), _flip(config.flip_vertical)
+def random_affine(config: AugmentConfig, draws: tf.Tensor, centre_x, centre_y, input_size: int) -> tf.Tensor:
+    """A 3x3 affine of input pixels about (centre_x, centre_y), then shifted, from uniform `draws[:7]`."""
+    angle = draws[0] * config.rotation * math.pi / 180
+    shear_x = tf.tan(draws[1] * config.shear * math.pi / 180)
+    shear_y = tf.tan(draws[2] * config.shear * math.pi / 180)
+    zoom = 1.0 + draws[3] * config.scale
+    flip_x = tf.where((draws[4] + 1) / 2 < config.flip_horizontal, -1.0, 1.0)
+    flip_y = tf.where((draws[5] + 1) / 2 < config.flip_vertical, -1.0, 1.0)
     cos, sin = tf.cos(angle), tf.sin(angle)
     linear = _matrix([[flip_x, 0, 0], [0, flip_y, 0], [0, 0, 1]]) @ _matrix([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]]) \
         @ _matrix([[1, shear_x, 0], [shear_y, 1, 0], [0, 0, 1]]) @ _matrix([[zoom, 0, 0], [0, zoom, 0], [0, 0, 1]])
-    shift_x = _uniform(config.translation) * input_size
-    shift_y = _uniform(config.translation) * input_size
+    shift_x = draws[6] * config.translation * input_size
+    shift_y = draws[7] * config.translation * input_size
     return _translate(centre_x + shift_x, centre_y + shift_y) @ linear @ _translate(-centre_x, -centre_y)
 
 
-def colour_jitter(image: tf.Tensor, config: AugmentConfig) -> tf.Tensor:
-    """Random brightness, contrast, saturation and hue of a float RGB image in [0, 1]."""
+def colour_jitter(image: tf.Tensor, config: AugmentConfig, draws: tf.Tensor) -> tf.Tensor:
+    """Brightness, contrast, saturation and hue of a float RGB image in [0, 1], from uniform `draws[8:12]`."""
     if config.brightness:
-        image = tf.image.random_brightness(image, config.brightness)
+        image = tf.image.adjust_brightness(image, draws[8] * config.brightness)
     if config.contrast:
-        image = tf.image.random_contrast(image, 1 - config.contrast, 1 + config.contrast)
+        image = tf.image.adjust_contrast(image, 1 + draws[9] * config.contrast)
     if config.saturation:
-        image = tf.image.random_saturation(image, 1 - config.saturation, 1 + config.saturation)
+        image = tf.image.adjust_saturation(image, 1 + draws[10] * config.saturation)
     if config.hue:
-        image = tf.image.random_hue(image, config.hue)
+        image = tf.image.adjust_hue(image, draws[11] * config.hue)
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
@@ -101,11 +100,12 @@ def transform_boxes(boxes: tf.Tensor, matrix: tf.Tensor, input_size: int) -> tup
 
 
 def augment_and_letterbox(image: tf.Tensor, boxes: tf.Tensor, classes: tf.Tensor, input_size: int,
-                          config: AugmentConfig | None = None):
+                          config: AugmentConfig | None = None, seed=(0, 0)):
     """uint8 RGB image (H, W, 3) and its boxes in original pixels -> model input and boxes.
 
     Returns (image (Z, Z, 3) float32, boxes (M, 4) in input pixels, classes (M,)),
-    M <= N after degenerate boxes are dropped. `config=None` applies no augmentation.
+    M <= N after degenerate boxes are dropped. `config=None` applies no augmentation;
+    with a config, `seed` (two integers) decides every random draw.
     """
     height = tf.cast(tf.shape(image)[0], tf.float32)
     width = tf.cast(tf.shape(image)[1], tf.float32)
@@ -113,8 +113,9 @@ def augment_and_letterbox(image: tf.Tensor, boxes: tf.Tensor, classes: tf.Tensor
     scale = tf.minimum(input_size / width, input_size / height)
     matrix = _matrix([[scale, 0, 0], [0, scale, 0], [0, 0, 1]])  # the letterbox: fit, top-left
     if config is not None:
-        pixels = colour_jitter(pixels, config)
-        matrix = random_affine(config, width * scale / 2, height * scale / 2, input_size) @ matrix
+        draws = tf.random.stateless_uniform((DRAWS,), seed, -1.0, 1.0)
+        pixels = colour_jitter(pixels, config, draws)
+        matrix = random_affine(config, draws, width * scale / 2, height * scale / 2, input_size) @ matrix
 
     # The warp maps output pixel indices to input indices (pixel centres at +0.5).
     inverse = _translate(-0.5, -0.5) @ tf.linalg.inv(matrix) @ _translate(0.5, 0.5)

@@ -1,18 +1,26 @@
 """The tf.data training input: read, decode, augment, letterbox, encode targets, batch.
 
-Every image is decoded once before training (`drop_unreadable`): the ones that cannot
-be decoded, or whose size disagrees with their annotation, are skipped with one
-warning that counts and names them. The pipeline itself also ignores decode errors,
-so a file that breaks during training never stops an epoch.
+Images are read by bcn.images' rule (OpenCV, EXIF orientation applied), the same as
+`bcn data check`, evaluation and the runtime. Every image is read once before
+training (`drop_unreadable`): the ones `bcn data check` would reject are skipped
+with one warning that counts and names them. The pipeline itself also ignores read
+errors, so a file that breaks during training never stops an epoch.
+
+With a seed the batches are reproducible: a seeded shuffle, a per-image seed for the
+stateless augmentation, and a map that keeps the order.
 """
 
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
 
+from bcn.data.check import image_problem
 from bcn.data.voc import DataWarning, Sample
+from bcn.images import read_rgb
 from bcn.train.augment import AugmentConfig, augment_and_letterbox
 from bcn.train.targets import MAX_OBJECTS, encode_targets
 
@@ -21,26 +29,23 @@ NAMES_SHOWN = 5
 
 
 def _decode(path):
-    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    """bcn.images.read_rgb inside tf.data: (H, W, 3) uint8 RGB; an unreadable file is an error there."""
+    image = tf.numpy_function(lambda name: read_rgb(np.asarray(name).item().decode()), [path], tf.uint8,
+                              stateful=False)
+    return tf.ensure_shape(image, (None, None, 3))
 
 
 def drop_unreadable(samples: list[Sample]) -> list[Sample]:
-    """The samples whose image decodes to its annotated size; warn once about the others."""
+    """The samples whose image reads at its annotated size; warn once about the others."""
     if not samples:
         return []
-    paths = [str(sample.image_path) for sample in samples]
-    shapes = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths))
-              .map(lambda index, path: (index, tf.shape(_decode(path))[:2]), num_parallel_calls=AUTOTUNE,
-                   deterministic=False)
-              .ignore_errors())
-    decoded = {int(index): (int(height), int(width)) for index, (height, width) in shapes.as_numpy_iterator()}
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:  # OpenCV releases the GIL while decoding
+        problems = list(pool.map(lambda sample: image_problem(sample.image_path, sample.width, sample.height),
+                                 samples))
     good, bad = [], []
-    for index, sample in enumerate(samples):
-        if index not in decoded:
-            bad.append(f"{sample.image_path} (cannot be decoded)")
-        elif decoded[index] != (sample.height, sample.width):
-            height, width = decoded[index]
-            bad.append(f"{sample.image_path} (is {width}x{height}, its annotation says {sample.width}x{sample.height})")
+    for sample, problem in zip(samples, problems):
+        if problem:
+            bad.append(f"{sample.image_path} ({problem})")
         else:
             good.append(sample)
     if bad:
@@ -62,24 +67,34 @@ def _padded_annotations(samples: list[Sample]):
 
 def make_example_fn(input_size: int, num_classes: int, augment: AugmentConfig | None,
                     max_objects: int = MAX_OBJECTS):
-    """path, boxes, classes, count -> (image, targets) for one sample."""
+    """(path, boxes, classes, count), seed -> (image, targets) for one sample."""
 
-    def example(path, boxes, classes, count):
-        image, boxes, classes = augment_and_letterbox(_decode(path), boxes[:count], classes[:count], input_size, augment)
+    def example(sample, seed):
+        path, boxes, classes, count = sample
+        image, boxes, classes = augment_and_letterbox(_decode(path), boxes[:count], classes[:count], input_size,
+                                                      augment, seed)
         return image, encode_targets(boxes, classes, input_size, num_classes, max_objects)
 
     return example
 
 
 def training_dataset(samples: list[Sample], input_size: int, num_classes: int, batch_size: int,
-                     augment: AugmentConfig | None = AugmentConfig(), shuffle: bool = True) -> tf.data.Dataset:
-    """Batches of (image (B, Z, Z, 3), targets dict) for one epoch over `samples`, prefetched."""
+                     augment: AugmentConfig | None = AugmentConfig(), shuffle: bool = True,
+                     seed: int | None = None) -> tf.data.Dataset:
+    """Batches of (image (B, Z, Z, 3), targets dict) for one epoch over `samples`, prefetched.
+
+    Each iteration (epoch) shuffles and augments anew; with a `seed`, the sequence of
+    epochs is the same on every run.
+    """
     paths = [str(sample.image_path) for sample in samples]
     dataset = tf.data.Dataset.from_tensor_slices((paths, *_padded_annotations(samples)))
     if shuffle:
-        dataset = dataset.shuffle(len(samples), reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
+    # Two random integers per image: the key of its stateless augmentation.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    dataset = tf.data.Dataset.zip(dataset, seeds)
     dataset = dataset.map(make_example_fn(input_size, num_classes, augment), num_parallel_calls=AUTOTUNE,
-                          deterministic=not shuffle)
+                          deterministic=True)
     dataset = dataset.ignore_errors(log_warning=True)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 

@@ -1,10 +1,15 @@
-"""CenterNet training targets at output stride 4, consistent with bcn.decode.
+"""CenterNet training targets at output stride 4, as CenterNet's ctdet data set code makes them.
 
-For boxes in model-input pixels: the centre c = box centre / 4 falls in cell floor(c);
-the class's heatmap gets a Gaussian peak of exactly 1 at that cell (CornerNet radius
-rule), `offset` = c - floor(c), `size` = (w / 4, h / 4), `indices` = y * W + x is the
-cell's position in the flattened grid and `mask` marks the real objects among the
-MAX_OBJECTS slots.
+For boxes in model-input pixels, divided by the stride: each box is clipped to
+[0, W - 1] x [0, H - 1] of the output grid (ctdet clips to `output_w - 1`), and a box
+left with no width or height is skipped (its slot stays empty). The centre c of the
+clipped box falls in cell floor(c); the class's heatmap gets a Gaussian peak of
+exactly 1 there, of radius max(0, int(gaussian_radius(ceil(h), ceil(w)))) (CornerNet's
+rule on the ceil'd box size) and sigma (2 r + 1) / 6, clipped to the window |dx|, |dy| <= r;
+overlapping peaks of one class keep the maximum. `offset` = c - floor(c),
+`size` = (w, h) of the clipped box in cells, `indices` = y * W + x is the cell's
+position in the flattened grid and `mask` marks the real objects among the
+MAX_OBJECTS slots (slot k holds the k-th box, as in ctdet).
 """
 
 import math
@@ -53,10 +58,12 @@ def encode_targets(boxes, classes, input_size: int, num_classes: int,
     classes = tf.reshape(tf.cast(classes, tf.int32), (-1,))[:max_objects]
     count = tf.shape(boxes)[0]
 
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    cell = tf.clip_by_value(tf.floor(centre), 0, grid - 1)
+    boxes = tf.clip_by_value(boxes, 0.0, float(grid - 1))
     wh = boxes[:, 2:] - boxes[:, :2]
-    radius = tf.maximum(0.0, tf.floor(gaussian_radius(wh[:, 1], wh[:, 0])))
+    present = tf.logical_and(wh[:, 0] > 0, wh[:, 1] > 0)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    cell = tf.floor(centre)
+    radius = tf.maximum(0.0, tf.floor(gaussian_radius(tf.math.ceil(wh[:, 1]), tf.math.ceil(wh[:, 0]))))
     sigma = (2 * radius + 1) / 6
 
     # One truncated Gaussian per object on the whole grid, then the max per class.
@@ -66,15 +73,17 @@ def encode_targets(boxes, classes, input_size: int, num_classes: int,
     gx = tf.where(tf.abs(dx) <= radius[:, None], tf.exp(-dx ** 2 / (2 * sigma[:, None] ** 2)), 0.0)
     gy = tf.where(tf.abs(dy) <= radius[:, None], tf.exp(-dy ** 2 / (2 * sigma[:, None] ** 2)), 0.0)
     peaks = gy[:, :, None] * gx[:, None, :]  # (N, H, W), exactly 1 at each object's cell
+    peaks = tf.where(present[:, None, None], peaks, 0.0)
     heatmap = tf.math.unsorted_segment_max(peaks, classes, num_classes)  # empty classes -> lowest float
     heatmap = tf.transpose(tf.maximum(heatmap, 0.0), (1, 2, 0))
 
     padding = [[0, max_objects - count], [0, 0]]
-    indices = tf.cast(cell[:, 1] * grid + cell[:, 0], tf.int32)
+    kept = present[:, None]
+    indices = tf.where(present, tf.cast(cell[:, 1] * grid + cell[:, 0], tf.int32), 0)
     return {
         "heatmap": tf.ensure_shape(heatmap, (grid, grid, num_classes)),
-        "size": tf.ensure_shape(tf.pad(wh, padding), (max_objects, 2)),
-        "offset": tf.ensure_shape(tf.pad(centre - cell, padding), (max_objects, 2)),
+        "size": tf.ensure_shape(tf.pad(tf.where(kept, wh, 0.0), padding), (max_objects, 2)),
+        "offset": tf.ensure_shape(tf.pad(tf.where(kept, centre - cell, 0.0), padding), (max_objects, 2)),
         "indices": tf.ensure_shape(tf.pad(indices, padding[:1]), (max_objects,)),
-        "mask": tf.ensure_shape(tf.pad(tf.ones((count,), tf.float32), padding[:1]), (max_objects,)),
+        "mask": tf.ensure_shape(tf.pad(tf.cast(present, tf.float32), padding[:1]), (max_objects,)),
     }

@@ -4,6 +4,11 @@ A run directory holds `config.json` (written first), `model.h5` (the last epoch)
 `best.h5` (best VOC07 mAP@0.5 on the held-out split), `eval.json` (the latest
 evaluation), `logs/` (TensorBoard) and, while a run is unfinished, `backup/`
 (Keras BackupAndRestore) from which `resume=True` continues it.
+
+With several workers (TF_CONFIG, MultiWorkerMirroredStrategy) each worker reads only
+its share of the training images (the file list is split before anything is
+decoded), the chief alone writes the run folder and evaluates, and every worker
+restores from the chief's backup: the run folder must be on storage all workers see.
 """
 
 import json
@@ -90,7 +95,11 @@ class CenterNetTraining(tf.keras.Model):
 
 
 def choose_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy on several GPUs, else the default."""
+    """MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy on several GPUs, else the default.
+
+    Call it before anything runs a TensorFlow op: collective ops can only be set up
+    while TensorFlow's runtime is not yet started.
+    """
     if os.environ.get("TF_CONFIG"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
@@ -107,6 +116,16 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def worker_share(strategy: tf.distribute.Strategy) -> tuple[int, int]:
+    """(this worker's index, number of workers) of a multi-worker cluster, chief first; (0, 1) otherwise."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type not in ("chief", "worker"):
+        return 0, 1
+    cluster = resolver.cluster_spec().as_dict()
+    tasks = [(job, index) for job in ("chief", "worker") for index in range(len(cluster.get(job, ())))]
+    return tasks.index((resolver.task_type, resolver.task_id)), len(tasks)
 
 
 def evaluate_model(detector: tf.keras.Model, samples, input_size: int, class_names) -> dict:
@@ -139,44 +158,52 @@ def save_h5(model: tf.keras.Model, path: Path) -> None:
 
 
 class RunFiles(tf.keras.callbacks.Callback):
-    """Saves model.h5 every epoch; evaluates every K epochs and at the end, keeping best.h5."""
+    """Saves model.h5 every epoch; evaluates every K epochs and at the end, keeping best.h5.
 
-    def __init__(self, detector, run_dir: Path, eval_samples, input_size: int, class_names, eval_every: int,
-                 writes: bool, verbose: bool):
+    `detector` is the trained model; `plain` a copy of it outside the distribution
+    strategy, or None on a worker that does not write. Every worker reads the trained
+    weights at the same points (under several workers that read is a collective op),
+    and only the writing one saves and evaluates its copy.
+    """
+
+    def __init__(self, detector, plain, run_dir: Path, eval_samples, input_size: int, class_names, eval_every: int,
+                 verbose: bool):
         super().__init__()
-        self.detector, self.run_dir, self.eval_samples = detector, run_dir, eval_samples
+        self.detector, self.plain, self.run_dir, self.eval_samples = detector, plain, run_dir, eval_samples
         self.input_size, self.class_names, self.eval_every = input_size, class_names, eval_every
-        self.writes, self.verbose = writes, verbose
+        self.writes, self.verbose = plain is not None, verbose
         self.best = self._previous_best()
         self.last_evaluated = self.last_epoch = None
-        self.writer = tf.summary.create_file_writer(str(run_dir / LOGS / "eval")) if writes else None
+        self.writer = tf.summary.create_file_writer(str(run_dir / LOGS / "eval")) if self.writes else None
 
     def _previous_best(self) -> float:
         path = self.run_dir / EVALUATION
         return json.loads(path.read_text()).get("best_map50_voc07", -1.0) if path.is_file() else -1.0
 
     def _evaluate(self, epoch: int) -> None:
-        result = evaluate_model(self.detector, self.eval_samples, self.input_size, self.class_names)
         self.last_evaluated = epoch
+        if not self.writes:
+            return
+        result = evaluate_model(self.plain, self.eval_samples, self.input_size, self.class_names)
         score = float(result["map50_voc07"])
-        if self.writes:
-            with self.writer.as_default(step=epoch + 1):
-                tf.summary.scalar("map50_voc07", score)
-                tf.summary.scalar("map50_area", float(result["map50_area"]))
-            improved = score > self.best
-            if improved:
-                with atomic_output(self.run_dir / BEST) as tmp:
-                    shutil.copyfile(self.run_dir / LAST, tmp)
-            self.best = max(self.best, score)
-            _write_json(self.run_dir / EVALUATION, {"epoch": epoch + 1, **_plain(result), "best_map50_voc07": self.best})
+        with self.writer.as_default(step=epoch + 1):
+            tf.summary.scalar("map50_voc07", score)
+            tf.summary.scalar("map50_area", float(result["map50_area"]))
+        if score > self.best:
+            with atomic_output(self.run_dir / BEST) as tmp:
+                shutil.copyfile(self.run_dir / LAST, tmp)
+        self.best = max(self.best, score)
+        _write_json(self.run_dir / EVALUATION, {"epoch": epoch + 1, **_plain(result), "best_map50_voc07": self.best})
         if self.verbose:
             print(f"epoch {epoch + 1}: mAP@0.5 VOC07 {score:.4f}, area {float(result['map50_area']):.4f} "
                   f"(best {self.best:.4f})", flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
         self.last_epoch = epoch
+        weights = self.detector.get_weights()
         if self.writes:
-            save_h5(self.detector, self.run_dir / LAST)
+            self.plain.set_weights(weights)
+            save_h5(self.plain, self.run_dir / LAST)
         if (epoch + 1) % self.eval_every == 0:
             self._evaluate(epoch)
 
@@ -225,8 +252,10 @@ def _plain(value):
     return value
 
 
-def _load_split(roots, split: str, class_names, what: str):
-    samples = drop_unreadable(load(roots, split, class_names))
+def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int] = (0, 1)):
+    """The usable samples of a split; with share (i, n) only every n-th from the i-th, checked alone."""
+    index, count = share
+    samples = drop_unreadable(load(roots, split, class_names)[index::count])
     if not samples:
         raise BcnError(f"{', '.join(map(str, roots))}: the {what} split '{split}' has no usable images")
     return samples
@@ -289,6 +318,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
                 str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
             raise BcnError(f"{run_dir / CONFIG}: the run was started with '{saved['spec']}', not '{arch}'")
         arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
+        seed = saved.get("seed") if seed is None else seed
         hyper = dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"]))
         recipe = Recipe(**hyper)
     if arch is None:
@@ -309,19 +339,24 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         input_size = input_size or 512
         spec_text = str(architecture.builder)
     class_names = list(read_class_names(roots))
-    train_samples = _load_split(roots, train_split(roots), class_names, "training")
-    eval_samples = _load_split(roots, eval_split, class_names, "held-out")
+    training_split = train_split(roots)
 
+    strategy = strategy or choose_strategy()  # before the first TensorFlow op
+    writes = is_chief(strategy)
+    share = worker_share(strategy)
+    if minutes and share[1] > 1:
+        raise BcnError("--minutes cannot be used with several workers (each would stop on its own clock); "
+                       "use --epochs")
     if seed is not None:
         tf.keras.utils.set_random_seed(seed)
-    strategy = strategy or choose_strategy()
-    writes = is_chief(strategy)
+    train_samples = _load_split(roots, training_split, class_names, "training", share)
+    eval_samples = _load_split(roots, eval_split, class_names, "held-out") if writes else []
     config = {
         "format": "bcn-run/1", "spec": spec_text, "arch": arch if architecture.spec is None else architecture.name,
         "input_size": input_size, "classes": class_names, "num_classes": len(class_names),
         "float_twin": bool(float_twin or architecture.float_twin), "output_stride": OUTPUT_STRIDE,
         "preprocessing": PREPROCESSING, "data": [str(root) for root in roots], "eval_split": eval_split,
-        "train_images": len(train_samples), "eval_images": len(eval_samples),
+        "train_images": len(train_samples), "eval_images": len(eval_samples), "workers": share[1], "seed": seed,
         "replicas": strategy.num_replicas_in_sync, "recipe": recipe.to_dict(), "bcn_version": bcn.__version__,
     }
     with strategy.scope():
@@ -332,18 +367,22 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         optimizer.build(detector.trainable_variables)  # slots now, so the train step is traced once
         model = CenterNetTraining(detector)
         model.compile(optimizer=optimizer)
+    plain = build_model(architecture, input_size, len(class_names), float_twin) if writes else None
     if writes:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_json(run_dir / CONFIG, config)
-    dataset = training_dataset(train_samples, input_size, len(class_names), recipe.batch_size, recipe.augment)
+    # Each worker batches its own share at the global batch size; tf.distribute splits
+    # every batch among the worker's replicas, so a step takes batch_size images in all.
+    dataset = training_dataset(train_samples, input_size, len(class_names), recipe.batch_size, recipe.augment,
+                               seed=seed)
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     dataset = dataset.with_options(options)
     if recipe.steps_per_epoch:
         dataset = dataset.repeat()
 
     budget = minutes * 60 if minutes else None
-    run_files = RunFiles(detector, run_dir, eval_samples, input_size, class_names, recipe.eval_every, writes,
+    run_files = RunFiles(detector, plain, run_dir, eval_samples, input_size, class_names, recipe.eval_every,
                          verbose > 0)
     keras_callbacks = [
         LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
@@ -360,11 +399,15 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     keras_callbacks += list(callbacks)
 
     start = time.monotonic()
-    history = model.fit(dataset, epochs=recipe.epochs, steps_per_epoch=recipe.steps_per_epoch, callbacks=keras_callbacks,
-                        verbose=verbose)
+    try:
+        history = model.fit(dataset, epochs=recipe.epochs, steps_per_epoch=recipe.steps_per_epoch,
+                            callbacks=keras_callbacks, verbose=verbose)
+    except tf.errors.UnavailableError:  # a worker of the cluster went away
+        raise BcnError(f"{run_dir}: training stopped, a worker is unreachable; restart every worker with --resume "
+                       "to continue from the last finished epoch") from None
     seconds = time.monotonic() - start
     evaluation = json.loads((run_dir / EVALUATION).read_text()) if writes else {}
-    return {"run_dir": str(run_dir), "seconds": seconds, "epochs_run": len(history.epoch),
+    return {"run_dir": str(run_dir), "seconds": seconds, "epochs_run": len(history.epoch), "chief": writes,
             "last_epoch": run_files.last_epoch + 1 if run_files.last_epoch is not None else 0,
             "images": len(train_samples), "evaluation": evaluation, "config": config,
             "history": {name: [float(v) for v in values] for name, values in history.history.items()}}

@@ -1,0 +1,120 @@
+"""Two `bcn train` workers on 127.0.0.1 with TF_CONFIG (MultiWorkerMirroredStrategy on CPU).
+
+Both train on their own half of the images, the chief alone writes the run folder; one
+worker killed with SIGKILL mid-training stops the other with one line, and both
+restarted with --resume continue from the chief's last backup.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import bcn  # noqa: F401
+
+from conftest import TINY_SPEC
+
+EPOCHS = 4
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _workers(args, ports, logs):
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes = []
+    for index, log in enumerate(logs):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        processes.append(subprocess.Popen([sys.executable, "-m", "bcn", "train", *args], stdout=log.open("w"),
+                                          stderr=subprocess.STDOUT, text=True,
+                                          env={**os.environ, "TF_CONFIG": config, "PYTHONUNBUFFERED": "1"}))
+    return processes
+
+
+def _wait_for(condition, processes, logs, seconds: float):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        for process, log in zip(processes, logs):
+            assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _epochs_started(log) -> list[int]:
+    return [int(line.split()[1].split("/")[0]) for line in log.read_text().splitlines() if line.startswith("Epoch ")]
+
+
+def _no_partial_files(run_dir):
+    names = [path.name for path in run_dir.rglob("*")]
+    assert not [name for name in names if name.startswith(".") or "_temp" in name or "workertemp" in name], names
+
+
+@pytest.mark.slow
+def test_two_workers_train_and_resume_after_one_is_killed(synth_voc, tmp_path):
+    import tensorflow as tf
+
+    from bcn.arch.model import load_model
+
+    run_dir = tmp_path / "run"
+    args = ["--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--input-size", "64",
+            "--epochs", str(EPOCHS), "--batch-size", "8", "--eval-every", "100", "--seed", "0"]
+    ports = _free_ports(2)
+    logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
+    chief, worker = workers = _workers(args, ports, logs)
+    try:
+        # Both finish the first epoch: 40 training images, 20 per worker, a global batch of 8 -> 5 steps each.
+        backup = run_dir / "backup" / "chief"
+        _wait_for(lambda: (backup / "checkpoint").is_file() and all("5/5 - " in log.read_text() for log in logs),
+                  workers, logs, 600)
+        os.kill(worker.pid, signal.SIGKILL)
+        assert chief.wait(timeout=180) == 2
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    message = [line for line in logs[0].read_text().splitlines() if line.startswith("Error: ")]
+    assert len(message) == 1 and "a worker is unreachable" in message[0] and "--resume" in message[0]
+    assert "Traceback" not in logs[0].read_text()
+
+    # The chief's run folder holds only whole files: a checkpoint that restores, a model that loads.
+    _no_partial_files(run_dir)
+    saved = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(backup)))
+    assert saved.get_variable_to_shape_map()
+    assert load_model(run_dir / "model.h5").outputs[0].shape[1:] == (16, 16, 6)
+    finished = logs[0].read_text().count("5/5 - ")  # epochs the chief finished before it stopped
+
+    resumed_logs = [tmp_path / "resumed0.log", tmp_path / "resumed1.log"]
+    resumed = _workers(["--data", str(synth_voc), "--out", str(run_dir), "--resume"], ports, resumed_logs)
+    try:
+        codes = [process.wait(timeout=600) for process in resumed]
+    finally:
+        for process in resumed:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    outputs = [log.read_text() for log in resumed_logs]
+    assert codes == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    for log in resumed_logs:  # every worker restored the backup: it starts after the last finished epoch
+        started = _epochs_started(log)
+        assert 2 <= started[0] <= finished + 1 and started[-1] == EPOCHS, (started, finished)
+    assert f"wrote {run_dir}" in outputs[0] and "as a worker" in outputs[1]
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["workers"] == 2 and config["replicas"] == 2 and config["train_images"] == 20
+    assert json.loads((run_dir / "eval.json").read_text())["epoch"] == EPOCHS
+    assert (run_dir / "best.h5").is_file() and list((run_dir / "logs" / "train").iterdir())
+    assert not list((run_dir / "backup").rglob("checkpoint"))
+    _no_partial_files(run_dir)
