@@ -19,6 +19,7 @@ import tensorflow as tf
 
 import bcn
 from bcn.arch.model import build_model
+from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.resolve import resolve
 from bcn.data.voc import as_roots, load_voc, read_class_names
 from bcn.decode import OUTPUT_STRIDE
@@ -251,6 +252,17 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     return None
 
 
+def is_weights_only(path: Path) -> bool:
+    """A .h5 of weights without a model (Keras `save_weights`, e.g. larq-zoo's no-top files)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return "model_config" not in h5.attrs and "layer_names" in h5.attrs
+    except OSError:
+        return False  # not HDF5: _initialise names the problem
+
+
 def _initialise(detector: tf.keras.Model, weights: Path) -> int:
     """Copy the leading layers of a bcn .h5 model whose types and shapes match (e.g. the same encoder).
 
@@ -281,7 +293,8 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     """Train a CenterNet on a VOC-layout data set; returns the final evaluation and timings.
 
     Arguments left as None take the recipe's defaults, or the saved run's when resuming.
-    `callbacks` are extra Keras callbacks (run after bcn's own).
+    `seed` (default DEFAULT_SEED) seeds the weights, shuffling, augmentation and the
+    binary blocks of a random spec. `callbacks` are extra Keras callbacks (run after bcn's own).
     """
     run_dir = Path(out_dir)
     roots = as_roots(data_root)
@@ -295,6 +308,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
                 str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
             raise BcnError(f"{run_dir / CONFIG}: the run was started with '{saved['spec']}', not '{arch}'")
         arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
+        seed = saved.get("seed", seed)  # the same seed draws the same random binary blocks
         hyper = dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"]))
         recipe = Recipe(**hyper)
     if arch is None:
@@ -307,7 +321,8 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
                 raise BcnError(f"{name.replace('_', '-')} must be positive, got {value}")
             setattr(recipe, name, value)
 
-    architecture = resolve(arch, float_twin)
+    seed = DEFAULT_SEED if seed is None else seed
+    architecture = resolve(arch, float_twin, seed)
     if architecture.spec is not None:
         input_size = input_size or architecture.spec.input_size
         spec_text = str(architecture.spec.with_input_size(input_size))
@@ -318,21 +333,21 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     train_samples = _load_split(roots, _train_split(roots), class_names, "training")
     eval_samples = _load_split(roots, eval_split, class_names, "held-out")
 
-    if seed is not None:
-        tf.keras.utils.set_random_seed(seed)
+    tf.keras.utils.set_random_seed(seed)
     strategy = strategy or choose_strategy()
     writes = is_chief(strategy)
     config = {
         "format": "bcn-run/1", "spec": spec_text, "arch": arch if architecture.spec is None else architecture.name,
         "input_size": input_size, "classes": class_names, "num_classes": len(class_names),
-        "float_twin": bool(float_twin or architecture.float_twin), "output_stride": OUTPUT_STRIDE,
+        "float_twin": bool(float_twin or architecture.float_twin), "seed": seed, "output_stride": OUTPUT_STRIDE,
         "preprocessing": PREPROCESSING, "data": [str(root) for root in roots], "eval_split": eval_split,
         "train_images": len(train_samples), "eval_images": len(eval_samples),
         "replicas": strategy.num_replicas_in_sync, "recipe": recipe.to_dict(), "bcn_version": bcn.__version__,
     }
+    encoder_weights = weights if weights is not None and is_weights_only(Path(weights)) else None
     with strategy.scope():
-        detector = build_model(architecture, input_size, len(class_names), float_twin)
-        if weights is not None:
+        detector = build_model(architecture, input_size, len(class_names), float_twin, encoder_weights=encoder_weights)
+        if weights is not None and encoder_weights is None:
             _initialise(detector, Path(weights))
         optimizer = tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon)
         optimizer.build(detector.trainable_variables)  # slots now, so the train step is traced once
