@@ -31,7 +31,8 @@ EXPECTED_OP = {
     "PReLU": "PRELU",
     "Lambda": None,  # real-to-binary's identity block outputs
 }
-# Batch norm folds into a conv before it; anywhere else it stays a multiply and an add.
+# Batch norm folds into a conv right before it; anywhere else (e.g. after a conv's ReLU)
+# it stays a multiply and an add.
 FOLDS_BATCHNORM = ("Conv2D", "QuantConv2D", "DepthwiseConv2D", "QuantDepthwiseConv2D")
 
 
@@ -39,7 +40,11 @@ def _expected_ops(layer) -> list[str]:
     kind = type(layer).__name__
     if kind == "BatchNormalization":
         inbound = layer.inbound_nodes[0].inbound_layers
-        return [] if type(inbound).__name__ in FOLDS_BATCHNORM else ["MUL", "ADD"]
+        folds = type(inbound).__name__ in FOLDS_BATCHNORM and getattr(inbound, "activation", None) in (
+            None, tf.keras.activations.linear)
+        return [] if folds else ["MUL", "ADD"]
+    if kind == "QuantConv2D" and getattr(layer, "pad_values", 0) and layer.padding == "same":
+        return ["PADV2", "CONV_2D"]  # a full-precision conv padded with a value other than 0
     return [EXPECTED_OP[kind]] if EXPECTED_OP.get(kind) else []
 
 

@@ -5,7 +5,8 @@ from larq_zoo.literature.real_to_bin_nets import RealToBinNetBNNFactory, RealToB
 
 from bcn.errors import BcnError
 
-# larq-zoo's RealToBinaryNet without its top: a stride-4 first block, then blocks 2-9,
+# larq-zoo's RealToBinaryNet without its top: a stride-4 first block (7x7 conv, BN, PReLU,
+# max-pool), then blocks 2-9,
 # halving the resolution (and doubling the maps) at blocks 4, 6 and 8: 512 maps at stride 32.
 BLOCKS = range(2, 10)
 
@@ -23,7 +24,7 @@ def real_to_binary_encoder(x, float_twin: bool = False):
     """
     factory = RealToBinNetFactory() if float_twin else RealToBinNetBNNFactory()
     name = "r2b"
-    x = factory.first_block(x, use_prelu=False, name=f"{name}_block_1")
+    x = factory.first_block(x, use_prelu=True, name=f"{name}_block_1")  # as larq-zoo's build: PReLU
     for block in BLOCKS:
         x = factory.block(x, name=f"{name}_block_{block}", downsample=_downsamples(block))
     return x

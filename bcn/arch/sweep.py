@@ -36,13 +36,13 @@ def cost_rows(specs, input_size: int | None = None, seed: int = 0, num_classes: 
         if input_size:
             arch.spec.with_input_size(input_size)  # a bad size fails before any model is built
     rows = []
-    for text, arch in tqdm(list(zip(specs, architectures)), desc="cost", unit="design", disable=not progress or None,
-                           leave=False):
+    for number, arch in enumerate(tqdm(architectures, desc="cost", unit="design", disable=not progress or None,
+                                       leave=False), 1):
         spec = arch.spec.with_input_size(input_size) if input_size else arch.spec
         cost = model_cost(build_model(arch, spec.input_size, num_classes))
         tf.keras.backend.clear_session()
         rows.append({
-            "name": arch.name if arch.name != "custom" else text.strip(),
+            "name": arch.name if arch.name != "custom" else f"#{number}",
             "spec": str(spec), "drawn": str(spec.drawn(seed)) if spec.is_random else None,
             "float_twin": arch.float_twin, "seed": seed, "input_size": spec.input_size,
             **{key: cost[key] for key in COST_KEYS},

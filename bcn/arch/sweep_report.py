@@ -76,7 +76,7 @@ def plot_fig1(rows: list[dict], path) -> None:
                                  c=[r["binary_ratio"] for r, _ in points], cmap="viridis", vmin=0, vmax=1,
                                  s=40, edgecolors="black", linewidths=0.5)
             for r, y in points:
-                ax.annotate(r["name"] if len(r["name"]) <= 12 else r["name"][:11] + "…", (r["eq_flops"] / 1e9, y),
+                ax.annotate(r["name"], (r["eq_flops"] / 1e9, y),
                             textcoords="offset points", xytext=(4, 4), fontsize=8)
         else:
             ax.text(0.5, 0.5, "no mAP: presets at their own input size,\nor --results EVAL.json",
