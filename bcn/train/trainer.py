@@ -41,7 +41,7 @@ LOSS_NAMES = ("loss", "heatmap_loss", "size_loss", "offset_loss")
 
 @dataclass
 class Recipe:
-    """Hyper-parameters; the defaults are the paper's (DESIGN §4)."""
+    """Hyper-parameters; the defaults are the paper's (docs/design.md §6)."""
 
     epochs: int = 200
     batch_size: int = 32
