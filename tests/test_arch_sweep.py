@@ -65,6 +65,7 @@ def test_bad_input_is_one_line(args, message, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # six TFLite conversions: minutes on a busy 2-core machine
 def test_measured_sweep_of_three_designs(tmp_path):
     specs = ["qn(128) qn([1x32, 2x64, 2x64, 1x128]:p0.5) tp(2)([16, 16, 16]) h(16)",
              "qn(128) qn([1x32:f, 1x64, 1x64:f, 1x128]) tp(2)([16, 16, 16]) h(16)",
