@@ -8,6 +8,7 @@ import click
 from bcn.errors import BcnError
 from bcn.extras import import_tensorflow, require
 
+
 def _model(spec: str, input_size: int | None, num_classes: int, float_twin: bool, seed: int):
     from bcn.arch.resolve import resolve
 
@@ -73,8 +74,8 @@ def arch():
 def info(spec, input_size, num_classes, float_twin, seed, as_json):
     """MACs, binary MACs, rb, equivalent FLOPs, parameters and size of SPEC.
 
-    SPEC is a preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256), a spec string or a .py builder file. For a
-    random spec (':pP'), the drawn mask is shown; --seed draws another.
+    SPEC is a preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256), a spec string or a .py
+    builder file. For a random spec (':pP'), the drawn mask is shown; --seed draws another.
     """
     from bcn.arch.resolve import resolve
 
