@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from bcn.arch.cost import model_cost
 from bcn.arch.model import build_model
+from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.presets import PRESETS
 from bcn.arch.resolve import resolve
 from bcn.errors import BcnError
@@ -26,7 +27,7 @@ def _paper_map(name: str, input_size: int) -> float | None:
     return float(re.match(r"[\d.]+", preset.paper.map).group())
 
 
-def cost_rows(specs, input_size: int | None = None, seed: int = 0, num_classes: int = 20,
+def cost_rows(specs, input_size: int | None = None, seed: int = DEFAULT_SEED, num_classes: int = 20,
               progress: bool = True) -> list[dict]:
     """One row per spec: its canonical spec (and drawn mask), cost at `input_size` and the paper's mAP."""
     architectures = [resolve(text, seed=seed) for text in specs]

@@ -5,6 +5,7 @@ import os
 
 import click
 
+from bcn.arch.notation import DEFAULT_SEED
 from bcn.errors import BcnError
 from bcn.extras import import_tensorflow, require
 
@@ -55,7 +56,7 @@ def _positive(ctx, param, value):
 input_size_option = click.option("--input-size", "-z", type=int, callback=_positive, help="Input size z (overrides the spec's); a multiple of 32.")
 num_classes_option = click.option("--num-classes", "-c", type=int, default=20, show_default=True, callback=_positive, help="Number of classes C.")
 float_twin_option = click.option("--float-twin", is_flag=True, help="Make every binary conv full precision (the fair float baseline).")
-seed_option = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+seed_option = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True,
                            help="Seed that draws the binary blocks of a random spec (':pP').")
 
 
