@@ -108,7 +108,8 @@ def attach_results(rows: list[dict], paths) -> None:
     """Put the mAP of `bcn eval --json` (or a run's eval.json) files on the rows of the same spec and seed."""
     for path in map(Path, paths):
         result = read_json(path)
-        score = result.get("map50_voc07", result.get("best_map50_voc07")) if isinstance(result, dict) else None
+        # A run's eval.json: its best.h5's score; a `bcn eval --json` output: the model's.
+        score = result.get("best_map50_voc07", result.get("map50_voc07")) if isinstance(result, dict) else None
         if score is None:
             raise BcnError(f"{path}: no map50_voc07 in it (write it with bcn eval --json)")
         spec, seed = _spec_of_result(path, result)
