@@ -115,7 +115,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         metadata = build_metadata(
             classes=info.classes, input_size=info.input_size, outputs=output_layout(graph, model, str(model_path)),
             spec=info.spec, float_twin=info.float_twin, cost=cost, engine="lce" if lce else "tflite",
-            variant="binary" if binary_layers[BCONV] else "float32")
+            variant="binary" if binary_layers[BCONV] else "float32", seed=info.seed)
         flatbuffer = embed_metadata(flatbuffer, metadata)
         files = {"binary": _file_entry(paths["binary"], flatbuffer, graph, metadata)}
 
@@ -134,7 +134,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
             baseline_metadata = build_metadata(
                 classes=info.classes, input_size=info.input_size,
                 outputs=output_layout(baseline_graph, twin, str(paths[variant])), spec=info.spec, float_twin=True,
-                cost=model_cost(twin), engine="tflite", variant=variant)
+                cost=model_cost(twin), engine="tflite", variant=variant, seed=info.seed)
             baseline = embed_metadata(baseline, baseline_metadata)
             files[variant] = _file_entry(paths[variant], baseline, baseline_graph, baseline_metadata)
             files[variant]["weights"] = "trained" if float_model else "fresh"

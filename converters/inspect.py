@@ -27,7 +27,25 @@ EXPECTED_OP = {
     "ReLU": None,
     "Activation": None,
     "TFOpLambda": "ADD",  # x + y written as an operator in the functional API
+    "Multiply": "MUL",  # real-to-binary's data-dependent scaling
+    "PReLU": "PRELU",
+    "Lambda": None,  # real-to-binary's identity block outputs
 }
+# Batch norm folds into a conv right before it; anywhere else (e.g. after a conv's ReLU)
+# it stays a multiply and an add.
+FOLDS_BATCHNORM = ("Conv2D", "QuantConv2D", "DepthwiseConv2D", "QuantDepthwiseConv2D")
+
+
+def _expected_ops(layer) -> list[str]:
+    kind = type(layer).__name__
+    if kind == "BatchNormalization":
+        inbound = layer.inbound_nodes[0].inbound_layers
+        folds = type(inbound).__name__ in FOLDS_BATCHNORM and getattr(inbound, "activation", None) in (
+            None, tf.keras.activations.linear)
+        return [] if folds else ["MUL", "ADD"]
+    if kind == "QuantConv2D" and getattr(layer, "pad_values", 0) and layer.padding == "same":
+        return ["PADV2", "CONV_2D"]  # a full-precision conv padded with a value other than 0
+    return [EXPECTED_OP[kind]] if EXPECTED_OP.get(kind) else []
 
 
 def _op_name(model, opcode_index: int) -> str:
@@ -223,11 +241,9 @@ def check_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dic
             expected = Counter({QUANTIZE: 1})
             unknown = 0
             for layer in layers:
-                kind = type(layer).__name__
-                if kind not in EXPECTED_OP:
+                if type(layer).__name__ not in EXPECTED_OP:
                     unknown += 1
-                elif EXPECTED_OP[kind]:
-                    expected[EXPECTED_OP[kind]] += 1
+                expected.update(_expected_ops(layer))
             extra = Counter(graph.between(op_of[id(first)], op_of[id(second)])) - expected
             if sum(extra.values()) > unknown:
                 ops = ", ".join(f"{count} {name}" for name, count in extra.items())

@@ -34,6 +34,7 @@ class ModelInfo:
     input_size: int
     spec: str
     float_twin: bool
+    seed: int | None = None  # drew a random spec's binary blocks
 
 
 def _default_classes(count: int) -> list[str]:
@@ -45,7 +46,7 @@ def _default_classes(count: int) -> list[str]:
 
 
 def model_info(path, model: tf.keras.Model) -> ModelInfo:
-    """Classes, input size, spec and float-twin flag, from the run's config.json when present.
+    """Classes, input size, spec, float-twin flag and seed, from the run's config.json when present.
 
     Without one (e.g. a model from `bcn arch build`): VOC's classes for 20 heatmap
     channels, else class_0, class_1...; the spec is "unknown".
@@ -67,4 +68,5 @@ def model_info(path, model: tf.keras.Model) -> ModelInfo:
         raise BcnError(f"{config_path}: lists {len(classes)} classes but {path} predicts {num_classes}")
     if config.get("input_size") not in (None, input_size):
         raise BcnError(f"{config_path}: input_size {config['input_size']} but {path} takes {input_size}")
-    return ModelInfo(list(classes), input_size, str(config.get("spec") or "unknown"), bool(config.get("float_twin", False)))
+    return ModelInfo(list(classes), input_size, str(config.get("spec") or "unknown"), bool(config.get("float_twin", False)),
+                     config.get("seed"))

@@ -14,8 +14,10 @@ from bcn.runtime.metadata import FORMAT, METADATA_NAME
 COST_KEYS = ("macs", "binary_macs", "binary_ratio", "eq_flops")
 
 
-def build_metadata(*, classes, input_size, outputs, spec, float_twin, cost, engine, variant) -> dict:
-    """The metadata dict every converted model carries (keys per the runtime's contract)."""
+def build_metadata(*, classes, input_size, outputs, spec, float_twin, cost, engine, variant, seed=None) -> dict:
+    """The metadata dict every converted model carries (keys per the runtime's contract).
+
+    `seed` drew the binary blocks of a random spec (None where unknown)."""
     return {
         "format": FORMAT,
         "classes": list(classes),
@@ -25,6 +27,7 @@ def build_metadata(*, classes, input_size, outputs, spec, float_twin, cost, engi
         "outputs": dict(outputs),
         "spec": spec,
         "float_twin": bool(float_twin),
+        "seed": seed,
         **{key: cost[key] for key in COST_KEYS},
         "engine": engine,
         "variant": variant,

@@ -406,10 +406,11 @@ def build_recipe(recipe: Recipe, seed: int) -> tf.keras.Model:
 # --- a folder of cases for another machine ------------------------------------------------
 
 def binary_presets() -> list[str]:
-    """The presets with binary convs (QuickNet encoders that are not float twins)."""
+    """The presets with binary convs (QuickNet encoders that are not float twins), aliases once."""
     from bcn.arch.presets import PRESETS
 
-    return [name for name, preset in PRESETS.items() if not preset.float_twin and preset.spec.startswith("qn(")]
+    return [name for name, preset in PRESETS.items()
+            if not preset.float_twin and not preset.alias_of and preset.spec.startswith("qn(")]
 
 
 def preset_flatbuffer(preset: str, input_size: int = 64, seed: int = 0) -> bytes:

@@ -22,12 +22,14 @@ def fresh_session():
 
 @pytest.mark.parametrize("name", list(PRESETS))
 @pytest.mark.parametrize("float_twin", [False, True])
-def test_preset_builds_at_512(name, float_twin):
+def test_preset_builds_at_its_input_size(name, float_twin):
     model = build_model(name, float_twin=float_twin)
-    assert model.input_shape == (None, 512, 512, 3)
+    z = 256 if name == "rn50-256" else 512
+    assert model.input_shape == (None, z, z, 3)
     assert model.output_names == ["heatmap", "size", "offset"]
-    assert [tuple(o.shape) for o in model.outputs] == [(None, 128, 128, 20), (None, 128, 128, 2), (None, 128, 128, 2)]
-    binary = PRESETS[name].spec.startswith("qn") and not float_twin and not PRESETS[name].float_twin
+    assert [tuple(o.shape) for o in model.outputs] == [(None, z // 4, z // 4, 20), (None, z // 4, z // 4, 2),
+                                                       (None, z // 4, z // 4, 2)]
+    binary = not PRESETS[name].spec.startswith("rn(") and not float_twin and not PRESETS[name].float_twin
     assert bool(binary_convs(model)) == binary
 
 

@@ -7,8 +7,9 @@ import tensorflow as tf
 
 from bcn.arch.decoder import transposed_conv_decoder
 from bcn.arch.heads import HEADS, centernet_heads
-from bcn.arch.notation import ArchSpec
+from bcn.arch.notation import DEFAULT_SEED, ArchSpec
 from bcn.arch.quicknet import quicknet_encoder, quicknet_stem
+from bcn.arch.realtobinary import load_encoder_weights, real_to_binary_encoder
 from bcn.arch.resnet import resnet50_backbone
 from bcn.arch.resolve import Architecture, resolve
 from bcn.errors import BcnError
@@ -39,18 +40,31 @@ def _prefix_new_layers(inputs, outputs, section: str, seen: set) -> None:
 
 
 def build_from_spec(spec: ArchSpec, num_classes: int = 20, float_twin: bool = False,
-                    name: str = "bcn") -> tf.keras.Model:
-    """The detector for a parsed spec; outputs heatmap, size, offset at stride 4."""
+                    name: str = "bcn", seed: int = DEFAULT_SEED, encoder_weights=None) -> tf.keras.Model:
+    """The detector for a parsed spec; outputs heatmap, size, offset at stride 4.
+
+    `seed` draws the binary blocks of a random (`pP`) encoder; `float_twin` makes every
+    block full precision. `encoder_weights`: a weights-only .h5 for the encoder
+    (larq-zoo's RealToBinaryNet without top, for `rtb`).
+    """
     image = tf.keras.Input((spec.input_size, spec.input_size, 3), name="image")
     seen: set = set()
     if spec.backbone == "rn":
         x = resnet50_backbone(image)
-        _prefix_new_layers(image, x, "encoder", seen)
+    elif spec.backbone == "rtb":
+        x = real_to_binary_encoder(image, float_twin)
     else:
-        x = quicknet_stem(image, spec.encoder[0].filters, float_twin)
+        x = quicknet_stem(image, spec.encoder[0].filters)
         _prefix_new_layers(image, x, "stem", seen)
-        x = quicknet_encoder(x, spec.encoder, float_twin)
-        _prefix_new_layers(image, x, "encoder", seen)
+        masks = spec.binary_masks(seed)
+        if float_twin:
+            masks = tuple((False,) * len(mask) for mask in masks)
+        x = quicknet_encoder(x, spec.encoder, masks)
+    if encoder_weights is not None:
+        if spec.backbone != "rtb":
+            raise BcnError(f"{encoder_weights}: encoder weights files are for rtb(z) only")
+        load_encoder_weights(tf.keras.Model(image, x), encoder_weights)
+    _prefix_new_layers(image, x, "encoder", seen)
     x = transposed_conv_decoder(x, spec.decoder_kernel, spec.decoder_filters)
     _prefix_new_layers(image, x, "decoder", seen)
     outputs = centernet_heads(x, spec.head_filters, num_classes)
@@ -59,11 +73,12 @@ def build_from_spec(spec: ArchSpec, num_classes: int = 20, float_twin: bool = Fa
 
 
 def build_model(arch: Architecture | str, input_size: int | None = None, num_classes: int = 20,
-                float_twin: bool = False) -> tf.keras.Model:
-    """Build the untrained detector; `input_size` overrides the spec's z."""
+                float_twin: bool = False, seed: int | None = None, encoder_weights=None) -> tf.keras.Model:
+    """Build the untrained detector; `input_size` overrides the spec's z, `seed` the architecture's."""
     if isinstance(arch, str):
         arch = resolve(arch, float_twin)
     float_twin = float_twin or arch.float_twin
+    seed = arch.seed if seed is None else seed
     if num_classes <= 0:
         raise BcnError(f"number of classes must be positive, got {num_classes}")
     if arch.builder is not None:
@@ -72,7 +87,7 @@ def build_model(arch: Architecture | str, input_size: int | None = None, num_cla
         return model
     spec = arch.spec.with_input_size(input_size) if input_size else arch.spec
     name = f"{arch.name}_float" if float_twin and not arch.float_twin else arch.name
-    return build_from_spec(spec, num_classes, float_twin, name=name)
+    return build_from_spec(spec, num_classes, float_twin, name=name, seed=seed, encoder_weights=encoder_weights)
 
 
 def check_outputs(model: tf.keras.Model, source: str) -> None:

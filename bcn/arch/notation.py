@@ -1,21 +1,35 @@
 """The paper's modular notation: `stem encoder decoder heads` as text.
 
     qn(512) qn([4x128, 4x256, 4x324, 4x512]) tp(2)([64, 64, 32]) h(32)
+    qn(512) qn([2x128, 4x256, 8x324:f, 10x512:f]) tp(4)([128, 64, 16]) h(64)
+    qn(512) qn([2x128, 4x256, 8x324, 10x512]:p0.5) tp(4)([128, 64, 16]) h(64)
     rn(512) tp(4)([256, 128, 32]) h(64)
+    rtb(512) tp(4)([32, 16, 4]) h(64)
 
 `qn(z)` is the QuickNet stem for input size z, `qn([n1xf1, ...])` the QuickNet
 encoder with n_i residual blocks of f_i maps per scale, `tp(k)([f1, ...])` the
 transposed-conv decoder with k x k kernels, `h(f)` the CenterNet heads. `rn(z)` is
-the ResNet-50 backbone (stem and encoder in one). Spaces are optional; `×` may
-stand for `x`.
+the ResNet-50 backbone and `rtb(z)` the real-to-binary encoder (stem and encoder in
+one). Spaces are optional; `×` may stand for `x`.
+
+Partial binarization: a scale `nxf` may end in `:b` (its blocks binary, the default),
+`:f` (full precision), a mask of n letters `b`/`f` (one per block, e.g. `4x256:bffb`)
+or `:pP` (each block binary with probability P, drawn from a seed). `]:MODE` after the
+list applies MODE to every scale that names none.
 """
 
+import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bcn.errors import BcnError
 
 OUTPUT_STRIDE = 4
+
+# The seed of random binarization masks when none is given.
+DEFAULT_SEED = 0
+
+BINARY, FLOAT = "b", "f"
 
 
 class SpecError(BcnError):
@@ -24,36 +38,84 @@ class SpecError(BcnError):
 
 @dataclass(frozen=True)
 class Section:
+    """One encoder scale: `blocks` residual blocks of `filters` maps.
+
+    `mode` says which blocks are binary: "b" all, "f" none, a mask of b/f letters (one
+    per block), or "p0.5" (each block binary with probability 0.5, drawn from a seed).
+    """
+
     blocks: int
     filters: int
+    mode: str = BINARY
+
+    @property
+    def probability(self) -> float | None:
+        return float(self.mode[1:]) if self.mode.startswith("p") else None
+
+    def __str__(self) -> str:
+        return f"{self.blocks}x{self.filters}" + (f":{self.mode}" if self.mode != BINARY else "")
+
+
+def _probability_mode(p: float) -> str:
+    return f"p{p:g}"
 
 
 @dataclass(frozen=True)
 class ArchSpec:
     """A parsed architecture: what each of the four modules is made of."""
 
-    backbone: str  # "qn" (QuickNet stem + encoder) or "rn" (ResNet-50)
+    backbone: str  # "qn" (QuickNet stem + encoder), "rn" (ResNet-50) or "rtb" (real-to-binary)
     input_size: int
-    encoder: tuple[Section, ...]  # empty for "rn"
+    encoder: tuple[Section, ...]  # empty for "rn" and "rtb"
     decoder_kernel: int
     decoder_filters: tuple[int, ...]
     head_filters: int
 
     @property
     def encoder_stride(self) -> int:
-        if self.backbone == "rn":
+        if self.backbone != "qn":
             return 32
         return OUTPUT_STRIDE * 2 ** (len(self.encoder) - 1)
 
+    @property
+    def is_random(self) -> bool:
+        """Whether some blocks are binary by chance (their mask depends on the seed)."""
+        return any(s.probability is not None for s in self.encoder)
+
+    def binary_masks(self, seed: int = DEFAULT_SEED) -> tuple[tuple[bool, ...], ...]:
+        """Per scale, per block: is the block's conv binary?
+
+        One uniform number in [0, 1) is drawn per encoder block, in order, from `seed`;
+        a block of a `pP` scale is binary when its number is below P. So p=0 is never
+        binary, p=1 always, and with one seed a lower P binarizes a subset of a higher P's blocks.
+        """
+        draws = random.Random(seed)
+        masks = []
+        for section in self.encoder:
+            numbers = [draws.random() for _ in range(section.blocks)]
+            p = section.probability
+            if p is not None:
+                masks.append(tuple(u < p for u in numbers))
+            elif len(section.mode) == section.blocks and section.blocks > 1:
+                masks.append(tuple(c == BINARY for c in section.mode))
+            else:
+                masks.append((section.mode == BINARY,) * section.blocks)
+        return tuple(masks)
+
+    def drawn(self, seed: int = DEFAULT_SEED) -> "ArchSpec":
+        """The same spec with each random scale's mask drawn from `seed`, written out."""
+        if not self.is_random:
+            return self
+        sections = []
+        for section, mask in zip(self.encoder, self.binary_masks(seed)):
+            if section.probability is not None:
+                mode = BINARY if all(mask) else FLOAT if not any(mask) else "".join(BINARY if b else FLOAT for b in mask)
+                section = replace(section, mode=mode)
+            sections.append(section)
+        return replace(self, encoder=tuple(sections))
+
     def with_input_size(self, input_size: int) -> "ArchSpec":
-        spec = ArchSpec(
-            self.backbone,
-            input_size,
-            self.encoder,
-            self.decoder_kernel,
-            self.decoder_filters,
-            self.head_filters,
-        )
+        spec = replace(self, input_size=input_size)
         spec.validate()
         return spec
 
@@ -74,16 +136,24 @@ class ArchSpec:
             )
 
     def __str__(self) -> str:
-        if self.backbone == "rn":
-            head = f"rn({self.input_size})"
+        if self.backbone != "qn":
+            head = f"{self.backbone}({self.input_size})"
         else:
-            sections = ", ".join(f"{s.blocks}x{s.filters}" for s in self.encoder)
-            head = f"qn({self.input_size}) qn([{sections}])"
+            modes = {s.mode for s in self.encoder}
+            shared = modes.pop() if len(modes) == 1 and len(self.encoder) > 1 else BINARY
+            if shared != BINARY and (shared == FLOAT or shared.startswith("p")):
+                sections = ", ".join(f"{s.blocks}x{s.filters}" for s in self.encoder)
+                head = f"qn({self.input_size}) qn([{sections}]:{shared})"
+            else:
+                head = f"qn({self.input_size}) qn([{', '.join(map(str, self.encoder))}])"
         decoder = ", ".join(str(f) for f in self.decoder_filters)
         return f"{head} tp({self.decoder_kernel})([{decoder}]) h({self.head_filters})"
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<int>-?\d+)|(?P<name>[a-z]+)|(?P<punct>[()\[\],x]))", re.I)
+_TOKEN = re.compile(
+    r"\s*(?:(?P<decimal>\d*\.\d+)|(?P<int>-?\d+)|(?P<name>[a-z]+)|(?P<punct>[()\[\],:x]))", re.I
+)
+BACKBONES = ("qn", "rn", "rtb")
 
 
 class _Parser:
@@ -124,26 +194,58 @@ class _Parser:
         self.take(name, what)
         self.take("(")
 
+    def mode(self, blocks: int | None) -> str:
+        """After ':': b, f, a mask of `blocks` letters b/f, or pP with 0 <= P <= 1."""
+        what = "'b', 'f', 'pP' (0 <= P <= 1)" + (f" or a mask of {blocks} letters b/f" if blocks else "")
+        match = _TOKEN.match(self.text, self.pos)
+        word = match.group("name") if match else None
+        if not word:
+            raise self.fail(what)
+        word = word.lower()
+        if word == "p":
+            after = _TOKEN.match(self.text, match.end())
+            text = after and (after.group("decimal") or after.group("int"))
+            if not text or not 0 <= float(text) <= 1:
+                raise self.fail(what)
+            self.pos = after.end()
+            return _probability_mode(float(text))
+        if set(word) - {BINARY, FLOAT} or (len(word) > 1 and len(word) != blocks):
+            raise self.fail(what)
+        self.pos = match.end()
+        return word if len(set(word)) > 1 else word[0]
+
+    def encoder(self) -> tuple[Section, ...]:
+        self.call("qn", "an encoder 'qn([n x f, ...])'")
+        self.take("[")
+        sections: list[Section] = []
+        while True:
+            blocks = self.number("a block count n in 'n x f'")
+            self.take("x", "'x' in 'n x f'")
+            filters = self.number("a filter count f in 'n x f'")
+            mode = None
+            if self.peek() == ":":
+                self.take(":")
+                mode = self.mode(blocks)
+            sections.append((blocks, filters, mode))
+            if self.peek() != ",":
+                break
+            self.take(",")
+        self.take("]", "',', ':' or ']'")
+        shared = BINARY
+        if self.peek() == ":":
+            self.take(":")
+            shared = self.mode(None)
+        self.take(")", "')' or ':'")
+        return tuple(Section(n, f, shared if mode is None else mode) for n, f, mode in sections)
+
     def parse(self) -> ArchSpec:
         backbone = self.peek()
-        if backbone not in ("qn", "rn"):
-            raise self.fail("a stem 'qn(z)' or 'rn(z)'")
+        if backbone not in BACKBONES:
+            raise self.fail("a stem 'qn(z)', 'rn(z)' or 'rtb(z)'")
         self.call(backbone, "a stem")
         input_size = self.number("the input size z")
         self.take(")")
-        encoder: list[Section] = []
-        if backbone == "qn":
-            self.call("qn", "an encoder 'qn([n x f, ...])'")
-            self.take("[")
-            while True:
-                blocks = self.number("a block count n in 'n x f'")
-                self.take("x", "'x' in 'n x f'")
-                encoder.append(Section(blocks, self.number("a filter count f in 'n x f'")))
-                if self.peek() != ",":
-                    break
-                self.take(",")
-            self.take("]", "',' or ']'")
-            self.take(")")
+        encoder = self.encoder() if backbone == "qn" else ()
         self.call("tp", "a decoder 'tp(k)([f, ...])'")
         kernel = self.number("a kernel size k")
         self.take(")")
@@ -160,7 +262,7 @@ class _Parser:
         self.take(")")
         if self.text[self.pos :].strip():
             raise self.fail("the end of the spec")
-        spec = ArchSpec(backbone, input_size, tuple(encoder), kernel, tuple(decoder), heads)
+        spec = ArchSpec(backbone, input_size, encoder, kernel, tuple(decoder), heads)
         spec.validate()
         return spec
 

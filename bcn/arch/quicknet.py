@@ -26,20 +26,23 @@ def _factory(float_twin: bool) -> QuickNetFactory:
     return FloatTwinQuickNetFactory() if float_twin else QuickNetFactory()
 
 
-def quicknet_stem(x, filters: int, float_twin: bool = False):
+def quicknet_stem(x, filters: int):
     """`qn(z)`: full-precision stem to `filters` maps at stride 4."""
-    return _factory(float_twin).stem_module(filters, x)
+    return QuickNetFactory().stem_module(filters, x)
 
 
-def quicknet_encoder(x, sections: tuple[Section, ...], float_twin: bool = False):
-    """`qn([n1xf1, ...])`: binary residual blocks per scale, a transition between scales."""
-    factory = _factory(float_twin)
-    for index, section in enumerate(sections):
+def quicknet_encoder(x, sections: tuple[Section, ...], masks: tuple[tuple[bool, ...], ...]):
+    """`qn([n1xf1, ...])`: residual blocks per scale, a transition between scales.
+
+    `masks[i][j]` says whether block j of scale i has a binary conv (else full precision).
+    """
+    binary, full = _factory(False), _factory(True)
+    for index, (section, mask) in enumerate(zip(sections, masks, strict=True)):
         if index > 0:
-            x = factory.transition_block(x, section.filters, strides=2)
+            x = binary.transition_block(x, section.filters, strides=2)
             _serializable_blur(x)
-        for _ in range(section.blocks):
-            x = factory.residual_block(x)
+        for is_binary in mask:
+            x = (binary if is_binary else full).residual_block(x)
     return x
 
 

@@ -3,36 +3,40 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from bcn.arch.notation import ArchSpec, SpecError, parse_spec
+from bcn.arch.notation import DEFAULT_SEED, ArchSpec, SpecError, parse_spec
 from bcn.arch.presets import PRESETS
 from bcn.errors import BcnError
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """What `--arch` resolved to: a parsed spec, or a user's builder file."""
+    """What `--arch` resolved to: a parsed spec, or a user's builder file.
+
+    `seed` draws the binary blocks of a random (`pP`) encoder.
+    """
 
     name: str
     spec: ArchSpec | None = None
     float_twin: bool = False
     builder: Path | None = None
+    seed: int = DEFAULT_SEED
 
     def __str__(self) -> str:
         return str(self.spec) if self.spec else str(self.builder)
 
 
-def resolve(text: str, float_twin: bool = False) -> Architecture:
-    """A preset name (q0-q5, q2e, rn50), a spec string, or a `.py` file defining `build`."""
+def resolve(text: str, float_twin: bool = False, seed: int = DEFAULT_SEED) -> Architecture:
+    """A preset name (see PRESETS), a spec string, or a `.py` file defining `build`."""
     text = text.strip()
     if text in PRESETS:
         preset = PRESETS[text]
-        return Architecture(text, parse_spec(preset.spec), preset.float_twin or float_twin)
+        return Architecture(text, parse_spec(preset.spec), preset.float_twin or float_twin, seed=seed)
     if text.endswith(".py"):
         path = Path(text)
         if not path.is_file():
             raise BcnError(f"{text}: builder file not found")
-        return Architecture(path.stem, builder=path, float_twin=float_twin)
+        return Architecture(path.stem, builder=path, float_twin=float_twin, seed=seed)
     if "(" not in text:
         known = ", ".join(PRESETS)
         raise SpecError(f"unknown architecture '{text}': use a preset ({known}), a spec string or a .py builder")
-    return Architecture("custom", parse_spec(text), float_twin)
+    return Architecture("custom", parse_spec(text), float_twin, seed=seed)

@@ -1,18 +1,19 @@
 """`bcn arch`: design architectures in the paper's notation and see their cost."""
 
 import json
+import os
 
 import click
 
-from bcn.extras import import_tensorflow
+from bcn.arch.notation import DEFAULT_SEED
+from bcn.errors import BcnError
+from bcn.extras import import_tensorflow, require
 
-ARCH_HELP = "A preset (q0-q5, q2e, rn50), a spec string like 'qn(512) qn([4x128, ...]) tp(2)([...]) h(32)', or a .py file defining build()."
 
-
-def _model(spec: str, input_size: int | None, num_classes: int, float_twin: bool):
+def _model(spec: str, input_size: int | None, num_classes: int, float_twin: bool, seed: int):
     from bcn.arch.resolve import resolve
 
-    arch = resolve(spec, float_twin)  # bad specs fail here, before TensorFlow loads
+    arch = resolve(spec, float_twin, seed)  # bad specs fail here, before TensorFlow loads
     if arch.spec is not None and input_size:
         arch.spec.with_input_size(input_size)
     import_tensorflow("bcn arch")
@@ -55,6 +56,8 @@ def _positive(ctx, param, value):
 input_size_option = click.option("--input-size", "-z", type=int, callback=_positive, help="Input size z (overrides the spec's); a multiple of 32.")
 num_classes_option = click.option("--num-classes", "-c", type=int, default=20, show_default=True, callback=_positive, help="Number of classes C.")
 float_twin_option = click.option("--float-twin", is_flag=True, help="Make every binary conv full precision (the fair float baseline).")
+seed_option = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True,
+                           help="Seed that draws the binary blocks of a random spec (':pP').")
 
 
 @click.group()
@@ -67,52 +70,65 @@ def arch():
 @input_size_option
 @num_classes_option
 @float_twin_option
+@seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with raw counts.")
-def info(spec, input_size, num_classes, float_twin, as_json):
+def info(spec, input_size, num_classes, float_twin, seed, as_json):
     """MACs, binary MACs, rb, equivalent FLOPs, parameters and size of SPEC.
 
-    SPEC is a preset (q0-q5, q2e, rn50), a spec string or a .py builder file.
+    SPEC is a preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256), a spec string or a .py
+    builder file. For a random spec (':pP'), the drawn mask is shown; --seed draws another.
     """
     from bcn.arch.resolve import resolve
 
-    model = _model(spec, input_size, num_classes, float_twin)
+    model = _model(spec, input_size, num_classes, float_twin, seed)
     from bcn.arch.cost import model_cost
 
-    arch = resolve(spec, float_twin)
+    arch = resolve(spec, float_twin, seed)
     cost = model_cost(model)
-    text = str(arch.spec.with_input_size(cost["input_size"])) if arch.spec else str(arch)
-    cost.update(spec=text, float_twin=arch.float_twin, num_classes=num_classes)
+    full = arch.spec.with_input_size(cost["input_size"]) if arch.spec else None
+    cost.update(spec=str(full or arch), float_twin=arch.float_twin, num_classes=num_classes, seed=seed,
+                drawn=str(full.drawn(seed)) if full is not None and full.is_random else None)
     if as_json:
         click.echo(json.dumps(cost, indent=2))
     else:
         click.echo(f"spec: {cost['spec']}{'  (float twin)' if cost['float_twin'] else ''}")
+        if cost["drawn"]:
+            click.echo(f"drawn (seed {seed}): {cost['drawn']}")
         click.echo(format_cost(spec, cost))
 
 
 @arch.command("list")
 @input_size_option
+@seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print the presets and their figures as JSON.")
-def list_(input_size, as_json):
-    """The presets with their spec strings and figures."""
+def list_(input_size, seed, as_json):
+    """The paper's presets: spec, computed figures, and the paper's Table 2 row and mAP.
+
+    Figures at each preset's own input size (512; rn50-256 at 256) unless --input-size.
+    """
     tf = import_tensorflow("bcn arch list")
+    from dataclasses import asdict
+
     from bcn.arch.cost import model_cost
     from bcn.arch.presets import PRESETS
 
     rows = []
     for name, preset in PRESETS.items():
-        cost = model_cost(_model(name, input_size, 20, False))
+        cost = model_cost(_model(name, input_size, 20, False, seed))
         tf.keras.backend.clear_session()
         rows.append({"name": name, "spec": preset.spec, "float_twin": preset.float_twin, "note": preset.note,
+                     "paper": asdict(preset.paper),
                      **{k: cost[k] for k in ("input_size", "macs", "binary_macs", "binary_ratio", "eq_flops", "params")}})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'name':5} {'GMACs':>6} {'rb':>6} {'eqGFLOP':>7} {'Mparams':>7}  spec")
+    width = max(len(row["name"]) for row in rows)
+    click.echo(f"{'name':{width}}    z  {'GMACs':>6} {'rb':>6} {'eqGFLOP':>7} {'Mparams':>7}  spec")
     for row in rows:
         twin = " (float twin)" if row["float_twin"] else ""
-        click.echo(f"{row['name']:5} {row['macs'] / 1e9:6.2f} {row['binary_ratio']:6.4f} {row['eq_flops'] / 1e9:7.2f} "
-                   f"{row['params'] / 1e6:7.2f}  {row['spec']}{twin}")
-        click.echo(f"{'':37}{row['note']}")
+        click.echo(f"{row['name']:{width}} {row['input_size']:4d}  {row['macs'] / 1e9:6.2f} {row['binary_ratio']:6.4f} "
+                   f"{row['eq_flops'] / 1e9:7.2f} {row['params'] / 1e6:7.2f}  {row['spec']}{twin}")
+        click.echo(f"{'':{width + 37}}{row['note']}")
 
 
 @arch.command()
@@ -121,11 +137,82 @@ def list_(input_size, as_json):
 @input_size_option
 @num_classes_option
 @float_twin_option
-def build(spec, output, input_size, num_classes, float_twin):
+@seed_option
+def build(spec, output, input_size, num_classes, float_twin, seed):
     """Write SPEC's untrained model, to convert and benchmark a design before training."""
     from bcn.io import atomic_output
 
-    model = _model(spec, input_size, num_classes, float_twin)
+    model = _model(spec, input_size, num_classes, float_twin, seed)
     with atomic_output(output) as tmp:
         model.save(tmp)
     click.echo(f"wrote {output} ({model.name}, {model.count_params():,} params)")
+
+
+def _write_text(path: str, text: str) -> None:
+    from pathlib import Path
+
+    from bcn.io import atomic_output
+
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+@arch.command()
+@click.argument("specs", nargs=-1, required=True)
+@input_size_option
+@num_classes_option
+@seed_option
+@click.option("--measure", is_flag=True, help="Build, convert (LCE + float32 twin) and benchmark each design on this machine.")
+@click.option("--results", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A `bcn eval --json` output (or a run's eval.json) whose mAP goes on the row of its spec; repeat.")
+@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Measured runs per model (--measure).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads (--measure).")
+@click.option("--keep", type=click.Path(file_okay=False), help="Keep the measured models (.h5, .tflite) in this folder.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the rows as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the table as Markdown.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the rows as CSV (raw counts).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Write the paper's Fig. 1: eq GFLOP (log) vs mAP and vs latency, rb as colour (PNG/SVG/PDF).")
+def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads, keep, json_path, markdown_path,
+          csv_path, plot_path):
+    """The cost of many designs in one table, and the paper's Fig. 1.
+
+    SPECS are presets or spec strings. mAP is yours where --results names a model of
+    that spec, else the paper's for a preset at its own input size. With --measure
+    each design (untrained) is converted and its binary model and float twin timed
+    with the runtime's default engines.
+
+    \b
+    bcn arch sweep q0 q1 q2 q2b q2c q2d q2e q3 q4 q5 rtb rn50 --plot fig1.png
+    bcn arch sweep q1 q2 q3 --input-size 256 --measure --markdown sweep.md --plot sweep.png
+    """
+    from bcn.arch.resolve import resolve
+
+    for text in specs:
+        arch = resolve(text, seed=seed)  # bad specs fail here, before TensorFlow loads
+        if arch.spec is not None and input_size:
+            arch.spec.with_input_size(input_size)
+    for path in (json_path, markdown_path, csv_path, plot_path):
+        if path and not os.path.isdir(os.path.dirname(path) or "."):
+            raise BcnError(f"{path}: folder {os.path.dirname(path)} does not exist")
+    if measure:
+        require("convert", "bcn arch sweep --measure")
+    else:
+        import_tensorflow("bcn arch sweep")
+    from bcn.arch.sweep import attach_results, cost_rows
+    from bcn.arch.sweep import measure as measure_rows
+    from bcn.arch.sweep_report import format_csv, format_table, plot_fig1
+
+    rows = cost_rows(specs, input_size, seed, num_classes)
+    attach_results(rows, results)
+    if measure:
+        measure_rows(rows, num_classes, runs=runs, threads=threads, keep=keep)
+    click.echo(format_table(rows))
+    for path, text in ((json_path, lambda: json.dumps(rows, indent=2) + "\n"),
+                       (markdown_path, lambda: format_table(rows, markdown=True)), (csv_path, lambda: format_csv(rows))):
+        if path:
+            _write_text(path, text())
+            click.echo(f"wrote {path}")
+    if plot_path:
+        plot_fig1(rows, plot_path)
+        click.echo(f"wrote {plot_path}")

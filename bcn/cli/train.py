@@ -15,7 +15,7 @@ def _positive(ctx, param, value):
 
 
 @click.command()
-@click.option("--arch", "-a", help="A preset (q0-q5, q2e, rn50), a spec string or a .py builder file (taken from the run when resuming).")
+@click.option("--arch", "-a", help="A preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256; bcn arch list), a spec string or a .py builder file (taken from the run when resuming).")
 @click.option("--data", "-d", "data_roots", multiple=True, required=True,
               type=click.Path(exists=True, file_okay=False),
               help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge roots "
@@ -31,8 +31,11 @@ def _positive(ctx, param, value):
 @click.option("--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision).")
 @click.option("--minutes", "-m", type=float, callback=_positive, help="Wall-clock budget: stop cleanly after M minutes.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
-@click.option("--weights", type=click.Path(dir_okay=False), help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one (stem, encoder...).")
-@click.option("--seed", type=int, help="Random seed for weights, shuffling and augmentation: the same seed, the same run on a CPU (taken from the run when resuming).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one (stem, encoder...); "
+                   "for rtb, also larq-zoo's RealToBinaryNet no-top weights file (r2b_weights_notop.h5).")
+@click.option("--seed", type=int, help="Random seed for weights, shuffling, augmentation and the binary blocks of a "
+                                        "random spec ('pP'): the same seed, the same run on a CPU  "
+                                        "[default: 0, or the run's when resuming]")
 def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, eval_split,
           float_twin, minutes, resume, weights, seed):
     """Train a detector on the data set(s) in --data (PascalVOC, COCO JSON or YOLO layout).

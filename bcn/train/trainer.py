@@ -24,6 +24,7 @@ import tensorflow as tf
 
 import bcn
 from bcn.arch.model import build_model
+from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.resolve import resolve
 from bcn.data.formats import load, read_class_names, train_split
 from bcn.data.voc import as_roots
@@ -46,7 +47,7 @@ LOSS_NAMES = ("loss", "heatmap_loss", "size_loss", "offset_loss")
 
 @dataclass
 class Recipe:
-    """Hyper-parameters; the defaults are the paper's (DESIGN §4)."""
+    """Hyper-parameters; the defaults are the paper's (docs/design.md §6)."""
 
     epochs: int = 200
     batch_size: int = 32
@@ -274,6 +275,17 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     return None
 
 
+def is_weights_only(path: Path) -> bool:
+    """A .h5 of weights without a model (Keras `save_weights`, e.g. larq-zoo's no-top files)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return "model_config" not in h5.attrs and "layer_names" in h5.attrs
+    except OSError:
+        return False  # not HDF5: _initialise names the problem
+
+
 def _initialise(detector: tf.keras.Model, weights: Path) -> int:
     """Copy the leading layers of a bcn .h5 model whose types and shapes match (e.g. the same encoder).
 
@@ -304,7 +316,8 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     """Train a CenterNet on a data set (PascalVOC, COCO or YOLO); returns the final evaluation and timings.
 
     Arguments left as None take the recipe's defaults, or the saved run's when resuming.
-    `callbacks` are extra Keras callbacks (run after bcn's own).
+    `seed` (default DEFAULT_SEED) seeds the weights, shuffling, augmentation and the
+    binary blocks of a random spec. `callbacks` are extra Keras callbacks (run after bcn's own).
     """
     run_dir = Path(out_dir)
     roots = as_roots(data_root)
@@ -318,7 +331,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
                 str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
             raise BcnError(f"{run_dir / CONFIG}: the run was started with '{saved['spec']}', not '{arch}'")
         arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
-        seed = saved.get("seed") if seed is None else seed
+        seed = saved.get("seed", seed)  # the same seed draws the same random binary blocks
         hyper = dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"]))
         recipe = Recipe(**hyper)
     if arch is None:
@@ -331,7 +344,8 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
                 raise BcnError(f"{name.replace('_', '-')} must be positive, got {value}")
             setattr(recipe, name, value)
 
-    architecture = resolve(arch, float_twin)
+    seed = DEFAULT_SEED if seed is None else seed
+    architecture = resolve(arch, float_twin, seed)
     if architecture.spec is not None:
         input_size = input_size or architecture.spec.input_size
         spec_text = str(architecture.spec.with_input_size(input_size))
@@ -347,21 +361,21 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     if minutes and share[1] > 1:
         raise BcnError("--minutes cannot be used with several workers (each would stop on its own clock); "
                        "use --epochs")
-    if seed is not None:
-        tf.keras.utils.set_random_seed(seed)
+    tf.keras.utils.set_random_seed(seed)
     train_samples = _load_split(roots, training_split, class_names, "training", share)
     eval_samples = _load_split(roots, eval_split, class_names, "held-out") if writes else []
     config = {
         "format": "bcn-run/1", "spec": spec_text, "arch": arch if architecture.spec is None else architecture.name,
         "input_size": input_size, "classes": class_names, "num_classes": len(class_names),
-        "float_twin": bool(float_twin or architecture.float_twin), "output_stride": OUTPUT_STRIDE,
+        "float_twin": bool(float_twin or architecture.float_twin), "seed": seed, "output_stride": OUTPUT_STRIDE,
         "preprocessing": PREPROCESSING, "data": [str(root) for root in roots], "eval_split": eval_split,
-        "train_images": len(train_samples), "eval_images": len(eval_samples), "workers": share[1], "seed": seed,
+        "train_images": len(train_samples), "eval_images": len(eval_samples), "workers": share[1],
         "replicas": strategy.num_replicas_in_sync, "recipe": recipe.to_dict(), "bcn_version": bcn.__version__,
     }
+    encoder_weights = weights if weights is not None and is_weights_only(Path(weights)) else None
     with strategy.scope():
-        detector = build_model(architecture, input_size, len(class_names), float_twin)
-        if weights is not None:
+        detector = build_model(architecture, input_size, len(class_names), float_twin, encoder_weights=encoder_weights)
+        if weights is not None and encoder_weights is None:
             _initialise(detector, Path(weights))
         optimizer = tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon)
         optimizer.build(detector.trainable_variables)  # slots now, so the train step is traced once
