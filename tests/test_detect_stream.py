@@ -5,6 +5,7 @@ detector runs, so a real-time loop must drop frames instead of queueing them. Th
 detector runs as a subprocess, as on a device: signals, reconnects and exit codes are real.
 """
 
+import functools
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
@@ -232,3 +233,42 @@ def test_a_killed_run_leaves_no_file_that_looks_complete(model, server, tmp_path
     process.communicate(timeout=30)
     visible = [name for name in os.listdir(out) if not name.startswith(".")]
     assert visible == [], visible  # only hidden temporaries, never stream.mp4 or detections.jsonl
+
+
+@pytest.fixture
+def unstreamable_mp4(tmp_path):
+    """An mp4 with its index at the end, served over HTTP without range requests: FFmpeg opens
+    the stream but, unable to seek back from the index, never reads a frame from it."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(folder / "long.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (320, 240))
+    for _ in range(300):  # noise compresses badly: a file of several MB
+        writer.write(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    writer.release()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/long.mp4"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_a_stream_that_opens_but_never_delivers_uses_up_the_retries(model, unstreamable_mp4, tmp_path):
+    command = [sys.executable, "-m", "bcn", "detect", str(model), "--source", unstreamable_mp4, "--retries", "2",
+               "--stall-timeout", "2", "--json-out", str(tmp_path / "detections.jsonl")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stderr = _finish(process, timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert "attempt 2/2" in stderr and "attempt 1/2" in stderr and "reconnected" not in stderr, stderr
+    assert stderr.count("reconnecting in") == 2, stderr
+    assert stderr.strip().splitlines()[-1] == \
+        f"Error: {unstreamable_mp4}: the stream is gone; gave up after 2 reconnect attempts"
