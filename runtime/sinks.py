@@ -30,6 +30,28 @@ def check_writable_folder(folder: Path) -> Path:
     return folder
 
 
+def check_inputs_kept(model: Path, source: str, out: Path | None, json_out: str | None) -> None:
+    """Refuse outputs that would write over an input: --out in the source's folder, --json-out naming an input."""
+    from bcn.runtime.sources import IMAGE_SUFFIXES
+
+    source_path = Path(source)
+    inputs = [Path(model)]
+    if source_path.is_dir():
+        inputs += [p for p in source_path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    elif source_path.is_file():
+        inputs.append(source_path)
+    if out is not None and source_path.exists():
+        holder = source_path if source_path.is_dir() else source_path.parent
+        if Path(out).resolve() == holder.resolve():
+            raise BcnError(f"{out}: --out is the folder of the source, so annotated files would replace the "
+                           "originals; choose another folder")
+    if json_out not in (None, "-") and Path(json_out).exists():
+        for path in inputs:
+            if path.exists() and os.path.samefile(json_out, path):
+                raise BcnError(f"{json_out}: --json-out names an input ({'the model' if path == inputs[0] else 'the source'}),"
+                               " which it would overwrite; choose another file")
+
+
 class _TempFile:
     """A hidden file beside `path`, renamed to `path` by finalize() or removed by discard()."""
 

@@ -97,12 +97,13 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, eng
 
     quiet_opencv()
     from bcn.runtime import pipeline
-    from bcn.runtime.sinks import check_writable_folder
+    from bcn.runtime.sinks import check_inputs_kept, check_writable_folder
     from bcn.runtime.sources import open_source
     from bcn.runtime.window import Window, check_display
 
     if not Path(model).is_file():
         raise BcnError(f"{model}: no such model file")
+    check_inputs_kept(Path(model), source_text, Path(out) if out else None, json_out)
     out = check_writable_folder(Path(out)) if out else None
     if show:
         check_display()
