@@ -42,7 +42,10 @@ class Frame:
 
 
 class ImageSource:
-    """Image files, in the given order; an unreadable file in a folder is skipped with a warning."""
+    """Image files, in the given order; an unreadable file in a folder is skipped with a warning.
+
+    An image's id is its file's stem, or its whole name where two files share a stem (a.jpg, a.png).
+    """
 
     kind = "images"
     live = False
@@ -54,6 +57,8 @@ class ImageSource:
         self.paths = paths
         self.name = name
         self.skip_unreadable = skip_unreadable
+        stems = [path.stem for path in paths]
+        self.ids = [path.stem if stems.count(path.stem) == 1 else path.name for path in paths]
 
     def __iter__(self):
         import cv2
@@ -66,7 +71,7 @@ class ImageSource:
                 print(f"warning: {path}: not a readable image, skipped", file=sys.stderr)
                 continue
             self.captured += 1
-            yield Frame(index, path.stem, image, time.time(), time.monotonic())
+            yield Frame(index, self.ids[index], image, time.time(), time.monotonic())
 
     def close(self) -> None:
         pass

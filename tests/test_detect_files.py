@@ -236,3 +236,31 @@ def test_a_reader_closing_stdout_stops_the_run_with_one_line(model, video_file):
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 2, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("Error: stdout:"), stderr
+
+
+def test_outputs_never_replace_an_input(model, image_folder, video_file, tmp_path):
+    originals = {path: path.read_bytes() for path in [*image_folder.iterdir(), video_file, model]}
+    image = image_folder / "000005.jpg"
+    _assert_one_line_error(_detect(model, "--source", image_folder, "--out", image_folder), "--out", "source")
+    _assert_one_line_error(_detect(model, "--source", image, "--out", image_folder), "--out", "source")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--out", tmp_path), "--out", "source")
+    _assert_one_line_error(_detect(model, "--source", image, "--json-out", image), "--json-out", "input")
+    _assert_one_line_error(_detect(model, "--source", image_folder, "--json-out", image), "--json-out", "input")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--json-out", model), "--json-out", "model")
+    assert {path: path.read_bytes() for path in originals} == originals
+    assert sorted(os.listdir(image_folder)) == sorted([*(f"{i}.jpg" for i in IMAGE_SIZES), "notes.txt"])
+
+
+def test_images_with_the_same_stem_keep_apart(model, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.jpg"), _scene(64, 96, 1))
+    cv2.imwrite(str(folder / "a.png"), _scene(80, 64, 2))
+    cv2.imwrite(str(folder / "b.png"), _scene(64, 64, 3))
+    out, json_out = tmp_path / "out", tmp_path / "detections.json"
+    result = _detect(model, "--source", folder, "--out", out, "--json-out", json_out, "--score", "0")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(out)) == ["a.jpg.jpg", "a.png.jpg", "b.jpg"]
+    assert cv2.imread(str(out / "a.png.jpg")).shape == (80, 64, 3)
+    assert {r["image_id"] for r in json.loads(json_out.read_text())} == {"a.jpg", "a.png", "b"}
+    assert "3 annotated images" in result.stderr
