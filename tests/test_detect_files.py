@@ -109,8 +109,8 @@ def test_video_file_gives_a_playable_video_with_every_frame(model, video_file, t
     out, json_out = tmp_path / "out", tmp_path / "detections.jsonl"
     result = _detect(model, "--source", video_file, "--out", out, "--json-out", json_out, "--score", "0")
     assert result.exit_code == 0, result.output
-    assert os.listdir(out) == ["clip.mp4"]
-    assert _count_frames(out / "clip.mp4") == (VIDEO_FRAMES, VIDEO_SIZE)
+    assert os.listdir(out) == ["clip.mkv"]
+    assert _count_frames(out / "clip.mkv") == (VIDEO_FRAMES, VIDEO_SIZE)
     records = _json_lines(json_out)
     assert sorted({r["frame"] for r in records}) == list(range(VIDEO_FRAMES))
     assert all(r["image_id"] == str(r["frame"]) for r in records)
@@ -205,7 +205,7 @@ def test_no_hidden_temp_files_after_a_run(model, image_folder, video_file, tmp_p
     assert _detect(model, "--source", video_file, "--out", out, "--json-out", out / "d.jsonl").exit_code == 0
     assert _detect(model, "--source", image_folder, "--out", out, "--json-out", out / "e.jsonl").exit_code == 0
     assert not _hidden(out)
-    assert {"clip.mp4", "d.jsonl", "e.jsonl"} <= set(os.listdir(out))
+    assert {"clip.mkv", "d.jsonl", "e.jsonl"} <= set(os.listdir(out))
 
 
 BLOCK_TENSORFLOW = """
@@ -225,7 +225,7 @@ def test_runs_where_tensorflow_cannot_be_imported(model, video_file, tmp_path):
     command = [sys.executable, "-c", BLOCK_TENSORFLOW, "detect", str(model), "--source", str(video_file), "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert _count_frames(out / "clip.mp4") == (VIDEO_FRAMES, VIDEO_SIZE)
+    assert _count_frames(out / "clip.mkv") == (VIDEO_FRAMES, VIDEO_SIZE)
 
 
 def test_a_reader_closing_stdout_stops_the_run_with_one_line(model, video_file):
@@ -264,3 +264,4 @@ def test_images_with_the_same_stem_keep_apart(model, tmp_path):
     assert cv2.imread(str(out / "a.png.jpg")).shape == (80, 64, 3)
     assert {r["image_id"] for r in json.loads(json_out.read_text())} == {"a.jpg", "a.png", "b"}
     assert "3 annotated images" in result.stderr
+

@@ -54,7 +54,7 @@ def _sinks(source, out: Path | None, json_out: str | None):
     sinks = [DetectionsJson(None if json_out in (None, "-") else Path(json_out))]
     if out is not None:
         if source.kind != "images":
-            sinks.append(AnnotatedVideo(out / f"{source.name}.mp4", source.fps or 25.0, realtime=source.live))
+            sinks.append(AnnotatedVideo(out / f"{source.name}.mkv", source.fps or 25.0, realtime=source.live))
         else:
             sinks.append(AnnotatedImages(out))
     return sinks
@@ -85,9 +85,10 @@ def detect(model, source_text, out, json_out, show, score, classes, threads, eng
 
     Detections go to stdout (or --json-out) as JSON lines, one per detection, with
     boxes in original-image pixels as in VOC XML; a --json-out FILE.json holds a JSON
-    list instead. Annotated images, or one video, go to --out. Cameras and streams run
+    list instead. Annotated images, or one Matroska video (NAME.mkv), go to --out. Cameras and streams run
     in real time: the newest frame is processed and older ones are dropped. Ctrl-C or
-    SIGTERM ends the run cleanly, with the video finalized and a summary line on stderr.
+    SIGTERM ends the run cleanly, with the video finalized and a summary line on stderr;
+    after kill -9 the JSON lines and the video keep what was written up to then.
 
     Exit status: 0 when the source is done or the run was stopped, 1 when a live
     source was lost for good (outputs are still finalized), 2 for bad input.
