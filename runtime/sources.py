@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bcn.errors import BcnError
+from bcn.images import read_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
@@ -61,14 +62,13 @@ class ImageSource:
         self.ids = [path.stem if stems.count(path.stem) == 1 else path.name for path in paths]
 
     def __iter__(self):
-        import cv2
-
         for index, path in enumerate(self.paths):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                image = read_image(path)
+            except BcnError as error:
                 if not self.skip_unreadable:
-                    raise BcnError(f"{path}: not a readable image")
-                print(f"warning: {path}: not a readable image, skipped", file=sys.stderr)
+                    raise
+                print(f"warning: {error.message}, skipped", file=sys.stderr)
                 continue
             self.captured += 1
             yield Frame(index, self.ids[index], image, time.time(), time.monotonic())

@@ -265,3 +265,12 @@ def test_images_with_the_same_stem_keep_apart(model, tmp_path):
     assert {r["image_id"] for r in json.loads(json_out.read_text())} == {"a.jpg", "a.png", "b"}
     assert "3 annotated images" in result.stderr
 
+
+def test_a_truncated_jpeg_is_named_and_not_detected_on(model, image_folder, tmp_path):
+    data = (image_folder / "000005.jpg").read_bytes()
+    (image_folder / "000005.jpg").write_bytes(data[:len(data) // 2])
+    result = _detect(model, "--source", image_folder, "--score", "0")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {image_folder / '000005.jpg'}: JPEG file is truncated" in result.stderr
+    assert {json.loads(line)["image_id"] for line in result.stdout.splitlines()} == set(IMAGE_SIZES) - {"000005"}
+    _assert_one_line_error(_detect(model, "--source", image_folder / "000005.jpg"), "000005.jpg", "truncated")

@@ -7,6 +7,7 @@ import numpy as np
 
 from bcn.data.voc import Problem, as_roots, read_class_names, scan_voc
 from bcn.errors import BcnError
+from bcn.images import image_problem
 
 SPLITS = ("train", "val", "trainval", "test")
 
@@ -25,6 +26,9 @@ class CheckReport:
 def _image_problem(path: Path, width: int, height: int) -> str | None:
     import cv2
 
+    problem = image_problem(path)
+    if problem:
+        return problem
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         return "image cannot be decoded (corrupt or not an image)"

@@ -6,6 +6,7 @@ import numpy as np
 
 from bcn.decode import Detections, decode
 from bcn.errors import BcnError
+from bcn.images import read_image
 from bcn.preprocess import letterbox
 
 # Low threshold and top-100: mAP needs the whole precision-recall curve.
@@ -14,13 +15,10 @@ EVAL_TOP_K = 100
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as H x W x 3 uint8 RGB; BcnError naming the file if it cannot be decoded."""
+    """An image file as H x W x 3 uint8 RGB; BcnError naming the file if it is unreadable or truncated."""
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise BcnError(f"{path}: cannot decode the image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(read_image(path), cv2.COLOR_BGR2RGB)
 
 
 def load_keras_model(path):
@@ -86,9 +84,7 @@ def predict_tflite(model_path, samples, class_names, input_size: int | None = No
                        f"{', '.join(class_names)}")
     results = {}
     for sample in progress(samples) if progress else samples:
-        image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise BcnError(f"{sample.image_path}: cannot decode the image")
+        image = read_image(sample.image_path)
         found = detector.detect(image, score_threshold=score_threshold, top_k=top_k)
         results[sample.image_id] = Detections(
             boxes=np.asarray([d.box for d in found], np.float32).reshape(-1, 4),

@@ -1,8 +1,8 @@
 """The tf.data training input: read, decode, augment, letterbox, encode targets, batch.
 
 Every image is decoded once before training (`drop_unreadable`): the ones that cannot
-be decoded, or whose size disagrees with their annotation, are skipped with one
-warning that counts and names them. The pipeline itself also ignores decode errors,
+be decoded, are truncated (bcn.images) or whose size disagrees with their annotation are
+skipped with one warning that counts and names them. The pipeline itself also ignores decode errors,
 so a file that breaks during training never stops an epoch.
 """
 
@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from bcn.data.voc import DataWarning, Sample
+from bcn.images import image_problem
 from bcn.train.augment import AugmentConfig, augment_and_letterbox
 from bcn.train.targets import MAX_OBJECTS, encode_targets
 
@@ -36,7 +37,10 @@ def drop_unreadable(samples: list[Sample]) -> list[Sample]:
     decoded = {int(index): (int(height), int(width)) for index, (height, width) in shapes.as_numpy_iterator()}
     good, bad = [], []
     for index, sample in enumerate(samples):
-        if index not in decoded:
+        problem = image_problem(sample.image_path)
+        if problem:
+            bad.append(f"{sample.image_path} ({problem})")
+        elif index not in decoded:
             bad.append(f"{sample.image_path} (cannot be decoded)")
         elif decoded[index] != (sample.height, sample.width):
             height, width = decoded[index]
