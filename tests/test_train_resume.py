@@ -86,3 +86,40 @@ def test_resume_of_a_finished_run_refuses_or_continues_at_the_next_epoch(synth_v
     assert _epoch_losses(output)[-1] < 0.9 * first["history"]["loss"][0], (output, first["history"]["loss"])
     assert json.loads((run_dir / "config.json").read_text())["finished_epochs"] == 4
     assert json.loads((run_dir / "eval.json").read_text())["epoch"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_says_what_is_saved_and_how_to_continue(synth_voc, tmp_path, signum):
+    run_dir = tmp_path / "run"
+    process = _bcn("--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--input-size", "64",
+                   "--epochs", "50", "--batch-size", "8", "--eval-every", "100", "--seed", "0")
+    deadline = time.monotonic() + 300
+    while not (run_dir / "model.h5").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+        time.sleep(0.05)
+    process.send_signal(signum)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130 and "Traceback" not in output, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(f"Error: {run_dir}: training interrupted; {run_dir / 'model.h5'} holds epoch "), last
+    assert last.endswith(f"continue with: bcn train --out {run_dir} --data {synth_voc} --resume"), last
+    assert not [path for path in run_dir.rglob(".*") if path.is_file()]  # no temp file left
+
+
+@pytest.mark.slow
+def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path):
+    run_dir = tmp_path / "run"
+    _finished_run(synth_voc, run_dir, 1)
+    for path in (run_dir / "backup").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"\0garbage" * 10)
+    config = (run_dir / "config.json").read_text()
+    for content, message in [(config, f"Error: {run_dir / 'backup'}: the run's saved training state cannot be restored"),
+                             ("{", f"Error: {run_dir / 'config.json'}: not valid JSON"),
+                             ("{}", f"Error: {run_dir / 'config.json'}: not a bcn run's config")]:
+        (run_dir / "config.json").write_text(content)
+        process = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume", "--epochs", "2")
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == 2 and "Traceback" not in output, output
+        assert output.strip().splitlines()[-1].startswith(message), output

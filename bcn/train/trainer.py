@@ -20,7 +20,7 @@ from pathlib import Path
 import tensorflow as tf
 
 import bcn
-from bcn.arch.model import build_model
+from bcn.arch.model import build_model, check_fits
 from bcn.arch.resolve import resolve
 from bcn.data.voc import as_roots, load_voc, read_class_names
 from bcn.decode import OUTPUT_STRIDE
@@ -217,12 +217,17 @@ class RunBackup(tf.keras.callbacks.BackupAndRestore):
         self.folder = backup_dir
 
     def on_train_begin(self, logs=None):
+        saved = any(self.folder.rglob("checkpoint"))
         try:
             super().on_train_begin(logs)
+            reason = None
+            if saved and int(self._training_state._ckpt_saved_epoch.numpy()) < 0:
+                reason = "no readable checkpoint in it"  # Keras would silently start from epoch 1
         except (tf.errors.OpError, ValueError, AssertionError) as error:
             reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        if reason:
             raise BcnError(f"{self.folder}: the run's saved training state cannot be restored ({reason}); "
-                           "move the folder away to train from scratch") from None
+                           "move the folder away to train from scratch")
         self.model._train_counter.assign(0)
 
 
@@ -363,6 +368,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     if architecture.spec is not None:
         input_size = input_size or architecture.spec.input_size
         spec_text = str(architecture.spec.with_input_size(input_size))
+        check_fits(architecture.spec.with_input_size(input_size), len(read_class_names(roots)), recipe.batch_size)
     else:
         input_size = input_size or 512
         spec_text = str(architecture.builder)
