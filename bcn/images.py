@@ -59,6 +59,8 @@ TRUNCATED = "JPEG file is truncated (its data ends before the end-of-image marke
 
 
 def _read(path: Path) -> bytes:
+    if not Path(path).is_file():
+        raise BcnError(f"{path}: no such image file")
     try:
         return Path(path).read_bytes()
     except OSError as error:
@@ -87,5 +89,5 @@ def read_image(path: Path) -> np.ndarray:
         raise BcnError(f"{path}: {problem}")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise BcnError(f"{path}: not a readable image")
+        raise BcnError(f"{path}: not an image OpenCV can read")
     return image

@@ -13,6 +13,7 @@ import numpy as np
 
 from bcn.decode import OUTPUT_STRIDE, decode
 from bcn.errors import BcnError
+from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import letterbox
 from bcn.runtime.engines import check_flatbuffer, open_engine, tflite_module
 from bcn.runtime.metadata import MetadataError, read_metadata
@@ -41,19 +42,6 @@ class Timings:
     @property
     def total_ms(self) -> float:
         return self.preprocess_ms + self.inference_ms + self.decode_ms
-
-
-def read_image(path) -> np.ndarray:
-    """An image file as a BGR uint8 array, or a one-line BcnError."""
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise BcnError(f"{path}: no such image file")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise BcnError(f"{path}: not an image OpenCV can read")
-    return image
 
 
 def read_model(path) -> tuple[bytes, dict | None]:
@@ -98,8 +86,9 @@ def metadata_for_foreign_model(path, content: bytes, input_size: int | None, cla
     CenterNet heads; head order comes from the model's signature (names heatmap/size/offset).
     """
     if not input_size:
-        raise BcnError(f"{Path(path)}: has no bcn metadata (not made by `bcn convert`); to run it anyway "
-                       "give its input size (--input-size) and class names")
+        raise BcnError(f"{Path(path)}: has no bcn metadata (not made by `bcn convert`); convert the Keras model "
+                       "with `bcn convert`, or give its input size where a command takes one (bcn eval, bcn bench "
+                       "--input-size)")
     outputs = _signature_outputs(content)
     if outputs is None:
         raise BcnError(f"{Path(path)}: has no bcn metadata and no signature naming heatmap/size/offset outputs; "

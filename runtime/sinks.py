@@ -178,6 +178,8 @@ class DetectionsJson:
         if self.path is None:
             self._file, self._stream = None, sys.stdout
             return
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise BcnError(f"{self.path}: {self.path.parent} is a file, not a folder")
         if not self.path.parent.is_dir():
             raise BcnError(f"{self.path}: folder {self.path.parent} does not exist")
         if self.as_list:

@@ -155,3 +155,15 @@ def test_a_killed_conversion_leaves_no_temp_files_for_long(signum, tmp_path, mod
     assert code == 0, lines
     assert _hidden(tmp_path) == []  # ...but the next run removes what it left
     assert leftovers(tmp_path) == ["model.tflite", "model_float32.tflite", "model_report.json"]
+
+
+def test_an_output_that_cannot_be_created_is_named_not_its_temp_file(model_path):
+    code, lines = convert(model_path, "-o", "/proc/bcn-model.tflite")
+    assert_one_line_error(code, lines, "/proc/bcn-model.tflite")
+    assert ".bcn-model.tflite." not in lines[-1]
+
+
+def test_a_file_used_as_a_folder_is_called_a_file(tmp_path, model_path):
+    (tmp_path / "taken").write_text("")
+    code, lines = convert(model_path, "-o", tmp_path / "taken" / "model.tflite")
+    assert_one_line_error(code, lines, f"{tmp_path / 'taken'} is a file, not a folder")

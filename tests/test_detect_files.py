@@ -100,7 +100,7 @@ def test_an_unreadable_image_in_a_folder_is_skipped_with_a_warning(model, image_
     out = tmp_path / "out"
     result = _detect(model, "--source", image_folder, "--out", out, "--score", "0")
     assert result.exit_code == 0, result.output
-    assert "000099.jpg: not a readable image, skipped" in result.stderr
+    assert "000099.jpg: not an image OpenCV can read, skipped" in result.stderr
     assert sorted(os.listdir(out)) == sorted(f"{image_id}.jpg" for image_id in IMAGE_SIZES)
     assert {json.loads(line)["image_id"] for line in result.stdout.splitlines()} == set(IMAGE_SIZES)
 
@@ -274,3 +274,18 @@ def test_a_truncated_jpeg_is_named_and_not_detected_on(model, image_folder, tmp_
     assert f"warning: {image_folder / '000005.jpg'}: JPEG file is truncated" in result.stderr
     assert {json.loads(line)["image_id"] for line in result.stdout.splitlines()} == set(IMAGE_SIZES) - {"000005"}
     _assert_one_line_error(_detect(model, "--source", image_folder / "000005.jpg"), "000005.jpg", "truncated")
+
+
+def test_a_file_used_as_a_folder_is_called_a_file(model, video_file, tmp_path):
+    (tmp_path / "taken").write_text("")
+    result = _detect(model, "--source", video_file, "--json-out", tmp_path / "taken" / "d.jsonl")
+    _assert_one_line_error(result, f"{tmp_path / 'taken'} is a file, not a folder")
+
+
+def test_a_model_bcn_did_not_make_gets_advice_that_applies(model, video_file, tmp_path):
+    from test_runtime_detector import strip_metadata
+
+    foreign = strip_metadata(model, tmp_path / "foreign.tflite")
+    result = _detect(foreign, "--source", video_file)
+    _assert_one_line_error(result, "foreign.tflite", "has no bcn metadata", "bcn convert")
+    assert "(--input-size)" not in result.stderr  # bcn detect has no such option
