@@ -60,6 +60,8 @@ def test_no_detections_score_zero(synth_voc, tmp_path):
     ('[{"image_id": "000001", "class": "dog", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "unknown class 'dog'"),
     ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 1, 5]}]', "bbox must be 4 numbers"),
     ('[{"image_id": "nope", "class": "disc", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "none of its image ids"),
+    ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [9, 1, 5, 5]}]', "detection 0: bbox [9, 1, 5, 5] is inverted"),
+    ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 9, 5, 5]}]', "detection 0: bbox [1, 9, 5, 5] is inverted"),
 ])
 def test_malformed_detections_file_is_one_line_naming_it(synth_voc, tmp_path, content, problem):
     path = tmp_path / "bad.json"

@@ -45,6 +45,8 @@ def read_detections_json(path, class_names) -> dict[str, Detections]:
                 or not all(math.isfinite(v) for v in [*numbers, score]):
             raise BcnError(f"{where}: bbox must be 4 numbers and score a number, got {bbox!r}, {score!r}")
         x1, y1, x2, y2 = numbers
+        if x2 < x1 or y2 < y1:
+            raise BcnError(f"{where}: bbox {bbox!r} is inverted (needs xmin <= xmax and ymin <= ymax)")
         grouped.setdefault(str(record["image_id"]), []).append((x1 - 1, y1 - 1, x2, y2, score, class_index[record["class"]]))
     detections = {}
     for image_id, rows in grouped.items():
