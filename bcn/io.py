@@ -85,6 +85,16 @@ def atomic_output(path: str | os.PathLike):
             os.remove(tmp)
 
 
+def refuse_overwriting_inputs(outputs, inputs) -> None:
+    """One-line BcnError if an output, given as (option, path) pairs, is one of the input files."""
+    existing = [Path(path) for path in inputs if path is not None and Path(path).exists()]
+    for option, output in outputs:
+        if output is None or str(output) == "-" or not Path(output).exists():
+            continue
+        if any(os.path.samefile(output, path) for path in existing):
+            raise BcnError(f"{output}: {option} would overwrite this input; choose another file")
+
+
 def read_json(path: Path):
     """The parsed content of a JSON file, or a one-line BcnError naming it."""
     try:

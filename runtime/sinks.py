@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bcn.errors import BcnError
-from bcn.io import publish, temp_beside
+from bcn.io import publish, refuse_overwriting_inputs, temp_beside
 
 
 def check_writable_folder(folder: Path) -> Path:
@@ -48,11 +48,7 @@ def check_inputs_kept(model: Path, source: str, out: Path | None, json_out: str 
         if Path(out).resolve() == holder.resolve():
             raise BcnError(f"{out}: --out is the folder of the source, so annotated files would replace the "
                            "originals; choose another folder")
-    if json_out not in (None, "-") and Path(json_out).exists():
-        for path in inputs:
-            if path.exists() and os.path.samefile(json_out, path):
-                raise BcnError(f"{json_out}: --json-out names an input ({'the model' if path == inputs[0] else 'the source'}),"
-                               " which it would overwrite; choose another file")
+    refuse_overwriting_inputs([("--json-out", json_out)], inputs)
 
 
 class _TempFile:

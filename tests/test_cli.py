@@ -98,3 +98,12 @@ def test_training_refuses_activations_that_cannot_fit(synth_voc, tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert "activations per image x 32" in last and "GiB" in last, last
     assert not (tmp_path / "run").exists()
+
+
+def test_arch_build_never_overwrites_its_builder(tmp_path):
+    builder = tmp_path / "mine.py"
+    builder.write_text("def build(input_size, num_classes, float_twin):\n    return None\n")
+    result = run_bcn("arch", "build", str(builder), "-o", str(builder))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {builder}: --output would overwrite this input; choose another file"
+    assert "return None" in builder.read_text()

@@ -244,9 +244,9 @@ def test_outputs_never_replace_an_input(model, image_folder, video_file, tmp_pat
     _assert_one_line_error(_detect(model, "--source", image_folder, "--out", image_folder), "--out", "source")
     _assert_one_line_error(_detect(model, "--source", image, "--out", image_folder), "--out", "source")
     _assert_one_line_error(_detect(model, "--source", video_file, "--out", tmp_path), "--out", "source")
-    _assert_one_line_error(_detect(model, "--source", image, "--json-out", image), "--json-out", "input")
-    _assert_one_line_error(_detect(model, "--source", image_folder, "--json-out", image), "--json-out", "input")
-    _assert_one_line_error(_detect(model, "--source", video_file, "--json-out", model), "--json-out", "model")
+    _assert_one_line_error(_detect(model, "--source", image, "--json-out", image), "--json-out", "would overwrite this input")
+    _assert_one_line_error(_detect(model, "--source", image_folder, "--json-out", image), "--json-out", "would overwrite this input")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--json-out", model), "--json-out", "model.tflite")
     assert {path: path.read_bytes() for path in originals} == originals
     assert sorted(os.listdir(image_folder)) == sorted([*(f"{i}.jpg" for i in IMAGE_SIZES), "notes.txt"])
 
