@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,14 +27,18 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_temps(path: Path) -> None:
-    """Remove the hidden temp files a killed process left for `path` (named `.NAME.PID.*`, PID not running)."""
+    """Remove the hidden temp files or folders a killed process left for `path` (`.NAME.PID.*`, PID not running)."""
+    path = Path(path)
     prefix = f".{path.name}."
     with contextlib.suppress(OSError), os.scandir(path.parent if str(path.parent) else ".") as entries:
         for entry in entries:
             pid = entry.name[len(prefix):].split(".")[0] if entry.name.startswith(prefix) else ""
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 with contextlib.suppress(OSError):
-                    os.remove(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.remove(entry.path)
 
 
 def temp_beside(path: str | os.PathLike) -> str:
