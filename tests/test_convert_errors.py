@@ -167,3 +167,12 @@ def test_a_file_used_as_a_folder_is_called_a_file(tmp_path, model_path):
     (tmp_path / "taken").write_text("")
     code, lines = convert(model_path, "-o", tmp_path / "taken" / "model.tflite")
     assert_one_line_error(code, lines, f"{tmp_path / 'taken'} is a file, not a folder")
+
+
+def test_an_output_naming_the_float_model_is_refused(tmp_path, model_path):
+    twin = tmp_path / "twin.h5"
+    twin.write_bytes(b"a float twin")
+    code, lines = convert(model_path, "-o", tmp_path / "model.tflite", "--baselines", "float32", "--float-model", twin,
+                          "--report", twin)
+    assert_one_line_error(code, lines, f"{twin}: --report would overwrite this input")
+    assert twin.read_bytes() == b"a float twin"
