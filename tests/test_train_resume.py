@@ -1,8 +1,9 @@
 """`bcn train --resume` continues a run killed mid-training from its last finished epoch."""
 
 import json
-import re
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path)
         if path.is_file():
             path.write_bytes(b"\0garbage" * 10)
     config = (run_dir / "config.json").read_text()
+    unfinished = json.dumps({key: value for key, value in json.loads(config).items() if key != "finished_epochs"})
     for content, message in [(config, f"Error: {run_dir / 'backup'}: the run's saved training state cannot be restored"),
                              ("{", f"Error: {run_dir / 'config.json'}: not valid JSON"),
                              ("{}", f"Error: {run_dir / 'config.json'}: not a bcn run's config")]:
@@ -123,3 +125,8 @@ def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path)
         output = process.communicate(timeout=300)[0]
         assert process.returncode == 2 and "Traceback" not in output, output
         assert output.strip().splitlines()[-1].startswith(message), output
+    shutil.rmtree(run_dir / "backup")  # a run finished by a bcn that deleted its backup
+    (run_dir / "config.json").write_text(unfinished)
+    process = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume")
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 2 and "would start again from epoch 1" in output.strip().splitlines()[-1], output

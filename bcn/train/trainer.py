@@ -295,12 +295,16 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
 def _check_continuation(run_dir: Path, saved: dict, epochs: int) -> None:
     """Refuse to resume a finished run unless it gets more epochs, and its backup is there to continue from."""
     finished = saved.get("finished_epochs")
+    backed_up = (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).rglob("checkpoint"))
     if not finished:
+        if (run_dir / LAST).exists() and not backed_up:  # e.g. finished by a bcn that deleted its backup
+            raise BcnError(f"{run_dir}: holds {LAST} but no training state in {BACKUP}/ to continue from, so "
+                           "--resume would start again from epoch 1; train into another folder")
         return
     if epochs <= finished:
         raise BcnError(f"{run_dir}: run is finished ({finished} of {finished} epochs); to train it longer, "
                        f"resume with --epochs more than {finished}")
-    if not (run_dir / BACKUP).is_dir() or not any((run_dir / BACKUP).iterdir()):
+    if not backed_up:
         raise BcnError(f"{run_dir / BACKUP}: missing, so the finished run cannot continue with its optimizer state")
 
 
