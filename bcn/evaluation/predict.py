@@ -72,8 +72,6 @@ def predict_tflite(model_path, samples, class_names, input_size: int | None = No
     The model must detect `class_names` (the data set's); `input_size` is only for a
     .tflite without bcn metadata; `engine` is "lce" or "tflite" (None: the runtime's choice).
     """
-    import cv2
-
     try:
         from bcn.runtime.detector import Detector
     except ImportError as error:
