@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,24 +16,88 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike):
-    """Yield a temp path beside `path`; rename it into place only if the block succeeds."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove the hidden temp files or folders a killed process left for `path` (`.NAME.PID.*`, PID not running)."""
+    path = Path(path)
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError), os.scandir(path.parent if str(path.parent) else ".") as entries:
+        for entry in entries:
+            pid = entry.name[len(prefix):].split(".")[0] if entry.name.startswith(prefix) else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.remove(entry.path)
+
+
+def temp_beside(path: str | os.PathLike) -> str:
+    """A new hidden file beside `path`, named after it and this process; a killed run's leftovers go first."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise BcnError(f"{path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise BcnError(f"{path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise BcnError(f"{path}: folder {folder} is not writable")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
+    remove_stale_temps(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=folder)
+    except OSError as error:
+        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
     os.close(fd)
+    return tmp
+
+
+def publish(tmp: str, path: str | os.PathLike) -> None:
+    """Flush the temp file to disk, give it a plain file's mode (mkstemp makes it private), rename it to `path`."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as error:
+        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike):
+    """Yield a temp path beside `path`; rename it into place only if the block succeeds.
+
+    Ctrl-C and SIGTERM remove the temp file on the way out; after kill -9 the next
+    write of the same file removes it.
+    """
+    tmp = temp_beside(path)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a plain file's mode
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def refuse_overwriting_inputs(outputs, inputs) -> None:
+    """One-line BcnError if an output, given as (option, path) pairs, is one of the input files."""
+    existing = [Path(path) for path in inputs if path is not None and Path(path).exists()]
+    for option, output in outputs:
+        if output is None or str(output) == "-" or not Path(output).exists():
+            continue
+        if any(os.path.samefile(output, path) for path in existing):
+            raise BcnError(f"{output}: {option} would overwrite this input; choose another file")
 
 
 def read_json(path: Path):

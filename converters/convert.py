@@ -15,7 +15,7 @@ from bcn.converters.metadata import build_metadata, embed_metadata
 from bcn.converters.parity import SCORE_THRESHOLD, compare, keras_heads, parity_problem, runtime_heads
 from bcn.converters.samples import sample_inputs
 from bcn.errors import BcnError
-from bcn.io import atomic_output
+from bcn.io import atomic_output, refuse_overwriting_inputs
 from bcn.runtime.flatbuffer import has_lce_ops
 
 DEFAULT_SAMPLES = 8
@@ -92,6 +92,8 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         raise BcnError(f"unknown baseline '{unknown[0]}': choose from {', '.join(VARIANTS)}")
     paths = output_paths(model_path, output, baselines, report)
     _check_paths(model_path, paths)
+    options = {"binary": "--output", "report": "--report"}
+    refuse_overwriting_inputs([(options.get(key, "--baselines"), path) for key, path in paths.items()], [float_model])
     step = _Steps(log)
     with step("load", f"loading {model_path}"):
         model = load_model(model_path)

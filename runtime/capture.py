@@ -2,7 +2,8 @@
 
 Inference always runs on the latest frame, so a detector slower than the camera drops
 frames instead of queueing them, and latency stays bounded. A stream that stalls or drops
-is reopened with exponential back-off when `reconnect` is set.
+is reopened with exponential back-off when `reconnect` is set; it counts as reconnected
+only once frames flow again, so one that opens but never delivers ends after `retries`.
 """
 
 import threading
@@ -80,10 +81,15 @@ class LatestFrameCapture:
 
     def _run(self) -> None:
         capture = self._capture
+        attempts = 0  # reconnect attempts since frames last flowed
         try:
             while not self._closing.is_set():
                 ok, image = capture.read()
                 if ok:
+                    if attempts:  # a reopened stream counts as reconnected once it delivers again
+                        attempts = 0
+                        self.reconnects += 1
+                        self._log(f"{self.name}: reconnected")
                     self._publish(image)
                     continue
                 capture.release()
@@ -93,7 +99,7 @@ class LatestFrameCapture:
                 if not self.reconnect:
                     self._end(f"{self.name}: the stream ended or stalled (reconnect is off)")
                     return
-                capture = self._reopen()
+                capture, attempts = self._reopen(attempts)
                 if capture is None:
                     if not self._closing.is_set():
                         self._end(f"{self.name}: the stream is gone; gave up after {self.retries} reconnect attempts")
@@ -114,20 +120,22 @@ class LatestFrameCapture:
             self.captured += 1
             self._changed.notify_all()
 
-    def _reopen(self):
-        """Reopen the stream with exponential back-off; None after `retries` failed attempts."""
-        delay = FIRST_RETRY_DELAY_S
-        for attempt in range(1, self.retries + 1):
-            self._log(f"{self.name}: lost, reconnecting in {delay:g} s (attempt {attempt}/{self.retries})")
+    def _reopen(self, attempts: int):
+        """Reopen the stream with exponential back-off -> (capture, attempts made so far), or None.
+
+        `attempts` counts the tries since frames last flowed: a stream that opens but delivers
+        nothing uses up the retries instead of starting them again.
+        """
+        while attempts < self.retries:
+            delay = min(FIRST_RETRY_DELAY_S * 2 ** attempts, MAX_RETRY_DELAY_S)
+            attempts += 1
+            self._log(f"{self.name}: lost, reconnecting in {delay:g} s (attempt {attempts}/{self.retries})")
             if self._closing.wait(delay):
-                return None
+                return None, attempts
             capture = self._open_capture()
             if capture is not None:
-                self.reconnects += 1
-                self._log(f"{self.name}: reconnected")
-                return capture
-            delay = min(2 * delay, MAX_RETRY_DELAY_S)
-        return None
+                return capture, attempts
+        return None, attempts
 
     def _end(self, message: str) -> None:
         self.error = message

@@ -14,6 +14,7 @@ import numpy as np
 
 from bcn.decode import OUTPUT_STRIDE, decode
 from bcn.errors import BcnError
+from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import letterbox
 from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
 from bcn.runtime.metadata import MetadataError, read_metadata
@@ -90,8 +91,9 @@ def metadata_for_foreign_model(path, content: bytes, input_size: int | None, cla
     CenterNet heads; head order comes from the model's signature (names heatmap/size/offset).
     """
     if not input_size:
-        raise BcnError(f"{Path(path)}: has no bcn metadata (not made by `bcn convert`); to run it anyway "
-                       "give its input size (--input-size) and class names")
+        raise BcnError(f"{Path(path)}: has no bcn metadata (not made by `bcn convert`); convert the Keras model "
+                       "with `bcn convert`, or give its input size where a command takes one (bcn eval, bcn bench "
+                       "--input-size)")
     outputs = _signature_outputs(content)
     if outputs is None:
         raise BcnError(f"{Path(path)}: has no bcn metadata and no signature naming heatmap/size/offset outputs; "

@@ -1,8 +1,10 @@
 """Where results go: annotated images, an annotated video, detections as JSON lines.
 
-Every file is written under a hidden temporary name beside its target and renamed into
-place only when it is complete, so an interrupted run never leaves a file that looks
-finished: a video is renamed once its writer is released (playable), JSON lines at the end.
+What a run produces stays usable however it ends, even by kill -9: JSON lines are written
+to their file as they come (`tail -f` follows them), the video is Matroska, which plays up
+to its last written cluster without an index. An annotated image and a JSON list are
+written under a hidden temporary name and renamed into place when complete; the next
+run removes what a killed one left (bcn.io.temp_beside).
 """
 
 import json
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bcn.errors import BcnError
+from bcn.io import publish, refuse_overwriting_inputs, temp_beside
 
 
 def check_writable_folder(folder: Path) -> Path:
@@ -30,20 +33,33 @@ def check_writable_folder(folder: Path) -> Path:
     return folder
 
 
+def check_inputs_kept(model: Path, source: str, out: Path | None, json_out: str | None) -> None:
+    """Refuse outputs that would write over an input: --out in the source's folder, --json-out naming an input."""
+    from bcn.runtime.sources import IMAGE_SUFFIXES
+
+    source_path = Path(source)
+    inputs = [Path(model)]
+    if source_path.is_dir():
+        inputs += [p for p in source_path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    elif source_path.is_file():
+        inputs.append(source_path)
+    if out is not None and source_path.exists():
+        holder = source_path if source_path.is_dir() else source_path.parent
+        if Path(out).resolve() == holder.resolve():
+            raise BcnError(f"{out}: --out is the folder of the source, so annotated files would replace the "
+                           "originals; choose another folder")
+    refuse_overwriting_inputs([("--json-out", json_out)], inputs)
+
+
 class _TempFile:
     """A hidden file beside `path`, renamed to `path` by finalize() or removed by discard()."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix, dir=self.path.parent)
-        os.close(fd)
-        self.tmp = tmp
+        self.tmp = temp_beside(self.path)
 
     def finalize(self) -> None:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp made it private; give it a normal file's mode
-        os.replace(self.tmp, self.path)
+        publish(self.tmp, self.path)
 
     def discard(self) -> None:
         if os.path.exists(self.tmp):
@@ -80,7 +96,7 @@ class AnnotatedImages:
 
 
 class AnnotatedVideo:
-    """Annotated frames as one video; playable and in place once close() returns.
+    """Annotated frames as one video, written in place: a .mkv plays up to a kill, and fully once close() returns.
 
     With `realtime` (live sources), frames are repeated or skipped so that the video plays
     at capture speed at `fps`, however fast inference ran.
@@ -95,7 +111,6 @@ class AnnotatedVideo:
         self.fps = fps
         self.realtime = realtime
         self.written = 0
-        self._file: _TempFile | None = None
         self._writer = None
         self._size = None
         self._start = None
@@ -120,12 +135,13 @@ class AnnotatedVideo:
     def _open(self, image: np.ndarray) -> None:
         import cv2
 
-        self._file = _TempFile(self.path)
         self._size = image.shape[1::-1]
         fourcc = cv2.VideoWriter_fourcc(*self.FOURCC[self.path.suffix])
-        self._writer = cv2.VideoWriter(self._file.tmp, fourcc, self.fps, self._size)
+        self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
         if not self._writer.isOpened():
-            self._file.discard()
+            self._writer = None
+            if self.path.exists():
+                self.path.unlink()
             raise BcnError(f"{self.path}: OpenCV cannot write {self.path.suffix} video here")
 
     def describe(self) -> str | None:
@@ -133,15 +149,10 @@ class AnnotatedVideo:
         return f"{self.path} ({self.written} frames at {self.fps:g} FPS)" if self.written else None
 
     def close(self, complete: bool = True) -> None:
-        """Release the writer; rename the file into place if `complete` and not empty, else remove it."""
-        if self._writer is None:
-            return
-        self._writer.release()
-        self._writer = None
-        if complete and self.written:
-            self._file.finalize()
-        else:
-            self._file.discard()
+        """Release the writer: the video holds every frame written, however the run ended."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
 
 
 class DetectionsJson:
@@ -149,8 +160,9 @@ class DetectionsJson:
 
     Keys: image_id, frame, time (UNIX seconds at capture), pts (seconds into a video
     file, if any), class, class_id, score, bbox = [xmin, ymin, xmax, ymax] in original
-    pixels as in VOC XML (1-based, inclusive). A .json file is the list `bcn eval
-    --detections` reads. Files are renamed into place when the run ends.
+    pixels as in VOC XML (1-based, inclusive). JSON lines go to their file as they come;
+    a .json file is the list `bcn eval --detections` reads, renamed into place when the
+    run ends complete.
     """
 
     wants_image = False
@@ -162,15 +174,20 @@ class DetectionsJson:
         if self.path is None:
             self._file, self._stream = None, sys.stdout
             return
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise BcnError(f"{self.path}: {self.path.parent} is a file, not a folder")
         if not self.path.parent.is_dir():
             raise BcnError(f"{self.path}: folder {self.path.parent} does not exist")
-        try:
+        if self.as_list:
             self._file = _TempFile(self.path)
+            self._stream = open(self._file.tmp, "w", encoding="utf-8")
+            self._stream.write("[")
+            return
+        self._file = None
+        try:
+            self._stream = open(self.path, "w", encoding="utf-8")
         except OSError as error:
             raise BcnError(f"{self.path}: cannot write there ({error.strerror or error})") from None
-        self._stream = open(self._file.tmp, "w", encoding="utf-8")
-        if self.as_list:
-            self._stream.write("[")
 
     def write(self, frame, detections, image=None) -> None:
         common = {"image_id": frame.image_id, "frame": frame.index, "time": round(frame.time, 3)}
@@ -192,7 +209,7 @@ class DetectionsJson:
             self._stream.write(text)
             self._stream.flush()
         except BrokenPipeError:  # e.g. `bcn detect ... | head`: the reader is gone
-            if self._file is not None:
+            if self.path is not None:
                 raise
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             raise BcnError("stdout: the reader of the detections went away; stopping") from None
@@ -202,11 +219,13 @@ class DetectionsJson:
         return f"{self.written} detections to {self.path or 'stdout'}"
 
     def close(self, complete: bool = True) -> None:
-        if self._file is None:
+        if self.path is None:
             return
         if self.as_list:
             self._stream.write("\n]\n")
         self._stream.close()
+        if self._file is None:
+            return
         if complete:
             self._file.finalize()
         else:

@@ -44,7 +44,10 @@ class Frame:
 
 
 class ImageSource:
-    """Image files, in the given order; an unreadable file in a folder is skipped with a warning."""
+    """Image files, in the given order; an unreadable file in a folder is skipped with a warning.
+
+    An image's id is its file's stem, or its whole name where two files share a stem (a.jpg, a.png).
+    """
 
     kind = "images"
     live = False
@@ -56,6 +59,8 @@ class ImageSource:
         self.paths = paths
         self.name = name
         self.skip_unreadable = skip_unreadable
+        stems = [path.stem for path in paths]
+        self.ids = [path.stem if stems.count(path.stem) == 1 else path.name for path in paths]
 
     def __iter__(self):
         for index, path in enumerate(self.paths):
@@ -64,10 +69,10 @@ class ImageSource:
             except BcnError as error:
                 if not self.skip_unreadable:
                     raise
-                print(f"warning: {error}, skipped", file=sys.stderr)
+                print(f"warning: {error.message}, skipped", file=sys.stderr)
                 continue
             self.captured += 1
-            yield Frame(index, path.stem, image, time.time(), time.monotonic())
+            yield Frame(index, self.ids[index], image, time.time(), time.monotonic())
 
     def close(self) -> None:
         pass

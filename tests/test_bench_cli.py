@@ -208,3 +208,18 @@ def test_kernel_path_is_forced_recorded_and_refused_where_missing(models, tmp_pa
     assert result.exit_code == 2
     assert f"kernel {missing} cannot run on this CPU" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_output_naming_an_input_is_refused_before_measuring(models, tmp_path):
+    image = tmp_path / "scene.png"
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(image), np.zeros((48, 64, 3), np.uint8))
+    before = models["float32"].read_bytes()
+    for option, target in (("--json", models["float32"]), ("--markdown", image), ("--plot", image)):
+        result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--image", str(image), option, str(target)])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines()[-1] == \
+            f"Error: {target}: {option} would overwrite this input; choose another file"
+    assert models["float32"].read_bytes() == before

@@ -1,6 +1,8 @@
 """`bcn convert` on bad input: one-line error, exit code 2, and no .tflite left behind."""
 
 import os
+import signal
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +126,53 @@ def test_exit_code_and_stderr_in_a_real_process(tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error")]
     assert errors == [f"Error: {tmp_path / 'absent.keras'}: file not found"], done.stderr
     assert done.stdout == ""
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.startswith("."))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_conversion_leaves_no_temp_files_for_long(signum, tmp_path, model_path):
+    """SIGTERM cleans up as Ctrl-C does; what kill -9 leaves, the next conversion removes."""
+    output = tmp_path / "model.tflite"
+    process = subprocess.Popen([sys.executable, "-m", "bcn", "convert", str(model_path), "-o", str(output),
+                                "--baselines", "float32", "--samples", "1"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _hidden(tmp_path):  # the temp files exist from the start of the conversion
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0 and "Traceback" not in stderr, stderr
+    assert not output.exists()
+    if signum == signal.SIGTERM:
+        assert _hidden(tmp_path) == [], stderr
+        return
+    assert _hidden(tmp_path)  # kill -9 gives no chance to clean up...
+    code, lines = convert(model_path, "-o", output, "--baselines", "float32", "--samples", "1")
+    assert code == 0, lines
+    assert _hidden(tmp_path) == []  # ...but the next run removes what it left
+    assert leftovers(tmp_path) == ["model.tflite", "model_float32.tflite", "model_report.json"]
+
+
+def test_an_output_that_cannot_be_created_is_named_not_its_temp_file(model_path):
+    code, lines = convert(model_path, "-o", "/proc/bcn-model.tflite")
+    assert_one_line_error(code, lines, "/proc/bcn-model.tflite")
+    assert ".bcn-model.tflite." not in lines[-1]
+
+
+def test_a_file_used_as_a_folder_is_called_a_file(tmp_path, model_path):
+    (tmp_path / "taken").write_text("")
+    code, lines = convert(model_path, "-o", tmp_path / "taken" / "model.tflite")
+    assert_one_line_error(code, lines, f"{tmp_path / 'taken'} is a file, not a folder")
+
+
+def test_an_output_naming_the_float_model_is_refused(tmp_path, model_path):
+    twin = tmp_path / "twin.h5"
+    twin.write_bytes(b"a float twin")
+    code, lines = convert(model_path, "-o", tmp_path / "model.tflite", "--baselines", "float32", "--float-model", twin,
+                          "--report", twin)
+    assert_one_line_error(code, lines, f"{twin}: --report would overwrite this input")
+    assert twin.read_bytes() == b"a float twin"

@@ -51,3 +51,25 @@ def test_synth_writes_a_data_set_that_checks_clean(tmp_path):
     assert runner.invoke(main, ["data", "check", str(out)]).exit_code == 0
     again = runner.invoke(main, ["data", "synth", str(out), "--images", "8"])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_check_reports_an_empty_split(synth_voc, tmp_path):
+    root = shutil.copytree(synth_voc, tmp_path / "empty")
+    (root / "ImageSets/Main/val.txt").write_text("")
+    result = CliRunner().invoke(main, ["data", "check", str(root)])
+    assert result.exit_code == 1, result.output
+    assert f"{root / 'ImageSets/Main/val.txt'}: split 'val' has no usable images" in result.output
+    assert "no problems found" not in result.output
+
+
+def test_check_names_a_box_outside_its_image(synth_voc, tmp_path):
+    root = shutil.copytree(synth_voc, tmp_path / "overrun")
+    image_id = (root / "ImageSets/Main/test.txt").read_text().split()[0]
+    xml = root / "Annotations" / f"{image_id}.xml"
+    text = xml.read_text()
+    start = text.index("<xmax>") + len("<xmax>")
+    xml.write_text(text[:start] + "500" + text[text.index("</xmax>"):])
+    result = CliRunner().invoke(main, ["data", "check", str(root)])
+    assert result.exit_code == 1, result.output
+    assert f"{xml}: object '" in result.output and "500" in result.output
+    assert "lies partly outside the" in result.output and "clipped" in result.output

@@ -55,3 +55,25 @@ def test_refuses_a_non_empty_output_and_leaves_nothing_half_written(tmp_path):
     with pytest.raises(BcnError, match="images"):
         write_synth(tmp_path / "new", images=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_a_killed_synth_leaves_nothing_the_next_run_keeps(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "set"
+    process = subprocess.Popen([sys.executable, "-m", "bcn", "data", "synth", str(out), "--images", "100000"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any((tmp_path / name / "Annotations").is_dir() for name in os.listdir(tmp_path)):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".set.")]  # kill -9: the partial set stays...
+    write_synth(out, images=2, size=64)
+    assert os.listdir(tmp_path) == ["set"]  # ...until the next run to the same folder removes it

@@ -110,3 +110,14 @@ def test_an_id_in_two_roots_is_read_once_and_warned(tmp_path):
     with pytest.warns(DataWarning, match="000001 already read"):
         samples = load_voc([a, b], "trainval")
     assert [s.image_path for s in samples] == [a / "JPEGImages" / "000001.jpg"]
+
+
+def test_a_missing_annotations_folder_is_one_warning(tmp_path):
+    root = make_root(tmp_path / "voc", {f"{i:03d}": annotation(f"{i:03d}.jpg", 10, 10, []) for i in range(48)})
+    for path in (root / "Annotations").iterdir():
+        path.unlink()
+    (root / "Annotations").rmdir()
+    with pytest.warns(DataWarning) as caught:
+        assert load_voc(root, "trainval") == []
+    assert [str(w.message) for w in caught] == [
+        f"{root / 'Annotations'}: no such folder; the 48 images of split 'trainval' are skipped"]

@@ -109,8 +109,8 @@ def test_video_file_gives_a_playable_video_with_every_frame(model, video_file, t
     out, json_out = tmp_path / "out", tmp_path / "detections.jsonl"
     result = _detect(model, "--source", video_file, "--out", out, "--json-out", json_out, "--score", "0")
     assert result.exit_code == 0, result.output
-    assert os.listdir(out) == ["clip.mp4"]
-    assert _count_frames(out / "clip.mp4") == (VIDEO_FRAMES, VIDEO_SIZE)
+    assert os.listdir(out) == ["clip.mkv"]
+    assert _count_frames(out / "clip.mkv") == (VIDEO_FRAMES, VIDEO_SIZE)
     records = _json_lines(json_out)
     assert sorted({r["frame"] for r in records}) == list(range(VIDEO_FRAMES))
     assert all(r["image_id"] == str(r["frame"]) for r in records)
@@ -205,7 +205,7 @@ def test_no_hidden_temp_files_after_a_run(model, image_folder, video_file, tmp_p
     assert _detect(model, "--source", video_file, "--out", out, "--json-out", out / "d.jsonl").exit_code == 0
     assert _detect(model, "--source", image_folder, "--out", out, "--json-out", out / "e.jsonl").exit_code == 0
     assert not _hidden(out)
-    assert {"clip.mp4", "d.jsonl", "e.jsonl"} <= set(os.listdir(out))
+    assert {"clip.mkv", "d.jsonl", "e.jsonl"} <= set(os.listdir(out))
 
 
 BLOCK_TENSORFLOW = """
@@ -225,7 +225,7 @@ def test_runs_where_tensorflow_cannot_be_imported(model, video_file, tmp_path):
     command = [sys.executable, "-c", BLOCK_TENSORFLOW, "detect", str(model), "--source", str(video_file), "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert _count_frames(out / "clip.mp4") == (VIDEO_FRAMES, VIDEO_SIZE)
+    assert _count_frames(out / "clip.mkv") == (VIDEO_FRAMES, VIDEO_SIZE)
 
 
 def test_a_reader_closing_stdout_stops_the_run_with_one_line(model, video_file):
@@ -236,3 +236,56 @@ def test_a_reader_closing_stdout_stops_the_run_with_one_line(model, video_file):
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 2, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("Error: stdout:"), stderr
+
+
+def test_outputs_never_replace_an_input(model, image_folder, video_file, tmp_path):
+    originals = {path: path.read_bytes() for path in [*image_folder.iterdir(), video_file, model]}
+    image = image_folder / "000005.jpg"
+    _assert_one_line_error(_detect(model, "--source", image_folder, "--out", image_folder), "--out", "source")
+    _assert_one_line_error(_detect(model, "--source", image, "--out", image_folder), "--out", "source")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--out", tmp_path), "--out", "source")
+    _assert_one_line_error(_detect(model, "--source", image, "--json-out", image), "--json-out", "would overwrite this input")
+    _assert_one_line_error(_detect(model, "--source", image_folder, "--json-out", image), "--json-out", "would overwrite this input")
+    _assert_one_line_error(_detect(model, "--source", video_file, "--json-out", model), "--json-out", "model.tflite")
+    assert {path: path.read_bytes() for path in originals} == originals
+    assert sorted(os.listdir(image_folder)) == sorted([*(f"{i}.jpg" for i in IMAGE_SIZES), "notes.txt"])
+
+
+def test_images_with_the_same_stem_keep_apart(model, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.jpg"), _scene(64, 96, 1))
+    cv2.imwrite(str(folder / "a.png"), _scene(80, 64, 2))
+    cv2.imwrite(str(folder / "b.png"), _scene(64, 64, 3))
+    out, json_out = tmp_path / "out", tmp_path / "detections.json"
+    result = _detect(model, "--source", folder, "--out", out, "--json-out", json_out, "--score", "0")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(out)) == ["a.jpg.jpg", "a.png.jpg", "b.jpg"]
+    assert cv2.imread(str(out / "a.png.jpg")).shape == (80, 64, 3)
+    assert {r["image_id"] for r in json.loads(json_out.read_text())} == {"a.jpg", "a.png", "b"}
+    assert "3 annotated images" in result.stderr
+
+
+def test_a_truncated_jpeg_is_named_and_not_detected_on(model, image_folder, tmp_path):
+    data = (image_folder / "000005.jpg").read_bytes()
+    (image_folder / "000005.jpg").write_bytes(data[:len(data) // 2])
+    result = _detect(model, "--source", image_folder, "--score", "0")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {image_folder / '000005.jpg'}: JPEG file is truncated" in result.stderr
+    assert {json.loads(line)["image_id"] for line in result.stdout.splitlines()} == set(IMAGE_SIZES) - {"000005"}
+    _assert_one_line_error(_detect(model, "--source", image_folder / "000005.jpg"), "000005.jpg", "truncated")
+
+
+def test_a_file_used_as_a_folder_is_called_a_file(model, video_file, tmp_path):
+    (tmp_path / "taken").write_text("")
+    result = _detect(model, "--source", video_file, "--json-out", tmp_path / "taken" / "d.jsonl")
+    _assert_one_line_error(result, f"{tmp_path / 'taken'} is a file, not a folder")
+
+
+def test_a_model_bcn_did_not_make_gets_advice_that_applies(model, video_file, tmp_path):
+    from test_runtime_detector import strip_metadata
+
+    foreign = strip_metadata(model, tmp_path / "foreign.tflite")
+    result = _detect(foreign, "--source", video_file)
+    _assert_one_line_error(result, "foreign.tflite", "has no bcn metadata", "bcn convert")
+    assert "(--input-size)" not in result.stderr  # bcn detect has no such option

@@ -126,7 +126,7 @@ def test_picam_frames_flow_through_the_live_capture(model, tmp_path, fake_picame
     assert config["controls"] == {"FrameRate": 200.0} and config["queue"] is False
     captured, processed, dropped = (int(v) for v in SUMMARY.search(result.stderr).groups())
     assert processed == 30 and captured == processed + dropped
-    video = cv2.VideoCapture(str(out / "picam.mp4"))
+    video = cv2.VideoCapture(str(out / "picam.mkv"))
     ok, frame = video.read()
     assert ok and frame.shape == (240, 320, 3)
 

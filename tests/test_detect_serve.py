@@ -156,7 +156,7 @@ def test_readers_at_once_leave_and_return_and_sigint_finalizes(model, camera, tm
     assert "Traceback" not in stderr
     viewer.join(10)
     assert watching and watching[0] > 0  # it got frames, then its stream ended with the run
-    assert (out / "stream.mp4").is_file() and (out / "detections.jsonl").is_file()
+    assert (out / "stream.mkv").is_file() and (out / "detections.jsonl").is_file()
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
     with pytest.raises(OSError):  # the port is closed with the run
         socket.create_connection((urlsplit(detect.url).hostname, urlsplit(detect.url).port), timeout=2)

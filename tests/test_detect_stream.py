@@ -5,6 +5,7 @@ detector runs, so a real-time loop must drop frames instead of queueing them. Th
 detector runs as a subprocess, as on a device: signals, reconnects and exit codes are real.
 """
 
+import functools
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
@@ -105,10 +106,10 @@ def _start(model, url, out, *options):
 
 
 def _wait_for_video(process, out, timeout=60.0):
-    """Wait until the first annotated frame is being written (the hidden temp video exists)."""
+    """Wait until the first annotated frame is being written (the video exists)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(name.startswith(".stream.mp4") for name in os.listdir(out)):
+        if (out / "stream.mkv").exists():
             return
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)
@@ -140,7 +141,7 @@ def _playable_frames(path):
 
 def _assert_finalized(out, processed):
     assert not [name for name in os.listdir(out) if name.startswith(".")], os.listdir(out)
-    assert _playable_frames(out / "stream.mp4")[0] >= 1
+    assert _playable_frames(out / "stream.mkv")[0] >= 1
     records = [json.loads(line) for line in (out / "detections.jsonl").read_text().splitlines()]
     assert {r["frame"] for r in records} <= set(range(int(processed)))
 
@@ -220,15 +221,62 @@ def test_duration_bounds_a_live_run(model, server, tmp_path):
     stats = _summary(stderr)
     assert stats["frames"] > 0
     # The video plays at capture speed, about 2 s, whatever the detector's speed.
-    frames, fps = _playable_frames(out / "stream.mp4")
+    frames, fps = _playable_frames(out / "stream.mkv")
     assert 1.0 <= frames / fps <= 3.0, (frames, fps)
     _assert_finalized(out, stats["processed"])
 
 
-def test_a_killed_run_leaves_no_file_that_looks_complete(model, server, tmp_path):
-    process, out = _streaming(model, server, tmp_path)
-    time.sleep(1)
+def test_a_killed_run_keeps_what_it_recorded(model, server, tmp_path):
+    process, out = _streaming(model, server, tmp_path, "--score", "0")
+    time.sleep(3)
+    records = _json_lines_so_far(out / "detections.jsonl")  # written as they come, so `tail -f` works
+    assert records, "no detection written while running"
     process.kill()  # SIGKILL: no chance to finalize anything
     process.communicate(timeout=30)
-    visible = [name for name in os.listdir(out) if not name.startswith(".")]
-    assert visible == [], visible  # only hidden temporaries, never stream.mp4 or detections.jsonl
+    assert not [name for name in os.listdir(out) if name.startswith(".")], os.listdir(out)
+    assert len(_json_lines_so_far(out / "detections.jsonl")) >= len(records)
+    assert _playable_frames(out / "stream.mkv")[0] >= 1  # plays up to the kill
+
+
+def _json_lines_so_far(path):
+    lines = path.read_text().split("\n")
+    return [json.loads(line) for line in lines[:-1]]  # the last one may be cut mid-line
+
+
+@pytest.fixture
+def unstreamable_mp4(tmp_path):
+    """An mp4 with its index at the end, served over HTTP without range requests: FFmpeg opens
+    the stream but, unable to seek back from the index, never reads a frame from it."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(folder / "long.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (320, 240))
+    for _ in range(300):  # noise compresses badly: a file of several MB
+        writer.write(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    writer.release()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/long.mp4"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_a_stream_that_opens_but_never_delivers_uses_up_the_retries(model, unstreamable_mp4, tmp_path):
+    command = [sys.executable, "-m", "bcn", "detect", str(model), "--source", unstreamable_mp4, "--retries", "2",
+               "--stall-timeout", "2", "--json-out", str(tmp_path / "detections.jsonl")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stderr = _finish(process, timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert "attempt 2/2" in stderr and "attempt 1/2" in stderr and "reconnected" not in stderr, stderr
+    assert stderr.count("reconnecting in") == 2, stderr
+    assert stderr.strip().splitlines()[-1] == \
+        f"Error: {unstreamable_mp4}: the stream is gone; gave up after 2 reconnect attempts"

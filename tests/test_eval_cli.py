@@ -60,6 +60,8 @@ def test_no_detections_score_zero(synth_voc, tmp_path):
     ('[{"image_id": "000001", "class": "dog", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "unknown class 'dog'"),
     ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 1, 5]}]', "bbox must be 4 numbers"),
     ('[{"image_id": "nope", "class": "disc", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "none of its image ids"),
+    ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [9, 1, 5, 5]}]', "detection 0: bbox [9, 1, 5, 5] is inverted"),
+    ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 9, 5, 5]}]', "detection 0: bbox [1, 9, 5, 5] is inverted"),
 ])
 def test_malformed_detections_file_is_one_line_naming_it(synth_voc, tmp_path, content, problem):
     path = tmp_path / "bad.json"
@@ -75,3 +77,13 @@ def test_model_or_detections_but_not_both(synth_voc, tmp_path):
     assert result.exit_code == 2 and "either MODEL or --detections" in result.output
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "missing.h5"), "--data", str(synth_voc)])
     assert result.exit_code == 2 and "missing.h5" in result.output
+
+
+def test_out_never_overwrites_the_detections_file(synth_voc, tmp_path):
+    path = tmp_path / "metrics.json"
+    content = json.dumps(ground_truth_records(synth_voc))
+    path.write_text(content)
+    result = run_eval(synth_voc, path, "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"Error: {path}: --out would overwrite this input; choose another file"
+    assert path.read_text() == content

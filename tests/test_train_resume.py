@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,3 +47,86 @@ def test_resume_continues_a_killed_run(synth_voc, tmp_path):
     assert "Epoch 1/6" not in output and "Epoch 6/6" in output
     assert (run_dir / "best.h5").is_file()
     assert json.loads((run_dir / "eval.json").read_text())["epoch"] == 6
+
+
+def _finished_run(synth_voc, run_dir, epochs):
+    from bcn.train.trainer import train
+
+    return train(TINY_SPEC, synth_voc, run_dir, input_size=64, epochs=epochs, batch_size=8, eval_every=100, seed=0,
+                 verbose=0)
+
+
+def _epoch_losses(output):
+    return [float(value) for value in re.findall(r"- loss: ([\d.]+)", output)]
+
+
+@pytest.mark.slow
+def test_resume_of_a_finished_run_refuses_or_continues_at_the_next_epoch(synth_voc, tmp_path):
+    run_dir = tmp_path / "run"
+    first = _finished_run(synth_voc, run_dir, 3)
+    model = (run_dir / "model.h5").read_bytes()
+
+    again = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume")
+    output = again.communicate(timeout=300)[0]
+    assert again.returncode == 2, output
+    assert output.strip().splitlines()[-1] == f"Error: {run_dir}: run is finished (3 of 3 epochs); to train it longer, " \
+                                              "resume with --epochs more than 3", output
+    assert (run_dir / "model.h5").read_bytes() == model
+
+    fresh = _bcn("--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--epochs", "4")
+    output = fresh.communicate(timeout=300)[0]
+    assert fresh.returncode == 2 and "finished after 3 epochs" in output, output
+
+    longer = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume", "--epochs", "4")
+    output = longer.communicate(timeout=300)[0]
+    assert longer.returncode == 0, output
+    assert "Epoch 1/4" not in output and "Epoch 4/4" in output, output
+    # One epoch of 40 images in batches of 8: the progress counts 5 steps, not the 20 since the start.
+    assert "5/5" in output and "20/20" not in output, output
+    # The optimizer carries on: the loss goes on from where it was, not from its initial value.
+    assert _epoch_losses(output)[-1] < 0.9 * first["history"]["loss"][0], (output, first["history"]["loss"])
+    assert json.loads((run_dir / "config.json").read_text())["finished_epochs"] == 4
+    assert json.loads((run_dir / "eval.json").read_text())["epoch"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_says_what_is_saved_and_how_to_continue(synth_voc, tmp_path, signum):
+    run_dir = tmp_path / "run"
+    process = _bcn("--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--input-size", "64",
+                   "--epochs", "50", "--batch-size", "8", "--eval-every", "100", "--seed", "0")
+    deadline = time.monotonic() + 300
+    while not (run_dir / "model.h5").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+        time.sleep(0.05)
+    process.send_signal(signum)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130 and "Traceback" not in output, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(f"Error: {run_dir}: training interrupted; {run_dir / 'model.h5'} holds epoch "), last
+    assert last.endswith(f"continue with: bcn train --out {run_dir} --data {synth_voc} --resume"), last
+    assert not [path for path in run_dir.rglob(".*") if path.is_file()]  # no temp file left
+
+
+@pytest.mark.slow
+def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path):
+    run_dir = tmp_path / "run"
+    _finished_run(synth_voc, run_dir, 1)
+    for path in (run_dir / "backup").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"\0garbage" * 10)
+    config = (run_dir / "config.json").read_text()
+    unfinished = json.dumps({key: value for key, value in json.loads(config).items() if key != "finished_epochs"})
+    for content, message in [(config, f"Error: {run_dir / 'backup'}: the run's saved training state cannot be restored"),
+                             ("{", f"Error: {run_dir / 'config.json'}: not valid JSON"),
+                             ("{}", f"Error: {run_dir / 'config.json'}: not a bcn run's config")]:
+        (run_dir / "config.json").write_text(content)
+        process = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume", "--epochs", "2")
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == 2 and "Traceback" not in output, output
+        assert output.strip().splitlines()[-1].startswith(message), output
+    shutil.rmtree(run_dir / "backup")  # a run finished by a bcn that deleted its backup
+    (run_dir / "config.json").write_text(unfinished)
+    process = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume")
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 2 and "would start again from epoch 1" in output.strip().splitlines()[-1], output

@@ -32,7 +32,8 @@ def test_trained_run_folder_holds_loadable_models_and_config(trained_model, synt
                   and layer.input_quantizer is not None]
         assert binary
     assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
-    assert not [path for path in (run_dir / "backup").rglob("*") if path.is_file()]
+    assert config["finished_epochs"] == 10  # backup/ stays, so --resume --epochs N can train it longer
+    assert list((run_dir / "backup").rglob("checkpoint"))
 
 
 @pytest.mark.parametrize("args, message", [

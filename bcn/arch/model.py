@@ -1,6 +1,7 @@
 """Build a CenterNet detector from a preset name, a spec string or a builder file."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import tensorflow as tf
@@ -72,6 +73,23 @@ def build_from_spec(spec: ArchSpec, num_classes: int = 20, float_twin: bool = Fa
     return tf.keras.Model(image, list(outputs), name=name)
 
 
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(spec: ArchSpec, num_classes: int, batch_size: int | None = None) -> None:
+    """Refuse a spec whose float32 weights (with gradients and Adam's two slots when training
+    a `batch_size`), and activations, cannot fit in this machine's memory, before building it."""
+    params, maps = spec.least_size(num_classes)
+    weights = 4 * params * (4 if batch_size else 1)
+    activations = 4 * maps * (batch_size or 0)
+    total, memory = weights + activations, _memory_bytes()
+    if total > memory:
+        what = f"{params:,} parameters" + (f" and {maps:,} activations per image x {batch_size}" if batch_size else "")
+        raise BcnError(f"{spec}: needs at least {total / 2**30:,.1f} GiB ({what}) but this machine has "
+                       f"{memory / 2**30:.1f} GiB; use fewer filters, a smaller input size or a smaller batch")
+
+
 def build_model(arch: Architecture | str, input_size: int | None = None, num_classes: int = 20,
                 float_twin: bool = False, seed: int | None = None, encoder_weights=None) -> tf.keras.Model:
     """Build the untrained detector; `input_size` overrides the spec's z, `seed` the architecture's."""
@@ -82,10 +100,20 @@ def build_model(arch: Architecture | str, input_size: int | None = None, num_cla
     if num_classes <= 0:
         raise BcnError(f"number of classes must be positive, got {num_classes}")
     if arch.builder is not None:
-        model = _load_builder(arch.builder)(input_size or 512, num_classes, float_twin)
+        build = _load_builder(arch.builder)
+        try:
+            model = build(input_size or 512, num_classes, float_twin)
+        except BcnError:
+            raise
+        except Exception as error:  # a user's code: report, don't trace back
+            reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+            raise BcnError(f"{arch.builder}: build() failed ({type(error).__name__}{': ' + reason if reason else ''})") from error
+        if not isinstance(model, tf.keras.Model):
+            raise BcnError(f"{arch.builder}: build() returned {type(model).__name__}, not a Keras model")
         check_outputs(model, str(arch.builder))
         return model
     spec = arch.spec.with_input_size(input_size) if input_size else arch.spec
+    check_fits(spec, num_classes)
     name = f"{arch.name}_float" if float_twin and not arch.float_twin else arch.name
     return build_from_spec(spec, num_classes, float_twin, name=name, seed=seed, encoder_weights=encoder_weights)
 

@@ -135,6 +135,35 @@ class ArchSpec:
                 f"{OUTPUT_STRIDE}"
             )
 
+    def least_size(self, num_classes: int) -> tuple[int, int]:
+        """(parameters, activations per image) that the model has at least, counted without building it.
+
+        Only the big terms: each encoder block's 3 x 3 conv, each transition's 1 x 1 conv,
+        the decoder's transposed convs and the heads' 3 x 3 convs, and one output map per
+        block (ResNet-50's 23.5 M parameters are taken as they are).
+        """
+        stride, maps = OUTPUT_STRIDE, 0
+        if self.backbone == "rn":
+            params, channels, stride = 23_500_000, 2048, 32
+        else:
+            params, channels = 0, self.encoder[0].filters
+            maps += (self.input_size // stride) ** 2 * channels
+            for index, section in enumerate(self.encoder):
+                if index:
+                    params += channels * section.filters
+                    stride *= 2
+                params += section.blocks * 9 * section.filters ** 2
+                maps += (self.input_size // stride) ** 2 * section.filters * section.blocks
+                channels = section.filters
+        for filters in self.decoder_filters:
+            stride //= 2
+            params += self.decoder_kernel ** 2 * channels * filters
+            maps += (self.input_size // stride) ** 2 * filters
+            channels = filters
+        params += 3 * 9 * channels * self.head_filters
+        maps += (self.input_size // OUTPUT_STRIDE) ** 2 * (3 * self.head_filters + num_classes + 4)
+        return params, maps
+
     def __str__(self) -> str:
         if self.backbone != "qn":
             head = f"{self.backbone}({self.input_size})"

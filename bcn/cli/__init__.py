@@ -1,5 +1,7 @@
 """The `bcn` command line: one click group, one module per command."""
 
+import signal
+
 import click
 
 from bcn import __version__
@@ -17,6 +19,12 @@ from bcn.cli.train import train
 @click.version_option(__version__, prog_name="bcn")
 def main():
     """BinaryCenterNet: design, train, convert, benchmark and run binarized detectors."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    """SIGTERM unwinds like Ctrl-C: temp files are removed and outputs finalized on the way out."""
+    raise KeyboardInterrupt
 
 
 main.add_command(arch)

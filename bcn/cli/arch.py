@@ -140,8 +140,9 @@ def list_(input_size, seed, as_json):
 @seed_option
 def build(spec, output, input_size, num_classes, float_twin, seed):
     """Write SPEC's untrained model, to convert and benchmark a design before training."""
-    from bcn.io import atomic_output
+    from bcn.io import atomic_output, refuse_overwriting_inputs
 
+    refuse_overwriting_inputs([("--output", output)], [spec if spec.strip().endswith(".py") else None])
     model = _model(spec, input_size, num_classes, float_twin, seed)
     with atomic_output(output) as tmp:
         model.save(tmp)

@@ -74,11 +74,13 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
       bcn bench q1.tflite q1_float32.tflite q1_int8.tflite --threads 1,2 --json bench.json
     """
     require("runtime", "bcn bench")
-    from bcn.io import atomic_output
+    from bcn.io import atomic_output, refuse_overwriting_inputs
     from bcn.runtime.bench import benchmark
     from bcn.runtime.bench_report import format_markdown, format_text, plot_latency
     from bcn.images import read_image
 
+    refuse_overwriting_inputs([("--json", json_path), ("--markdown", markdown_path), ("--plot", plot_path)],
+                              [*models, image, lce_benchmark_binary])
     for path in (json_path, markdown_path, plot_path):  # fail before minutes of measuring, not after
         if path is not None and not path.parent.resolve().is_dir():
             raise BcnError(f"{path}: folder {path.parent} does not exist")

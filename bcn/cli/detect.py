@@ -67,7 +67,7 @@ def _sinks(source, out: Path | None, json_out: str | None, serve=None, log=None)
     sinks.append(DetectionsJson(None if json_out in (None, "-") else Path(json_out)))
     if out is not None:
         if source.kind != "images":
-            sinks.append(AnnotatedVideo(out / f"{source.name}.mp4", source.fps or 25.0, realtime=source.live))
+            sinks.append(AnnotatedVideo(out / f"{source.name}.mkv", source.fps or 25.0, realtime=source.live))
         else:
             sinks.append(AnnotatedImages(out))
     return sinks
@@ -105,9 +105,10 @@ def detect(model, source_text, out, json_out, show, serve, score, classes, threa
 
     Detections go to stdout (or --json-out) as JSON lines, one per detection, with
     boxes in original-image pixels as in VOC XML; a --json-out FILE.json holds a JSON
-    list instead. Annotated images, or one video, go to --out. Cameras and streams run
+    list instead. Annotated images, or one Matroska video (NAME.mkv), go to --out. Cameras and streams run
     in real time: the newest frame is processed and older ones are dropped. Ctrl-C or
-    SIGTERM ends the run cleanly, with the video finalized and a summary line on stderr.
+    SIGTERM ends the run cleanly, with the video finalized and a summary line on stderr;
+    after kill -9 the JSON lines and the video keep what was written up to then.
 
     Exit status: 0 when the source is done or the run was stopped, 1 when a live
     source was lost for good (outputs are still finalized), 2 for bad input.
@@ -118,12 +119,13 @@ def detect(model, source_text, out, json_out, show, serve, score, classes, threa
     quiet_opencv()
     from bcn.runtime import pipeline
     from bcn.runtime.cameras import CameraMode
-    from bcn.runtime.sinks import check_writable_folder
+    from bcn.runtime.sinks import check_inputs_kept, check_writable_folder
     from bcn.runtime.sources import open_source
     from bcn.runtime.window import Window, check_display
 
     if not Path(model).is_file():
         raise BcnError(f"{model}: no such model file")
+    check_inputs_kept(Path(model), source_text, Path(out) if out else None, json_out)
     out = check_writable_folder(Path(out)) if out else None
     if show:
         check_display()

@@ -117,7 +117,10 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
     if engine is not None and (model is None or model.suffix != ".tflite"):
         raise click.UsageError("--engine is for a .tflite MODEL (Keras models and --detections run no interpreter)")
     from bcn.evaluation.voc_map import evaluate_detections
+    from bcn.io import refuse_overwriting_inputs
 
+    if out is not None:
+        refuse_overwriting_inputs([("--out", out / name) for name in OUTPUTS], [model, detections])
     roots = [Path(root) for root in roots]
     class_names, samples = _ground_truth(roots, split)
     if detections is not None:
@@ -141,6 +144,9 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
         click.echo(_format(result))
         if out is not None:
             click.echo(f"wrote {out}/metrics.json, {out}/pr_curves.png")
+
+
+OUTPUTS = ("metrics.json", "pr_curves.png", "detections.json")
 
 
 def _write_outputs(out: Path, metrics, result, detections, class_names) -> None:

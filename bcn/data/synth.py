@@ -7,6 +7,7 @@ noise, lines and blobs. Each image comes from its own random generator seeded by
 same OpenCV.
 """
 
+import os
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
@@ -16,6 +17,7 @@ import numpy as np
 
 from bcn.data.voc import CLASSES_FILE
 from bcn.errors import BcnError
+from bcn.io import remove_stale_temps
 
 SHAPES = ("disc", "square", "triangle", "ring", "cross", "stripes")
 DIFFICULT_BELOW = 8  # objects whose shorter side is under this many pixels are marked difficult
@@ -180,7 +182,8 @@ def write_synth(out, images: int, size: int = 128, seed: int = 0, test_fraction:
         raise BcnError(f"{out}: already exists and is not an empty folder")
     if not out.parent.is_dir():
         raise BcnError(f"{out}: folder {out.parent} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    remove_stale_temps(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
     try:
         for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
             (tmp / sub).mkdir(parents=True)

@@ -8,7 +8,7 @@ those of the VOC devkit). A root with a `classes.txt` (one name per line) uses
 those class names instead of the 20 VOC classes.
 
 Problems (malformed or empty XML, a missing image, a bad box) never stop reading:
-the file is skipped and named in a `DataWarning`.
+the file is skipped and named in a `DataWarning`; so is a box clipped to its image.
 """
 
 import os
@@ -108,8 +108,11 @@ def _number(node, tag: str) -> float:
         raise ValueError(f"<{tag}> is {text!r}, not a number") from None
 
 
-def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> tuple[Sample, list[str]]:
-    """Parse one XML file -> (Sample, names of classes not in class_index). Raises ValueError."""
+def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> tuple[Sample, list[str], list[str]]:
+    """Parse one XML file -> (Sample, names of classes not in class_index, notes on boxes clipped to the image).
+
+    Raises ValueError for a file that cannot be used.
+    """
     xml_path = root / "Annotations" / f"{image_id}.xml"
     if not xml_path.is_file():
         raise ValueError("annotation file is missing")
@@ -128,7 +131,7 @@ def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> 
     width, height = int(_number(size, "width")), int(_number(size, "height"))
     if width <= 0 or height <= 0:
         raise ValueError(f"image size {width}x{height} is not positive")
-    boxes, classes, difficult, unknown = [], [], [], []
+    boxes, classes, difficult, unknown, notes = [], [], [], [], []
     for obj in tree.iter("object"):
         name = (obj.findtext("name") or "").strip()
         if name not in class_index:
@@ -138,11 +141,14 @@ def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> 
         if box is None:
             raise ValueError(f"object '{name}' has no <bndbox>")
         xmin, ymin, xmax, ymax = (_number(box, tag) for tag in ("xmin", "ymin", "xmax", "ymax"))
-        # Clipped to the image: a few published annotations overrun it by a pixel.
+        # Clipped to the image; a few published annotations overrun it by a pixel, which passes without a note.
         x1, y1 = max(xmin - 1, 0.0), max(ymin - 1, 0.0)
         x2, y2 = min(xmax, float(width)), min(ymax, float(height))
+        box_text = f"({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g})"
         if not (x2 > x1 and y2 > y1):
-            raise ValueError(f"object '{name}' has an empty box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) in a {width}x{height} image")
+            raise ValueError(f"object '{name}' has an empty box {box_text} in a {width}x{height} image")
+        if min(xmin, ymin) < 0 or xmax > width + 1 or ymax > height + 1:
+            notes.append(f"object '{name}' box {box_text} lies partly outside the {width}x{height} image; clipped")
         boxes.append((x1, y1, x2, y2))
         classes.append(class_index[name])
         difficult.append((obj.findtext("difficult") or "0").strip() == "1")
@@ -152,7 +158,7 @@ def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> 
         classes=np.asarray(classes, dtype=np.int32),
         difficult=np.asarray(difficult, dtype=bool),
     )
-    return sample, unknown
+    return sample, unknown, notes
 
 
 def scan_voc(roots, split: str, class_names=None) -> tuple[list[Sample], list[Problem], dict[str, int]]:
@@ -162,16 +168,22 @@ def scan_voc(roots, split: str, class_names=None) -> tuple[list[Sample], list[Pr
     class_index = {name: index for index, name in enumerate(class_names)}
     samples, problems, unknown, seen = [], [], {}, {}
     for root in roots:
-        for image_id in split_ids(root, split):
+        ids = split_ids(root, split)
+        if ids and not (root / "Annotations").is_dir():  # one problem, not one per image
+            problems.append(Problem(root / "Annotations", f"no such folder; the {len(ids)} images of split '{split}' "
+                                                          "are skipped"))
+            continue
+        for image_id in ids:
             xml_path = root / "Annotations" / f"{image_id}.xml"
             if image_id in seen:
                 problems.append(Problem(xml_path, f"image id {image_id} already read from {seen[image_id]}; skipped"))
                 continue
             try:
-                sample, names = parse_annotation(root, image_id, class_index)
+                sample, names, notes = parse_annotation(root, image_id, class_index)
             except ValueError as error:
                 problems.append(Problem(xml_path, f"{error}; skipped"))
                 continue
+            problems += [Problem(xml_path, note) for note in notes]
             seen[image_id] = root
             samples.append(sample)
             for name in names:

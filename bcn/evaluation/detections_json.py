@@ -14,6 +14,8 @@ from bcn.decode import Detections
 from bcn.errors import BcnError
 from bcn.io import read_json
 
+ROUNDING = 0.01  # records carry corners to 2 decimals
+
 
 def to_records(detections: dict[str, Detections], class_names) -> list[dict]:
     """image_id -> Detections (bcn convention) -> JSON-ready records (VOC XML convention)."""
@@ -45,6 +47,9 @@ def read_detections_json(path, class_names) -> dict[str, Detections]:
                 or not all(math.isfinite(v) for v in [*numbers, score]):
             raise BcnError(f"{where}: bbox must be 4 numbers and score a number, got {bbox!r}, {score!r}")
         x1, y1, x2, y2 = numbers
+        # 1-based inclusive corners: a box under a pixel wide has xmax < xmin, down to xmin - 1 (give or take rounding)
+        if x2 < x1 - 1 - ROUNDING or y2 < y1 - 1 - ROUNDING:
+            raise BcnError(f"{where}: bbox {bbox!r} is inverted (its xmax or ymax is more than 1 below xmin or ymin)")
         grouped.setdefault(str(record["image_id"]), []).append((x1 - 1, y1 - 1, x2, y2, score, class_index[record["class"]]))
     detections = {}
     for image_id, rows in grouped.items():

@@ -2,8 +2,10 @@
 
 A run directory holds `config.json` (written first), `model.h5` (the last epoch),
 `best.h5` (best VOC07 mAP@0.5 on the held-out split), `eval.json` (the latest
-evaluation), `logs/` (TensorBoard) and, while a run is unfinished, `backup/`
-(Keras BackupAndRestore) from which `resume=True` continues it.
+evaluation), `logs/` (TensorBoard) and `backup/` (Keras BackupAndRestore: weights,
+optimizer state and epoch) from which `resume=True` continues it: an interrupted run
+from its last finished epoch, a finished one (config.json's `finished_epochs`) only
+when given more epochs.
 
 With several workers (TF_CONFIG, MultiWorkerMirroredStrategy) each worker reads only
 its share of the training images (the file list is split before anything is
@@ -23,14 +25,14 @@ from pathlib import Path
 import tensorflow as tf
 
 import bcn
-from bcn.arch.model import build_model
+from bcn.arch.model import build_model, check_fits
 from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.resolve import resolve
 from bcn.data.formats import load, read_class_names, train_split
 from bcn.data.voc import as_roots
 from bcn.decode import OUTPUT_STRIDE
 from bcn.errors import BcnError
-from bcn.io import atomic_output
+from bcn.io import atomic_output, read_json
 from bcn.preprocess import PREPROCESSING
 from bcn.train.augment import AugmentConfig
 from bcn.train.losses import centernet_losses
@@ -43,6 +45,7 @@ EVALUATION = "eval.json"
 BACKUP = "backup"
 LOGS = "logs"
 LOSS_NAMES = ("loss", "heatmap_loss", "size_loss", "offset_loss")
+RUN_KEYS = ("spec", "input_size", "float_twin", "recipe")  # what a resume takes from config.json
 
 
 @dataclass
@@ -179,7 +182,8 @@ class RunFiles(tf.keras.callbacks.Callback):
 
     def _previous_best(self) -> float:
         path = self.run_dir / EVALUATION
-        return json.loads(path.read_text()).get("best_map50_voc07", -1.0) if path.is_file() else -1.0
+        saved = read_json(path) if path.is_file() else {}
+        return saved.get("best_map50_voc07", -1.0) if isinstance(saved, dict) else -1.0
 
     def _evaluate(self, epoch: int) -> None:
         self.last_evaluated = epoch
@@ -229,6 +233,33 @@ class LateLearningRate(tf.keras.callbacks.Callback):
             tf.keras.backend.set_value(learning_rate, self.late_lr)
 
 
+class RunBackup(tf.keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore, kept after the last epoch so a finished run can train longer.
+
+    A backup that cannot be restored is a one-line error naming it. Keras' step counter,
+    restored at its total, made the progress bar count every epoch so far as one; it
+    starts from zero again.
+    """
+
+    def __init__(self, backup_dir: Path):
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+        self.folder = backup_dir
+
+    def on_train_begin(self, logs=None):
+        saved = any(self.folder.rglob("checkpoint"))
+        try:
+            super().on_train_begin(logs)
+            reason = None
+            if saved and int(self._training_state._ckpt_saved_epoch.numpy()) < 0:
+                reason = "no readable checkpoint in it"  # Keras would silently start from epoch 1
+        except (tf.errors.OpError, ValueError, AssertionError) as error:
+            reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        if reason:
+            raise BcnError(f"{self.folder}: the run's saved training state cannot be restored ({reason}); "
+                           "move the folder away to train from scratch")
+        self.model._train_counter.assign(0)
+
+
 class TimeBudget(tf.keras.callbacks.Callback):
     """Stops training cleanly (after the current batch) once `seconds` have passed."""
 
@@ -264,10 +295,20 @@ def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int
 
 def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     """The saved config when resuming; refuse to overwrite another run otherwise."""
+    config = run_dir / CONFIG
     if resume:
-        if not (run_dir / CONFIG).is_file():
-            raise BcnError(f"{run_dir / CONFIG}: not found, nothing to resume")
-        return json.loads((run_dir / CONFIG).read_text())
+        if not config.is_file():
+            raise BcnError(f"{config}: not found, nothing to resume")
+        saved = read_json(config)
+        missing = [key for key in RUN_KEYS if key not in saved] if isinstance(saved, dict) else list(RUN_KEYS)
+        if missing:
+            raise BcnError(f"{config}: not a bcn run's config (no {', '.join(missing)})")
+        return saved
+    saved = read_json(config) if config.is_file() else None
+    finished = saved.get("finished_epochs") if isinstance(saved, dict) else None
+    if finished and (run_dir / LAST).exists():
+        raise BcnError(f"{run_dir}: holds a run finished after {finished} epochs; choose another output folder, "
+                       f"or train it longer with --resume --epochs N (N > {finished})")
     if (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).iterdir()):
         raise BcnError(f"{run_dir}: holds an interrupted run; resume it (--resume) or choose another output folder")
     if (run_dir / LAST).exists():
@@ -284,6 +325,22 @@ def is_weights_only(path: Path) -> bool:
             return "model_config" not in h5.attrs and "layer_names" in h5.attrs
     except OSError:
         return False  # not HDF5: _initialise names the problem
+
+
+def _check_continuation(run_dir: Path, saved: dict, epochs: int) -> None:
+    """Refuse to resume a finished run unless it gets more epochs, and its backup is there to continue from."""
+    finished = saved.get("finished_epochs")
+    backed_up = (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).rglob("checkpoint"))
+    if not finished:
+        if (run_dir / LAST).exists() and not backed_up:  # e.g. finished by a bcn that deleted its backup
+            raise BcnError(f"{run_dir}: holds {LAST} but no training state in {BACKUP}/ to continue from, so "
+                           "--resume would start again from epoch 1; train into another folder")
+        return
+    if epochs <= finished:
+        raise BcnError(f"{run_dir}: run is finished ({finished} of {finished} epochs); to train it longer, "
+                       f"resume with --epochs more than {finished}")
+    if not backed_up:
+        raise BcnError(f"{run_dir / BACKUP}: missing, so the finished run cannot continue with its optimizer state")
 
 
 def _initialise(detector: tf.keras.Model, weights: Path) -> int:
@@ -332,8 +389,10 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
             raise BcnError(f"{run_dir / CONFIG}: the run was started with '{saved['spec']}', not '{arch}'")
         arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
         seed = saved.get("seed", seed)  # the same seed draws the same random binary blocks
-        hyper = dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"]))
-        recipe = Recipe(**hyper)
+        try:
+            recipe = Recipe(**dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"])))
+        except (TypeError, KeyError) as error:
+            raise BcnError(f"{run_dir / CONFIG}: the saved recipe is not one bcn wrote ({error})") from None
     if arch is None:
         raise BcnError("no architecture given (--arch)")
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "eval_every": eval_every,
@@ -343,12 +402,15 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
             if value <= 0:
                 raise BcnError(f"{name.replace('_', '-')} must be positive, got {value}")
             setattr(recipe, name, value)
+    if saved is not None:
+        _check_continuation(run_dir, saved, recipe.epochs)
 
     seed = DEFAULT_SEED if seed is None else seed
     architecture = resolve(arch, float_twin, seed)
     if architecture.spec is not None:
         input_size = input_size or architecture.spec.input_size
         spec_text = str(architecture.spec.with_input_size(input_size))
+        check_fits(architecture.spec.with_input_size(input_size), len(read_class_names(roots)), recipe.batch_size)
     else:
         input_size = input_size or 512
         spec_text = str(architecture.builder)
@@ -403,7 +465,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         tf.keras.callbacks.ReduceLROnPlateau("loss", recipe.plateau_factor, recipe.plateau_patience,
                                              min_lr=recipe.min_lr, verbose=int(verbose > 0)),
         run_files,  # model.h5 is on disk before the epoch's backup says it is done
-        tf.keras.callbacks.BackupAndRestore(str(run_dir / BACKUP)),
+        RunBackup(run_dir / BACKUP),
     ]
     if budget:
         keras_callbacks.append(TimeBudget(budget))
@@ -419,9 +481,27 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     except tf.errors.UnavailableError:  # a worker of the cluster went away
         raise BcnError(f"{run_dir}: training stopped, a worker is unreachable; restart every worker with --resume "
                        "to continue from the last finished epoch") from None
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(run_dir, run_files.last_epoch, roots) from None
     seconds = time.monotonic() - start
+    if writes and run_files.last_epoch is not None:
+        _write_json(run_dir / CONFIG, {**config, "finished_epochs": run_files.last_epoch + 1})
     evaluation = json.loads((run_dir / EVALUATION).read_text()) if writes else {}
     return {"run_dir": str(run_dir), "seconds": seconds, "epochs_run": len(history.epoch), "chief": writes,
             "last_epoch": run_files.last_epoch + 1 if run_files.last_epoch is not None else 0,
             "images": len(train_samples), "evaluation": evaluation, "config": config,
             "history": {name: [float(v) for v in values] for name, values in history.history.items()}}
+
+
+class TrainingInterrupted(BcnError):
+    """Ctrl-C or SIGTERM during training: says what is saved and how to continue."""
+
+    exit_code = 130
+
+    def __init__(self, run_dir: Path, last_epoch: int | None, roots):
+        resume = f"bcn train --out {run_dir} {' '.join(f'--data {root}' for root in roots)} --resume"
+        if last_epoch is None:
+            saved = "no epoch finished in this session"
+        else:
+            saved = f"{run_dir / LAST} holds epoch {last_epoch + 1}"
+        super().__init__(f"{run_dir}: training interrupted; {saved}; continue with: {resume}")
