@@ -80,10 +80,27 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
             log=None) -> dict:
     """Convert a trained Keras CenterNet to an LCE flatbuffer (and float32/int8 baselines).
 
-    Every flatbuffer carries the "bcn" metadata. Returns the report, also written as JSON.
-    Parity compares detections scoring at least `score_threshold`. With `check`, LCE/Keras
-    disagreement beyond the parity thresholds raises BcnError and nothing is written.
-    `log` receives a line as each step starts and one with its elapsed time when it ends.
+    Args:
+        model_path: the .h5/.keras model (`bcn train`'s best.h5, or `bcn arch build`'s).
+        output: the LCE flatbuffer's path (default: the model's, with .tflite).
+        baselines: any of "float32", "int8": the float twin converted beside it, as NAME_VARIANT.tflite.
+        data_root: a data set whose held-out images feed parity and int8 calibration (default: generated ones).
+        float_model: a trained float twin for the baselines (default: fresh weights, same latency).
+        report: the JSON report's path (default: NAME_report.json beside the output).
+        samples: images for parity and calibration.
+        check: raise ParityError (a BcnError), writing nothing, when the flatbuffer run by the
+            runtime disagrees with Keras beyond bcn.converters.parity's thresholds.
+        score_threshold: the detections parity compares score at least this.
+        log: receives a line as each step starts and one with its elapsed time when it ends.
+
+    Returns:
+        The report (files, op histograms, cost, parity, seconds per step), also written as
+        JSON; every file appears together with the others or not at all, each carrying its
+        "bcn" metadata.
+
+    Example:
+        >>> report = convert("runs/q1/best.h5", "q1.tflite", baselines=("float32", "int8"), check=True)
+        >>> report["parity"]["agreement"]
     """
     log = log or (lambda message: None)
     model_path = Path(model_path)

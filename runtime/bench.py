@@ -272,7 +272,27 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
               options: dict | None = None, image=None, input_size: int | None = None, classes=None,
               score_threshold: float = 0.3, lce_benchmark_binary=None, sweep: bool = False,
               progress: bool = True) -> dict:
-    """Measure `models` at each thread count; the report `bcn bench` prints and writes.
+    """Measure `models` at each thread count, interleaved; the report `bcn bench` prints and writes.
+
+    Args:
+        models: .tflite paths (a binary model and its float32/int8 twins, say).
+        threads: the thread counts to measure each model at.
+        runs, warmup: timed and untimed inferences per model and thread count.
+        engine, options: the engine and its options (bcn.runtime.engines); None: defaults.
+        image: the BGR image to detect on (default: a generated one).
+        input_size, classes: only for models without bcn metadata.
+        score_threshold: for the decoding included in end-to-end times.
+        lce_benchmark_binary: LCE's lce_benchmark_model, to measure binary models with it.
+        sweep: every option combination (see below).
+        progress: show a progress bar.
+
+    Returns:
+        A dict with the machine, library versions and settings; `results`: per model and
+        thread count the engine, library, kernel path and latency statistics (ms);
+        `comparisons`: the binary / float32 and binary / int8 latency ratios.
+
+    Example:
+        >>> report = benchmark(["q1.tflite", "q1_float32.tflite", "q1_int8.tflite"], threads=(1, 2))
 
     Models with LCE ops run in-process on `engine`, or when none is given on the runtime's
     default (bcn.runtime.engines.default_engine: LCE's interpreter, or LiteRT with bcn's LCE

@@ -107,10 +107,23 @@ def metadata_for_foreign_model(path, content: bytes, input_size: int | None, cla
 class Detector:
     """A converted model ready to detect: `Detector("model.tflite").detect(image_bgr)`.
 
-    engine: "lce" or "tflite" (default: bcn.runtime.engines.default_engine's choice for the
-    model; the metadata's engine only records what the converter made), threads: interpreter threads
-    (default 1), options: use_xnnpack, use_indirect_bgemm, use_reference_bconv (see
-    bcn.runtime.engines). input_size and classes are only for models without bcn metadata.
+    Args:
+        model_path: a .tflite made by `bcn convert` (binary, float32 or int8).
+        engine: "lce" or "tflite" (default: bcn.runtime.engines.default_engine's choice for
+            the model: LiteRT, with bcn's LCE delegate for binary layers).
+        threads: interpreter threads (default 1).
+        input_size, classes: only for models without bcn metadata.
+        options: use_xnnpack, kernel (the delegate's path), use_indirect_bgemm,
+            use_reference_bconv (see bcn.runtime.engines).
+
+    A bad file is a one-line BcnError at construction. `detect(image)` returns
+    Detection(class_id, class_name, score, box) best first, boxes in the image's pixels;
+    `last_timings` holds its preprocess, inference and decode milliseconds.
+
+    Example:
+        >>> detector = Detector("q1.tflite", threads=2)
+        >>> for found in detector.detect(cv2.imread("street.jpg"), score_threshold=0.4):
+        ...     print(found.class_name, round(found.score, 2), found.box)
     """
 
     def __init__(self, model_path, engine: str | None = None, threads: int | None = None,

@@ -370,11 +370,35 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
           steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False, minutes: float | None = None,
           weights=None, strategy: tf.distribute.Strategy | None = None, recipe: Recipe | None = None,
           eval_split: str = "test", seed: int | None = None, callbacks=(), verbose: int = 1) -> dict:
-    """Train a CenterNet on a data set (PascalVOC, COCO or YOLO); returns the final evaluation and timings.
+    """Train a CenterNet on a data set (PascalVOC, COCO or YOLO) into the run folder `out_dir`.
 
-    Arguments left as None take the recipe's defaults, or the saved run's when resuming.
-    `seed` (default DEFAULT_SEED) seeds the weights, shuffling, augmentation and the
-    binary blocks of a random spec. `callbacks` are extra Keras callbacks (run after bcn's own).
+    Args:
+        arch: a preset ("q1"), a spec string or a .py builder (None when resuming: the run's).
+        data_root: a data set root, or a list of roots to merge (VOC2007 + VOC2012).
+        out_dir: the run folder: config.json, model.h5, best.h5, eval.json, logs/, backup/.
+        input_size, epochs, batch_size, lr, eval_every, steps_per_epoch: None takes the
+            recipe's default (the paper's), or the saved run's when resuming.
+        resume: continue the run in `out_dir` (an unfinished one at its next epoch; a
+            finished one only with more `epochs`).
+        float_twin: train the architecture with every binary conv full precision.
+        minutes: stop cleanly after this wall-clock budget.
+        weights: a bcn .h5 whose leading layers of matching shape initialise this model
+            (for rtb also larq-zoo's RealToBinaryNet no-top weights file).
+        strategy: a tf.distribute strategy (default: from TF_CONFIG and the GPUs present).
+        recipe: a Recipe to start from instead of the paper's.
+        eval_split: the held-out split mAP is measured on.
+        seed: seeds the weights, shuffling, augmentation and a random spec's binary blocks
+            (default DEFAULT_SEED; the run's when resuming).
+        callbacks: extra Keras callbacks, run after bcn's own.
+        verbose: Keras' verbosity.
+
+    Returns:
+        A dict with the run folder, seconds, epochs run, the last held-out evaluation
+        (VOC07 and area mAP@0.5), the run config and the loss history.
+
+    Example:
+        >>> result = train("q1", "VOCdevkit/VOC2007", "runs/q1", epochs=2, input_size=256)
+        >>> result["evaluation"]["map50_voc07"]
     """
     run_dir = Path(out_dir)
     roots = as_roots(data_root)
