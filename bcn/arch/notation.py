@@ -140,11 +140,14 @@ class ArchSpec:
 
         Only the big terms: each encoder block's 3 x 3 conv, each transition's 1 x 1 conv,
         the decoder's transposed convs and the heads' 3 x 3 convs, and one output map per
-        block (ResNet-50's 23.5 M parameters are taken as they are).
+        block (ResNet-50's 23.5 M and the real-to-binary encoder's 11 M parameters, larq-zoo's
+        count without its top, are taken as they are).
         """
         stride, maps = OUTPUT_STRIDE, 0
         if self.backbone == "rn":
             params, channels, stride = 23_500_000, 2048, 32
+        elif self.backbone == "rtb":
+            params, channels, stride = 11_000_000, 512, 32
         else:
             params, channels = 0, self.encoder[0].filters
             maps += (self.input_size // stride) ** 2 * channels
