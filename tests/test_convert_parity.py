@@ -50,3 +50,12 @@ def test_no_detections_falls_back_on_heatmaps():
     assert parity_problem(compare(quiet, quiet)) is None
     noisy = [(quiet[0][0] + 0.15, *quiet[0][1:])]
     assert "heatmaps differ" in parity_problem(compare(quiet, noisy))
+
+
+def test_a_heatmap_score_moving_anywhere_fails_even_when_detections_match():
+    reference = [heads([(3, 3, 0, 0.9)])]
+    moved = heads([(3, 3, 0, 0.9)])
+    moved[0][10, 10, 1] = 0.1  # under the threshold: no detection, but not what Keras computes
+    parity = compare(reference, [moved])
+    assert parity["agreement"] == 1.0
+    assert "heatmap score differs by 0.1000" in parity_problem(parity)

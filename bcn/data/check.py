@@ -75,7 +75,8 @@ def check_dataset(roots) -> CheckReport:
         num_classes = len(report.class_names)
         report.images[split] = len(good)
         if not good:
-            report.problems.append(Problem(have[0], f"split '{split}' has no usable images"))
+            where = have[0] / "ImageSets" / "Main" / f"{split}.txt" if formats.detect_format(have[0]) == "voc" else have[0]
+            report.problems.append(Problem(where, f"split '{split}' has no usable images"))
         classes = np.concatenate([s.classes for s in good]) if good else np.zeros(0, np.int32)
         hard = np.concatenate([s.difficult for s in good]) if good else np.zeros(0, bool)
         report.objects[split] = np.bincount(classes, minlength=num_classes)
