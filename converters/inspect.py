@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 from tensorflow.lite.tools import flatbuffer_utils
 
-from bcn.converters.keras_model import binary_conv_layers
+from bcn.converters.keras_model import binary_conv_layers, is_binary_conv
 from bcn.errors import BcnError
 
 BCONV = "LceBconv2d"
@@ -31,18 +31,28 @@ EXPECTED_OP = {
     "PReLU": "PRELU",
     "Lambda": None,  # real-to-binary's identity block outputs
 }
-# Batch norm folds into a conv right before it; anywhere else (e.g. after a conv's ReLU)
-# it stays a multiply and an add.
+# Batch norm folds into a conv right before it, and into a binary conv before its ReLU
+# (LceBconv2d applies its activation, then a multiply and an add); anywhere else (e.g.
+# after a float conv's ReLU) it stays a multiply and an add.
 FOLDS_BATCHNORM = ("Conv2D", "QuantConv2D", "DepthwiseConv2D", "QuantDepthwiseConv2D")
+ACTIVATIONS = ("ReLU", "Activation")
+
+
+def _batchnorm_folds(layer) -> bool:
+    inbound = layer.inbound_nodes[0].inbound_layers
+    if type(inbound).__name__ in ACTIVATIONS:
+        inbound = inbound.inbound_nodes[0].inbound_layers
+        return is_binary_conv(inbound)
+    if is_binary_conv(inbound):
+        return True
+    return type(inbound).__name__ in FOLDS_BATCHNORM and getattr(inbound, "activation", None) in (
+        None, tf.keras.activations.linear)
 
 
 def _expected_ops(layer) -> list[str]:
     kind = type(layer).__name__
     if kind == "BatchNormalization":
-        inbound = layer.inbound_nodes[0].inbound_layers
-        folds = type(inbound).__name__ in FOLDS_BATCHNORM and getattr(inbound, "activation", None) in (
-            None, tf.keras.activations.linear)
-        return [] if folds else ["MUL", "ADD"]
+        return [] if _batchnorm_folds(layer) else ["MUL", "ADD"]
     if kind == "QuantConv2D" and getattr(layer, "pad_values", 0) and layer.padding == "same":
         return ["PADV2", "CONV_2D"]  # a full-precision conv padded with a value other than 0
     return [EXPECTED_OP[kind]] if EXPECTED_OP.get(kind) else []
