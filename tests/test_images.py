@@ -116,7 +116,7 @@ def test_a_broken_file_gets_one_verdict_naming_it(tmp_path):
     from bcn.train.pipeline import _decode, drop_unreadable
 
     broken = tmp_path / "broken.jpg"
-    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    broken.write_bytes(b"GIF89a not really an image")  # a truncated JPEG is tests/test_images_truncated.py's
     with pytest.raises(BcnError) as error:
         read_image(broken)
     message = str(error.value.message)
