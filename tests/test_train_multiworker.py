@@ -116,5 +116,6 @@ def test_two_workers_train_and_resume_after_one_is_killed(synth_voc, tmp_path):
     assert config["workers"] == 2 and config["replicas"] == 2 and config["train_images"] == 20
     assert json.loads((run_dir / "eval.json").read_text())["epoch"] == EPOCHS
     assert (run_dir / "best.h5").is_file() and list((run_dir / "logs" / "train").iterdir())
-    assert not list((run_dir / "backup").rglob("checkpoint"))
+    # A finished run keeps its backup, so it can train longer with --resume --epochs N.
+    assert config["finished_epochs"] == EPOCHS and list((run_dir / "backup").rglob("checkpoint"))
     _no_partial_files(run_dir)
