@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OUTPUT_STRIDE = 4
+from bcn.centernet import OUTPUT_STRIDE
+
 
 
 @dataclass

@@ -7,7 +7,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
 from bcn import __version__
-from bcn.decode import OUTPUT_STRIDE
+from bcn.centernet import OUTPUT_STRIDE
 from bcn.preprocess import PREPROCESSING
 from bcn.runtime.metadata import FORMAT, METADATA_NAME
 

@@ -4,7 +4,7 @@ the flatbuffer run as the runtime runs it (bcn.runtime.engines with its defaults
 
 import numpy as np
 
-from bcn.arch.heads import HEADS
+from bcn.centernet import HEADS
 from bcn.decode import Detections, decode
 from bcn.runtime.engines import open_engine
 

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bcn.decode import OUTPUT_STRIDE, decode
+from bcn.centernet import HEADS, OUTPUT_STRIDE
+from bcn.decode import decode
 from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import letterbox
 from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
 from bcn.runtime.metadata import MetadataError, read_metadata
-
-HEADS = ("heatmap", "size", "offset")
 
 
 @dataclass(frozen=True)

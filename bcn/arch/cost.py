@@ -3,6 +3,7 @@
 from larq.models import ModelProfile
 
 from bcn.arch.model import SECTIONS
+from bcn.centernet import HEADS
 
 BINARY_SPEEDUP = 64  # Eq. 1: a binary MAC costs 1/64 of a float one
 
@@ -16,7 +17,7 @@ def _section_of(layer_name: str) -> str:
     for section in SECTIONS:
         if layer_name.startswith(section + "_"):
             return section
-    return "heads" if layer_name in ("heatmap", "size", "offset") else "other"
+    return "heads" if layer_name in HEADS else "other"
 
 
 def _counts(profiles) -> dict:

@@ -7,12 +7,13 @@ from pathlib import Path
 import tensorflow as tf
 
 from bcn.arch.decoder import transposed_conv_decoder
-from bcn.arch.heads import HEADS, centernet_heads
+from bcn.arch.heads import centernet_heads
 from bcn.arch.notation import DEFAULT_SEED, ArchSpec
 from bcn.arch.quicknet import quicknet_encoder, quicknet_stem
 from bcn.arch.realtobinary import load_encoder_weights, real_to_binary_encoder
 from bcn.arch.resnet import resnet50_backbone
 from bcn.arch.resolve import Architecture, resolve
+from bcn.centernet import HEADS
 from bcn.errors import BcnError
 
 # Layer-name prefixes that mark the four modules of the notation.

@@ -22,9 +22,9 @@ import random
 import re
 from dataclasses import dataclass, replace
 
+from bcn.centernet import OUTPUT_STRIDE
 from bcn.errors import BcnError
 
-OUTPUT_STRIDE = 4
 
 # The seed of random binarization masks when none is given.
 DEFAULT_SEED = 0

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from bcn.centernet import HEADS
 from bcn.decode import Detections, decode
 from bcn.errors import BcnError
 from bcn.images import read_image, read_rgb
@@ -26,8 +27,8 @@ def _heads(model, outputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(heatmap, size, offset) from the model's outputs, by name where the names say."""
     names = [name.split("/")[0] for name in model.output_names]
     outputs = [np.asarray(o) for o in outputs]
-    if {"heatmap", "size", "offset"} <= set(names):
-        return tuple(outputs[names.index(n)] for n in ("heatmap", "size", "offset"))
+    if set(HEADS) <= set(names):
+        return tuple(outputs[names.index(head)] for head in HEADS)
     return tuple(outputs)
 
 

@@ -16,7 +16,7 @@ import math
 
 import tensorflow as tf
 
-from bcn.decode import OUTPUT_STRIDE
+from bcn.centernet import OUTPUT_STRIDE
 
 MAX_OBJECTS = 100
 MIN_OVERLAP = 0.7

@@ -30,7 +30,7 @@ from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.resolve import resolve
 from bcn.data.formats import load, read_class_names, train_split
 from bcn.data.voc import as_roots
-from bcn.decode import OUTPUT_STRIDE
+from bcn.centernet import OUTPUT_STRIDE
 from bcn.errors import BcnError
 from bcn.io import atomic_output, read_json
 from bcn.preprocess import PREPROCESSING
