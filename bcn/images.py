@@ -16,6 +16,9 @@ import numpy as np
 
 from bcn.errors import BcnError
 
+# The file types bcn reads as images (what OpenCV decodes), most common first: a VOC image id
+# takes the first of these that exists.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
 STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0-7 carry no length
 
@@ -73,6 +76,12 @@ def _read(path: Path) -> bytes:
 
 def _problem(data: bytes) -> str | None:
     return TRUNCATED if data[:2] == bytes([0xFF, SOI]) and jpeg_truncated(data) else None
+
+
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """The image files in `folder` (and its subfolders if `recursive`), sorted."""
+    entries = Path(folder).rglob("*") if recursive else Path(folder).iterdir()
+    return sorted(path for path in entries if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -6,9 +6,9 @@ import numpy as np
 
 from bcn.data import formats
 from bcn.errors import BcnError
+from bcn.images import image_files
 from bcn.preprocess import letterbox
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # Held-out splits first: parity on images the model did not train on.
 SPLITS = ("test", "val", "trainval", "train")
 SYNTH_SEED = 2024
@@ -27,7 +27,7 @@ def _data_set_images(root: Path, count: int) -> list[Path]:
         if paths:
             return paths[:count]
     folder = root / "JPEGImages" if (root / "JPEGImages").is_dir() else root
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = image_files(folder)
     if not paths:
         raise BcnError(f"{root}: no images found (looked in {folder})")
     return paths[:count]

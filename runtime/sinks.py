@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bcn.errors import BcnError
+from bcn.images import image_files
 from bcn.io import publish, refuse_overwriting_inputs, temp_beside
 
 
@@ -35,12 +36,10 @@ def check_writable_folder(folder: Path) -> Path:
 
 def check_inputs_kept(model: Path, source: str, out: Path | None, json_out: str | None) -> None:
     """Refuse outputs that would write over an input: --out in the source's folder, --json-out naming an input."""
-    from bcn.runtime.sources import IMAGE_SUFFIXES
-
     source_path = Path(source)
     inputs = [Path(model)]
     if source_path.is_dir():
-        inputs += [p for p in source_path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        inputs += image_files(source_path)
     elif source_path.is_file():
         inputs.append(source_path)
     if out is not None and source_path.exists():

@@ -15,9 +15,8 @@ import numpy as np
 
 from bcn.errors import BcnError
 from bcn.runtime.cameras import PICAM, CameraMode, apply_mode, is_picam, picam_size, picamera_opener
-from bcn.images import read_image
+from bcn.images import IMAGE_SUFFIXES, image_files, read_image
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
 STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "srt", "udp", "tcp", "http", "https"}
 
@@ -243,9 +242,9 @@ def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeo
                           **live)
     path = Path(text)
     if path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        images = image_files(path)
         if not images:
-            raise BcnError(f"{path}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise BcnError(f"{path}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
         return ImageSource(images, path.name, skip_unreadable=True)
     if not path.exists():
         raise BcnError(f"{path}: no such file or folder (nor a camera index or stream URL)")

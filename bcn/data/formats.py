@@ -17,6 +17,7 @@ from pathlib import Path
 from bcn.data import coco, voc, yolo
 from bcn.data.voc import DataWarning, Problem, as_roots
 from bcn.errors import BcnError
+from bcn.images import IMAGE_SUFFIXES
 
 NAMES = {"voc": "PascalVOC", "coco": "COCO JSON", "yolo": "YOLO"}
 VOC_SPLITS = ("train", "val", "trainval", "test")
@@ -155,6 +156,6 @@ def split_images(root, split: str) -> list[Path]:
         annotation_file, image_dir = coco.coco_splits(root)[split]
         return [sample.image_path for sample in coco.scan_coco(annotation_file, image_dir)[0]]
     folder = root / "JPEGImages"
-    found = (next((folder / f"{i}{s}" for s in voc.IMAGE_SUFFIXES if (folder / f"{i}{s}").is_file()), None)
+    found = (next((folder / f"{i}{s}" for s in IMAGE_SUFFIXES if (folder / f"{i}{s}").is_file()), None)
              for i in voc.split_ids(root, split))
     return [path for path in found if path is not None]

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from bcn.errors import BcnError
+from bcn.images import IMAGE_SUFFIXES
 
 CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
 )
 CLASSES_FILE = "classes.txt"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class DataWarning(UserWarning):

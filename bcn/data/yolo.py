@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bcn.data.voc import IMAGE_SUFFIXES, Problem, Sample
+from bcn.data.voc import Problem, Sample
 from bcn.errors import BcnError
+from bcn.images import image_files
 
 YAML_NAMES = ("data.yaml", "data.yml")
 SPLITS = ("train", "val", "test")
@@ -96,7 +97,7 @@ def split_images(root: Path, split: str) -> list[Path]:
     for entry in entries if isinstance(entries, list) else [entries]:
         location = _located(base, str(entry))
         if location.is_dir():
-            images += [p for p in location.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+            images += image_files(location, recursive=True)
         elif location.is_file() and location.suffix == ".txt":
             lines = [line.strip() for line in location.read_text().splitlines() if line.strip()]
             images += [_located(base, line) if not Path(line).is_absolute() else Path(line) for line in lines]
