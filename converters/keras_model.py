@@ -1,6 +1,5 @@
 """What the converter needs to know about a trained detector: binary layers, classes, spec."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,10 +7,8 @@ import larq
 import tensorflow as tf
 
 from bcn.errors import BcnError
+from bcn.run_config import read_run_config, run_config_path
 
-# The config `bcn train` writes beside its models.
-RUN_CONFIG = "config.json"
-RUN_FORMAT = "bcn-run/"
 VOC_CLASS_COUNT = 20
 
 
@@ -54,15 +51,8 @@ def model_info(path, model: tf.keras.Model) -> ModelInfo:
     path = Path(path)
     num_classes = int(model.outputs[0].shape[-1])
     input_size = int(model.input_shape[1])
-    config_path = path.parent / RUN_CONFIG
-    config = {}
-    if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text())
-        except (OSError, ValueError) as error:
-            raise BcnError(f"{config_path}: unreadable run config ({error})") from error
-        if not isinstance(config, dict) or not str(config.get("format", "")).startswith(RUN_FORMAT):
-            config = {}  # some other tool's config.json
+    config_path = run_config_path(path.parent)
+    config = read_run_config(path.parent) or {}
     classes = config.get("classes") or _default_classes(num_classes)
     if len(classes) != num_classes:
         raise BcnError(f"{config_path}: lists {len(classes)} classes but {path} predicts {num_classes}")

@@ -1,6 +1,5 @@
 """`bcn arch sweep`: the cost of many designs, optionally measured on this machine (the paper's Fig. 1)."""
 
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ from bcn.arch.presets import PRESETS
 from bcn.arch.resolve import resolve
 from bcn.errors import BcnError
 from bcn.io import read_json
+from bcn.run_config import read_run_config, write_run_config
 
 COST_KEYS = ("macs", "binary_macs", "binary_ratio", "eq_flops", "params")
 
@@ -54,9 +54,8 @@ def cost_rows(specs, input_size: int | None = None, seed: int = DEFAULT_SEED, nu
 
 def _write_run_config(folder: Path, row: dict) -> None:
     """The config.json the converter reads beside a model: spec and seed reach the metadata."""
-    (folder / "config.json").write_text(json.dumps({
-        "format": "bcn-run/1", "spec": row["spec"], "input_size": row["input_size"],
-        "float_twin": row["float_twin"], "seed": row["seed"]}))
+    write_run_config(folder, {"spec": row["spec"], "input_size": row["input_size"],
+                              "float_twin": row["float_twin"], "seed": row["seed"]})
 
 
 def measure(rows: list[dict], num_classes: int = 20, runs: int = 10, warmup: int = 2, threads: int = 1,
@@ -91,11 +90,10 @@ def measure(rows: list[dict], num_classes: int = 20, runs: int = 10, warmup: int
 def _spec_of_result(path: Path, result: dict) -> tuple[str | None, int | None]:
     """The spec and seed of the model an eval JSON scored: its run's config.json, or the .tflite's metadata."""
     source = Path(str(result.get("source", "")))
-    for config in (path.parent / "config.json", source.parent / "config.json"):
-        if config.is_file():
-            saved = read_json(config)
-            if isinstance(saved, dict) and saved.get("spec"):
-                return saved["spec"], saved.get("seed")
+    for folder in (path.parent, source.parent):
+        saved = read_run_config(folder)
+        if saved and saved.get("spec"):
+            return saved["spec"], saved.get("seed")
     if source.suffix == ".tflite" and source.is_file():
         from bcn.runtime.metadata import read_metadata
 

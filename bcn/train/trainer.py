@@ -32,13 +32,13 @@ from bcn.data.formats import load, read_class_names, train_split
 from bcn.data.voc import as_roots
 from bcn.centernet import OUTPUT_STRIDE
 from bcn.errors import BcnError
-from bcn.io import atomic_output, read_json
+from bcn.io import atomic_output, read_json, write_json
 from bcn.preprocess import PREPROCESSING
+from bcn.run_config import read_run_config, run_config_path, write_run_config
 from bcn.train.augment import AugmentConfig
 from bcn.train.losses import centernet_losses
 from bcn.train.pipeline import drop_unreadable, training_dataset
 
-CONFIG = "config.json"
 LAST = "model.h5"
 BEST = "best.h5"
 EVALUATION = "eval.json"
@@ -143,11 +143,6 @@ def evaluate_model(detector: tf.keras.Model, samples, input_size: int, class_nam
     return result
 
 
-def _write_json(path: Path, content: dict) -> None:
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(content, indent=2) + "\n")
-
-
 def save_h5(model: tf.keras.Model, path: Path) -> None:
     """Save a Keras model as .h5 atomically, without Keras' notes on the legacy format."""
     logger = tf.get_logger()
@@ -198,7 +193,7 @@ class RunFiles(tf.keras.callbacks.Callback):
             with atomic_output(self.run_dir / BEST) as tmp:
                 shutil.copyfile(self.run_dir / LAST, tmp)
         self.best = max(self.best, score)
-        _write_json(self.run_dir / EVALUATION, {"epoch": epoch + 1, **_plain(result), "best_map50_voc07": self.best})
+        write_json(self.run_dir / EVALUATION, {"epoch": epoch + 1, **_plain(result), "best_map50_voc07": self.best})
         if self.verbose:
             print(f"epoch {epoch + 1}: mAP@0.5 VOC07 {score:.4f}, area {float(result['map50_area']):.4f} "
                   f"(best {self.best:.4f})", flush=True)
@@ -295,17 +290,17 @@ def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int
 
 def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     """The saved config when resuming; refuse to overwrite another run otherwise."""
-    config = run_dir / CONFIG
+    config = run_config_path(run_dir)
     if resume:
         if not config.is_file():
             raise BcnError(f"{config}: not found, nothing to resume")
-        saved = read_json(config)
-        missing = [key for key in RUN_KEYS if key not in saved] if isinstance(saved, dict) else list(RUN_KEYS)
+        saved = read_run_config(run_dir)
+        missing = [key for key in RUN_KEYS if key not in saved] if saved is not None else list(RUN_KEYS)
         if missing:
             raise BcnError(f"{config}: not a bcn run's config (no {', '.join(missing)})")
         return saved
-    saved = read_json(config) if config.is_file() else None
-    finished = saved.get("finished_epochs") if isinstance(saved, dict) else None
+    saved = read_run_config(run_dir)
+    finished = saved.get("finished_epochs") if saved is not None else None
     if finished and (run_dir / LAST).exists():
         raise BcnError(f"{run_dir}: holds a run finished after {finished} epochs; choose another output folder, "
                        f"or train it longer with --resume --epochs N (N > {finished})")
@@ -410,13 +405,13 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     if saved is not None:
         if arch is not None and resolve(arch, float_twin).spec is not None and \
                 str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
-            raise BcnError(f"{run_dir / CONFIG}: the run was started with '{saved['spec']}', not '{arch}'")
+            raise BcnError(f"{run_config_path(run_dir)}: the run was started with '{saved['spec']}', not '{arch}'")
         arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
         seed = saved.get("seed", seed)  # the same seed draws the same random binary blocks
         try:
             recipe = Recipe(**dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"])))
         except (TypeError, KeyError) as error:
-            raise BcnError(f"{run_dir / CONFIG}: the saved recipe is not one bcn wrote ({error})") from None
+            raise BcnError(f"{run_config_path(run_dir)}: the saved recipe is not one bcn wrote ({error})") from None
     if arch is None:
         raise BcnError("no architecture given (--arch)")
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "eval_every": eval_every,
@@ -451,7 +446,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     train_samples = _load_split(roots, training_split, class_names, "training", share)
     eval_samples = _load_split(roots, eval_split, class_names, "held-out") if writes else []
     config = {
-        "format": "bcn-run/1", "spec": spec_text, "arch": arch if architecture.spec is None else architecture.name,
+        "spec": spec_text, "arch": arch if architecture.spec is None else architecture.name,
         "input_size": input_size, "classes": class_names, "num_classes": len(class_names),
         "float_twin": bool(float_twin or architecture.float_twin), "seed": seed, "output_stride": OUTPUT_STRIDE,
         "preprocessing": PREPROCESSING, "data": [str(root) for root in roots], "eval_split": eval_split,
@@ -470,7 +465,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
     plain = build_model(architecture, input_size, len(class_names), float_twin) if writes else None
     if writes:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / CONFIG, config)
+        write_run_config(run_dir, config)
     # Each worker batches its own share at the global batch size; tf.distribute splits
     # every batch among the worker's replicas, so a step takes batch_size images in all.
     dataset = training_dataset(train_samples, input_size, len(class_names), recipe.batch_size, recipe.augment,
@@ -509,7 +504,7 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         raise TrainingInterrupted(run_dir, run_files.last_epoch, roots) from None
     seconds = time.monotonic() - start
     if writes and run_files.last_epoch is not None:
-        _write_json(run_dir / CONFIG, {**config, "finished_epochs": run_files.last_epoch + 1})
+        write_run_config(run_dir, {**config, "finished_epochs": run_files.last_epoch + 1})
     evaluation = json.loads((run_dir / EVALUATION).read_text()) if writes else {}
     return {"run_dir": str(run_dir), "seconds": seconds, "epochs_run": len(history.epoch), "chief": writes,
             "last_epoch": run_files.last_epoch + 1 if run_files.last_epoch is not None else 0,
