@@ -64,20 +64,16 @@ class Step:
             click.echo(f"      done in {self.timings[self.name]:.0f} s", err=True)
 
 
-def evaluate(model_path: Path, samples, class_names, input_size: int, plot: Path | None, title: str) -> dict:
-    """VOC mAP@0.5 of a Keras or TFLite model on `samples`, with an optional PR plot."""
-    from bcn.evaluation.plot import plot_pr_curves
-    from bcn.evaluation.predict import load_keras_model, predict_keras, predict_tflite
-    from bcn.evaluation.voc_map import evaluate_detections
+def evaluate_model(model_path: Path, data: Path, split: str, plot: Path | None = None, title: str = "") -> dict:
+    """bcn.evaluation.evaluate's metrics of a Keras or TFLite model on the split, with an optional PR plot."""
+    from bcn.evaluation import evaluate
+    from bcn.evaluation.plot import pr_curves_png
 
-    if model_path.suffix == ".tflite":
-        detections = predict_tflite(model_path, samples, class_names, input_size, score_threshold=0.01)
-    else:
-        detections = predict_keras(load_keras_model(model_path), samples, input_size, score_threshold=0.01)
-    result = evaluate_detections(samples, detections, class_names)
+    report = evaluate(model_path, data, split, progress=False, log=lambda message: click.echo(message, err=True))
     if plot is not None:
-        plot_pr_curves(result, plot, title=title)
-    return result.as_dict()
+        with atomic_output(plot) as tmp:
+            Path(tmp).write_bytes(pr_curves_png(report.evaluation, title))
+    return report.evaluation.as_dict()
 
 
 def annotate_samples(model_path: Path, samples, out: Path, count: int) -> list[dict]:
@@ -151,11 +147,11 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
 
     with step("evaluate mAP@0.5 on the test split"):
         evaluation = {
-            "binary_keras": evaluate(keras_models["binary"], test_samples, class_names, input_size,
-                                     out / "pr_binary.png", "binary (Keras)"),
-            "float_keras": evaluate(keras_models["float"], test_samples, class_names, input_size,
-                                    out / "pr_float.png", "float twin (Keras)"),
-            "binary_lce": evaluate(models / "binary.tflite", test_samples, class_names, input_size, None, ""),
+            "binary_keras": evaluate_model(keras_models["binary"], data, held_out, out / "pr_binary.png",
+                                           "binary (Keras)"),
+            "float_keras": evaluate_model(keras_models["float"], data, held_out, out / "pr_float.png",
+                                          "float twin (Keras)"),
+            "binary_lce": evaluate_model(models / "binary.tflite", data, held_out),
         }
         write_json(out / "eval.json", evaluation)
 

@@ -90,6 +90,12 @@ def atomic_output(path: str | os.PathLike):
             os.remove(tmp)
 
 
+def write_json(path: str | os.PathLike, content, indent: int | None = 2) -> None:
+    """Write `content` as JSON to `path` atomically (see atomic_output)."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(content, indent=indent) + "\n")
+
+
 def refuse_overwriting_inputs(outputs, inputs) -> None:
     """One-line BcnError if an output, given as (option, path) pairs, is one of the input files."""
     existing = [Path(path) for path in inputs if path is not None and Path(path).exists()]

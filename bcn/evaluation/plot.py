@@ -1,13 +1,13 @@
 """Precision-recall curves as a PNG (matplotlib, no display needed)."""
 
+import io
 import math
 
 from bcn.evaluation.voc_map import Evaluation
-from bcn.io import atomic_output
 
 
-def plot_pr_curves(evaluation: Evaluation, path, title: str = "") -> None:
-    """One panel per class with ground truth: precision over recall, its AP in the title."""
+def pr_curves_png(evaluation: Evaluation, title: str = "") -> bytes:
+    """A PNG with one panel per class with ground truth: precision over recall, its AP in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,6 +27,7 @@ def plot_pr_curves(evaluation: Evaluation, path, title: str = "") -> None:
         ax.grid(alpha=0.3)
     figure.suptitle(f"{title}  mAP@0.5 {evaluation.map50_voc07 or 0:.3f} (VOC07), {evaluation.map50_area or 0:.3f} (area)".strip())
     figure.tight_layout()
-    with atomic_output(path) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
+    png = io.BytesIO()
+    figure.savefig(png, dpi=100, format="png")
     plt.close(figure)
+    return png.getvalue()
