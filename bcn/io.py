@@ -90,10 +90,15 @@ def atomic_output(path: str | os.PathLike):
             os.remove(tmp)
 
 
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (see atomic_output)."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+
+
 def write_json(path: str | os.PathLike, content, indent: int | None = 2) -> None:
     """Write `content` as JSON to `path` atomically (see atomic_output)."""
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(content, indent=indent) + "\n")
+    write_text(path, json.dumps(content, indent=indent) + "\n")
 
 
 def refuse_overwriting_inputs(outputs, inputs) -> None:

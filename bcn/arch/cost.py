@@ -2,7 +2,9 @@
 
 from larq.models import ModelProfile
 
-from bcn.arch.model import SECTIONS
+from bcn.arch.model import SECTIONS, build_model
+from bcn.arch.notation import DEFAULT_SEED
+from bcn.arch.resolve import resolve
 from bcn.centernet import HEADS
 
 BINARY_SPEEDUP = 64  # Eq. 1: a binary MAC costs 1/64 of a float one
@@ -48,3 +50,18 @@ def model_cost(model) -> dict:
         if members and (section != "other" or any(p.weight_count() for p in members)):
             report["sections"][section] = _counts(members)
     return report
+
+
+def design_cost(text: str, input_size: int | None = None, num_classes: int = 20, float_twin: bool = False,
+                seed: int = DEFAULT_SEED) -> dict:
+    """model_cost of a design (preset, spec string or builder file), untrained, with what it was.
+
+    Adds `spec` (the canonical spec at its input size, or the builder's path), `float_twin`,
+    `num_classes`, `seed` and, for a random spec, the binarization mask `drawn` by the seed.
+    """
+    architecture = resolve(text, float_twin, seed, input_size)
+    cost = model_cost(build_model(architecture, input_size, num_classes, float_twin))
+    spec = architecture.spec.with_input_size(cost["input_size"]) if architecture.spec else None
+    cost.update(spec=str(spec or architecture), float_twin=architecture.float_twin, num_classes=num_classes,
+                seed=seed, drawn=str(spec.drawn(seed)) if spec is not None and spec.is_random else None)
+    return cost

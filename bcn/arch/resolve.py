@@ -1,6 +1,6 @@
 """What `--arch` names: a preset, a spec string or a user's builder file (no TensorFlow)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bcn.arch.notation import DEFAULT_SEED, ArchSpec, SpecError, parse_spec
@@ -25,9 +25,19 @@ class Architecture:
         return str(self.spec) if self.spec else str(self.builder)
 
 
-def resolve(text: str, float_twin: bool = False, seed: int = DEFAULT_SEED) -> Architecture:
-    """A preset name (see PRESETS), a spec string, or a `.py` file defining `build`."""
-    text = text.strip()
+def resolve(text: str, float_twin: bool = False, seed: int = DEFAULT_SEED, input_size: int | None = None) -> Architecture:
+    """A preset name (see PRESETS), a spec string, or a `.py` file defining `build`.
+
+    With `input_size`, a spec takes that size, and one its strides do not divide is a
+    SpecError now, before any model is built.
+    """
+    architecture = _resolve(text.strip(), float_twin, seed)
+    if architecture.spec is not None and input_size:
+        return replace(architecture, spec=architecture.spec.with_input_size(input_size))
+    return architecture
+
+
+def _resolve(text: str, float_twin: bool, seed: int) -> Architecture:
     if text in PRESETS:
         preset = PRESETS[text]
         return Architecture(text, parse_spec(preset.spec), preset.float_twin or float_twin, seed=seed)

@@ -1,6 +1,7 @@
 """`bcn arch sweep`: the cost of many designs, optionally measured on this machine (the paper's Fig. 1)."""
 
 import re
+from dataclasses import asdict
 import tempfile
 from pathlib import Path
 
@@ -30,16 +31,14 @@ def _paper_map(name: str, input_size: int) -> float | None:
 def cost_rows(specs, input_size: int | None = None, seed: int = DEFAULT_SEED, num_classes: int = 20,
               progress: bool = True) -> list[dict]:
     """One row per spec: its canonical spec (and drawn mask), cost at `input_size` and the paper's mAP."""
-    architectures = [resolve(text, seed=seed) for text in specs]
+    architectures = [resolve(text, seed=seed, input_size=input_size) for text in specs]  # bad sizes fail first
     for arch in architectures:
         if arch.spec is None:
             raise BcnError(f"{arch.builder}: a sweep takes presets and spec strings, not builder files")
-        if input_size:
-            arch.spec.with_input_size(input_size)  # a bad size fails before any model is built
     rows = []
     for number, arch in enumerate(tqdm(architectures, desc="cost", unit="design", disable=not progress or None,
                                        leave=False), 1):
-        spec = arch.spec.with_input_size(input_size) if input_size else arch.spec
+        spec = arch.spec
         cost = model_cost(build_model(arch, spec.input_size, num_classes))
         tf.keras.backend.clear_session()
         rows.append({
@@ -49,6 +48,14 @@ def cost_rows(specs, input_size: int | None = None, seed: int = DEFAULT_SEED, nu
             **{key: cost[key] for key in COST_KEYS},
             "paper_map": _paper_map(arch.name, spec.input_size), "map": None,
         })
+    return rows
+
+
+def preset_rows(input_size: int | None = None, seed: int = DEFAULT_SEED) -> list[dict]:
+    """cost_rows of every preset (at its own input size unless `input_size`), with its note and Table 2 row."""
+    rows = cost_rows(list(PRESETS), input_size, seed, progress=False)
+    for row in rows:
+        row.update(note=PRESETS[row["name"]].note, paper=asdict(PRESETS[row["name"]].paper))
     return rows
 
 

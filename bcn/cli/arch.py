@@ -10,16 +10,11 @@ from bcn.errors import BcnError
 from bcn.extras import import_tensorflow, require
 
 
-def _model(spec: str, input_size: int | None, num_classes: int, float_twin: bool, seed: int):
+def _design(spec: str, input_size: int | None = None, float_twin: bool = False, seed: int = DEFAULT_SEED):
+    """The resolved design: a bad spec or input size fails here, in one line, before TensorFlow loads."""
     from bcn.arch.resolve import resolve
 
-    arch = resolve(spec, float_twin, seed)  # bad specs fail here, before TensorFlow loads
-    if arch.spec is not None and input_size:
-        arch.spec.with_input_size(input_size)
-    import_tensorflow("bcn arch")
-    from bcn.arch.model import build_model
-
-    return build_model(arch, input_size, num_classes, float_twin)
+    return resolve(spec, float_twin, seed, input_size)
 
 
 def _giga(value: float) -> str:
@@ -78,16 +73,11 @@ def info(spec, input_size, num_classes, float_twin, seed, as_json):
     SPEC is a preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256), a spec string or a .py
     builder file. For a random spec (':pP'), the drawn mask is shown; --seed draws another.
     """
-    from bcn.arch.resolve import resolve
+    _design(spec, input_size, float_twin, seed)
+    import_tensorflow("bcn arch info")
+    from bcn.arch.cost import design_cost
 
-    model = _model(spec, input_size, num_classes, float_twin, seed)
-    from bcn.arch.cost import model_cost
-
-    arch = resolve(spec, float_twin, seed)
-    cost = model_cost(model)
-    full = arch.spec.with_input_size(cost["input_size"]) if arch.spec else None
-    cost.update(spec=str(full or arch), float_twin=arch.float_twin, num_classes=num_classes, seed=seed,
-                drawn=str(full.drawn(seed)) if full is not None and full.is_random else None)
+    cost = design_cost(spec, input_size, num_classes, float_twin, seed)
     if as_json:
         click.echo(json.dumps(cost, indent=2))
     else:
@@ -106,19 +96,10 @@ def list_(input_size, seed, as_json):
 
     Figures at each preset's own input size (512; rn50-256 at 256) unless --input-size.
     """
-    tf = import_tensorflow("bcn arch list")
-    from dataclasses import asdict
+    import_tensorflow("bcn arch list")
+    from bcn.arch.sweep import preset_rows
 
-    from bcn.arch.cost import model_cost
-    from bcn.arch.presets import PRESETS
-
-    rows = []
-    for name, preset in PRESETS.items():
-        cost = model_cost(_model(name, input_size, 20, False, seed))
-        tf.keras.backend.clear_session()
-        rows.append({"name": name, "spec": preset.spec, "float_twin": preset.float_twin, "note": preset.note,
-                     "paper": asdict(preset.paper),
-                     **{k: cost[k] for k in ("input_size", "macs", "binary_macs", "binary_ratio", "eq_flops", "params")}})
+    rows = preset_rows(input_size, seed)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -143,19 +124,14 @@ def build(spec, output, input_size, num_classes, float_twin, seed):
     from bcn.io import atomic_output, refuse_overwriting_inputs
 
     refuse_overwriting_inputs([("--output", output)], [spec if spec.strip().endswith(".py") else None])
-    model = _model(spec, input_size, num_classes, float_twin, seed)
+    architecture = _design(spec, input_size, float_twin, seed)
+    import_tensorflow("bcn arch build")
+    from bcn.arch.model import build_model
+
+    model = build_model(architecture, input_size, num_classes, float_twin)
     with atomic_output(output) as tmp:
         model.save(tmp)
     click.echo(f"wrote {output} ({model.name}, {model.count_params():,} params)")
-
-
-def _write_text(path: str, text: str) -> None:
-    from pathlib import Path
-
-    from bcn.io import atomic_output
-
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(text)
 
 
 @arch.command()
@@ -187,12 +163,8 @@ def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads,
     bcn arch sweep q0 q1 q2 q2b q2c q2d q2e q3 q4 q5 rtb rn50 --plot fig1.png
     bcn arch sweep q1 q2 q3 --input-size 256 --measure --markdown sweep.md --plot sweep.png
     """
-    from bcn.arch.resolve import resolve
-
     for text in specs:
-        arch = resolve(text, seed=seed)  # bad specs fail here, before TensorFlow loads
-        if arch.spec is not None and input_size:
-            arch.spec.with_input_size(input_size)
+        _design(text, input_size, seed=seed)
     for path in (json_path, markdown_path, csv_path, plot_path):
         if path and not os.path.isdir(os.path.dirname(path) or "."):
             raise BcnError(f"{path}: folder {os.path.dirname(path)} does not exist")
@@ -209,10 +181,12 @@ def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads,
     if measure:
         measure_rows(rows, num_classes, runs=runs, threads=threads, keep=keep)
     click.echo(format_table(rows))
+    from bcn.io import write_text
+
     for path, text in ((json_path, lambda: json.dumps(rows, indent=2) + "\n"),
                        (markdown_path, lambda: format_table(rows, markdown=True)), (csv_path, lambda: format_csv(rows))):
         if path:
-            _write_text(path, text())
+            write_text(path, text())
             click.echo(f"wrote {path}")
     if plot_path:
         plot_fig1(rows, plot_path)
