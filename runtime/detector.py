@@ -178,3 +178,34 @@ class Detector:
         end = time.perf_counter()
         self.last_timings = Timings((ran - start) * 1e3, (decoded_at - ran) * 1e3, (end - decoded_at) * 1e3)
         return detections
+
+    def run(self, source: str, out=None, json_out=None, **options):
+        """Detect on every frame of `source` as `bcn detect` does, until it ends or is stopped.
+
+        Called from the main thread, the first Ctrl-C (SIGINT) or SIGTERM stops the run cleanly
+        and a second one interrupts it; either way the outputs are finalized before this returns
+        or raises (the video playable to its last frame, the JSON complete).
+
+        Args:
+            source: what `bcn detect --source` takes: an image, a folder of images, a video file,
+                a camera index ("0"), "picam[:WxH]", a stream URL or a GStreamer pipeline.
+            out: folder for the annotated images, or the video NAME.mkv (created if missing).
+            json_out: a file for the detections as JSON lines (a JSON list if it ends in .json);
+                None or "-" writes JSON lines to stdout.
+            options: serve ((host, port) of a live view), show (a window), score_threshold,
+                classes (names to keep), reconnect, retries, stall_timeout (live sources), camera
+                (a bcn.runtime.cameras.CameraMode), max_frames, duration (seconds), log (a callable
+                taking each message, e.g. reconnects) and stop (a threading.Event that ends the run).
+
+        Returns:
+            A bcn.runtime.lifecycle.RunResult: stats (frames, FPS, latency, captured/dropped), wrote
+            (each output described), stopped (a stop was asked for) and lost (why a live source went
+            away for good, else None).
+
+        Example:
+            >>> result = Detector("q1.tflite").run("rtsp://camera.local/stream", out="recordings")
+            >>> print(result.stats.summary(), *result.wrote, sep="\\n")
+        """
+        from bcn.runtime.lifecycle import run_detector
+
+        return run_detector(self, source, out, json_out, **options)

@@ -1,13 +1,7 @@
-"""`bcn detect`: run a converted model on images, videos, cameras and live streams."""
-
-import contextlib
-import signal
-import threading
-from pathlib import Path
+"""`bcn detect`: run a converted model on images, videos, cameras and live streams (the run: bcn.runtime.lifecycle)."""
 
 import click
 
-from bcn.errors import BcnError
 from bcn.extras import require
 
 SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), the Raspberry Pi camera through "
@@ -21,56 +15,10 @@ class StreamLost(click.ClickException):
     exit_code = 1
 
 
-def _class_ids(names: str | None, classes: list[str]) -> set[int] | None:
-    if not names:
-        return None
-    wanted = [name.strip() for name in names.split(",") if name.strip()]
-    unknown = [name for name in wanted if name not in classes]
-    if unknown:
-        raise BcnError(f"--classes: unknown class {', '.join(unknown)} (the model has: {', '.join(classes)})")
-    return {classes.index(name) for name in wanted}
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """An Event set by the first Ctrl-C or SIGTERM; a second one interrupts at once."""
-    stop = threading.Event()
-
-    def handle(signum, _frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def _serve_address(ctx, param, value):
     from bcn.runtime.serve import parse_address
 
     return parse_address(value) if value is not None else None
-
-
-def _sinks(source, out: Path | None, json_out: str | None, serve=None, log=None):
-    from bcn.runtime.sinks import AnnotatedImages, AnnotatedVideo, DetectionsJson
-
-    sinks = []
-    if serve is not None:  # first: a port already taken fails before any file is begun
-        from bcn.runtime.serve import LiveView
-
-        sinks.append(LiveView(*serve, name=source.name, log=log))
-        sinks[0].source = source
-    sinks.append(DetectionsJson(None if json_out in (None, "-") else Path(json_out)))
-    if out is not None:
-        if source.kind != "images":
-            sinks.append(AnnotatedVideo(out / f"{source.name}.mkv", source.fps or 25.0, realtime=source.live))
-        else:
-            sinks.append(AnnotatedImages(out))
-    return sinks
 
 
 @click.command()
@@ -117,44 +65,16 @@ def detect(model, source_text, out, json_out, show, serve, score, classes, threa
     from bcn.runtime.sources import quiet_opencv
 
     quiet_opencv()
-    from bcn.runtime import pipeline
     from bcn.runtime.cameras import CameraMode
-    from bcn.runtime.sinks import check_inputs_kept, check_writable_folder
-    from bcn.runtime.sources import open_source
-    from bcn.runtime.window import Window, check_display
-
-    if not Path(model).is_file():
-        raise BcnError(f"{model}: no such model file")
-    check_inputs_kept(Path(model), source_text, Path(out) if out else None, json_out)
-    out = check_writable_folder(Path(out)) if out else None
-    if show:
-        check_display()
     from bcn.runtime.detector import Detector
 
-    detector = Detector(model, engine=engine, threads=threads)
-    keep = _class_ids(classes, list(detector.classes))
-    log = lambda message: click.echo(message, err=True)  # noqa: E731
-    with _stop_on_signals() as stop:
-        source = open_source(source_text, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log,
-                             camera=CameraMode(width, height, fps))
-        sinks = []
-        window = None
-        complete = False
-        try:
-            sinks = _sinks(source, out, json_out, serve, log)
-            window = Window(f"bcn detect {source_text}") if show else None
-            stats = pipeline.run(detector, source, sinks, stop, score, keep, window, max_frames, duration)
-            complete = True
-        finally:
-            source.close()
-            if window is not None:
-                window.close()
-            for sink in sinks:
-                sink.close(complete)
-    stats.count_capture(source)
-    click.echo(f"bcn detect: {stats.summary()}", err=True)
-    for sink in sinks:
-        if sink.describe():
-            click.echo(f"wrote {sink.describe()}", err=True)
-    if source.live and source.ended and source.error and not stop.is_set():
-        raise StreamLost(source.error)
+    result = Detector(model, engine=engine, threads=threads).run(
+        source_text, out, json_out, serve=serve, show=show, score_threshold=score,
+        classes=classes.split(",") if classes else None, reconnect=reconnect, retries=retries,
+        stall_timeout=stall_timeout, camera=CameraMode(width, height, fps), max_frames=max_frames, duration=duration,
+        log=lambda message: click.echo(message, err=True))
+    click.echo(f"bcn detect: {result.stats.summary()}", err=True)
+    for text in result.wrote:
+        click.echo(f"wrote {text}", err=True)
+    if result.lost:
+        raise StreamLost(result.lost)

@@ -1,0 +1,116 @@
+"""`Detector.run` from Python on a live loopback MJPEG stream: stopped as `bcn detect` is, outputs finalized.
+
+The run is a short script in a subprocess, as a user's program would be, so SIGINT is a
+real signal delivered to a real main thread.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import pytest
+from runtime_models import INPUT_SIZE, TINY, untrained_model
+from test_detect_stream import MjpegServer
+
+STREAM_FPS = 30
+
+SCRIPT = """
+import json, sys
+from bcn.runtime.detector import Detector
+
+model, source, out = sys.argv[1:]
+result = Detector(model).run(source, out=out, json_out=out + "/detections.jsonl", score_threshold=0.0)
+print(json.dumps({"frames": result.stats.frames, "wrote": result.wrote, "stopped": result.stopped,
+                  "lost": result.lost}))
+"""
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return untrained_model(tmp_path_factory.mktemp("model"), TINY, INPUT_SIZE)
+
+
+@pytest.fixture
+def server():
+    server = MjpegServer(STREAM_FPS)
+    yield server
+    server.kill()
+
+
+def _wait_for_frames(out, process=None, timeout=60.0):
+    """Wait until detections are being written, so the run is in its loop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (out / "stream.mkv").exists() and (out / "detections.jsonl").stat().st_size:
+            return
+        assert process is None or process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    pytest.fail("no frame was processed")
+
+
+def _decoded_frames(path):
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} is not playable"
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    return count
+
+
+def _reported(wrote, what):
+    """The count in the line of `wrote` that names `what` ("N frames at ..." or "N detections to ...")."""
+    [line] = [line for line in wrote if what in line]
+    return int(re.search(r"(\d+) (?:frames|detections)", line)[1])
+
+
+def test_sigint_stops_a_python_run_and_finalizes_the_video(model, server, tmp_path):
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-c", SCRIPT, str(model), server.url, str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out.mkdir()  # the run creates it too; made here so the wait can look inside at once
+        _wait_for_frames(out, process)
+        time.sleep(2)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    result = json.loads(stdout)
+    assert result["stopped"] and result["lost"] is None, result
+    assert result["frames"] >= 10, result  # about 2 s of a 30 FPS stream went through
+    assert not [name for name in os.listdir(out) if name.startswith(".")], os.listdir(out)
+    assert _decoded_frames(out / "stream.mkv") == _reported(result["wrote"], "stream.mkv")
+    text = (out / "detections.jsonl").read_text()
+    assert text.endswith("\n")
+    records = [json.loads(line) for line in text.splitlines()]  # every line whole
+    assert len(records) == _reported(result["wrote"], "detections.jsonl")
+    # At score 0 every frame has a detection: the JSON holds each frame the result counts, no more.
+    assert {r["frame"] for r in records} == set(range(result["frames"]))
+
+
+def test_a_run_in_another_thread_ends_on_its_stop_event(model, server, tmp_path):
+    from bcn.runtime.detector import Detector
+
+    out, stop, results = tmp_path / "out", threading.Event(), []
+    out.mkdir()
+    before = signal.getsignal(signal.SIGINT)
+    worker = threading.Thread(target=lambda: results.append(Detector(model).run(
+        server.url, out=out, json_out=out / "detections.jsonl", score_threshold=0.0, stop=stop)))
+    worker.start()
+    try:
+        _wait_for_frames(out)
+        assert signal.getsignal(signal.SIGINT) is before  # signals go to the main thread: its handlers are left alone
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    [result] = results
+    assert result.stopped and result.lost is None and result.stats.frames > 0
+    assert _decoded_frames(out / "stream.mkv") == _reported(result.wrote, "stream.mkv")
