@@ -102,7 +102,7 @@ def _parity_sentence(parity: dict) -> str:
                    f"{parity['min_iou']} with the same class" if parity.get("agreement") is not None
                    else f"no detections with score >= {threshold} to match")
         largest = parity.get("heatmap_max_abs_diff")
-        heatmap = "" if largest is None else f", heatmap scores differ by at most {largest:.4f}"
+        heatmap = "" if largest is None else f", heatmap scores differ by at most {largest:.3g}"
         verdict = f"{parity.get('check')}: {matched}{heatmap}"
     return (f"Parity of `models/binary.tflite`, run by bcn's runtime with its defaults{runner}, vs Keras on "
             f"{plural(parity['images'], 'image')}: check {verdict}; details in [convert.json](convert.json).")
