@@ -7,6 +7,8 @@ detect on a few test images, and write every figure into a report folder.
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +25,10 @@ MARKER = "demo.json"
 # A short CPU run: a constant learning rate (the paper's late drop to 1e-4 stalls a
 # minutes-long binary run) and light augmentation.
 SHORT_RUN = {"lr": 2e-3, "batch_size": 16}
+# Annotated test images are drawn enlarged to at least this shorter side (96 px: 5x), where
+# labels are 12 px high and legible.
+READABLE_SIDE = 480
+DETECT_SCORE = 0.3
 
 
 def prepare_out(out: Path) -> None:
@@ -76,12 +82,28 @@ def evaluate_model(model_path: Path, data: Path, split: str, plot: Path | None =
     return report.evaluation.as_dict()
 
 
-def annotate_samples(model_path: Path, samples, out: Path, count: int) -> list[dict]:
-    """Run the runtime's Detector on `count` test images and save them annotated."""
+def benchmark_fresh(tflites: list[Path], out: Path, threads: tuple[int, ...], runs: int, warmup: int) -> dict:
+    """`bcn bench` in a new Python process, which writes OUT/bench.json, bench.md and latency.png;
+    returns the report. That process never loads TensorFlow, so threads that training started
+    in this one (TensorFlow's pools) cannot compete with the measured runs."""
+    command = [sys.executable, "-m", "bcn", "bench", *map(str, tflites), "--threads", ",".join(map(str, threads)),
+               "--runs", str(runs), "--warmup", str(warmup), "--json", str(out / "bench.json"),
+               "--markdown", str(out / "bench.md"), "--plot", str(out / "latency.png")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        problem = lines[-1].removeprefix("Error: ") if lines else f"exit status {done.returncode}"
+        raise BcnError(f"measuring latency (bcn bench in a new process) failed: {problem}")
+    return json.loads((out / "bench.json").read_text())
+
+
+def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
+    """Run the runtime's Detector on `count` test images and save them annotated (enlarged
+    to READABLE_SIDE); returns the engine that ran them and the images written."""
     import cv2
 
-    from bcn.runtime.annotate import draw_detections
     from bcn.images import read_image
+    from bcn.runtime.annotate import draw_detections
     from bcn.runtime.detector import Detector
 
     detector = Detector(model_path)
@@ -89,13 +111,16 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> list[d
     written = []
     for sample in samples[:count]:
         image = read_image(sample.image_path)
-        detections = detector.detect(image, score_threshold=0.3)
+        detections = detector.detect(image, score_threshold=DETECT_SCORE)
+        annotated = draw_detections(image, detections, min_side=READABLE_SIDE)
         path = out / f"{sample.image_id}.jpg"
         with atomic_output(path) as tmp:
-            cv2.imwrite(tmp, draw_detections(image, detections))
+            cv2.imwrite(tmp, annotated)
         written.append({"image": str(path.relative_to(out.parent)), "detections": len(detections),
-                        "ground_truth": int(len(sample.boxes))})
-    return written
+                        "ground_truth": int(len(sample.boxes)), "enlarged": annotated.shape[0] // image.shape[0]})
+    engine = detector.engine
+    return {"runtime": {"engine": engine.name, "library": engine.library, "options": engine.options},
+            "score_threshold": DETECT_SCORE, "images": written}
 
 
 def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int, threads: tuple[int, ...],
@@ -109,8 +134,6 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
     from bcn.data.formats import NAMES, detect_format, find_split, load, read_class_names
     from bcn.data.synth import write_synth
     from bcn.demo_report import write_report
-    from bcn.runtime.bench import benchmark
-    from bcn.runtime.bench_report import format_markdown, plot_latency
     from bcn.train.augment import LIGHT_AUGMENTATION
     from bcn.train.trainer import Recipe, train
 
@@ -155,13 +178,9 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
         }
         write_json(out / "eval.json", evaluation)
 
-    with step("benchmark latency, interleaved"):
+    with step("benchmark latency, interleaved, in a new process"):
         tflites = [models / "binary.tflite", models / "binary_float32.tflite", models / "binary_int8.tflite"]
-        bench = benchmark(tflites, threads=threads, runs=runs, warmup=max(2, runs // 10))
-        write_json(out / "bench.json", bench)
-        with atomic_output(out / "bench.md") as tmp:
-            Path(tmp).write_text(format_markdown(bench))
-        plot_latency(bench, out / "latency.png")
+        bench = benchmark_fresh(tflites, out, threads, runs, warmup=max(2, runs // 10))
 
     with step("detect on test images"):
         detections = annotate_samples(models / "binary.tflite", test_samples, out / "detections", 6)
@@ -171,7 +190,7 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
             "arch": arch, "input_size": input_size, "classes": class_names, "images": images,
             "data": None if data_root is None else {"root": str(data_root), "layout": NAMES[detect_format(data_root)],
                                                     "held_out": held_out, "held_out_images": len(test_samples)},
-            "minutes": minutes, "seed": seed, "training": trained, "evaluation": evaluation,
+            "held_out": held_out, "minutes": minutes, "seed": seed, "training": trained, "evaluation": evaluation,
             "conversion": conversion, "bench": bench, "detections": detections, "timings": timings,
         }
         summary["total_seconds"] = round(time.monotonic() - started, 1)

@@ -21,6 +21,47 @@ def ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def engine_phrase(runtime: dict) -> str:
+    """What ran a model, e.g. "the tflite engine (ai-edge-litert 2.3.0 + bcn-lce delegate, kernel avx2)"."""
+    kernel = (runtime.get("options") or {}).get("kernel")
+    return f"the {runtime['engine']} engine ({runtime['library']}{f', kernel {kernel}' if kernel else ''})"
+
+
+def speed(over: float | None, than: str) -> str:
+    """A latency ratio (binary / other) in words, with the ratio as the tables print it."""
+    if over is None:
+        return f"not measured against {than}"
+    if ratio(over) == "1.00":
+        return f"as fast as {than} ({ratio(over)}x its latency)"
+    return f"{'faster' if over < 1 else 'slower'} than {than} ({ratio(over)}x its latency)"
+
+
+def size(over: float | None, than: str) -> str:
+    """A size ratio (other / binary) in words."""
+    if over is None:
+        return f"not compared with {than}"
+    if ratio(over) == "1.00":
+        return f"the same size as {than}"
+    if over > 1:
+        return f"{ratio(over)}x smaller than {than}"
+    return f"{ratio(1 / over)}x larger than {than}"
+
+
+def map_difference(converted: float | None, keras: float | None) -> str:
+    """How the converted model's mAP@0.5 compares with the Keras model's, at the table's precision."""
+    if converted is None or keras is None:
+        return "cannot be compared with the Keras model's (n/a)"
+    difference = float(metric(converted)) - float(metric(keras))
+    if metric(converted) == metric(keras):
+        return f"equals the Keras model's, {metric(keras)}"
+    return (f"is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras model's "
+            f"({metric(converted)} vs {metric(keras)})")
+
+
 def _bench_rows(bench: dict) -> list[str]:
     rows = ["| model | variant | threads | engine | interpreter p50 ms | detect p50 ms | detect FPS |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -40,6 +81,66 @@ def _ratio_rows(bench: dict) -> list[str]:
     return rows
 
 
+def _made_from(variant: str, entry: dict) -> str:
+    if variant == "binary":
+        return "the binary model"
+    return {"trained": "the trained float twin", "fresh": "a float twin with fresh (untrained) weights"}.get(
+        entry.get("weights"), "the float twin")
+
+
+def _parity_sentence(parity: dict) -> str:
+    """What convert's parity check compared, and its verdict with the numbers it was judged on."""
+    from bcn.converters.parity import parity_problem
+
+    runner = f" on {engine_phrase(parity['runtime'])}" if parity.get("runtime") else ""
+    if parity.get("check") == "failed":
+        problem = parity_problem(parity)
+        verdict = "failed" + (f": {problem}" if problem else "")
+    else:
+        threshold = parity["score_threshold"]
+        matched = (f"{parity['agreement']:.1%} of the detections with score >= {threshold} match within IoU "
+                   f"{parity['min_iou']} with the same class" if parity.get("agreement") is not None
+                   else f"no detections with score >= {threshold} to match")
+        largest = parity.get("heatmap_max_abs_diff")
+        heatmap = "" if largest is None else f", heatmap scores differ by at most {largest:.3g}"
+        verdict = f"{parity.get('check')}: {matched}{heatmap}"
+    return (f"Parity of `models/binary.tflite`, run by bcn's runtime with its defaults{runner}, vs Keras on "
+            f"{plural(parity['images'], 'image')}: check {verdict}; details in [convert.json](convert.json).")
+
+
+def _latency_prose(bench: dict) -> list[str]:
+    """How the latency was measured and what the ratios show, in sentences made from bench.json."""
+    lines = []
+    if bench.get("tensorflow_loaded") is not None:
+        lines.append("`bcn bench` measured these models in a new Python process " + (
+            "with TensorFlow loaded: its threads may skew the multi-threaded rows."
+            if bench["tensorflow_loaded"] else
+            "that never loaded TensorFlow, so no thread left by training competes with the measured runs."))
+    engines: dict[str, list] = {}
+    for r in bench["results"]:
+        engines.setdefault(engine_phrase(r), []).append(r["variant"] or r["name"])
+    lines.append("Engines: " + "; ".join(f"{' and '.join(dict.fromkeys(names))} on {phrase}"
+                                         for phrase, names in engines.items()) + ".")
+    lines.append("Ratios are of the interpreter call's p50; below 1 the binary model is faster.")
+    for c in bench.get("comparisons", []):
+        f32, i8 = c.get("binary_over_float32") or {}, c.get("binary_over_int8") or {}
+        lines.append(f"At {plural(c['threads'], 'thread')} the binary model is "
+                     f"{speed(f32.get('p50'), 'its float32 twin')} and {speed(i8.get('p50'), 'its int8 twin')}.")
+    threads = bench["settings"]["threads"]
+    if len(threads) > 1:
+        p50s: dict[str, dict] = {}
+        for r in bench["results"]:
+            p50s.setdefault(r["variant"] or r["name"], {})[r["threads"]] = r["latency_ms"]["p50"]
+        fewest, most = min(threads), max(threads)
+        changes = [f"{name} {ratio(by_threads[most] / by_threads[fewest])}x" for name, by_threads in p50s.items()
+                   if by_threads.get(fewest) and by_threads.get(most)]
+        lines.append(f"From {plural(fewest, 'thread')} to {most} the p50 changes by a factor of: "
+                     f"{', '.join(changes)} (below 1: faster with more threads).")
+    lines.append("Absolute times on a shared machine are noisy; the models ran interleaved, one detect each in "
+                 "turn, so the ratios compare runs made side by side rather than minutes apart.")
+    return lines
+
+
 def render(summary: dict) -> str:
     """The report's Markdown."""
     conv, ev, bench = summary["conversion"], summary["evaluation"], summary["bench"]
@@ -47,6 +148,7 @@ def render(summary: dict) -> str:
     cost = conv["cost"]
     files = conv["files"]
     parity = conv["parity"]
+    shown = summary["detections"]
     lines = [
         "# bcn demo report",
         "",
@@ -70,65 +172,72 @@ def render(summary: dict) -> str:
         "rb is the share of multiply-accumulates done by 1-bit convolutions; Eq. 1 counts a binary MAC",
         "as 1/64 of a float one, which is the paper's estimate of what a bitpacked kernel saves.",
         "",
-        "## Accuracy: VOC mAP@0.5 on the held-out test split",
+        f"## Accuracy: VOC mAP@0.5 on the held-out {summary['held_out']} split",
         "",
         "| model | mAP@0.5 (VOC07 11-point) | mAP@0.5 (area) | epochs | training seconds |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for key, label, run in (("binary_keras", "binary (Keras)", "binary"), ("binary_lce", "binary (LCE .tflite)", None),
+    for key, label, run in (("binary_keras", "binary (Keras)", "binary"),
+                            ("binary_lce", "binary (converted .tflite)", None),
                             ("float_keras", "float twin (Keras)", "float")):
         training = summary["training"].get(run, {}) if run else {}
         lines.append(f"| {label} | {metric(ev[key]['map50_voc07'])} | {metric(ev[key]['map50_area'])} | "
                      f"{training.get('epochs', '')} | {training.get('seconds', '')} |")
     lines += [
         "",
-        "The binary model and its float twin train on the same data for the same time; the float twin is",
-        "the fair baseline (same graph, every binary conv full precision). The LCE row is the converted",
-        "flatbuffer run by the LCE interpreter: it should match the Keras row closely.",
+        f"The binary model and its float twin train on the same data with the same time budget "
+        f"({summary['minutes'] / 2:g} min each); the float twin is the fair baseline (same graph, every binary "
+        "conv full precision). The converted row is `models/binary.tflite` run as `bcn detect` runs it, by "
+        f"bcn's runtime with its defaults on {engine_phrase(shown['runtime'])}: its mAP@0.5 (VOC07) "
+        f"{map_difference(ev['binary_lce']['map50_voc07'], ev['binary_keras']['map50_voc07'])}.",
         "",
         "![precision-recall, binary](pr_binary.png) ![precision-recall, float twin](pr_float.png)",
         "",
         "## Conversion",
         "",
-        "| file | engine | size | binary convs (LceBconv2d) |",
-        "| --- | --- | --- | --- |",
+        "| file | made from | format | size | binary convs (LceBconv2d) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for variant, entry in files.items():
         bconv = entry["ops"].get("LceBconv2d", 0)
-        lines.append(f"| {Path(entry['path']).name} | {entry['engine']} | {mib(entry['bytes'])} | {bconv} |")
+        kind = "TFLite with LCE ops" if entry["engine"] == "lce" else "TFLite"
+        lines.append(f"| {Path(entry['path']).name} | {_made_from(variant, entry)} | {kind} | {mib(entry['bytes'])} "
+                     f"| {bconv} |")
     lines += [
         "",
-        f"The binary model is {ratio(conv['size_ratios'].get('float32'))}x smaller than its float32 twin "
-        f"and {ratio(conv['size_ratios'].get('int8'))}x smaller than int8. "
+        f"The binary model is {size(conv['size_ratios'].get('float32'), 'its float32 twin')} "
+        f"and {size(conv['size_ratios'].get('int8'), 'its int8 twin')}. "
         f"{conv['binary_layers'].get('LceBconv2d', 0)} of {conv['binary_layers'].get('keras_binary_convs', '?')} "
         "binary Keras layers became bitpacked LceBconv2d ops.",
         "",
-        f"Parity, LCE interpreter vs Keras on {len(parity.get('samples', []))} images: "
-        f"check {parity.get('check')}; details in [convert.json](convert.json).",
+        _parity_sentence(parity),
         "",
-        "## Latency (measured interleaved, one run)",
+        "## Latency (one interleaved run)",
         "",
         *_bench_rows(bench),
         "",
         *_ratio_rows(bench),
         "",
-        "Below 1 the binary model is faster. On x86 LCE has no hand-optimized kernels (its fast paths are",
-        "ARM NEON): expect larger gains on a Raspberry Pi. Absolute times on a shared machine are noisy;",
-        "the ratios come from runs interleaved model by model, so noise hits all alike.",
+        " ".join(_latency_prose(bench)),
         "",
         "![latency](latency.png)",
         "",
-        "## Detections (binary model, LCE runtime, score >= 0.3)",
+        "## Detections",
+        "",
+        f"`models/binary.tflite` run by bcn's runtime on {engine_phrase(shown['runtime'])}, on "
+        f"{plural(len(shown['images']), 'test image')}; boxes with score >= {shown['score_threshold']}:",
         "",
     ]
-    for item in summary["detections"]:
+    for item in shown["images"]:
+        enlarged = f", drawn {item['enlarged']}x enlarged" if item["enlarged"] > 1 else ""
         lines.append(f"- [{item['image']}]({item['image']}): detections {item['detections']}, "
-                     f"objects in the annotation {item['ground_truth']}")
+                     f"objects in the annotation {item['ground_truth']}{enlarged}")
     lines += [
         "",
         "## Files",
         "",
-        "- `models/`: `binary.tflite` (LCE), `binary_float32.tflite` and `binary_int8.tflite` (the float twin)",
+        "- `models/`: " + ", ".join(f"`{Path(entry['path']).name}` ({_made_from(variant, entry)})"
+                                   for variant, entry in files.items()),
         "- `runs/binary`, `runs/float`: training runs, each with `best.h5` and `model.h5` (Keras), config.json "
         "and TensorBoard logs (`tensorboard --logdir runs`)",
         *(["- `data/`: the generated VOC-layout data set"] if not summary.get("data") else []),

@@ -1,5 +1,7 @@
 """Drawing detections: boxes, class names and scores in readable colours, and an FPS overlay."""
 
+import math
+
 import numpy as np
 
 # 20 saturated, well-separated colours (after Trubetskoy's list, pale ones replaced), as RGB hex.
@@ -40,14 +42,21 @@ def _label(image: np.ndarray, text: str, x: int, y: int, color, font_scale: floa
                 thickness, cv2.LINE_AA)
 
 
-def draw_detections(image: np.ndarray, detections) -> np.ndarray:
-    """A copy of `image` (BGR) with each detection's box and "class score" label drawn."""
+def draw_detections(image: np.ndarray, detections, min_side: int = 0) -> np.ndarray:
+    """A copy of `image` (BGR) with each detection's box and "class score" label drawn.
+
+    With `min_side`, an image whose shorter side is below it is first enlarged by the
+    smallest whole factor that reaches it (each pixel becomes a block; boxes scale alike),
+    so labels on tiny images are legible: the copy is then that much larger.
+    """
     import cv2
 
-    canvas = image.copy()
+    factor = max(1, math.ceil(min_side / min(image.shape[:2])))
+    canvas = image.copy() if factor == 1 else cv2.resize(image, None, fx=factor, fy=factor,
+                                                         interpolation=cv2.INTER_NEAREST)
     thickness, font_scale = _scale(canvas)
     for detection in sorted(detections, key=lambda d: d.score):  # best drawn last, on top
-        x1, y1, x2, y2 = (int(round(float(v))) for v in detection.box)
+        x1, y1, x2, y2 = (round(float(v) * factor) for v in detection.box)
         x1, x2 = sorted((x1, x2))
         y1, y2 = sorted((y1, y2))
         color = class_color(detection.class_id)

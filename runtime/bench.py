@@ -289,7 +289,8 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
     Returns:
         A dict with the machine, library versions and settings; `results`: per model and
         thread count the engine, library, kernel path and latency statistics (ms);
-        `comparisons`: the binary / float32 and binary / int8 latency ratios.
+        `comparisons`: the binary / float32 and binary / int8 latency ratios;
+        `tensorflow_loaded`: whether TensorFlow was loaded in the measuring process.
 
     Example:
         >>> report = benchmark(["q1.tflite", "q1_float32.tflite", "q1_int8.tflite"], threads=(1, 2))
@@ -352,6 +353,8 @@ def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str
                      "options": options, "sweep": sweep, "defaults": {"lce": LCE_DEFAULTS, "tflite": TFLITE_DEFAULTS},
                      "image_shape": list(np.asarray(image).shape), "score_threshold": score_threshold},
         "peak_rss_mb": peak_rss_mb(),
+        # TensorFlow's idle threads (left by training, say) compete with multi-threaded runs.
+        "tensorflow_loaded": "tensorflow" in sys.modules,
         "results": results,
         "comparisons": comparisons(results),
     }

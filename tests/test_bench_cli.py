@@ -39,6 +39,7 @@ def test_json_names_the_machine_libraries_and_options(report):
     assert data["settings"]["runs"] == 4 and data["settings"]["threads"] == [1, 2]
     assert data["settings"]["defaults"]["lce"]["use_indirect_bgemm"] is True  # the fastest on x86_64
     assert data["peak_rss_mb"] > 0
+    assert data["tensorflow_loaded"] is ("tensorflow" in sys.modules)  # measured in this process
 
 
 def test_one_result_per_model_and_thread_count(report, models):

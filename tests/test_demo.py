@@ -3,10 +3,14 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import cv2
 import pytest
 
+from bcn.demo import READABLE_SIDE, benchmark_fresh
 from bcn.demo_report import metric, mib, ratio
+from bcn.errors import BcnError
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +20,7 @@ def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "report"
     result = subprocess.run(
         [sys.executable, "-m", "bcn", "demo", "--out", str(out), "--minutes", "0.3", "--images", "40",
-         "--runs", "3", "--threads", "1"],
+         "--runs", "3", "--threads", "1,2"],
         capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
@@ -55,6 +59,61 @@ def test_report_numbers_are_the_json_numbers(demo_run):
         assert f"| {comparison['threads']} | {ratio(comparison['binary_over_float32']['p50'])} |" in report
     for result in bench["results"]:
         assert f"{result['latency_ms']['p50']:.2f}" in report
+
+
+def _speed(over: float) -> str:
+    return "as fast as" if ratio(over) == "1.00" else "faster than" if over < 1 else "slower than"
+
+
+def test_report_sentences_say_what_the_json_says(demo_run):
+    out, _ = demo_run
+    report = (out / "report.md").read_text()
+    summary = json.loads((out / "demo.json").read_text())
+    evaluation, bench = summary["evaluation"], summary["bench"]
+    conversion = json.loads((out / "convert.json").read_text())
+    converted, keras = (metric(evaluation[key]["map50_voc07"]) for key in ("binary_lce", "binary_keras"))
+    difference = float(converted) - float(keras)
+    assert (f"its mAP@0.5 (VOC07) equals the Keras model's, {keras}" if converted == keras else
+            f"its mAP@0.5 (VOC07) is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras "
+            f"model's ({converted} vs {keras})") in report
+    runtime = summary["detections"]["runtime"]
+    assert f"with its defaults on the {runtime['engine']} engine ({runtime['library']}" in report
+    parity = conversion["parity"]
+    assert f"on the {parity['runtime']['engine']} engine ({parity['runtime']['library']}" in report
+    assert f"vs Keras on {parity['images']} images: check {parity['check']}" in report
+    for comparison in bench["comparisons"]:
+        f32, i8 = comparison["binary_over_float32"]["p50"], comparison["binary_over_int8"]["p50"]
+        thread_word = "thread" if comparison["threads"] == 1 else "threads"
+        assert (f"At {comparison['threads']} {thread_word} the binary model is {_speed(f32)} its float32 twin "
+                f"({ratio(f32)}x its latency) and {_speed(i8)} its int8 twin ({ratio(i8)}x its latency).") in report
+    p50 = {(r["variant"], r["threads"]): r["latency_ms"]["p50"] for r in bench["results"]}
+    assert "From 1 thread to 2 the p50 changes by a factor of: " + ", ".join(
+        f"{variant} {ratio(p50[variant, 2] / p50[variant, 1])}x" for variant in ("binary", "float32", "int8")) in report
+    binary = next(r for r in bench["results"] if r["variant"] == "binary")
+    kernel = f", kernel {binary['options']['kernel']}" if binary["options"].get("kernel") else ""
+    assert f"binary on the {binary['engine']} engine ({binary['library']}{kernel})" in report
+    assert not bench["tensorflow_loaded"] and "a new Python process that never loaded TensorFlow" in report
+    assert "`binary_float32.tflite` (the trained float twin)" in report
+    assert "held-out test split" in report and "LCE interpreter" not in report and "Raspberry Pi" not in report
+
+
+def test_annotated_images_are_drawn_enlarged(demo_run):
+    out, _ = demo_run
+    report = (out / "report.md").read_text()
+    for item in json.loads((out / "demo.json").read_text())["detections"]["images"]:
+        drawn = cv2.imread(str(out / item["image"])).shape[:2]
+        original = cv2.imread(str(out / "data" / "JPEGImages" / Path(item["image"]).name)).shape[:2]
+        assert item["enlarged"] > 1 and drawn == tuple(side * item["enlarged"] for side in original)
+        # the smallest whole factor that reaches READABLE_SIDE
+        assert min(original) * (item["enlarged"] - 1) < READABLE_SIDE <= min(drawn)
+        assert (f"({item['image']}): detections {item['detections']}, objects in the annotation "
+                f"{item['ground_truth']}, drawn {item['enlarged']}x enlarged") in report
+
+
+def test_a_failing_benchmark_is_one_line_naming_the_model(tmp_path):
+    with pytest.raises(BcnError, match=r"^measuring latency .*missing\.tflite: no such model file$"):
+        benchmark_fresh([tmp_path / "missing.tflite"], tmp_path, (1,), runs=2, warmup=1)
+    assert not list(tmp_path.iterdir())
 
 
 def test_conversion_kept_binary_layers(demo_run):
