@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from bcn.errors import BcnError
-from bcn.io import atomic_output
+from bcn.io import atomic_output, write_json
 
 # Small enough to train in minutes on two cores, big enough to learn the generated shapes
 # (benchmarks/train_synth_binary_constant_lr.md: 0.558 mAP@0.5 after 10 minutes).
@@ -42,11 +42,6 @@ def prepare_out(out: Path) -> None:
     if not out.parent.is_dir():
         raise BcnError(f"{out}: folder {out.parent} does not exist")
     out.mkdir()
-
-
-def write_json(path: Path, content) -> None:
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(content, indent=2) + "\n")
 
 
 class Step:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bcn.io import atomic_output
+from bcn.io import write_text
 
 
 def mib(num_bytes: float) -> str:
@@ -252,6 +252,5 @@ def render(summary: dict) -> str:
 def write_report(out: Path, summary: dict) -> Path:
     """Write OUT/report.md atomically; returns its path."""
     path = out / "report.md"
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(render(summary))
+    write_text(path, render(summary))
     return path

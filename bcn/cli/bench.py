@@ -1,7 +1,6 @@
 """`bcn bench`: latency of converted models against their full-precision twins."""
 
 import importlib.util
-import json
 from pathlib import Path
 
 import click
@@ -74,7 +73,7 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
       bcn bench q1.tflite q1_float32.tflite q1_int8.tflite --threads 1,2 --json bench.json
     """
     require("runtime", "bcn bench")
-    from bcn.io import atomic_output, refuse_overwriting_inputs
+    from bcn.io import refuse_overwriting_inputs, write_json, write_text
     from bcn.runtime.bench import benchmark
     from bcn.runtime.bench_report import format_markdown, format_text, plot_latency
     from bcn.images import read_image
@@ -98,12 +97,10 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
     )
     click.echo(format_text(report))
     if json_path:
-        with atomic_output(json_path) as tmp:
-            Path(tmp).write_text(json.dumps(report, indent=2) + "\n")
+        write_json(json_path, report)
         click.echo(f"wrote {json_path}")
     if markdown_path:
-        with atomic_output(markdown_path) as tmp:
-            Path(tmp).write_text(format_markdown(report))
+        write_text(markdown_path, format_markdown(report))
         click.echo(f"wrote {markdown_path}")
     if plot_path:
         plot_latency(report, plot_path)
