@@ -59,7 +59,7 @@ def _ground_truth(roots: list[Path], split: str, log):
 def _progress(desc: str, unit: str, enabled: bool):
     from tqdm import tqdm
 
-    return lambda items: tqdm(items, desc=desc, unit=unit, leave=False, disable=not enabled or None)
+    return lambda items: tqdm(items, desc=desc, unit=unit, leave=False, disable=not enabled)
 
 
 def _keras_detections(model_path: Path, samples, class_names, input_size, batch_size, score_threshold, progress):
