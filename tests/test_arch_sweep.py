@@ -65,15 +65,14 @@ def test_bad_input_is_one_line(args, message, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # six TFLite conversions: minutes on a busy 2-core machine
-def test_measured_sweep_of_three_designs(tmp_path):
-    specs = ["qn(128) qn([1x32, 2x64, 2x64, 1x128]:p0.5) tp(2)([16, 16, 16]) h(16)",
-             "qn(128) qn([1x32:f, 1x64, 1x64:f, 1x128]) tp(2)([16, 16, 16]) h(16)",
-             "rtb(128) tp(4)([16, 16, 16]) h(16)"]
-    out = sweep(*specs, "--input-size", "128", "--measure", "--runs", "2", "--seed", "3", "--keep", str(tmp_path / "m"),
+@pytest.mark.timeout(1800)  # four TFLite conversions: minutes on a busy 2-core machine
+def test_measured_sweep_of_two_designs(tmp_path):
+    specs = ["qn(64) qn([1x32, 2x64, 2x64, 1x128]:p0.5) tp(2)([16, 16, 16]) h(16)",
+             "rtb(64) tp(4)([16, 16, 16]) h(16)"]
+    out = sweep(*specs, "--input-size", "64", "--measure", "--runs", "2", "--seed", "3", "--keep", str(tmp_path / "m"),
                 "--json", str(tmp_path / "s.json"), "--markdown", str(tmp_path / "s.md"), "--plot", str(tmp_path / "s.png"))
     rows = json.loads((tmp_path / "s.json").read_text())
-    assert len(rows) == 3
+    assert len(rows) == 2
     for row in rows:
         assert row["latency_ms"] > 0 and row["float_latency_ms"] > 0 and row["file_bytes"] < row["float_file_bytes"]
     assert "binary ms" in (tmp_path / "s.md").read_text() and "binary/float" in out
@@ -81,4 +80,4 @@ def test_measured_sweep_of_three_designs(tmp_path):
     # The seed and spec reach the flatbuffer's metadata.
     metadata = read_metadata(next((tmp_path / "m").glob("00-*/model.tflite")))
     assert metadata["seed"] == 3 and metadata["spec"] == specs[0] and metadata["variant"] == "binary"
-    assert read_metadata(next((tmp_path / "m").glob("02-*/model.tflite")))["engine"] == "lce"
+    assert read_metadata(next((tmp_path / "m").glob("01-*/model.tflite")))["engine"] == "lce"
