@@ -19,7 +19,9 @@ from bcn.errors import BcnError
 # The file types bcn reads as images (what OpenCV decodes), most common first: a VOC image id
 # takes the first of these that exists.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
+SOI, EOI, SOS, APP1 = 0xD8, 0xD9, 0xDA, 0xE1
+FRAME_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0-SOF15 (not DHT, JPG, DAC)
+ORIENTATION_TAG = 0x0112
 STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0-7 carry no length
 
 
@@ -96,6 +98,94 @@ def read_image(path: Path) -> np.ndarray:
     if image is None:
         raise BcnError(f"{path}: not an image OpenCV can read")
     return image
+
+
+# The frame header and EXIF (at most 64 KiB) come before the image data in a JPEG; IHDR first in a PNG.
+HEADER_BYTES = 1 << 17
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TURNED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def _exif_orientation(tiff: bytes) -> int | None:
+    """The orientation tag of an EXIF block (1 when absent), or None if the block is malformed."""
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return None
+
+    def number(at: int, size: int) -> int:
+        return int.from_bytes(tiff[at:at + size], order)
+
+    directory = number(4, 4)
+    if directory + 2 > len(tiff):
+        return None
+    for entry in range(number(directory, 2)):
+        at = directory + 2 + 12 * entry
+        if at + 12 > len(tiff):
+            return None
+        if number(at, 2) == ORIENTATION_TAG:
+            return number(at + 8, 2)
+    return 1
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) after the EXIF orientation, from the frame header; None when unsure."""
+    at, orientation = 2, 1
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF or marker in STANDALONE:
+            at += 1 if marker == 0xFF else 2
+            continue
+        if marker in (SOS, EOI):
+            return None  # image data before a frame header: let the decoder judge
+        length = int.from_bytes(data[at + 2:at + 4], "big")
+        segment = data[at + 4:at + 2 + length]
+        if marker == APP1 and segment.startswith(b"Exif\0\0"):
+            orientation = _exif_orientation(segment[6:])
+            if orientation is None:
+                return None
+        elif marker in FRAME_MARKERS and len(segment) >= 5:
+            height, width = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big")
+            return (height, width) if orientation in TURNED else (width, height)
+        at += 2 + length
+    return None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from IHDR; None when an eXIf chunk (an orientation) comes before the pixels."""
+    if data[12:16] != b"IHDR":
+        return None
+    at = 8
+    while at + 8 <= len(data):
+        length, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        if kind == b"eXIf":
+            return None
+        if kind == b"IDAT":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        at += 12 + length
+    return None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file as read_image would return it, from the header where the format allows.
+
+    JPEG and PNG headers are read (the EXIF orientation applied); other files, and headers
+    this cannot vouch for, are decoded. BcnError naming the file if it cannot be read.
+    """
+    if not Path(path).is_file():
+        raise BcnError(f"{path}: no such image file")
+    try:
+        with open(path, "rb") as file:
+            head = file.read(HEADER_BYTES)
+    except OSError as error:
+        raise BcnError(f"{path}: cannot be read ({error.strerror or error})") from None
+    size = _jpeg_size(head) if head[:2] == bytes([0xFF, SOI]) else \
+        _png_size(head) if head.startswith(PNG_SIGNATURE) else None
+    if size is None or min(size) < 1:
+        height, width = read_image(path).shape[:2]
+        return width, height
+    return size
 
 
 def read_rgb(path) -> np.ndarray:

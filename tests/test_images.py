@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from bcn.data.check import image_problem
 from bcn.errors import BcnError
-from bcn.images import read_image, read_rgb
+from bcn.images import image_size, read_image, read_rgb
 
 ORIENTATION = 0x0112  # the EXIF tag
 
@@ -108,6 +108,25 @@ def test_data_check_sizes_after_the_orientation(odd_images):
     assert image_problem(path, width=48, height=80) is None
     problem = image_problem(path, width=80, height=48)
     assert problem.startswith("image is 48x80 but its annotation says 80x48") and "EXIF orientation" in problem
+
+
+def test_header_sizes_are_the_decoded_sizes(odd_images, tmp_path):
+    """image_size (YOLO's reader) reads headers, yet agrees with read_image on every kind of file."""
+    png_with_exif = tmp_path / "exif.png"
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    Image.fromarray(_photo()).save(png_with_exif, exif=exif.tobytes())
+    progressive = tmp_path / "progressive.jpg"
+    Image.fromarray(_photo(30, 70)).save(progressive, quality=90, progressive=True)
+    bmp = tmp_path / "plain.bmp"
+    cv2.imwrite(str(bmp), _photo(20, 40))
+    for path in [*odd_images, png_with_exif, progressive, bmp]:
+        height, width = read_image(path).shape[:2]
+        assert image_size(path) == (width, height), path
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
+    with pytest.raises(BcnError, match="broken.jpg"):
+        image_size(broken)
 
 
 def test_a_broken_file_gets_one_verdict_naming_it(tmp_path):

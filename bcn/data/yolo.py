@@ -9,7 +9,11 @@ one object per line: `class cx cy w h`, each number a fraction of the image's wi
 height (a segmentation line, `class x1 y1 x2 y2 ...`, gives its polygon's bounding box, as
 Ultralytics does). An image without a label file has no objects.
 
-Problems (a malformed label line, an image that cannot be decoded) never stop reading:
+Labels are fractions of the image size, which is read from the image's header where the
+format allows (JPEG, PNG; bcn.images.image_size), so reading a split does not decode its
+images: training and `bcn data check` decode each one once, later.
+
+Problems (a malformed label line, an image that cannot be read) never stop reading:
 the image is skipped and its file named, with the line, in a `Problem`.
 """
 
@@ -19,7 +23,7 @@ import numpy as np
 
 from bcn.data.voc import Problem, Sample
 from bcn.errors import BcnError
-from bcn.images import image_files
+from bcn.images import image_files, image_size
 
 YAML_NAMES = ("data.yaml", "data.yml")
 SPLITS = ("train", "val", "test")
@@ -151,18 +155,16 @@ def parse_labels(path: Path, width: int, height: int, num_classes: int):
 
 def scan_yolo(root: Path, split: str, class_names) -> tuple[list[Sample], list[Problem], dict[str, int]]:
     """Read a split -> (samples, problems, counts of objects whose class is not in `class_names`)."""
-    import cv2
-
     own = yolo_class_names(root)
     wanted = {name: index for index, name in enumerate(class_names)}
     remap = np.asarray([wanted.get(name, -1) for name in own], np.int32)
     samples, problems, unknown = [], [], {}
     for image_path in split_images(root, split):
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            problems.append(Problem(image_path, "image cannot be decoded (corrupt, missing or not an image); skipped"))
+        try:
+            width, height = image_size(image_path)
+        except BcnError as error:
+            problems.append(Problem(image_path, f"{str(error).removeprefix(f'{image_path}: ')}; skipped"))
             continue
-        height, width = image.shape[:2]
         labels = label_path(image_path)
         try:
             boxes, classes = parse_labels(labels, width, height, len(own)) if labels.is_file() else \
