@@ -46,6 +46,22 @@ def test_each_layout_reads_back_the_voc_objects(layouts, synth_voc, name, kind):
     assert formats.train_split(root) == "train"
 
 
+@pytest.mark.parametrize("name", ["yolo", "coco"])
+def test_worker_shares_read_disjoint_images_that_make_the_whole_split(layouts, name, monkeypatch):
+    """A multi-worker run's share: each worker's images, and for YOLO only its images' headers, are read."""
+    import bcn.data.yolo
+
+    root = layouts[name]
+    whole = {s.image_path for s in formats.load(root, "train")}
+    opened = []
+    real = bcn.data.yolo.image_size
+    monkeypatch.setattr(bcn.data.yolo, "image_size", lambda path: opened.append(path) or real(path))  # a spy
+    shares = [{s.image_path for s in formats.load(root, "train", share=(index, 3))} for index in range(3)]
+    assert set().union(*shares) == whole and sum(map(len, shares)) == len(whole)
+    if name == "yolo":
+        assert sorted(opened) == sorted(whole)
+
+
 def test_val_finds_valid_and_val2017_and_a_missing_split_is_named(layouts):
     assert formats.find_split(layouts["roboflow-coco"], "val") == "valid"
     assert formats.find_split(layouts["coco"], "val") == "val2017"

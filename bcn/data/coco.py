@@ -87,11 +87,13 @@ def _annotation_problem(ann, names: dict, images: dict) -> str | None:
     return None
 
 
-def scan_coco(annotation_file, image_dir, class_names=None) -> tuple[list[Sample], list[Problem], dict[str, int]]:
+def scan_coco(annotation_file, image_dir, class_names=None,
+              share: tuple[int, int] = (0, 1)) -> tuple[list[Sample], list[Problem], dict[str, int]]:
     """Read an instances file -> (samples, problems, counts of objects whose class is not in the list).
 
     class_names defaults to the file's categories in id order; objects of other categories
-    are counted, not read (use it to pick a subset).
+    are counted, not read (use it to pick a subset). With share (i, n) only every n-th image
+    from the i-th becomes a sample (one worker's share).
     """
     path, image_dir = Path(annotation_file), Path(image_dir)
     document = _read(path)
@@ -126,7 +128,7 @@ def scan_coco(annotation_file, image_dir, class_names=None) -> tuple[list[Sample
     if empty:
         problems.append(Problem(path, f"{empty} boxes of no area skipped"))
     samples = []
-    for image_id, (file_name, width, height) in images.items():
+    for image_id, (file_name, width, height) in list(images.items())[share[0]::share[1]]:
         image_path = image_dir / file_name
         if image_id in broken:
             continue

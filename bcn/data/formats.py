@@ -102,24 +102,28 @@ def read_class_names(roots) -> tuple[str, ...]:
     return found[roots[0]]
 
 
-def _scan_root(root: Path, split: str, class_names):
+def _scan_root(root: Path, split: str, class_names, share: tuple[int, int]):
     kind = detect_format(root)
     split = _split_or_error(root, split)
     if kind == "voc":
-        return voc.scan_voc([root], split, class_names)
+        return voc.scan_voc([root], split, class_names, share)
     if kind == "yolo":
-        return yolo.scan_yolo(root, split, class_names)
+        return yolo.scan_yolo(root, split, class_names, share)
     annotation_file, image_dir = coco.coco_splits(root)[split]
-    return coco.scan_coco(annotation_file, image_dir, class_names)
+    return coco.scan_coco(annotation_file, image_dir, class_names, share)
 
 
-def scan(roots, split: str, class_names=None) -> tuple[list, list[Problem], dict[str, int]]:
-    """Read `split` of every root -> (samples, problems, counts of objects whose class is not in the list)."""
+def scan(roots, split: str, class_names=None,
+         share: tuple[int, int] = (0, 1)) -> tuple[list, list[Problem], dict[str, int]]:
+    """Read `split` of every root -> (samples, problems, counts of objects whose class is not in the list).
+
+    With share (i, n), a worker's share: only every n-th image of each root from the i-th is read.
+    """
     roots = as_roots(roots)
     class_names = tuple(class_names) if class_names is not None else read_class_names(roots)
     samples, problems, unknown, seen = [], [], {}, {}
     for root in roots:
-        found, trouble, extra = _scan_root(root, split, class_names)
+        found, trouble, extra = _scan_root(root, split, class_names, share)
         problems += trouble
         for name, count in extra.items():
             unknown[name] = unknown.get(name, 0) + count
@@ -133,9 +137,10 @@ def scan(roots, split: str, class_names=None) -> tuple[list, list[Problem], dict
     return samples, problems, unknown
 
 
-def load(roots, split: str, class_names=None) -> list:
-    """The samples of `split`; problems are warned about (DataWarning) and their files skipped."""
-    samples, problems, unknown = scan(roots, split, class_names)
+def load(roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)) -> list:
+    """The samples of `split` (or a worker's `share` of them, see scan); problems are warned about
+    (DataWarning) and their files skipped."""
+    samples, problems, unknown = scan(roots, split, class_names, share)
     for problem in problems:
         warnings.warn(str(problem), DataWarning, stacklevel=2)
     if unknown:

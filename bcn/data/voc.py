@@ -161,14 +161,18 @@ def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> 
     return sample, unknown, notes
 
 
-def scan_voc(roots, split: str, class_names=None) -> tuple[list[Sample], list[Problem], dict[str, int]]:
-    """Read a split -> (samples, problems, counts of objects whose class is not in the list)."""
+def scan_voc(roots, split: str, class_names=None,
+             share: tuple[int, int] = (0, 1)) -> tuple[list[Sample], list[Problem], dict[str, int]]:
+    """Read a split -> (samples, problems, counts of objects whose class is not in the list).
+
+    With share (i, n) only every n-th image of each root from the i-th is read (one worker's share).
+    """
     roots = as_roots(roots)
     class_names = tuple(class_names) if class_names is not None else read_class_names(roots)
     class_index = {name: index for index, name in enumerate(class_names)}
     samples, problems, unknown, seen = [], [], {}, {}
     for root in roots:
-        ids = split_ids(root, split)
+        ids = split_ids(root, split)[share[0]::share[1]]
         if ids and not (root / "Annotations").is_dir():  # one problem, not one per image
             problems.append(Problem(root / "Annotations", f"no such folder; the {len(ids)} images of split '{split}' "
                                                           "are skipped"))

@@ -153,13 +153,17 @@ def parse_labels(path: Path, width: int, height: int, num_classes: int):
     return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(classes, np.int32)
 
 
-def scan_yolo(root: Path, split: str, class_names) -> tuple[list[Sample], list[Problem], dict[str, int]]:
-    """Read a split -> (samples, problems, counts of objects whose class is not in `class_names`)."""
+def scan_yolo(root: Path, split: str, class_names,
+              share: tuple[int, int] = (0, 1)) -> tuple[list[Sample], list[Problem], dict[str, int]]:
+    """Read a split -> (samples, problems, counts of objects whose class is not in `class_names`).
+
+    With share (i, n) only every n-th image from the i-th is read (one worker's share).
+    """
     own = yolo_class_names(root)
     wanted = {name: index for index, name in enumerate(class_names)}
     remap = np.asarray([wanted.get(name, -1) for name in own], np.int32)
     samples, problems, unknown = [], [], {}
-    for image_path in split_images(root, split):
+    for image_path in split_images(root, split)[share[0]::share[1]]:
         try:
             width, height = image_size(image_path)
         except BcnError as error:
