@@ -154,7 +154,7 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
                            batch_size=SHORT_RUN["batch_size"], lr=SHORT_RUN["lr"], eval_every=1000,
                            float_twin=variant == "float", minutes=minutes / 2, seed=seed, verbose=2,
                            recipe=recipe, eval_split=held_out)
-            trained[variant] = {"epochs": result["last_epoch"], "seconds": round(result["seconds"], 1)}
+            trained[variant] = {"epochs": result.last_epoch, "seconds": round(result.seconds, 1)}
 
     with step("convert to LCE, float32 and int8"):
         models = out / "models"

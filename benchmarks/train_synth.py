@@ -77,13 +77,13 @@ def run(name: str, data_root: Path, run_dir: Path, args, float_twin: bool) -> di
                    batch_size=args.batch_size, eval_every=args.eval_every, float_twin=float_twin, lr=args.lr,
                    minutes=args.minutes, seed=args.seed, recipe=Recipe(augment=AUGMENT[args.augment], late_lr=args.late_lr),
                    callbacks=[meter], verbose=2)
-    cost = model_cost(build_model(args.spec, args.input_size, len(result["config"]["classes"]), float_twin))
+    cost = model_cost(build_model(args.spec, args.input_size, len(result.config["classes"]), float_twin))
     tf.keras.backend.clear_session()
-    evaluation = result["evaluation"]
+    evaluation = result.evaluation
     return {
-        "name": name, "float_twin": float_twin, "spec": result["config"]["spec"],
+        "name": name, "float_twin": float_twin, "spec": result.config["spec"],
         "macs": cost["macs"], "binary_ratio": cost["binary_ratio"], "params": cost["params"],
-        "epochs": result["epochs_run"], "train_seconds": round(result["seconds"], 1),
+        "epochs": result.epochs_run, "train_seconds": round(result.seconds, 1),
         "images_trained": meter.images,
         "train_images_per_second": round(meter.steady_images / max(meter.steady_seconds, 1e-9), 1),
         "map50_voc07": evaluation["map50_voc07"], "map50_area": evaluation["map50_area"],

@@ -37,6 +37,6 @@ def test_the_real_to_binary_encoder_trains(four_image_voc, tmp_path):
     from bcn.arch.model import load_model
 
     result = _train("rtb(64) tp(4)([16, 16, 16]) h(8)", four_image_voc, tmp_path / "run")
-    assert result["epochs_run"] == 1 and result["config"]["seed"] == 0
+    assert result.epochs_run == 1 and result.config["seed"] == 0
     model = load_model(tmp_path / "run" / "model.h5")
     assert sum(getattr(layer, "input_quantizer", None) is not None for layer in model.layers) == 16

@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     result = train(sys.argv[1], sys.argv[2], sys.argv[3], input_size=64, epochs=2, batch_size=8, eval_every=2,
                    strategy=strategy, seed=0, verbose=0)
-    print("RESULT " + json.dumps({"replicas": strategy.num_replicas_in_sync, "history": result["history"]}))
+    print("RESULT " + json.dumps({"replicas": strategy.num_replicas_in_sync, "history": result.history}))
 """)
 
 

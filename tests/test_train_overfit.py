@@ -14,4 +14,4 @@ def test_binary_model_overfits_four_images(four_image_voc, tmp_path):
 
     result = train(SPEC, four_image_voc, tmp_path / "run", input_size=128, epochs=30, steps_per_epoch=15, batch_size=4,
                    lr=2e-3, eval_every=30, recipe=Recipe(augment=NO_AUGMENTATION), seed=0, verbose=0)
-    assert result["evaluation"]["map50_voc07"] >= 0.9, result["evaluation"]
+    assert result.evaluation["map50_voc07"] >= 0.9, result.evaluation

@@ -84,7 +84,7 @@ def test_resume_of_a_finished_run_refuses_or_continues_at_the_next_epoch(synth_v
     # One epoch of 40 images in batches of 8: the progress counts 5 steps, not the 20 since the start.
     assert "5/5" in output and "20/20" not in output, output
     # The optimizer carries on: the loss goes on from where it was, not from its initial value.
-    assert _epoch_losses(output)[-1] < 0.9 * first["history"]["loss"][0], (output, first["history"]["loss"])
+    assert _epoch_losses(output)[-1] < 0.9 * first.history["loss"][0], (output, first.history["loss"])
     assert json.loads((run_dir / "config.json").read_text())["finished_epochs"] == 4
     assert json.loads((run_dir / "eval.json").read_text())["epoch"] == 4
 

@@ -64,11 +64,9 @@ def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_ev
                           batch_size=batch_size, lr=lr, eval_every=eval_every, steps_per_epoch=steps_per_epoch, resume=resume,
                           float_twin=float_twin, minutes=minutes, weights=weights, eval_split=eval_split,
                           seed=seed, verbose=1 if sys.stdout.isatty() else 2)
-    evaluation = result["evaluation"]
-    if not result["chief"]:
-        click.echo(f"trained {result['last_epoch']} epochs in {result['seconds'] / 60:.1f} min as a worker; "
-                   f"the chief wrote {run_dir}")
+    trained = f"trained {result.last_epoch} epochs in {result.seconds / 60:.1f} min"
+    if not result.chief:
+        click.echo(f"{trained} as a worker; the chief wrote {run_dir}")
         return
-    click.echo(f"trained {result['last_epoch']} epochs in {result['seconds'] / 60:.1f} min; "
-               f"best mAP@0.5 (VOC07) {evaluation.get('best_map50_voc07', float('nan')):.4f}; "
+    click.echo(f"{trained}; best mAP@0.5 (VOC07) {result.evaluation.get('best_map50_voc07', float('nan')):.4f}; "
                f"wrote {run_dir}/model.h5, best.h5, config.json")

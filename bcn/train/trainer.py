@@ -13,13 +13,12 @@ decoded), the chief alone writes the run folder and evaluates, and every worker
 restores from the chief's backup: the run folder must be on storage all workers see.
 """
 
-import json
 import math
 import os
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import tensorflow as tf
@@ -27,10 +26,10 @@ import tensorflow as tf
 import bcn
 from bcn.arch.model import build_model, check_fits
 from bcn.arch.notation import DEFAULT_SEED
-from bcn.arch.resolve import resolve
+from bcn.arch.resolve import Architecture, resolve
+from bcn.centernet import OUTPUT_STRIDE
 from bcn.data.formats import load, read_class_names, train_split
 from bcn.data.voc import as_roots
-from bcn.centernet import OUTPUT_STRIDE
 from bcn.errors import BcnError
 from bcn.io import atomic_output, read_json, write_json
 from bcn.preprocess import PREPROCESSING
@@ -92,7 +91,7 @@ class CenterNetTraining(tf.keras.Model):
             # Gradients are summed over replicas: scale so their sum is the mean.
             scaled = losses["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
         variables = self.detector.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables, strict=True))
         for name, value in losses.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -279,13 +278,81 @@ def _plain(value):
     return value
 
 
-def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int] = (0, 1)):
-    """The usable samples of a split; with share (i, n) only every n-th from the i-th, checked alone."""
-    index, count = share
-    samples = drop_unreadable(load(roots, split, class_names)[index::count])
-    if not samples:
-        raise BcnError(f"{', '.join(map(str, roots))}: the {what} split '{split}' has no usable images")
-    return samples
+@dataclass
+class RunPlan:
+    """A run resolved from train()'s arguments and its folder, before TensorFlow runs an op.
+
+    kind: "new", "resumed" (an interrupted run, at its next epoch) or "extended" (a
+    finished run given more epochs). A resumed or extended run takes its spec, input
+    size, float-twin flag, seed and recipe from config.json; the arguments only add epochs
+    and the other recipe overrides.
+    """
+
+    kind: str
+    run_dir: Path
+    roots: list[Path]
+    arch: str  # as given, or the resumed run's spec
+    architecture: Architecture
+    spec_text: str
+    input_size: int
+    float_twin: bool
+    seed: int
+    recipe: Recipe
+    class_names: list[str]
+    training_split: str
+    eval_split: str
+    minutes: float | None
+    weights: Path | None
+
+
+@dataclass
+class Cluster:
+    """Where this process trains: its strategy, whether it writes the run folder, its share of the images."""
+
+    strategy: tf.distribute.Strategy
+    writes: bool
+    share: tuple[int, int]  # (this worker's index, number of workers)
+
+
+@dataclass
+class Models:
+    """The detector trained under the strategy, its compiled training wrapper, and a plain copy to save
+    and evaluate (None on a worker that does not write)."""
+
+    detector: tf.keras.Model
+    training: CenterNetTraining
+    plain: tf.keras.Model | None
+
+
+@dataclass
+class TrainResult:
+    """What `train` did.
+
+    run_dir: the run folder. seconds: time spent in Keras fit. epochs_run: epochs this call
+    trained. last_epoch: the run's last finished epoch, counted from 1 (0: none). chief:
+    whether this process wrote the run folder. images: training images this worker read.
+    evaluation: eval.json, the latest held-out evaluation ({} on a worker that does not
+    write). config: what config.json holds. history: each loss per epoch of this call.
+    """
+
+    run_dir: Path
+    seconds: float
+    epochs_run: int
+    last_epoch: int
+    chief: bool
+    images: int
+    evaluation: dict
+    config: dict
+    history: dict[str, list[float]]
+
+
+def _data_roots(data_root) -> list[Path]:
+    """The data set roots, each an existing folder."""
+    roots = as_roots(data_root)
+    for root in roots:
+        if not root.is_dir():
+            raise BcnError(f"{root}: no such data set folder")
+    return roots
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
@@ -311,6 +378,118 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     return None
 
 
+def _saved_arguments(run_dir: Path, saved: dict, arch: str | None, float_twin: bool, seed: int | None):
+    """(arch, input_size, float_twin, seed, recipe) of the run being resumed; refuses another architecture."""
+    if arch is not None and resolve(arch, float_twin).spec is not None and \
+            str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
+        raise BcnError(f"{run_config_path(run_dir)}: the run was started with '{saved['spec']}', not '{arch}'")
+    try:
+        recipe = Recipe(**dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"])))
+    except (TypeError, KeyError) as error:
+        raise BcnError(f"{run_config_path(run_dir)}: the saved recipe is not one bcn wrote ({error})") from None
+    # The same seed draws the same random binary blocks.
+    return saved["spec"], saved["input_size"], saved["float_twin"], saved.get("seed", seed), recipe
+
+
+def _override(recipe: Recipe, **overrides) -> Recipe:
+    """A copy of `recipe` with the overrides that are not None, each positive."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    for name, value in given.items():
+        if value <= 0:
+            raise BcnError(f"{name.replace('_', '-')} must be positive, got {value}")
+    return replace(recipe, **given)
+
+
+def _run_kind(run_dir: Path, saved: dict | None, epochs: int) -> str:
+    """"new", "resumed" or "extended"; refuses a finished run without more epochs, or a run without its backup."""
+    if saved is None:
+        return "new"
+    finished = saved.get("finished_epochs")
+    backed_up = (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).rglob("checkpoint"))
+    if not finished:
+        if (run_dir / LAST).exists() and not backed_up:  # e.g. finished by a bcn that deleted its backup
+            raise BcnError(f"{run_dir}: holds {LAST} but no training state in {BACKUP}/ to continue from, so "
+                           "--resume would start again from epoch 1; train into another folder")
+        return "resumed"
+    if epochs <= finished:
+        raise BcnError(f"{run_dir}: run is finished ({finished} of {finished} epochs); to train it longer, "
+                       f"resume with --epochs more than {finished}")
+    if not backed_up:
+        raise BcnError(f"{run_dir / BACKUP}: missing, so the finished run cannot continue with its optimizer state")
+    return "extended"
+
+
+def _sized(architecture: Architecture, input_size: int | None, num_classes: int, batch_size: int) -> tuple[int, str]:
+    """(input size, spec text) of the architecture; a spec that cannot fit in memory is refused here."""
+    if architecture.spec is None:
+        return input_size or 512, str(architecture.builder)
+    spec = architecture.spec.with_input_size(input_size or architecture.spec.input_size)
+    check_fits(spec, num_classes, batch_size)
+    return spec.input_size, str(spec)
+
+
+def plan_run(arch: str | None, data_root, out_dir, input_size: int | None = None, epochs: int | None = None,
+             batch_size: int | None = None, lr: float | None = None, eval_every: int | None = None,
+             steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False,
+             minutes: float | None = None, weights=None, recipe: Recipe | None = None, eval_split: str = "test",
+             seed: int | None = None) -> RunPlan:
+    """Resolve a run from train()'s arguments (see there) and its folder; every mistake fails here in one line."""
+    run_dir, roots = Path(out_dir), _data_roots(data_root)
+    saved = _check_run_dir(run_dir, resume)
+    if saved is not None:
+        arch, input_size, float_twin, seed, recipe = _saved_arguments(run_dir, saved, arch, float_twin, seed)
+    if arch is None:
+        raise BcnError("no architecture given (--arch)")
+    recipe = _override(recipe or Recipe(), epochs=epochs, batch_size=batch_size, lr=lr, eval_every=eval_every,
+                       steps_per_epoch=steps_per_epoch)
+    kind = _run_kind(run_dir, saved, recipe.epochs)
+    seed = DEFAULT_SEED if seed is None else seed
+    architecture = resolve(arch, float_twin, seed)
+    class_names = list(read_class_names(roots))
+    input_size, spec_text = _sized(architecture, input_size, len(class_names), recipe.batch_size)
+    return RunPlan(kind, run_dir, roots, arch, architecture, spec_text, input_size, float_twin, seed, recipe,
+                   class_names, train_split(roots), eval_split, minutes, Path(weights) if weights is not None else None)
+
+
+def place(strategy: tf.distribute.Strategy, minutes: float | None) -> Cluster:
+    """This process's part in the cluster; a time budget is refused with several workers."""
+    cluster = Cluster(strategy, is_chief(strategy), worker_share(strategy))
+    if minutes and cluster.share[1] > 1:
+        raise BcnError("--minutes cannot be used with several workers (each would stop on its own clock); "
+                       "use --epochs")
+    return cluster
+
+
+def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int] = (0, 1)):
+    """The usable samples of a split; with share (i, n) only every n-th from the i-th, checked alone."""
+    index, count = share
+    samples = drop_unreadable(load(roots, split, class_names)[index::count])
+    if not samples:
+        raise BcnError(f"{', '.join(map(str, roots))}: the {what} split '{split}' has no usable images")
+    return samples
+
+
+def load_data(plan: RunPlan, cluster: Cluster) -> tuple[list, list]:
+    """(training samples of this worker's share, held-out samples: none on a worker that does not write)."""
+    train_samples = _load_split(plan.roots, plan.training_split, plan.class_names, "training", cluster.share)
+    eval_samples = _load_split(plan.roots, plan.eval_split, plan.class_names, "held-out") if cluster.writes else []
+    return train_samples, eval_samples
+
+
+def run_config(plan: RunPlan, cluster: Cluster, train_images: int, eval_images: int) -> dict:
+    """What config.json records of the run (without finished_epochs)."""
+    architecture = plan.architecture
+    return {
+        "spec": plan.spec_text, "arch": plan.arch if architecture.spec is None else architecture.name,
+        "input_size": plan.input_size, "classes": plan.class_names, "num_classes": len(plan.class_names),
+        "float_twin": bool(plan.float_twin or architecture.float_twin), "seed": plan.seed,
+        "output_stride": OUTPUT_STRIDE, "preprocessing": PREPROCESSING, "data": [str(root) for root in plan.roots],
+        "eval_split": plan.eval_split, "train_images": train_images, "eval_images": eval_images,
+        "workers": cluster.share[1], "replicas": cluster.strategy.num_replicas_in_sync,
+        "recipe": plan.recipe.to_dict(), "bcn_version": bcn.__version__,
+    }
+
+
 def is_weights_only(path: Path) -> bool:
     """A .h5 of weights without a model (Keras `save_weights`, e.g. larq-zoo's no-top files)."""
     import h5py
@@ -320,22 +499,6 @@ def is_weights_only(path: Path) -> bool:
             return "model_config" not in h5.attrs and "layer_names" in h5.attrs
     except OSError:
         return False  # not HDF5: _initialise names the problem
-
-
-def _check_continuation(run_dir: Path, saved: dict, epochs: int) -> None:
-    """Refuse to resume a finished run unless it gets more epochs, and its backup is there to continue from."""
-    finished = saved.get("finished_epochs")
-    backed_up = (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).rglob("checkpoint"))
-    if not finished:
-        if (run_dir / LAST).exists() and not backed_up:  # e.g. finished by a bcn that deleted its backup
-            raise BcnError(f"{run_dir}: holds {LAST} but no training state in {BACKUP}/ to continue from, so "
-                           "--resume would start again from epoch 1; train into another folder")
-        return
-    if epochs <= finished:
-        raise BcnError(f"{run_dir}: run is finished ({finished} of {finished} epochs); to train it longer, "
-                       f"resume with --epochs more than {finished}")
-    if not backed_up:
-        raise BcnError(f"{run_dir / BACKUP}: missing, so the finished run cannot continue with its optimizer state")
 
 
 def _initialise(detector: tf.keras.Model, weights: Path) -> int:
@@ -350,7 +513,8 @@ def _initialise(detector: tf.keras.Model, weights: Path) -> int:
         raise BcnError(f"{weights}: not a .h5 model file")
     source = load_model(weights)
     copied = 0
-    for mine, theirs in zip(*([layer for layer in model.layers if layer.weights] for model in (detector, source))):
+    layers = ([layer for layer in model.layers if layer.weights] for model in (detector, source))
+    for mine, theirs in zip(*layers, strict=False):
         if type(mine) is not type(theirs) or [w.shape for w in mine.weights] != [w.shape for w in theirs.weights]:
             break
         mine.set_weights(theirs.get_weights())
@@ -360,11 +524,89 @@ def _initialise(detector: tf.keras.Model, weights: Path) -> int:
     return copied
 
 
+def build_models(plan: RunPlan, cluster: Cluster) -> Models:
+    """The detector (initialised from plan.weights if given) with its optimizer, under the strategy."""
+    num_classes, recipe = len(plan.class_names), plan.recipe
+    encoder_weights = plan.weights if plan.weights is not None and is_weights_only(plan.weights) else None
+    with cluster.strategy.scope():
+        detector = build_model(plan.architecture, plan.input_size, num_classes, plan.float_twin,
+                               encoder_weights=encoder_weights)
+        if plan.weights is not None and encoder_weights is None:
+            _initialise(detector, plan.weights)
+        optimizer = tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon)
+        optimizer.build(detector.trainable_variables)  # slots now, so the train step is traced once
+        training = CenterNetTraining(detector)
+        training.compile(optimizer=optimizer)
+    plain = build_model(plan.architecture, plan.input_size, num_classes, plan.float_twin) if cluster.writes else None
+    return Models(detector, training, plain)
+
+
+def input_dataset(plan: RunPlan, train_samples) -> tf.data.Dataset:
+    """The augmented training batches, repeated when the recipe fixes the steps per epoch.
+
+    Each worker batches its own share at the global batch size; tf.distribute splits
+    every batch among the worker's replicas, so a step takes batch_size images in all.
+    """
+    recipe = plan.recipe
+    dataset = training_dataset(train_samples, plan.input_size, len(plan.class_names), recipe.batch_size,
+                               recipe.augment, seed=plan.seed)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    dataset = dataset.with_options(options)
+    return dataset.repeat() if recipe.steps_per_epoch else dataset
+
+
+def build_callbacks(plan: RunPlan, cluster: Cluster, models: Models, eval_samples, verbose: int):
+    """(RunFiles, bcn's Keras callbacks in the order they must run)."""
+    recipe, run_dir = plan.recipe, plan.run_dir
+    budget = plan.minutes * 60 if plan.minutes else None
+    run_files = RunFiles(models.detector, models.plain, run_dir, eval_samples, plan.input_size, plan.class_names,
+                         recipe.eval_every, verbose > 0)
+    callbacks = [
+        LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
+        tf.keras.callbacks.ReduceLROnPlateau("loss", recipe.plateau_factor, recipe.plateau_patience,
+                                             min_lr=recipe.min_lr, verbose=int(verbose > 0)),
+        run_files,  # model.h5 is on disk before the epoch's backup says it is done
+        RunBackup(run_dir / BACKUP),
+    ]
+    if budget:
+        callbacks.append(TimeBudget(budget))
+    if cluster.writes:
+        callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / LOGS), profile_batch=0))
+    return run_files, callbacks
+
+
+def fit(plan: RunPlan, models: Models, dataset, callbacks, run_files: RunFiles, verbose: int):
+    """(Keras history, seconds) of training; a lost worker or an interrupt is a one-line error saying how to go on."""
+    start = time.monotonic()
+    try:
+        history = models.training.fit(dataset, epochs=plan.recipe.epochs, steps_per_epoch=plan.recipe.steps_per_epoch,
+                                      callbacks=callbacks, verbose=verbose)
+    except tf.errors.UnavailableError:  # a worker of the cluster went away
+        raise BcnError(f"{plan.run_dir}: training stopped, a worker is unreachable; restart every worker with "
+                       "--resume to continue from the last finished epoch") from None
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(plan.run_dir, run_files.last_epoch, plan.roots) from None
+    return history, time.monotonic() - start
+
+
+def finish(plan: RunPlan, cluster: Cluster, config: dict, run_files: RunFiles, history, seconds: float,
+           images: int) -> TrainResult:
+    """Record the finished epochs in config.json (the writing process) and gather the result."""
+    last_epoch = run_files.last_epoch + 1 if run_files.last_epoch is not None else 0
+    if cluster.writes and last_epoch:
+        write_run_config(plan.run_dir, {**config, "finished_epochs": last_epoch})
+    evaluation = read_json(plan.run_dir / EVALUATION) if cluster.writes else {}
+    return TrainResult(plan.run_dir, seconds, len(history.epoch), last_epoch, cluster.writes, images, evaluation,
+                       config, {name: [float(v) for v in values] for name, values in history.history.items()})
+
+
 def train(arch: str | None, data_root, out_dir, input_size: int | None = None, epochs: int | None = None,
           batch_size: int | None = None, lr: float | None = None, eval_every: int | None = None,
-          steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False, minutes: float | None = None,
-          weights=None, strategy: tf.distribute.Strategy | None = None, recipe: Recipe | None = None,
-          eval_split: str = "test", seed: int | None = None, callbacks=(), verbose: int = 1) -> dict:
+          steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False,
+          minutes: float | None = None, weights=None, strategy: tf.distribute.Strategy | None = None,
+          recipe: Recipe | None = None, eval_split: str = "test", seed: int | None = None, callbacks=(),
+          verbose: int = 1) -> TrainResult:
     """Train a CenterNet on a data set (PascalVOC, COCO or YOLO) into the run folder `out_dir`.
 
     Args:
@@ -388,128 +630,27 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         verbose: Keras' verbosity.
 
     Returns:
-        A dict with the run folder, seconds, epochs run, the last held-out evaluation
+        A TrainResult: the run folder, seconds, epochs run, the last held-out evaluation
         (VOC07 and area mAP@0.5), the run config and the loss history.
 
     Example:
         >>> result = train("q1", "VOCdevkit/VOC2007", "runs/q1", epochs=2, input_size=256)
-        >>> result["evaluation"]["map50_voc07"]
+        >>> result.evaluation["map50_voc07"]
     """
-    run_dir = Path(out_dir)
-    roots = as_roots(data_root)
-    for root in roots:
-        if not root.is_dir():
-            raise BcnError(f"{root}: no such data set folder")
-    saved = _check_run_dir(run_dir, resume)
-    recipe = recipe or Recipe()
-    if saved is not None:
-        if arch is not None and resolve(arch, float_twin).spec is not None and \
-                str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
-            raise BcnError(f"{run_config_path(run_dir)}: the run was started with '{saved['spec']}', not '{arch}'")
-        arch, input_size, float_twin = saved["spec"], saved["input_size"], saved["float_twin"]
-        seed = saved.get("seed", seed)  # the same seed draws the same random binary blocks
-        try:
-            recipe = Recipe(**dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"])))
-        except (TypeError, KeyError) as error:
-            raise BcnError(f"{run_config_path(run_dir)}: the saved recipe is not one bcn wrote ({error})") from None
-    if arch is None:
-        raise BcnError("no architecture given (--arch)")
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "eval_every": eval_every,
-                 "steps_per_epoch": steps_per_epoch}
-    for name, value in overrides.items():
-        if value is not None:
-            if value <= 0:
-                raise BcnError(f"{name.replace('_', '-')} must be positive, got {value}")
-            setattr(recipe, name, value)
-    if saved is not None:
-        _check_continuation(run_dir, saved, recipe.epochs)
-
-    seed = DEFAULT_SEED if seed is None else seed
-    architecture = resolve(arch, float_twin, seed)
-    if architecture.spec is not None:
-        input_size = input_size or architecture.spec.input_size
-        spec_text = str(architecture.spec.with_input_size(input_size))
-        check_fits(architecture.spec.with_input_size(input_size), len(read_class_names(roots)), recipe.batch_size)
-    else:
-        input_size = input_size or 512
-        spec_text = str(architecture.builder)
-    class_names = list(read_class_names(roots))
-    training_split = train_split(roots)
-
-    strategy = strategy or choose_strategy()  # before the first TensorFlow op
-    writes = is_chief(strategy)
-    share = worker_share(strategy)
-    if minutes and share[1] > 1:
-        raise BcnError("--minutes cannot be used with several workers (each would stop on its own clock); "
-                       "use --epochs")
-    tf.keras.utils.set_random_seed(seed)
-    train_samples = _load_split(roots, training_split, class_names, "training", share)
-    eval_samples = _load_split(roots, eval_split, class_names, "held-out") if writes else []
-    config = {
-        "spec": spec_text, "arch": arch if architecture.spec is None else architecture.name,
-        "input_size": input_size, "classes": class_names, "num_classes": len(class_names),
-        "float_twin": bool(float_twin or architecture.float_twin), "seed": seed, "output_stride": OUTPUT_STRIDE,
-        "preprocessing": PREPROCESSING, "data": [str(root) for root in roots], "eval_split": eval_split,
-        "train_images": len(train_samples), "eval_images": len(eval_samples), "workers": share[1],
-        "replicas": strategy.num_replicas_in_sync, "recipe": recipe.to_dict(), "bcn_version": bcn.__version__,
-    }
-    encoder_weights = weights if weights is not None and is_weights_only(Path(weights)) else None
-    with strategy.scope():
-        detector = build_model(architecture, input_size, len(class_names), float_twin, encoder_weights=encoder_weights)
-        if weights is not None and encoder_weights is None:
-            _initialise(detector, Path(weights))
-        optimizer = tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon)
-        optimizer.build(detector.trainable_variables)  # slots now, so the train step is traced once
-        model = CenterNetTraining(detector)
-        model.compile(optimizer=optimizer)
-    plain = build_model(architecture, input_size, len(class_names), float_twin) if writes else None
-    if writes:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_run_config(run_dir, config)
-    # Each worker batches its own share at the global batch size; tf.distribute splits
-    # every batch among the worker's replicas, so a step takes batch_size images in all.
-    dataset = training_dataset(train_samples, input_size, len(class_names), recipe.batch_size, recipe.augment,
-                               seed=seed)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    dataset = dataset.with_options(options)
-    if recipe.steps_per_epoch:
-        dataset = dataset.repeat()
-
-    budget = minutes * 60 if minutes else None
-    run_files = RunFiles(detector, plain, run_dir, eval_samples, input_size, class_names, recipe.eval_every,
-                         verbose > 0)
-    keras_callbacks = [
-        LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
-        tf.keras.callbacks.ReduceLROnPlateau("loss", recipe.plateau_factor, recipe.plateau_patience,
-                                             min_lr=recipe.min_lr, verbose=int(verbose > 0)),
-        run_files,  # model.h5 is on disk before the epoch's backup says it is done
-        RunBackup(run_dir / BACKUP),
-    ]
-    if budget:
-        keras_callbacks.append(TimeBudget(budget))
-    if writes:
-        keras_callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / LOGS), profile_batch=0))
-
-    keras_callbacks += list(callbacks)
-
-    start = time.monotonic()
-    try:
-        history = model.fit(dataset, epochs=recipe.epochs, steps_per_epoch=recipe.steps_per_epoch,
-                            callbacks=keras_callbacks, verbose=verbose)
-    except tf.errors.UnavailableError:  # a worker of the cluster went away
-        raise BcnError(f"{run_dir}: training stopped, a worker is unreachable; restart every worker with --resume "
-                       "to continue from the last finished epoch") from None
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(run_dir, run_files.last_epoch, roots) from None
-    seconds = time.monotonic() - start
-    if writes and run_files.last_epoch is not None:
-        write_run_config(run_dir, {**config, "finished_epochs": run_files.last_epoch + 1})
-    evaluation = json.loads((run_dir / EVALUATION).read_text()) if writes else {}
-    return {"run_dir": str(run_dir), "seconds": seconds, "epochs_run": len(history.epoch), "chief": writes,
-            "last_epoch": run_files.last_epoch + 1 if run_files.last_epoch is not None else 0,
-            "images": len(train_samples), "evaluation": evaluation, "config": config,
-            "history": {name: [float(v) for v in values] for name, values in history.history.items()}}
+    plan = plan_run(arch, data_root, out_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, resume,
+                    float_twin, minutes, weights, recipe, eval_split, seed)
+    cluster = place(strategy or choose_strategy(), plan.minutes)  # the strategy before the first TensorFlow op
+    tf.keras.utils.set_random_seed(plan.seed)
+    train_samples, eval_samples = load_data(plan, cluster)
+    config = run_config(plan, cluster, len(train_samples), len(eval_samples))
+    models = build_models(plan, cluster)
+    if cluster.writes:
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        write_run_config(plan.run_dir, config)
+    dataset = input_dataset(plan, train_samples)
+    run_files, own_callbacks = build_callbacks(plan, cluster, models, eval_samples, verbose)
+    history, seconds = fit(plan, models, dataset, own_callbacks + list(callbacks), run_files, verbose)
+    return finish(plan, cluster, config, run_files, history, seconds, len(train_samples))
 
 
 class TrainingInterrupted(BcnError):
