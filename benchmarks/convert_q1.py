@@ -15,6 +15,7 @@ CPU, the core count and the load average before and after.
 
 import argparse
 import json
+import shlex
 import os
 import platform
 import subprocess
@@ -91,7 +92,7 @@ def main():
     sizes = ", ".join(f"{name} {entry['bytes'] / 2**20:.2f} MiB" for name, entry in child["files"].items())
     markdown = f"""# `bcn convert` on {args.preset} at {args.input_size} x {args.input_size}
 
-Recorded by `benchmarks/convert_q1.py` (rerun it to measure your machine).
+Recorded by `{shlex.join(['python', 'benchmarks/convert_q1.py', *sys.argv[1:]])}` (rerun it to measure your machine).
 
 | figure | value |
 | --- | --- |

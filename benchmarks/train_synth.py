@@ -13,6 +13,8 @@ the CPU, the core count and the load average before and after.
 
 import argparse
 import json
+import shlex
+import sys
 import os
 import platform
 import time
@@ -161,7 +163,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# Training on the generated data set (CPU)",
         "",
-        "Written by `benchmarks/train_synth.py`; rerun it to reproduce.",
+        f"Written by `{shlex.join(['python', 'benchmarks/train_synth.py', *sys.argv[1:]])}`; rerun it to reproduce.",
         "",
         f"- Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
         f"TensorFlow {machine['tensorflow']}; load average (1/5/15 min) {machine['load_average_before']} before, "
