@@ -10,16 +10,23 @@ namespace {
 
 inline uint32_t Word(int32_t w) { return static_cast<uint32_t>(w); }
 
-inline int8_t SaturateInt8(int32_t x) {
-  return static_cast<int8_t>(std::min<int32_t>(127, std::max<int32_t>(-128, x)));
+// Saturated in float, before the conversion: a float outside int32's range (an extreme int8
+// scale) or NaN would make the conversion itself undefined.
+inline int8_t SaturateInt8(float x) { return static_cast<int8_t>(std::min(127.0f, std::max(-128.0f, x))); }
+
+// A double as float, finite values saturated (converting one beyond float's range is undefined).
+inline float ToFloat(double x) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  return static_cast<float>(std::isfinite(x) ? std::min(kMax, std::max(-kMax, x)) : x);
 }
 
 }  // namespace
 
 AxisPadding ComputeAxisPadding(Padding padding, int in_size, int filter_size, int stride, int dilation) {
-  const int effective = (filter_size - 1) * dilation + 1;
-  const int out = padding == Padding::Same ? (in_size + stride - 1) / stride : (in_size + stride - effective) / stride;
-  const int total = std::max(0, (out - 1) * stride + effective - in_size);
+  const int64_t effective = (int64_t(filter_size) - 1) * dilation + 1;
+  const int64_t out =
+      padding == Padding::Same ? (int64_t(in_size) + stride - 1) / stride : (in_size + stride - effective) / stride;
+  const int64_t total = std::max<int64_t>(0, (out - 1) * stride + effective - in_size);
   return {out, total / 2};
 }
 
@@ -58,14 +65,16 @@ void UnpackInt8(const int32_t* in, int64_t rows, int cols, int8_t zero_bit, int8
 void BMaxPool2D(const BMaxPoolShape& s, const int32_t* in, int32_t* out) {
   const AxisPadding py = ComputeAxisPadding(s.padding, s.in_height, s.filter_height, s.stride_height, 1);
   const AxisPadding px = ComputeAxisPadding(s.padding, s.in_width, s.filter_width, s.stride_width, 1);
+  const int out_height = int(py.out_size), out_width = int(px.out_size);
+  const int pad_top = int(py.pad_before), pad_left = int(px.pad_before);
   for (int b = 0; b < s.batch; ++b) {
-    for (int oy = 0; oy < py.out_size; ++oy) {
-      const int y0 = oy * s.stride_height - py.pad_before;
+    for (int oy = 0; oy < out_height; ++oy) {
+      const int y0 = oy * s.stride_height - pad_top;
       const int y_begin = std::max(0, y0), y_end = std::min(s.in_height, y0 + s.filter_height);
-      for (int ox = 0; ox < px.out_size; ++ox) {
-        const int x0 = ox * s.stride_width - px.pad_before;
+      for (int ox = 0; ox < out_width; ++ox) {
+        const int x0 = ox * s.stride_width - pad_left;
         const int x_begin = std::max(0, x0), x_end = std::min(s.in_width, x0 + s.filter_width);
-        int32_t* dst = out + ((int64_t(b) * py.out_size + oy) * px.out_size + ox) * s.words;
+        int32_t* dst = out + ((int64_t(b) * out_height + oy) * out_width + ox) * s.words;
         for (int w = 0; w < s.words; ++w) dst[w] = -1;  // all bits set: AND identity
         for (int y = y_begin; y < y_end; ++y)
           for (int x = x_begin; x < x_end; ++x) {
@@ -84,10 +93,10 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
       ComputeAxisPadding(shape.padding, shape.in_height, shape.filter_height, shape.stride_height, shape.dilation_height);
   const AxisPadding px =
       ComputeAxisPadding(shape.padding, shape.in_width, shape.filter_width, shape.stride_width, shape.dilation_width);
-  out_height_ = py.out_size;
-  out_width_ = px.out_size;
-  pad_top_ = py.pad_before;
-  pad_left_ = px.pad_before;
+  out_height_ = int(py.out_size);
+  out_width_ = int(px.out_size);
+  pad_top_ = int(py.pad_before);
+  pad_left_ = int(px.pad_before);
   in_words_ = PackedSize(shape.channels_in);
   const int group_channels = shape.channels_in / shape.groups;
   const int outs_per_group = shape.channels_out / shape.groups;
@@ -133,8 +142,8 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
     bias_.resize(shape.channels_out);
     for (int o = 0; o < shape.channels_out; ++o) {
       const double m = output.post_multiplier[o], b = output.post_bias[o];
-      multiplier_[o] = static_cast<float>(-1 * m / scale);
-      bias_[o] = static_cast<float>((b + static_cast<double>(k) * m) / scale + zero_point);
+      multiplier_[o] = ToFloat(-1 * m / scale);
+      bias_[o] = ToFloat((b + static_cast<double>(k) * m) / scale + zero_point);
     }
     zero_padding_correction_ = shape.padding == Padding::Same && shape.pad_value == 0;
     if (zero_padding_correction_) {
@@ -186,7 +195,7 @@ void BConv2D::Transform(const int32_t* accum, const int32_t* correction, bool co
     int8_t* dst = static_cast<int8_t*>(output) + at;
     for (int o = 0; o < channels; ++o) {
       const int32_t x = std::min(clamp_max_, std::max(clamp_min_, accum[o] * 2));
-      dst[o] = SaturateInt8(static_cast<int32_t>(std::round(static_cast<float>(x) * multiplier_[o] + bias_[o])));
+      dst[o] = SaturateInt8(std::round(static_cast<float>(x) * multiplier_[o] + bias_[o]));
     }
   } else {
     float* dst = static_cast<float*>(output) + at;

@@ -14,17 +14,18 @@
 namespace bcn_lce {
 
 constexpr int kBitsPerWord = 32;
-inline int PackedSize(int channels) { return (channels + kBitsPerWord - 1) / kBitsPerWord; }
+inline int PackedSize(int channels) { return channels / kBitsPerWord + (channels % kBitsPerWord != 0); }
 
 enum class Padding { Same, Valid };
 // TFLite's fused activations, applied by LceBconv2d to the convolution's integer result.
 enum class Activation { None, Relu, ReluN1To1, Relu6 };
 enum class OutputType { Float32, Int8, Bitpacked };
 
-// Output size and leading padding of one spatial axis, as TFLite computes them.
+// Output size and leading padding of one spatial axis, as TFLite computes them (in 64 bits:
+// callers check that the sizes fit the kernels' int before they use them).
 struct AxisPadding {
-  int out_size;
-  int pad_before;
+  int64_t out_size;
+  int64_t pad_before;
 };
 AxisPadding ComputeAxisPadding(Padding padding, int in_size, int filter_size, int stride, int dilation);
 
