@@ -14,11 +14,10 @@ from bcn.converters.lce import convert_lce
 from bcn.converters.metadata import build_metadata, embed_metadata
 from bcn.converters.parity import SCORE_THRESHOLD, compare, keras_heads, parity_problem, runtime_heads
 from bcn.converters.samples import sample_inputs
+from bcn.defaults import PARITY_SAMPLES
 from bcn.errors import BcnError
 from bcn.io import atomic_output, refuse_overwriting_inputs
 from bcn.runtime.flatbuffer import has_lce_ops
-
-DEFAULT_SAMPLES = 8
 
 
 def output_paths(model_path, output=None, baselines=(), report=None) -> dict[str, Path]:
@@ -76,7 +75,7 @@ def _file_entry(path: Path, flatbuffer: bytes, graph: Graph, metadata: dict) -> 
 
 
 def convert(model_path, output=None, baselines=(), data_root=None, float_model=None, report=None,
-            samples: int = DEFAULT_SAMPLES, check: bool = False, score_threshold: float = SCORE_THRESHOLD,
+            samples: int = PARITY_SAMPLES, check: bool = False, score_threshold: float = SCORE_THRESHOLD,
             log=None) -> dict:
     """Convert a trained Keras CenterNet to an LCE flatbuffer (and float32/int8 baselines).
 

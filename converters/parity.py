@@ -6,9 +6,9 @@ import numpy as np
 
 from bcn.centernet import HEADS
 from bcn.decode import Detections, decode
+from bcn.defaults import SCORE_THRESHOLD  # detections compared: those a user would see
 from bcn.runtime.engines import open_engine
 
-SCORE_THRESHOLD = 0.3  # detections compared: those a user would see
 SCORE_MARGIN = 0.05  # a detection just under the threshold on the other side still counts as found
 MIN_IOU = 0.9
 MIN_AGREEMENT = 0.9  # --check: share of detections found on both sides

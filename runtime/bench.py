@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bcn import __version__
+from bcn.defaults import BENCH_RUNS, BENCH_WARMUP, SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.runtime import delegate, lce_benchmark
 from bcn.runtime.detector import Detector, read_model
@@ -268,9 +269,9 @@ def _no_lce_runner(path: Path, engine: str | None) -> BcnError:
     return BcnError(f"{path}: has LCE ops, and none of bcn's LCE delegate ({_delegate_problem()}), {lce} or {binary}")
 
 
-def benchmark(models, threads=(1,), runs: int = 50, warmup: int = 5, engine: str | None = None,
+def benchmark(models, threads=(1,), runs: int = BENCH_RUNS, warmup: int = BENCH_WARMUP, engine: str | None = None,
               options: dict | None = None, image=None, input_size: int | None = None, classes=None,
-              score_threshold: float = 0.3, lce_benchmark_binary=None, sweep: bool = False,
+              score_threshold: float = SCORE_THRESHOLD, lce_benchmark_binary=None, sweep: bool = False,
               progress: bool = True) -> dict:
     """Measure `models` at each thread count, interleaved; the report `bcn bench` prints and writes.
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bcn.defaults import RETRIES, STALL_TIMEOUT_S
+
 FIRST_RETRY_DELAY_S = 0.5
 MAX_RETRY_DELAY_S = 8.0
 
@@ -33,8 +35,8 @@ class LatestFrameCapture:
     `open_capture()` reopens the stream (an opened capture, or None) for reconnects.
     """
 
-    def __init__(self, capture, open_capture, name: str, reconnect: bool = True, retries: int = 5,
-                 read_timeout_s: float = 5.0, log=None):
+    def __init__(self, capture, open_capture, name: str, reconnect: bool = True, retries: int = RETRIES,
+                 read_timeout_s: float = STALL_TIMEOUT_S, log=None):
         import cv2
 
         self.name = name

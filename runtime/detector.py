@@ -14,6 +14,7 @@ import numpy as np
 
 from bcn.centernet import HEADS, OUTPUT_STRIDE
 from bcn.decode import decode
+from bcn.defaults import SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import letterbox
@@ -153,7 +154,7 @@ class Detector:
             raise BcnError(f"{self.path}: {len(self.classes)} class names for a heatmap of {num_classes} classes")
         self.last_timings: Timings | None = None
 
-    def detect(self, image: np.ndarray, score_threshold: float = 0.3, top_k: int = 100,
+    def detect(self, image: np.ndarray, score_threshold: float = SCORE_THRESHOLD, top_k: int = 100,
                bgr: bool = True) -> list[Detection]:
         """Detections in `image` (H x W x 3 uint8, BGR as OpenCV reads it unless bgr=False), best first."""
         import cv2

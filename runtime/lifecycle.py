@@ -15,8 +15,9 @@ from pathlib import Path
 
 from bcn.runtime import pipeline
 from bcn.runtime.sinks import check_inputs_kept, check_writable_folder
-from bcn.runtime.sources import STALL_TIMEOUT_S, open_source
+from bcn.runtime.sources import open_source
 
+from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
 from bcn.errors import BcnError
 
 
@@ -83,9 +84,10 @@ def _sinks(source, out: Path | None, json_out, serve, log) -> list:
 
 
 def run_detector(detector, source: str, out=None, json_out=None, serve: tuple[str, int] | None = None,
-                 show: bool = False, score_threshold: float = 0.3, classes=None, reconnect: bool = True,
-                 retries: int = 5, stall_timeout: float = STALL_TIMEOUT_S, camera=None, max_frames: int | None = None,
-                 duration: float | None = None, log=None, stop: threading.Event | None = None) -> RunResult:
+                 show: bool = False, score_threshold: float = SCORE_THRESHOLD, classes=None, reconnect: bool = True,
+                 retries: int = RETRIES, stall_timeout: float = STALL_TIMEOUT_S, camera=None,
+                 max_frames: int | None = None, duration: float | None = None, log=None,
+                 stop: threading.Event | None = None) -> RunResult:
     """Run `detector` (a bcn.runtime.detector.Detector) on `source` until it ends or is stopped; see Detector.run."""
     check_inputs_kept(detector.path, source, Path(out) if out else None, json_out)
     out = check_writable_folder(Path(out)) if out else None

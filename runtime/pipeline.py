@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bcn.defaults import SCORE_THRESHOLD
 from bcn.runtime.annotate import draw_detections, draw_fps
 
 LIVE_POLL_S = 0.2  # how often a live loop waiting for a frame checks for a stop request
@@ -90,7 +91,7 @@ def frames(source, stop: threading.Event):
             yield frame
 
 
-def run(detector, source, sinks, stop: threading.Event, score_threshold: float = 0.3, keep_classes=None,
+def run(detector, source, sinks, stop: threading.Event, score_threshold: float = SCORE_THRESHOLD, keep_classes=None,
         window=None, max_frames: int | None = None, duration: float | None = None) -> RunStats:
     """Detect on every frame `source` yields (the newest one, for live sources) and feed the sinks.
 

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bcn.defaults import RETRIES, STALL_TIMEOUT_S
 from bcn.errors import BcnError
 from bcn.runtime.cameras import PICAM, CameraMode, apply_mode, is_picam, picam_size, picamera_opener
 from bcn.images import IMAGE_SUFFIXES, image_files, read_image
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
 STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "srt", "udp", "tcp", "http", "https"}
-
-# FFmpeg's own timeout for opening and reading, so a stalled stream returns from read() instead of hanging.
-STALL_TIMEOUT_S = 5.0
 
 
 def quiet_opencv() -> None:
@@ -204,8 +202,8 @@ def _has_backend(backend: int) -> bool:
     return cv2.videoio_registry.hasBackend(backend)
 
 
-def open_source(text: str, reconnect: bool = True, retries: int = 5, stall_timeout: float = STALL_TIMEOUT_S, log=None,
-                camera: CameraMode | None = None):
+def open_source(text: str, reconnect: bool = True, retries: int = RETRIES, stall_timeout: float = STALL_TIMEOUT_S,
+                log=None, camera: CameraMode | None = None):
     """Open SRC: an image, a folder of images, a video file, a camera index, the Pi camera (picam[:WxH]),
     a stream URL or a GStreamer pipeline.
 

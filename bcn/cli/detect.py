@@ -2,6 +2,7 @@
 
 import click
 
+from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
 from bcn.extras import require
 
 SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), the Raspberry Pi camera through "
@@ -32,16 +33,18 @@ def _serve_address(ctx, param, value):
 @click.option("--serve", metavar="[HOST:]PORT", callback=_serve_address,
               help="Serve the annotated frames as a live view in the browser (MJPEG and a page with FPS, latency "
                    "and drops) at http://HOST:PORT/; HOST defaults to 127.0.0.1 (0.0.0.0: every interface).")
-@click.option("--score", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Keep detections scoring at least this.")
+@click.option("--score", type=click.FloatRange(0, 1), default=SCORE_THRESHOLD, show_default=True,
+              help="Keep detections scoring at least this.")
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
 @click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads (default: the runtime's).")
 @click.option("--engine", type=click.Choice(["lce", "tflite"]),
               help="Interpreter: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's LCE delegate). "
                    "Default: chosen per model and machine.")
 @click.option("--reconnect/--no-reconnect", default=True, show_default=True, help="Reopen a live stream that stalls or drops, with back-off.")
-@click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True, help="Reconnect attempts before giving up.")
-@click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
-              help="Seconds without data before a network stream counts as lost.")
+@click.option("--retries", type=click.IntRange(min=1), default=RETRIES, show_default=True,
+              help="Reconnect attempts before giving up.")
+@click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=STALL_TIMEOUT_S,
+              show_default=True, help="Seconds without data before a network stream counts as lost.")
 @click.option("--width", type=click.IntRange(min=1), help="Camera capture width (a camera index or picam).")
 @click.option("--height", type=click.IntRange(min=1), help="Camera capture height (a camera index or picam).")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Camera frame rate (a camera index or picam).")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from bcn.defaults import EVAL_SCORE_THRESHOLD
+
 
 def _format(result) -> str:
     fmt = lambda v: "   n/a" if v is None else f"{v:6.3f}"  # noqa: E731
@@ -28,8 +30,8 @@ def _format(result) -> str:
               help="Folder for metrics.json, pr_curves.png and (for a model) detections.json.")
 @click.option("--input-size", "-z", type=click.IntRange(min=32), help="Input size, for a model without a fixed one or a .tflite without bcn metadata.")
 @click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True, help="Images per Keras batch.")
-@click.option("--score-threshold", type=click.FloatRange(0, 1), default=0.01, show_default=True,
-              help="Detections below this score are dropped before scoring.")
+@click.option("--score-threshold", type=click.FloatRange(0, 1), default=EVAL_SCORE_THRESHOLD,
+              show_default=True, help="Detections below this score are dropped before scoring.")
 @click.option("--engine", type=click.Choice(["lce", "tflite"]),
               help="Interpreter for a .tflite MODEL: lce (LCE's own) or tflite (LiteRT; binary layers run through "
                    "bcn's LCE delegate). Default: chosen per model and machine.")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bcn.decode import Detections
+from bcn.defaults import EVAL_SCORE_THRESHOLD
 from bcn.errors import BcnError
-from bcn.evaluation.predict import EVAL_SCORE_THRESHOLD
 from bcn.evaluation.voc_map import Evaluation, evaluate_detections
 from bcn.extras import require
 

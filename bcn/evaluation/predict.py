@@ -4,12 +4,12 @@ import numpy as np
 
 from bcn.centernet import HEADS
 from bcn.decode import Detections, decode
+from bcn.defaults import EVAL_SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.images import read_image, read_rgb
 from bcn.preprocess import letterbox
 
 # Low threshold and top-100: mAP needs the whole precision-recall curve.
-EVAL_SCORE_THRESHOLD = 0.01
 EVAL_TOP_K = 100
 
 

@@ -30,6 +30,7 @@ from bcn.arch.resolve import Architecture, resolve
 from bcn.centernet import OUTPUT_STRIDE
 from bcn.data.formats import load, read_class_names, train_split
 from bcn.data.voc import as_roots
+from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
 from bcn.errors import BcnError
 from bcn.io import atomic_output, read_json, write_json
 from bcn.preprocess import PREPROCESSING
@@ -51,9 +52,9 @@ RUN_KEYS = ("spec", "input_size", "float_twin", "recipe")  # what a resume takes
 class Recipe:
     """Hyper-parameters; the defaults are the paper's (docs/design.md §6)."""
 
-    epochs: int = 200
-    batch_size: int = 32
-    lr: float = 1e-3
+    epochs: int = EPOCHS
+    batch_size: int = BATCH_SIZE
+    lr: float = LEARNING_RATE
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-8
@@ -61,7 +62,7 @@ class Recipe:
     plateau_factor: float = 0.5
     plateau_patience: int = 5
     min_lr: float = 1e-6
-    eval_every: int = 5
+    eval_every: int = EVAL_EVERY
     steps_per_epoch: int | None = None  # None: one pass over the training images
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 

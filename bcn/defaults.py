@@ -1,0 +1,24 @@
+"""Defaults the command line's options and the Python functions share, each set here once.
+
+Plain values only: the runtime (bcn.runtime) reads them on a device without TensorFlow.
+"""
+
+# The paper's training recipe (bcn.train.trainer.Recipe; docs/design.md §6): epochs, global batch size, Adam's
+# initial learning rate, and how many epochs apart the held-out mAP is measured.
+EPOCHS = 200
+BATCH_SIZE = 32
+LEARNING_RATE = 1e-3
+EVAL_EVERY = 5
+# Detections a user sees: bcn detect, the detect step of bcn bench, convert's parity check, the demo's images.
+SCORE_THRESHOLD = 0.3
+# Detections scored for mAP: low, so the precision-recall curve reaches high recall.
+EVAL_SCORE_THRESHOLD = 0.01
+# Live streams: reconnect attempts before one counts as lost.
+RETRIES = 5
+# Live streams: seconds without data before a read gives up (FFmpeg's own open and read timeout).
+STALL_TIMEOUT_S = 5.0
+# bcn bench: measured and unmeasured runs per model and thread count.
+BENCH_RUNS = 50
+BENCH_WARMUP = 5
+# bcn convert: images for the parity check and int8 calibration.
+PARITY_SAMPLES = 8
