@@ -14,8 +14,9 @@ from pathlib import Path
 
 import click
 
+from bcn.defaults import SCORE_THRESHOLD
 from bcn.errors import BcnError
-from bcn.io import atomic_output, write_json
+from bcn.io import atomic_output, check_output_folder, write_json
 
 # Small enough to train in minutes on two cores, big enough to learn the generated shapes
 # (benchmarks/train_synth_binary_constant_lr.md: 0.558 mAP@0.5 after 10 minutes).
@@ -28,7 +29,6 @@ SHORT_RUN = {"lr": 2e-3, "batch_size": 16}
 # Annotated test images are drawn enlarged to at least this shorter side (96 px: 5x), where
 # labels are 12 px high and legible.
 READABLE_SIDE = 480
-DETECT_SCORE = 0.3
 
 
 def prepare_out(out: Path) -> None:
@@ -39,8 +39,7 @@ def prepare_out(out: Path) -> None:
         if any(out.iterdir()) and not (out / MARKER).is_file():
             raise BcnError(f"{out}: folder is not empty and not an earlier demo report; choose another --out")
         shutil.rmtree(out)
-    if not out.parent.is_dir():
-        raise BcnError(f"{out}: folder {out.parent} does not exist")
+    check_output_folder(out)
     out.mkdir()
 
 
@@ -106,7 +105,7 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
     written = []
     for sample in samples[:count]:
         image = read_image(sample.image_path)
-        detections = detector.detect(image, score_threshold=DETECT_SCORE)
+        detections = detector.detect(image, score_threshold=SCORE_THRESHOLD)
         annotated = draw_detections(image, detections, min_side=READABLE_SIDE)
         path = out / f"{sample.image_id}.jpg"
         with atomic_output(path) as tmp:
@@ -115,7 +114,7 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
                         "ground_truth": int(len(sample.boxes)), "enlarged": annotated.shape[0] // image.shape[0]})
     engine = detector.engine
     return {"runtime": {"engine": engine.name, "library": engine.library, "options": engine.options},
-            "score_threshold": DETECT_SCORE, "images": written}
+            "score_threshold": SCORE_THRESHOLD, "images": written}
 
 
 def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int, threads: tuple[int, ...],

@@ -41,16 +41,24 @@ def remove_stale_temps(path: Path) -> None:
                         os.remove(entry.path)
 
 
-def temp_beside(path: str | os.PathLike) -> str:
-    """A new hidden file beside `path`, named after it and this process; a killed run's leftovers go first."""
+def check_output_folder(path: str | os.PathLike, writable: bool = True) -> Path:
+    """The folder the output file `path` goes in, which must exist (and with `writable`, take new files: a file
+    written in place needs only its own permission); else a one-line BcnError."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if folder.exists() and not folder.is_dir():
         raise BcnError(f"{path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise BcnError(f"{path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
+    if writable and not os.access(folder, os.W_OK):
         raise BcnError(f"{path}: folder {folder} is not writable")
+    return folder
+
+
+def temp_beside(path: str | os.PathLike) -> str:
+    """A new hidden file beside `path`, named after it and this process; a killed run's leftovers go first."""
+    path = Path(path)
+    folder = check_output_folder(path)
     remove_stale_temps(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=folder)

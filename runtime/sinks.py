@@ -17,7 +17,7 @@ import numpy as np
 
 from bcn.errors import BcnError
 from bcn.images import image_files
-from bcn.io import publish, refuse_overwriting_inputs, temp_beside
+from bcn.io import check_output_folder, publish, refuse_overwriting_inputs, temp_beside
 
 
 def check_writable_folder(folder: Path) -> Path:
@@ -173,10 +173,7 @@ class DetectionsJson:
         if self.path is None:
             self._file, self._stream = None, sys.stdout
             return
-        if self.path.parent.exists() and not self.path.parent.is_dir():
-            raise BcnError(f"{self.path}: {self.path.parent} is a file, not a folder")
-        if not self.path.parent.is_dir():
-            raise BcnError(f"{self.path}: folder {self.path.parent} does not exist")
+        check_output_folder(self.path, writable=False)
         if self.as_list:
             self._file = _TempFile(self.path)
             self._stream = open(self._file.tmp, "w", encoding="utf-8")

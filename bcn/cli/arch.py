@@ -1,12 +1,11 @@
 """`bcn arch`: design architectures in the paper's notation and see their cost."""
 
 import json
-import os
 
 import click
 
 from bcn.arch.notation import DEFAULT_SEED
-from bcn.errors import BcnError
+from bcn.cli.options import OUTPUT_FILE, POSITIVE_INT
 from bcn.extras import import_tensorflow, require
 
 
@@ -36,21 +35,19 @@ def format_cost(name: str, cost: dict) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"{name} at {cost['input_size']}x{cost['input_size']}"]
     for index, row in enumerate(rows):
-        lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        cells = enumerate(zip(row, widths, strict=True))
+        lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in cells))
         if index == 0 or index == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def _positive(ctx, param, value):
-    if value is not None and value <= 0:
-        raise click.BadParameter(f"must be positive, got {value}")
-    return value
-
-
-input_size_option = click.option("--input-size", "-z", type=int, callback=_positive, help="Input size z (overrides the spec's); a multiple of 32.")
-num_classes_option = click.option("--num-classes", "-c", type=int, default=20, show_default=True, callback=_positive, help="Number of classes C.")
-float_twin_option = click.option("--float-twin", is_flag=True, help="Make every binary conv full precision (the fair float baseline).")
+input_size_option = click.option("--input-size", "-z", type=POSITIVE_INT,
+                                 help="Input size z (overrides the spec's); a multiple of 32.")
+num_classes_option = click.option("--num-classes", "-c", type=POSITIVE_INT, default=20, show_default=True,
+                                  help="Number of classes C.")
+float_twin_option = click.option("--float-twin", is_flag=True,
+                                 help="Make every binary conv full precision (the fair float baseline).")
 seed_option = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True,
                            help="Seed that draws the binary blocks of a random spec (':pP').")
 
@@ -114,7 +111,7 @@ def list_(input_size, seed, as_json):
 
 @arch.command()
 @click.argument("spec")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Where to write the Keras model (.h5 or .keras).")
+@click.option("--output", "-o", type=OUTPUT_FILE, required=True, help="Where to write the Keras model (.h5 or .keras).")
 @input_size_option
 @num_classes_option
 @float_twin_option
@@ -139,16 +136,20 @@ def build(spec, output, input_size, num_classes, float_twin, seed):
 @input_size_option
 @num_classes_option
 @seed_option
-@click.option("--measure", is_flag=True, help="Build, convert (LCE + float32 twin) and benchmark each design on this machine.")
+@click.option("--measure", is_flag=True,
+              help="Build, convert (LCE + float32 twin) and benchmark each design on this machine.")
 @click.option("--results", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="A `bcn eval --json` output (or a run's eval.json) whose mAP goes on the row of its spec; repeat.")
-@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Measured runs per model (--measure).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads (--measure).")
-@click.option("--keep", type=click.Path(file_okay=False), help="Keep the measured models (.h5, .tflite) in this folder.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the rows as JSON.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the table as Markdown.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the rows as CSV (raw counts).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Measured runs per model (--measure).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Interpreter threads (--measure).")
+@click.option("--keep", type=click.Path(file_okay=False),
+              help="Keep the measured models (.h5, .tflite) in this folder.")
+@click.option("--json", "json_path", type=OUTPUT_FILE, help="Write the rows as JSON.")
+@click.option("--markdown", "markdown_path", type=OUTPUT_FILE, help="Write the table as Markdown.")
+@click.option("--csv", "csv_path", type=OUTPUT_FILE, help="Write the rows as CSV (raw counts).")
+@click.option("--plot", "plot_path", type=OUTPUT_FILE,
               help="Write the paper's Fig. 1: eq GFLOP (log) vs mAP and vs latency, rb as colour (PNG/SVG/PDF).")
 def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads, keep, json_path, markdown_path,
           csv_path, plot_path):
@@ -165,9 +166,6 @@ def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads,
     """
     for text in specs:
         _design(text, input_size, seed=seed)
-    for path in (json_path, markdown_path, csv_path, plot_path):
-        if path and not os.path.isdir(os.path.dirname(path) or "."):
-            raise BcnError(f"{path}: folder {os.path.dirname(path)} does not exist")
     if measure:
         require("convert", "bcn arch sweep --measure")
     else:
@@ -184,7 +182,8 @@ def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads,
     from bcn.io import write_text
 
     for path, text in ((json_path, lambda: json.dumps(rows, indent=2) + "\n"),
-                       (markdown_path, lambda: format_table(rows, markdown=True)), (csv_path, lambda: format_csv(rows))):
+                       (markdown_path, lambda: format_table(rows, markdown=True)),
+                       (csv_path, lambda: format_csv(rows))):
         if path:
             write_text(path, text())
             click.echo(f"wrote {path}")

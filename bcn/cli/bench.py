@@ -5,20 +5,12 @@ from pathlib import Path
 
 import click
 
+from bcn.cli.options import OUTPUT_FILE, THREAD_COUNTS
+from bcn.defaults import BENCH_RUNS, BENCH_WARMUP
 from bcn.errors import BcnError
 from bcn.extras import require
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
-
-
-def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
-    try:
-        counts = tuple(int(part) for part in value.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected a comma-separated list of integers like 1,2,4, got {value!r}") from None
-    if not counts or min(counts) < 1:
-        raise click.BadParameter(f"thread counts must be at least 1, got {value!r}")
-    return tuple(dict.fromkeys(counts))
 
 
 def _classes(value: str | None) -> list[str] | None:
@@ -32,10 +24,12 @@ def _classes(value: str | None) -> list[str] | None:
 
 @click.command("bench")
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--threads", "-t", default="1", show_default=True, callback=_thread_counts,
+@click.option("--threads", "-t", type=THREAD_COUNTS, default="1", show_default=True,
               help="Thread counts to measure, comma-separated (e.g. 1,2,4).")
-@click.option("--runs", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="Measured runs per model and thread count.")
-@click.option("--warmup", "-w", type=click.IntRange(min=0), default=5, show_default=True, help="Unmeasured runs first.")
+@click.option("--runs", "-n", type=click.IntRange(min=1), default=BENCH_RUNS, show_default=True,
+              help="Measured runs per model and thread count.")
+@click.option("--warmup", "-w", type=click.IntRange(min=0), default=BENCH_WARMUP, show_default=True,
+              help="Unmeasured runs first.")
 @click.option("--engine", type=click.Choice(["lce", "tflite"]),
               help="Interpreter for every model: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's "
                    "LCE delegate). Default: chosen per model and machine.")
@@ -50,16 +44,21 @@ def _classes(value: str | None) -> list[str] | None:
               help="Measure every kernel option combination of each model's engine (LCE: indirect BGEMM x XNNPACK; "
                    "TFLite: XNNPACK and each kernel path of bcn's delegate), and binary models on both engines unless "
                    "--engine is given; ratios use each model's fastest.")
-@click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Image to run detect on (default: a fixed 640x480 test image).")
-@click.option("--input-size", "-z", type=click.IntRange(min=1), help="Input size of a .tflite without bcn metadata (runs it with a warning).")
-@click.option("--classes", help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the full report as JSON.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the tables as Markdown.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a latency bar chart (PNG/SVG/PDF; needs matplotlib).")
+@click.option("--image", type=click.Path(dir_okay=False, path_type=Path),
+              help="Image to run detect on (default: a fixed 640x480 test image).")
+@click.option("--input-size", "-z", type=click.IntRange(min=1),
+              help="Input size of a .tflite without bcn metadata (runs it with a warning).")
+@click.option("--classes",
+              help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line.")
+@click.option("--json", "json_path", type=OUTPUT_FILE, help="Write the full report as JSON.")
+@click.option("--markdown", "markdown_path", type=OUTPUT_FILE, help="Write the tables as Markdown.")
+@click.option("--plot", "plot_path", type=OUTPUT_FILE,
+              help="Write a latency bar chart (PNG/SVG/PDF; needs matplotlib).")
 @click.option("--lce-benchmark-binary", type=click.Path(dir_okay=False, path_type=Path),
-              help="LCE's lce_benchmark_model, for LCE models where the LCE wheel is missing (aarch64 Linux); found on PATH otherwise.")
-def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, reference_bconv, kernel, sweep, image, input_size, classes,
-          json_path, markdown_path, plot_path, lce_benchmark_binary):
+              help="LCE's lce_benchmark_model, for LCE models where the LCE wheel is missing (aarch64 Linux); "
+                   "found on PATH otherwise.")
+def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, reference_bconv, kernel, sweep, image,
+          input_size, classes, json_path, markdown_path, plot_path, lce_benchmark_binary):
     """Measure latency of MODELS (.tflite from `bcn convert`), side by side.
 
     Per model and thread count: the interpreter call alone and the whole detect
@@ -73,16 +72,13 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
       bcn bench q1.tflite q1_float32.tflite q1_int8.tflite --threads 1,2 --json bench.json
     """
     require("runtime", "bcn bench")
+    from bcn.images import read_image
     from bcn.io import refuse_overwriting_inputs, write_json, write_text
     from bcn.runtime.bench import benchmark
     from bcn.runtime.bench_report import format_markdown, format_text, plot_latency
-    from bcn.images import read_image
 
     refuse_overwriting_inputs([("--json", json_path), ("--markdown", markdown_path), ("--plot", plot_path)],
                               [*models, image, lce_benchmark_binary])
-    for path in (json_path, markdown_path, plot_path):  # fail before minutes of measuring, not after
-        if path is not None and not path.parent.resolve().is_dir():
-            raise BcnError(f"{path}: folder {path.parent} does not exist")
     if plot_path:
         if plot_path.suffix.lower() not in PLOT_FORMATS:
             raise BcnError(f"{plot_path}: the plot is written as {', '.join(PLOT_FORMATS)}; pick one of those suffixes")

@@ -2,6 +2,8 @@
 
 import click
 
+from bcn.cli.options import OUTPUT_FILE, POSITIVE_INT
+from bcn.defaults import PARITY_SAMPLES, SCORE_THRESHOLD
 from bcn.extras import require
 
 
@@ -33,8 +35,10 @@ def format_report(report: dict) -> str:
         f"parity  LCE vs Keras on {parity['images']} images, detections >= {parity['score_threshold']}: "
         f"{parity['detections_reference']} Keras / {parity['detections_converted']} LCE, "
         f"agreement {_number(parity['agreement'], '.1%')} (same class, IoU >= {parity['min_iou']}), "
-        f"score diff max {_number(parity['score_diff_max'], '.4f')}, matched IoU min {_number(parity['matched_iou_min'], '.3f')}; "
-        f"heatmap abs diff max {_number(parity['heatmap_max_abs_diff'], '.4f')} mean {_number(parity['heatmap_mean_abs_diff'], '.5f')} "
+        f"score diff max {_number(parity['score_diff_max'], '.4f')}, "
+        f"matched IoU min {_number(parity['matched_iou_min'], '.3f')}; "
+        f"heatmap abs diff max {_number(parity['heatmap_max_abs_diff'], '.4f')} "
+        f"mean {_number(parity['heatmap_mean_abs_diff'], '.5f')} "
         f"[{parity['check']}]"
     )
     return "\n".join(lines)
@@ -44,22 +48,24 @@ def _baselines(ctx, param, value):
     return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
 
 
-def _positive(ctx, param, value):
-    if value <= 0:
-        raise click.BadParameter(f"must be positive, got {value}")
-    return value
-
-
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="The LCE flatbuffer to write [default: MODEL with .tflite].")
-@click.option("--baselines", callback=_baselines, default="", help="Also write full-precision baselines of the float twin: float32,int8.")
-@click.option("--float-model", type=click.Path(dir_okay=False), help="A trained float twin (.h5/.keras) for the baselines [default: fresh weights].")
-@click.option("--data", "data_root", type=click.Path(file_okay=False), help="Data set (PascalVOC, COCO or YOLO) or image folder for parity and int8 calibration images [default: generated images].")
-@click.option("--report", type=click.Path(dir_okay=False), help="Where to write the JSON report [default: OUTPUT_report.json].")
+@click.option("--output", "-o", type=OUTPUT_FILE,
+              help="The LCE flatbuffer to write [default: MODEL with .tflite].")
+@click.option("--baselines", callback=_baselines, default="",
+              help="Also write full-precision baselines of the float twin: float32,int8.")
+@click.option("--float-model", type=click.Path(dir_okay=False),
+              help="A trained float twin (.h5/.keras) for the baselines [default: fresh weights].")
+@click.option("--data", "data_root", type=click.Path(file_okay=False),
+              help="Data set (PascalVOC, COCO or YOLO) or image folder for parity and int8 calibration images "
+                   "[default: generated images].")
+@click.option("--report", type=OUTPUT_FILE,
+              help="Where to write the JSON report [default: OUTPUT_report.json].")
 @click.option("--check", is_flag=True, help="Fail (and write nothing) if LCE and Keras detections disagree.")
-@click.option("--score-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.3, show_default=True, help="Parity compares detections scoring at least this.")
-@click.option("--samples", type=int, default=8, show_default=True, callback=_positive, help="Images for the parity check and int8 calibration.")
+@click.option("--score-threshold", type=click.FloatRange(0, 1, min_open=True), default=SCORE_THRESHOLD,
+              show_default=True, help="Parity compares detections scoring at least this.")
+@click.option("--samples", type=POSITIVE_INT, default=PARITY_SAMPLES, show_default=True,
+              help="Images for the parity check and int8 calibration.")
 def convert(model, output, baselines, float_model, data_root, report, check, score_threshold, samples):
     """Convert a trained Keras MODEL (.h5/.keras) to an LCE flatbuffer for ARM CPUs.
 
@@ -82,8 +88,8 @@ def convert(model, output, baselines, float_model, data_root, report, check, sco
         click.echo(message, err=True)
 
     try:
-        result = run_convert(model, output, baselines=baselines, data_root=data_root, float_model=float_model, report=report,
-                             samples=samples, check=check, score_threshold=score_threshold, log=log)
+        result = run_convert(model, output, baselines=baselines, data_root=data_root, float_model=float_model,
+                             report=report, samples=samples, check=check, score_threshold=score_threshold, log=log)
     except ParityError as error:
         click.echo(format_report(error.report))
         raise

@@ -4,18 +4,10 @@ from pathlib import Path
 
 import click
 
+from bcn.cli.options import THREAD_COUNTS
+from bcn.defaults import BENCH_RUNS
 from bcn.demo import DEMO_INPUT_SIZE
 from bcn.extras import import_tensorflow, require
-
-
-def _threads(ctx, param, value):
-    try:
-        threads = tuple(int(t) for t in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected thread counts like 1,2, got {value!r}") from None
-    if not threads or min(threads) < 1:
-        raise click.BadParameter(f"thread counts must be positive, got {value!r}")
-    return threads
 
 
 @click.command()
@@ -29,8 +21,8 @@ def _threads(ctx, param, value):
 @click.option("--arch", default=None, help="Architecture to train (default: a small QuickNet CenterNet).")
 @click.option("--input-size", "-z", default=DEMO_INPUT_SIZE, show_default=True, type=click.IntRange(min=32),
               help="Input size of the trained models.")
-@click.option("--threads", default="1,2", show_default=True, callback=_threads, help="Thread counts to benchmark.")
-@click.option("--runs", default=50, show_default=True, type=click.IntRange(min=1), help="Timed runs per model.")
+@click.option("--threads", type=THREAD_COUNTS, default="1,2", show_default=True, help="Thread counts to benchmark.")
+@click.option("--runs", default=BENCH_RUNS, show_default=True, type=click.IntRange(min=1), help="Timed runs per model.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of data and training.")
 def demo(out, minutes, images, data_root, arch, input_size, threads, runs, seed):
     """Generate data, train, evaluate, convert, benchmark and detect, then write a report.

@@ -5,34 +5,37 @@ import warnings
 
 import click
 
+from bcn.cli.options import POSITIVE_FLOAT, POSITIVE_INT
+from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
 from bcn.extras import import_tensorflow
 
 
-def _positive(ctx, param, value):
-    if value is not None and value <= 0:
-        raise click.BadParameter(f"must be positive, got {value}")
-    return value
-
-
 @click.command()
-@click.option("--arch", "-a", help="A preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256; bcn arch list), a spec string or a .py builder file (taken from the run when resuming).")
+@click.option("--arch", "-a", help="A preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256; bcn arch list), a spec string or "
+                                   "a .py builder file (taken from the run when resuming).")
 @click.option("--data", "-d", "data_roots", multiple=True, required=True,
               type=click.Path(exists=True, file_okay=False),
               help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge roots "
                    "(VOC2007 + VOC2012).")
-@click.option("--out", "-o", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder for model.h5, best.h5, config.json and logs.")
-@click.option("--input-size", "-z", type=int, callback=_positive, help="Input size (a multiple of 32); default: the spec's.")
-@click.option("--epochs", "-e", type=int, callback=_positive, help="Epochs  [default: 200]")
-@click.option("--batch-size", "-b", type=int, callback=_positive, help="Global batch size over all devices  [default: 32]")
-@click.option("--lr", type=float, callback=_positive, help="Initial Adam learning rate  [default: 0.001]")
-@click.option("--eval-every", "-k", type=int, callback=_positive, help="Evaluate mAP on the held-out split every K epochs  [default: 5]")
-@click.option("--steps-per-epoch", type=int, callback=_positive, help="Batches per epoch, repeating the data; default: one pass.")
+@click.option("--out", "-o", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder for model.h5, best.h5, config.json and logs.")
+@click.option("--input-size", "-z", type=POSITIVE_INT, help="Input size (a multiple of 32); default: the spec's.")
+@click.option("--epochs", "-e", type=POSITIVE_INT, help=f"Epochs  [default: {EPOCHS}]")
+@click.option("--batch-size", "-b", type=POSITIVE_INT,
+              help=f"Global batch size over all devices  [default: {BATCH_SIZE}]")
+@click.option("--lr", type=POSITIVE_FLOAT, help=f"Initial Adam learning rate  [default: {LEARNING_RATE}]")
+@click.option("--eval-every", "-k", type=POSITIVE_INT,
+              help=f"Evaluate mAP on the held-out split every K epochs  [default: {EVAL_EVERY}]")
+@click.option("--steps-per-epoch", type=POSITIVE_INT, help="Batches per epoch, repeating the data; default: one pass.")
 @click.option("--eval-split", default="test", show_default=True, help="Held-out split for evaluation (e.g. val).")
-@click.option("--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision).")
-@click.option("--minutes", "-m", type=float, callback=_positive, help="Wall-clock budget: stop cleanly after M minutes.")
+@click.option("--float-twin", is_flag=True,
+              help="Train the architecture's float twin (every binary conv full precision).")
+@click.option("--minutes", "-m", type=POSITIVE_FLOAT, help="Wall-clock budget: stop cleanly after M minutes.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
-@click.option("--weights", type=click.Path(dir_okay=False), help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one (stem, encoder...); "
-                   "for rtb, also larq-zoo's RealToBinaryNet no-top weights file (r2b_weights_notop.h5).")
+@click.option("--weights", type=click.Path(dir_okay=False),
+              help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one "
+                   "(stem, encoder...); for rtb, also larq-zoo's RealToBinaryNet no-top weights file "
+                   "(r2b_weights_notop.h5).")
 @click.option("--seed", type=int, help="Random seed for weights, shuffling, augmentation and the binary blocks of a "
                                         "random spec ('pP'): the same seed, the same run on a CPU  "
                                         "[default: 0, or the run's when resuming]")
@@ -61,9 +64,9 @@ def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_ev
 
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
     result = run_training(arch, list(data_roots), run_dir, input_size=input_size, epochs=epochs,
-                          batch_size=batch_size, lr=lr, eval_every=eval_every, steps_per_epoch=steps_per_epoch, resume=resume,
-                          float_twin=float_twin, minutes=minutes, weights=weights, eval_split=eval_split,
-                          seed=seed, verbose=1 if sys.stdout.isatty() else 2)
+                          batch_size=batch_size, lr=lr, eval_every=eval_every, steps_per_epoch=steps_per_epoch,
+                          resume=resume, float_twin=float_twin, minutes=minutes, weights=weights,
+                          eval_split=eval_split, seed=seed, verbose=1 if sys.stdout.isatty() else 2)
     trained = f"trained {result.last_epoch} epochs in {result.seconds / 60:.1f} min"
     if not result.chief:
         click.echo(f"{trained} as a worker; the chief wrote {run_dir}")

@@ -1,0 +1,63 @@
+"""Types of the command line's options, shared by its commands: positive numbers, thread lists, output files.
+
+An output file that names one of a command's inputs is refused by bcn.io.refuse_overwriting_inputs,
+called by the command once every input is known.
+"""
+
+from pathlib import Path
+
+import click
+
+from bcn.io import check_output_folder
+
+
+class Positive(click.ParamType):
+    """A number above zero, read as `kind` (click.INT or click.FLOAT)."""
+
+    def __init__(self, kind: click.ParamType):
+        self.kind, self.name = kind, kind.name
+
+    def convert(self, value, param, ctx):
+        number = self.kind.convert(value, param, ctx)
+        if number <= 0:
+            self.fail(f"must be positive, got {number}", param, ctx)
+        return number
+
+
+class ThreadCounts(click.ParamType):
+    """Comma-separated thread counts, each at least 1, as a tuple without repeats: "1,2,4" -> (1, 2, 4)."""
+
+    name = "threads"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            counts = tuple(int(part) for part in value.split(",") if part.strip())
+        except ValueError:
+            self.fail(f"expected a comma-separated list of integers like 1,2,4, got {value!r}", param, ctx)
+        if not counts or min(counts) < 1:
+            self.fail(f"thread counts must be at least 1, got {value!r}", param, ctx)
+        return tuple(dict.fromkeys(counts))
+
+
+class OutputFile(click.Path):
+    """A file to write, as a Path: not an existing folder, in a folder that exists and is writable.
+
+    The folder is checked as the option is read, so a command fails before minutes of work,
+    in one line (bcn.io.check_output_folder's).
+    """
+
+    def __init__(self):
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        check_output_folder(path)
+        return path
+
+
+POSITIVE_INT = Positive(click.INT)
+POSITIVE_FLOAT = Positive(click.FLOAT)
+THREAD_COUNTS = ThreadCounts()
+OUTPUT_FILE = OutputFile()
