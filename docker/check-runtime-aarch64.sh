@@ -7,6 +7,7 @@
 #   docker/check-runtime-aarch64.sh WORKDIR [BCN ARGS...]
 #   docker/check-runtime-aarch64.sh ~/.cache/bcn-aarch64 detect q1.tflite --engine tflite --source images/
 #   docker/check-runtime-aarch64.sh ~/.cache/bcn-aarch64 python SCRIPT [ARGS...]   # any script, same setup
+#   docker/check-runtime-aarch64.sh ~/.cache/bcn-aarch64 python tests/lce_crafted.py --check tests/delegate_regressions.json
 #
 # WORKDIR keeps what the first run makes, so later runs start in seconds:
 #   root/            Debian Bookworm arm64 with Python 3.11: `debootstrap --foreign` fetches the

@@ -4,7 +4,8 @@ docker/check-runtime-aarch64.sh makes a Debian Bookworm arm64 root with Python 3
 runtime extra's dependencies as pip resolves them on aarch64, and bcn's LCE delegate
 cross-compiled for aarch64, then runs bcn there. Binary (LCE) models run as on a Pi: stock
 LiteRT with the delegate, no LCE wheel. Results are compared with this machine's, and the
-delegate with LCE's interpreter through the parity suite's cases (tests/lce_models.py).
+delegate with LCE's interpreter through the parity suite's cases (tests/lce_models.py); crafted
+models (tests/delegate_regressions.json) must be refused there as on x86_64.
 
 The root is kept in $BCN_AARCH64_WORKDIR (default ~/.cache/bcn-aarch64): the first run makes
 it (a few minutes; needs PyPI and a Debian mirror), later runs reuse it.
@@ -146,3 +147,12 @@ def test_delegate_matches_lce_bit_for_bit(aarch64, models, tmp_path):
                    "--threads", "1", "2")
     summary = re.search(r"(\d+) cases, (\d+) outputs checked .*: (\d+) mismatches", done.stderr)
     assert summary and int(summary[1]) == len(written) > 40 and int(summary[3]) == 0, done.stdout + done.stderr
+
+
+def test_crafted_models_are_refused_on_aarch64(aarch64):
+    """The delegate's regression cases (tests/delegate_regressions.json, built there by tests/lce_crafted.py):
+    each crafted model refused as one line from allocate_tensors(), or run, never a crash, on aarch64 too."""
+    cases = REPO / "tests" / "delegate_regressions.json"
+    count = len(json.loads(cases.read_text()))
+    done = aarch64("python", REPO / "tests" / "lce_crafted.py", "--check", cases)
+    assert f"{count} cases, {count} as expected, 0 not" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
