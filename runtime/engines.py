@@ -192,7 +192,9 @@ class TfliteEngine(Engine):
 
     name = "tflite"
 
-    def __init__(self, content: bytes, threads: int, use_xnnpack: bool, kernel: str = "auto", lce_ops: bool = False):
+    def __init__(self, content: bytes, threads: int, use_xnnpack: bool, kernel: str = "auto", lce_ops: bool = False,
+                 source: str = "model"):
+        self._source = source
         module, package = tflite_module()
         library = f"{package} {_version(package)}"
         options = dict(threads=threads, use_xnnpack=use_xnnpack)
@@ -225,7 +227,12 @@ class TfliteEngine(Engine):
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         self._interpreter.set_tensor(self._input_index, batch)
-        self._interpreter.invoke()
+        try:
+            self._interpreter.invoke()
+        except RuntimeError as error:
+            # A crafted model can pass allocation and still fail here, e.g. an op reading a
+            # tensor that no op writes ("Input tensor 37 lacks data").
+            raise BcnError(f"{self._source}: the tflite interpreter cannot run it ({_failure(error)})") from None
         return [self._interpreter.get_tensor(index) for index in self._output_indices]
 
 
@@ -280,7 +287,8 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
         if engine == "lce":
             verify_flatbuffer(content, source)
             return LceEngine(content, threads, **chosen)
-        return TfliteEngine(content, threads, **chosen, lce_ops=lce_ops)  # LiteRT verifies as it loads
+        # LiteRT verifies the flatbuffer as it loads.
+        return TfliteEngine(content, threads, **chosen, lce_ops=lce_ops, source=source)
     except BcnError:
         raise
     except Exception as error:  # the interpreters raise ValueError/RuntimeError on bad models

@@ -65,16 +65,19 @@ def test_refusals_reach_lce_delegate_users_from_allocate_tensors():
 
 @pytest.fixture(scope="module")
 def crafted_detector(tmp_path_factory):
-    """bcn's tiny binary detector (with its metadata) whose first LceBconv2d filter is sparse and 8 bytes long."""
+    """bcn's tiny binary detector (with its metadata) whose first LceBconv2d filter is sparse and 8 bytes long,
+    and the same detector without that op (the op after it reads a tensor nothing writes)."""
     content = shared_models(tmp_path_factory)["binary"].read_bytes()
     node, inputs = first_op(content, "LceBconv2d")
-    path = tmp_path_factory.mktemp("crafted") / "sparse-filter.tflite"
-    path.write_bytes(mutate(content, [["sparse", inputs[1]], ["buffer_size", inputs[1], 8]]))
-    return path, node
+    folder = tmp_path_factory.mktemp("crafted")
+    sparse_filter = [["sparse", inputs[1]], ["buffer_size", inputs[1], 8]]
+    (folder / "sparse-filter.tflite").write_bytes(mutate(content, sparse_filter))
+    (folder / "dangling.tflite").write_bytes(mutate(content, [["drop_op", node]]))
+    return folder / "sparse-filter.tflite", node, folder / "dangling.tflite"
 
 
 def test_crafted_model_is_one_line_exit_2_in_every_command(crafted_detector, synth_voc, tmp_path):
-    path, node = crafted_detector
+    path, node, dangling = crafted_detector
     import cv2
     import numpy as np
 
@@ -148,3 +151,16 @@ def test_run_model_reports_the_stage():
     assert run_model(build("float"), str(delegate.library_path())) == "ok"
     short = run_model(build("float", [["buffer_size", "bias", 12]]), str(delegate.library_path()))
     assert short.startswith("construct: ")
+
+
+def test_model_failing_only_when_it_runs_is_one_line_exit_2(crafted_detector, tmp_path):
+    """Allocation passes, the first invoke fails (LiteRT: a tensor no op writes): still one line, exit 2."""
+    _, _, dangling = crafted_detector
+    import cv2
+    import numpy as np
+
+    image = tmp_path / "image.png"
+    cv2.imwrite(str(image), np.zeros((48, 64, 3), np.uint8))
+    result = CliRunner().invoke(main, ["detect", str(dangling), "--source", str(image)])
+    assert result.exit_code == 2, result.output
+    assert f"Error: {dangling}: the tflite interpreter cannot run it (" in result.output, result.output
