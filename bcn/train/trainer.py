@@ -330,10 +330,10 @@ class TrainResult:
     """What `train` did.
 
     run_dir: the run folder. seconds: time spent in Keras fit. epochs_run: epochs this call
-    trained. last_epoch: the run's last finished epoch, counted from 1 (0: none). chief:
-    whether this process wrote the run folder. images: training images this worker read.
-    evaluation: eval.json, the latest held-out evaluation ({} on a worker that does not
-    write). config: what config.json holds. history: each loss per epoch of this call.
+    trained. last_epoch: the run's last epoch finished by this call, counted from 1 (0:
+    none). chief: whether this process wrote the run folder. images: training images this
+    worker read. evaluation: eval.json, the latest held-out evaluation ({} on a worker that
+    does not write). config: what config.json holds. history: each loss per epoch of this call.
     """
 
     run_dir: Path
