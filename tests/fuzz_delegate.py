@@ -7,7 +7,8 @@ Each mutant is a recipe of tests/lce_crafted.py, drawn from the seed and its own
 (so any one is reproduced without the others): a base model and one to four mutations of its
 options (values at and beyond every bound, removed keys, damaged bytes), shapes and ranks,
 types, constant buffers and their sizes, sparsity, constness, quantization, op codes and tensor
-indices, and for some, resizes of the input between allocations. The mutants run one after the
+indices (out of range too), and for some, resizes of the input between allocations; each runs
+on one of the delegate's kernel paths with one or two threads. The mutants run one after the
 other in a child process that loads LIBRARY (with --sanitized, an ASan/UBSan build: the child
 starts with the sanitizer runtime preloaded). A child that dies or hangs is a crash: its recipe
 is printed, to be kept in tests/delegate_regressions.json, and a new child goes on with the next
@@ -39,6 +40,8 @@ TYPES = [0, 1, 2, 3, 4, 6, 7, 9]  # none, float32, int32, uint8, int64, bool, in
 SCALES = [0.0, -1.0, 1e-45, 1e-38, 1e-30, 1e-6, 0.1, 1.0, 1e30, float("inf"), float("nan")]
 ZERO_POINTS = [0, 1, -128, 127, 128, -129, 1000, 2**31 - 1, -2**31]
 LCE_OPS = ["LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"]
+# The delegate's inner loops: the best this CPU has, and two it may not pick by itself.
+KERNELS = ["auto", "auto", "scalar", "avx2"]
 RESIZE_DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 20, 31, 32, 33, 40, 64, 65]
 
 
@@ -101,7 +104,8 @@ def _mutation(rng, model) -> list:
     if kind in ("op_input", "op_output"):
         op = int(rng.integers(ops))
         slots = len(graph.operators[op].inputs if kind == "op_input" else graph.operators[op].outputs)
-        target = -1 if kind == "op_input" and rng.random() < 0.2 else int(rng.integers(len(tensors)))
+        outside = rng.random() < 0.2
+        target = _pick(rng, [-1, -2, len(tensors), 2**31 - 1]) if outside else int(rng.integers(len(tensors)))
         return [kind, op, int(rng.integers(slots)), target]
     if kind == "drop_op":
         return ["drop_op", int(rng.integers(ops))]
@@ -114,7 +118,7 @@ def mutant(seed: int, number: int) -> dict:
     base = _pick(rng, BASES)
     model = base_model(base)
     mutations = [_mutation(rng, model) for _ in range(int(rng.integers(0 if rng.random() < 0.3 else 1, 5)))]
-    recipe = {"base": base, "mutations": mutations, "threads": int(rng.integers(1, 3))}
+    recipe = {"base": base, "mutations": mutations, "threads": int(rng.integers(1, 3)), "kernel": _pick(rng, KERNELS)}
     if not mutations or rng.random() < 0.35:
         shape = [int(d) for d in model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]].shape]
         resizes = []

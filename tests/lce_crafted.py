@@ -230,8 +230,8 @@ def quantization(model, name, scale, zero_point):
 
 
 def op_input(model, op, slot, name):
-    """Op number `op`'s input `slot` becomes tensor `name` (or -1: none)."""
-    model.subgraphs[0].operators[op].inputs[slot] = -1 if name == -1 else _index(model, name)
+    """Op number `op`'s input `slot` becomes tensor `name` (a number may be -1, none, or out of range)."""
+    model.subgraphs[0].operators[op].inputs[slot] = _index(model, name)
 
 
 def op_output(model, op, slot, name):
@@ -300,12 +300,17 @@ def interpreter_module():
     return interpreter
 
 
-def run_model(content: bytes, library: str, resizes=(), threads: int = 1) -> str:
-    """Loads, allocates and runs `content` with the delegate, then once per shape in `resizes`
-    (the first input resized to it). "ok", or the first line of the interpreter's error and
-    where it came from ("construct", "allocate", "invoke", "resize")."""
+def run_model(content: bytes, library: str, resizes=(), threads: int = 1, kernel: str = "auto") -> str:
+    """Loads, allocates and runs `content` with the delegate (on kernel path `kernel`), then once
+    per shape in `resizes` (the first input resized to it). "ok", or the first line of the
+    interpreter's error and where it came from ("delegate", "construct", "allocate", "invoke",
+    "resize")."""
     module = interpreter_module()
-    delegate = module.load_delegate(library, {"num_threads": str(threads)})
+    options = {"num_threads": str(threads)} if kernel == "auto" else {"num_threads": str(threads), "kernel": kernel}
+    try:
+        delegate = module.load_delegate(library, options)
+    except (ValueError, RuntimeError, OSError) as error:  # e.g. a kernel path this CPU lacks
+        return f"delegate: {str(error).splitlines()[-1] if str(error) else type(error).__name__}"
     stage = "construct"
     try:
         interpreter = module.Interpreter(
@@ -337,7 +342,8 @@ def run_recipe(recipe: dict, library: str) -> str:
         content = build(recipe["base"], recipe.get("mutations", ()), recipe.get("seed", 0))
     except Exception as error:  # noqa: BLE001 - a mutant the flatbuffers package cannot write
         return f"unbuildable: {type(error).__name__}: {error}"
-    return run_model(content, library, recipe.get("resizes", ()), recipe.get("threads", 1))
+    return run_model(content, library, recipe.get("resizes", ()), threads=recipe.get("threads", 1),
+                     kernel=recipe.get("kernel", "auto"))
 
 
 def as_expected(recipe: dict, result: str) -> bool:
