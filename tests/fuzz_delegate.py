@@ -145,25 +145,29 @@ def sanitizer_environment() -> dict:
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
 
 
-def run_recipes(recipes: list[dict], library: str, sanitized: bool, timeout: float = 600) -> tuple[list, list]:
-    """Runs `recipes` in child processes, a new one after each crash. Returns (results, crashes):
-    one result line per recipe ("ok", "allocate: ...", or "CRASH"), and (number, recipe, output
-    tail) for each crash."""
+def _text(output) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+
+
+def run_recipes(recipes: list[dict], library: str, sanitized: bool, chunk: int = 1000,
+                timeout: float = 300) -> tuple[list, list]:
+    """Runs `recipes` in child processes, `chunk` per child (each given `timeout` seconds), a new
+    one after each crash. Returns (results, crashes): one result line per recipe ("ok",
+    "allocate: ...", or "CRASH"), and (number, recipe, output tail) for each crash or hang."""
     env = dict(os.environ, **(sanitizer_environment() if sanitized else {}))
     env.pop("BCN_LCE_DELEGATE", None)
     results, crashes, first = [None] * len(recipes), [], 0
     while first < len(recipes):
+        batch = recipes[first:first + chunk]
         with tempfile.TemporaryFile("w+") as lines:
-            lines.writelines(json.dumps(recipe) + "\n" for recipe in recipes[first:])
+            lines.writelines(json.dumps(recipe) + "\n" for recipe in batch)
             lines.seek(0)
             try:
                 done = subprocess.run([sys.executable, str(HERE / "lce_crafted.py"), "--library", library], stdin=lines,
                                       capture_output=True, text=True, env=env, timeout=timeout)
-                output, failed = done.stdout, done.returncode != 0
-                log = done.stderr
+                output, log, failed = done.stdout, done.stderr, done.returncode != 0
             except subprocess.TimeoutExpired as expired:
-                output, failed = (expired.stdout or b"").decode(), True
-                log = "timed out: a hang\n" + (expired.stderr or b"").decode()
+                output, log, failed = _text(expired.stdout), "timed out: a hang\n" + _text(expired.stderr), True
         started = None
         for line in output.splitlines():
             number, _, result = line.partition(" ")
@@ -173,7 +177,8 @@ def run_recipes(recipes: list[dict], library: str, sanitized: bool, timeout: flo
                 results[first + int(number)] = result
                 started = None
         if not failed:
-            break
+            first += len(batch)
+            continue
         if started is None:  # died outside a recipe (at start-up): nothing more will run
             raise RuntimeError(f"the fuzzing child failed outside any recipe:\n{log[-4000:]}")
         results[started] = "CRASH"
