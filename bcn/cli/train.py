@@ -5,6 +5,7 @@ import warnings
 
 import click
 
+from bcn.arch.notation import DEFAULT_SEED
 from bcn.cli.options import POSITIVE_FLOAT, POSITIVE_INT
 from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
 from bcn.extras import import_tensorflow
@@ -38,7 +39,7 @@ from bcn.extras import import_tensorflow
                    "(r2b_weights_notop.h5).")
 @click.option("--seed", type=int, help="Random seed for weights, shuffling, augmentation and the binary blocks of a "
                                         "random spec ('pP'): the same seed, the same run on a CPU  "
-                                        "[default: 0, or the run's when resuming]")
+                                        f"[default: {DEFAULT_SEED}, or the run's when resuming]")
 def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, eval_split,
           float_twin, minutes, resume, weights, seed):
     """Train a detector on the data set(s) in --data (PascalVOC, COCO JSON or YOLO layout).
