@@ -1,11 +1,10 @@
 """Resolving a run before training: new, resumed and extended runs, and what each refuses (no training)."""
 
 import pytest
+from conftest import TINY_SPEC
 
 import bcn  # noqa: F401
 from bcn.errors import BcnError
-
-from conftest import TINY_SPEC
 
 
 def _saved_run(run_dir, finished=None, backup=True):
