@@ -462,9 +462,8 @@ def place(strategy: tf.distribute.Strategy, minutes: float | None) -> Cluster:
 
 
 def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int] = (0, 1)):
-    """The usable samples of a split; with share (i, n) only every n-th from the i-th, checked alone."""
-    index, count = share
-    samples = drop_unreadable(load(roots, split, class_names)[index::count])
+    """The usable samples of a split; with share (i, n) only every n-th image from the i-th is read and checked."""
+    samples = drop_unreadable(load(roots, split, class_names, share))
     if not samples:
         raise BcnError(f"{', '.join(map(str, roots))}: the {what} split '{split}' has no usable images")
     return samples
