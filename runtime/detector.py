@@ -19,7 +19,7 @@ from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import letterbox
 from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
-from bcn.runtime.metadata import MetadataError, read_metadata
+from bcn.runtime.metadata import MetadataError, check_metadata, read_metadata
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,9 @@ class Timings:
 def read_model(path) -> tuple[bytes, dict | None]:
     """(flatbuffer bytes, its "bcn" metadata or None), or a one-line BcnError.
 
-    The flatbuffer is verified when an engine loads it (bcn.runtime.engines.open_engine).
+    The metadata's fields are checked here (bcn.runtime.metadata.check_metadata), against the
+    model's tensors once an engine has loaded it; the flatbuffer is verified when an engine
+    loads it (bcn.runtime.engines.open_engine).
     """
     path = Path(path)
     if not path.is_file():
@@ -62,9 +64,7 @@ def read_model(path) -> tuple[bytes, dict | None]:
         metadata = read_metadata(path)
     except MetadataError as error:
         verify_flatbuffer(content, str(path))  # a damaged file says so
-        raise BcnError(str(error)) from error
-    if metadata is not None and not isinstance(metadata, dict):
-        raise BcnError(f"{path}: its 'bcn' metadata is not a JSON object")
+        raise BcnError(str(error)) from None
     return content, metadata
 
 
@@ -130,28 +130,21 @@ class Detector:
                  input_size: int | None = None, classes=None, **options):
         self.path = Path(model_path)
         content, metadata = read_model(self.path)
-        if metadata is None:
+        foreign = metadata is None
+        if foreign:
             metadata = metadata_for_foreign_model(self.path, content, input_size, classes)
-        self.metadata = metadata
-        self.input_size = int(metadata["input_size"])
-        self.output_stride = int(metadata.get("output_stride", OUTPUT_STRIDE))
         self.engine = open_engine(content, str(self.path), engine, threads, **options)
         self.file_size = len(content)
-        expected = (1, self.input_size, self.input_size, 3)
-        if self.engine.input_shape != expected:
-            raise BcnError(f"{self.path}: input shape {self.engine.input_shape} does not match "
-                           f"input size {self.input_size} {expected}")
-        try:
-            self._outputs = [int(metadata["outputs"][head]) for head in HEADS]
-        except (KeyError, TypeError, ValueError) as error:
-            raise BcnError(f"{self.path}: metadata 'outputs' must give the index of {', '.join(HEADS)}") from error
-        if sorted(self._outputs) != list(range(len(self.engine.output_shapes))):
-            raise BcnError(f"{self.path}: metadata 'outputs' {metadata['outputs']} does not match the model's "
-                           f"{len(self.engine.output_shapes)} outputs")
-        num_classes = self.engine.output_shapes[self._outputs[0]][-1]
-        self.classes = list(metadata.get("classes") or [f"class{i}" for i in range(num_classes)])
-        if len(self.classes) != num_classes:
-            raise BcnError(f"{self.path}: {len(self.classes)} class names for a heatmap of {num_classes} classes")
+        try:  # input size, output stride, heads and classes against the model's tensors
+            metadata = check_metadata(metadata, str(self.path), self.engine.input_shape, self.engine.output_shapes,
+                                      stand_in=foreign)
+        except MetadataError as error:
+            raise BcnError(str(error)) from None
+        self.metadata = metadata
+        self.input_size = metadata["input_size"]
+        self.output_stride = metadata["output_stride"]
+        self._outputs = [metadata["outputs"][head] for head in HEADS]
+        self.classes = metadata["classes"]
         self.last_timings: Timings | None = None
 
     def detect(self, image: np.ndarray, score_threshold: float = SCORE_THRESHOLD, top_k: int = 100,

@@ -71,19 +71,24 @@ def has_lce_ops(data) -> bool:
     return any(name in LCE_OPS for name in custom_ops(data))
 
 
-def _buffer_bytes(data, buffer: Table) -> bytes:
+def _buffer_bytes(data, buffer: Table, max_size: int | None = None) -> bytes:
     offset = _field(buffer, _BUFFER_DATA)
     if offset:
-        start = buffer.Vector(offset)
-        return bytes(data[start : start + buffer.VectorLen(offset)])
-    # Models over 2 GB keep buffers after the flatbuffer, addressed from the file's start.
-    where = _scalar(buffer, _BUFFER_OFFSET, number_types.Uint64Flags)
-    size = _scalar(buffer, _BUFFER_SIZE, number_types.Uint64Flags)
+        where, size = buffer.Vector(offset), buffer.VectorLen(offset)
+    else:
+        # Models over 2 GB keep buffers after the flatbuffer, addressed from the file's start.
+        where = _scalar(buffer, _BUFFER_OFFSET, number_types.Uint64Flags)
+        size = _scalar(buffer, _BUFFER_SIZE, number_types.Uint64Flags)
+    if max_size is not None and size > max_size:
+        raise FlatbufferError(f"a metadata buffer of {size} bytes, more than the {max_size} metadata may have")
+    if where + size > len(data):
+        raise FlatbufferError(f"a buffer of {size} bytes at {where} ends past the end of the file ({len(data)} bytes)")
     return bytes(data[where : where + size])
 
 
-def metadata_bytes(data, name: str) -> bytes | None:
-    """The raw bytes of metadata entry `name` in a TFLite flatbuffer, None if absent."""
+def metadata_bytes(data, name: str, max_size: int | None = None) -> bytes | None:
+    """The raw bytes of metadata entry `name` in a TFLite flatbuffer, None if absent; a FlatbufferError for
+    one longer than `max_size`."""
     model = _model(data)
     buffers = _tables(model, _MODEL_BUFFERS)
     for entry in _tables(model, _MODEL_METADATA):
@@ -91,5 +96,5 @@ def metadata_bytes(data, name: str) -> bytes | None:
             index = _scalar(entry, _METADATA_BUFFER, number_types.Uint32Flags)
             if index >= len(buffers):
                 raise FlatbufferError(f"metadata '{name}' points at missing buffer {index}")
-            return _buffer_bytes(data, buffers[index])
+            return _buffer_bytes(data, buffers[index], max_size)
     return None

@@ -102,9 +102,12 @@ def _spec_of_result(path: Path, result: dict) -> tuple[str | None, int | None]:
         if saved and saved.get("spec"):
             return saved["spec"], saved.get("seed")
     if source.suffix == ".tflite" and source.is_file():
-        from bcn.runtime.metadata import read_metadata
+        from bcn.runtime.metadata import MetadataError, read_metadata
 
-        metadata = read_metadata(source) or {}
+        try:
+            metadata = read_metadata(source) or {}
+        except MetadataError as error:
+            raise BcnError(str(error)) from None
         return metadata.get("spec"), metadata.get("seed")
     return None, None
 
