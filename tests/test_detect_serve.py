@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from urllib.parse import urlsplit
 
 import cv2
@@ -51,7 +50,8 @@ class Detect:
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.started = threading.Event()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
         assert self.started.wait(60), "".join(self.lines)
         self.url = LIVE_VIEW.search("".join(self.lines)).group(1)
 
@@ -65,7 +65,7 @@ class Detect:
     def stop(self, signum=signal.SIGINT) -> str:
         self.process.send_signal(signum)
         self.process.wait(timeout=30)
-        time.sleep(0.1)
+        self._reader.join(30)  # every line the process wrote has been read
         return "".join(self.lines)
 
 
@@ -77,8 +77,9 @@ def get(url, path):
     return response.status, response.getheader("Content-Type"), response.read()
 
 
-def stream_frames(url, count=None):
-    """Open /stream.mjpg and decode `count` JPEG parts (None: until the server ends the stream)."""
+def stream_frames(url, count=None, received=None):
+    """Open /stream.mjpg and decode `count` JPEG parts (None: until the server ends the stream); `received`
+    (a threading.Event) is set at the first."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     connection.request("GET", "/stream.mjpg")
@@ -103,6 +104,8 @@ def stream_frames(url, count=None):
             image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
             assert image is not None, "a part that is not a JPEG"
             images.append(image)
+            if received is not None:
+                received.set()
     finally:
         connection.close()
     return images
@@ -142,15 +145,15 @@ def test_readers_at_once_leave_and_return_and_sigint_finalizes(model, camera, tm
     # A browser that goes away (the connection dropped mid-stream) and comes back.
     for _ in range(3):
         assert len(stream_frames(detect.url, 1)) == 1
-    watching = []  # a viewer still connected when Ctrl-C comes
-    viewer = threading.Thread(target=lambda: watching.append(len(stream_frames(detect.url))))
+    watching, watched = [], threading.Event()  # a viewer still connected when Ctrl-C comes
+    viewer = threading.Thread(target=lambda: watching.append(len(stream_frames(detect.url, received=watched))))
     viewer.start()
     status, _, body = get(detect.url, "/stats.json")
     stats = json.loads(body)
     assert status == 200 and stats["processed"] > 0 and stats["fps"] > 0 and stats["captured"] >= stats["processed"]
     assert {"latency_ms", "dropped", "viewers"} <= stats.keys()
 
-    time.sleep(1)
+    assert watched.wait(60), "the viewer got no frame"
     stderr = detect.stop(signal.SIGINT)
     assert detect.process.returncode == 0, stderr
     assert "Traceback" not in stderr
@@ -176,7 +179,12 @@ def test_a_taken_port_or_a_bad_address_is_one_line(model, camera, tmp_path):
     assert not list((tmp_path / "out").iterdir())  # no output file was begun
     result = subprocess.run([sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url,
                              "--serve", "localhost:http"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "--serve localhost:http: expected [HOST:]PORT" in result.stderr
+    assert result.returncode == 2 and "--serve localhost:http: PORT must be a number" in result.stderr
+    for ambiguous in ("0:8080", ":8080"):  # `0:8080` once bound every interface
+        result = subprocess.run([sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url,
+                                 "--serve", ambiguous], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith(f"Error: --serve {ambiguous}: "), result.stderr
 
 
 @pytest.mark.slow

@@ -32,7 +32,9 @@ def _serve_address(ctx, param, value):
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
 @click.option("--serve", metavar="[HOST:]PORT", callback=_serve_address,
               help="Serve the annotated frames as a live view in the browser (MJPEG and a page with FPS, latency "
-                   "and drops) at http://HOST:PORT/; HOST defaults to 127.0.0.1 (0.0.0.0: every interface).")
+                   "and drops) at http://HOST:PORT/. PORT alone listens on 127.0.0.1 (this machine only); HOST:PORT "
+                   "or [IPv6]:PORT elsewhere, 0.0.0.0:PORT on every interface (no password). Shorthand such as "
+                   "0:PORT or an empty HOST is refused.")
 @click.option("--score", type=click.FloatRange(0, 1), default=SCORE_THRESHOLD, show_default=True,
               help="Keep detections scoring at least this.")
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
