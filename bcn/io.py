@@ -1,9 +1,11 @@
-"""Files in and out: output that never leaves a half-written file behind, JSON that fails in one line."""
+"""Files in and out: outputs (one file, several, a folder) that never leave a half-written state behind, JSON that
+fails in one line."""
 
 import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -56,8 +58,9 @@ def check_output_folder(path: str | os.PathLike, writable: bool = True) -> Path:
 
 
 def temp_beside(path: str | os.PathLike) -> str:
-    """A new hidden file beside `path`, named after it and this process; a killed run's leftovers go first."""
-    path = Path(path)
+    """A new hidden file beside `path` (a symlink's target), named after it and this process; a killed run's
+    leftovers go first. A device, FIFO or other non-regular file at `path` is a one-line BcnError."""
+    path = regular_target(path)
     folder = check_output_folder(path)
     remove_stale_temps(path)
     try:
@@ -68,8 +71,8 @@ def temp_beside(path: str | os.PathLike) -> str:
     return tmp
 
 
-def publish(tmp: str, path: str | os.PathLike) -> None:
-    """Flush the temp file to disk, give it a plain file's mode (mkstemp makes it private), rename it to `path`."""
+def _sync(tmp: str, path) -> None:
+    """Flush the temp file to disk and give it a plain file's mode (mkstemp makes it private)."""
     try:
         fd = os.open(tmp, os.O_RDONLY)
         try:
@@ -77,25 +80,99 @@ def publish(tmp: str, path: str | os.PathLike) -> None:
         finally:
             os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
     except OSError as error:
         raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
 
 
+def _rename(tmp: str, path) -> None:
+    try:
+        os.replace(tmp, regular_target(path))
+    except OSError as error:
+        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
+
+
+def publish(tmp: str, path: str | os.PathLike) -> None:
+    """Flush the temp file to disk, give it a plain file's mode, rename it to `path` (a symlink's target)."""
+    _sync(tmp, path)
+    _rename(tmp, path)
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def regular_target(path: str | os.PathLike) -> Path:
+    """The file an atomic write of `path` replaces: a symlink's target (the link stays), which must be a regular
+    file or not exist yet; a device, FIFO, socket or folder there is a one-line BcnError, never renamed over."""
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return target
+    for test, kind in _KINDS:
+        if test(mode):
+            via = f" (via the link {path})" if target != path else ""
+            raise BcnError(f"{target}{via}: is {kind}, not a regular file; give a file name to write to")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_outputs(paths: dict):
+    """Yield {key: temp path} for `paths` ({key: path}); the files appear together only if the block succeeds.
+
+    Every target folder is checked before the block runs; Ctrl-C and SIGTERM remove the temp
+    files on the way out; after kill -9 the next write of the same file removes them.
+    """
+    temps = {}
+    try:
+        for key, path in paths.items():
+            temps[key] = temp_beside(path)
+        yield dict(temps)
+        for key, tmp in temps.items():
+            _sync(tmp, paths[key])
+        for key, tmp in temps.items():
+            _rename(tmp, paths[key])
+    finally:
+        for tmp in temps.values():
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike):
-    """Yield a temp path beside `path`; rename it into place only if the block succeeds.
+    """Yield a temp path beside `path`; rename it into place only if the block succeeds (see atomic_outputs)."""
+    with atomic_outputs({"file": path}) as temps:
+        yield temps["file"]
 
-    Ctrl-C and SIGTERM remove the temp file on the way out; after kill -9 the next
-    write of the same file removes it.
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike):
+    """Yield a new hidden folder beside `path`; it becomes `path` only if the block succeeds.
+
+    `path` must not exist or be an empty folder; a killed run's leftover folder goes first.
     """
-    tmp = temp_beside(path)
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or path.is_symlink() or any(path.iterdir())):
+        raise BcnError(f"{path}: already exists and is not an empty folder")
+    folder = check_output_folder(path)
+    remove_stale_temps(path)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=folder))
+    except OSError as error:
+        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
     try:
         yield tmp
-        publish(tmp, path)
+        try:
+            tmp.chmod(0o777 & ~_umask())
+            if path.exists():
+                path.rmdir()
+            tmp.rename(path)
+        except OSError as error:
+            raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
