@@ -19,6 +19,7 @@ from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import letterbox
 from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
+from bcn.runtime.flatbuffer import FlatbufferError, io_shapes
 from bcn.runtime.metadata import MetadataError, check_metadata, read_metadata
 
 
@@ -48,9 +49,9 @@ class Timings:
 def read_model(path) -> tuple[bytes, dict | None]:
     """(flatbuffer bytes, its "bcn" metadata or None), or a one-line BcnError.
 
-    The metadata's fields are checked here (bcn.runtime.metadata.check_metadata), against the
-    model's tensors once an engine has loaded it; the flatbuffer is verified when an engine
-    loads it (bcn.runtime.engines.open_engine).
+    The metadata is checked here (bcn.runtime.metadata.check_metadata) against the tensor
+    shapes the flatbuffer declares, and again against the engine's once one has loaded it;
+    the flatbuffer is verified when an engine loads it (bcn.runtime.engines.open_engine).
     """
     path = Path(path)
     if not path.is_file():
@@ -62,9 +63,12 @@ def read_model(path) -> tuple[bytes, dict | None]:
     lce_ops_in(content, str(path))  # not a TFLite flatbuffer: a clear message now
     try:
         metadata = read_metadata(path)
-    except MetadataError as error:
+        if metadata is not None:  # against the tensors the file declares, before an interpreter reads it
+            inputs, outputs = io_shapes(content)
+            metadata = check_metadata(metadata, str(path), inputs[0] if inputs else (), outputs)
+    except (MetadataError, FlatbufferError) as error:
         verify_flatbuffer(content, str(path))  # a damaged file says so
-        raise BcnError(str(error)) from None
+        raise BcnError(str(error) if isinstance(error, MetadataError) else f"{path}: {error}") from None
     return content, metadata
 
 

@@ -15,7 +15,9 @@ FILE_IDENTIFIER = b"TFL3"
 LCE_OPS = ("LceBconv2d", "LceQuantize", "LceDequantize", "LceBMaxPool2d")
 
 # Field numbers in the TFLite schema.
-_MODEL_OPERATOR_CODES, _MODEL_BUFFERS, _MODEL_METADATA = 1, 4, 6
+_MODEL_OPERATOR_CODES, _MODEL_SUBGRAPHS, _MODEL_BUFFERS, _MODEL_METADATA = 1, 2, 4, 6
+_SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS = 0, 1, 2
+_TENSOR_SHAPE = 0
 _OPERATOR_CODE_CUSTOM = 1
 _METADATA_NAME, _METADATA_BUFFER = 0, 1
 _BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
@@ -30,13 +32,27 @@ def _field(table: Table, number: int) -> int:
     return table.Offset(4 + 2 * number)
 
 
-def _tables(table: Table, number: int) -> list[Table]:
-    """The tables of a vector-of-tables field."""
+def _vector(table: Table, number: int) -> tuple[int, int]:
+    """(start, length) of a vector field of 4-byte items, (0, 0) when absent; one past the end is refused."""
     offset = _field(table, number)
     if not offset:
-        return []
-    start = table.Vector(offset)
-    return [Table(table.Bytes, table.Indirect(start + 4 * i)) for i in range(table.VectorLen(offset))]
+        return 0, 0
+    start, length = table.Vector(offset), table.VectorLen(offset)
+    if start + 4 * length > len(table.Bytes):
+        raise FlatbufferError(f"a vector of {length} items at {start} ends past the end of the file")
+    return start, length
+
+
+def _tables(table: Table, number: int) -> list[Table]:
+    """The tables of a vector-of-tables field."""
+    start, length = _vector(table, number)
+    return [Table(table.Bytes, table.Indirect(start + 4 * i)) for i in range(length)]
+
+
+def _ints(table: Table, number: int) -> list[int]:
+    """The items of a vector-of-int32 field."""
+    start, length = _vector(table, number)
+    return [encode.Get(packer.int32, table.Bytes, start + 4 * i) for i in range(length)]
 
 
 def _scalar(table: Table, number: int, flags) -> int:
@@ -60,6 +76,27 @@ def custom_ops(data) -> list[str]:
     try:
         codes = _tables(_model(data), _MODEL_OPERATOR_CODES)
         return [name for name in (_string(code, _OPERATOR_CODE_CUSTOM) for code in codes) if name]
+    except FlatbufferError:
+        raise
+    except (IndexError, struct.error, ValueError) as error:  # offsets past the end of a truncated file
+        raise FlatbufferError(f"damaged TFLite flatbuffer ({error})") from error
+
+
+def io_shapes(data) -> tuple[list[tuple], list[tuple]]:
+    """Shapes of the main subgraph's inputs and outputs as the flatbuffer declares them (no interpreter)."""
+    try:
+        subgraphs = _tables(_model(data), _MODEL_SUBGRAPHS)
+        if not subgraphs:
+            raise FlatbufferError("a TFLite flatbuffer without a subgraph")
+        tensors = _tables(subgraphs[0], _SUBGRAPH_TENSORS)
+
+        def shapes(number: int) -> list[tuple]:
+            indices = _ints(subgraphs[0], number)
+            if not all(0 <= index < len(tensors) for index in indices):
+                raise FlatbufferError(f"an input or output tensor index out of range (of {len(tensors)} tensors)")
+            return [tuple(_ints(tensors[index], _TENSOR_SHAPE)) for index in indices]
+
+        return shapes(_SUBGRAPH_INPUTS), shapes(_SUBGRAPH_OUTPUTS)
     except FlatbufferError:
         raise
     except (IndexError, struct.error, ValueError) as error:  # offsets past the end of a truncated file

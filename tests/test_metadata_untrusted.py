@@ -220,3 +220,17 @@ def test_crafted_files_exit_2_in_detect_bench_and_eval(model, tmp_path, image, s
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith(f"Error: {path}: bcn metadata ") and problem in last, (command[0], last)
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_the_model_is_checked_against_its_declared_tensors_before_an_interpreter_reads_it(model, tmp_path):
+    """read_model (bcn bench's route to lce_benchmark_model too) compares the metadata with the
+    tensor shapes in the flatbuffer; no engine is loaded."""
+    from bcn.runtime.detector import read_model
+    from bcn.runtime.flatbuffer import io_shapes
+
+    assert io_shapes(model.read_bytes()) == ([(1, INPUT_SIZE, INPUT_SIZE, 3)],
+                                             [(1, 16, 16, 2), (1, 16, 16, 2), (1, 16, 16, len(CLASSES))])
+    content, problem = file_cases(model)["the wrong stride"]
+    path = craft(model, tmp_path, content.encode())
+    with pytest.raises(BcnError, match=r"'output_stride' 8 does not match the model: its 16x16 heatmap"):
+        read_model(path)
