@@ -4,6 +4,7 @@ the flatbuffer run as the runtime runs it (bcn.runtime.engines with its defaults
 
 import numpy as np
 
+from bcn.boxes import iou
 from bcn.centernet import HEADS
 from bcn.decode import Detections, decode
 from bcn.defaults import SCORE_THRESHOLD  # detections compared: those a user would see
@@ -39,29 +40,6 @@ def runtime_heads(flatbuffer: bytes, source: str, inputs, layout: dict) -> tuple
     return results, {"engine": engine.name, "library": engine.library, "options": engine.options}
 
 
-def _at_least_one_pixel(boxes: np.ndarray) -> np.ndarray:
-    """Boxes grown about their centre to at least 1 x 1 px: degenerate boxes still compare."""
-    boxes = np.atleast_2d(boxes)
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    half = np.maximum((boxes[:, 2:] - boxes[:, :2]) / 2, 0.5)
-    return np.concatenate([centre - half, centre + half], axis=1)
-
-
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one box with each of `boxes` (x1, y1, x2, y2), boxes under a pixel counted as 1 px."""
-    if not len(boxes):
-        return np.zeros(0, np.float32)
-    box, boxes = _at_least_one_pixel(box)[0], _at_least_one_pixel(boxes)
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / (area + areas - inter)
-
-
 def _top(detections: Detections) -> Detections:
     return Detections(detections.boxes[:TOP_K], detections.scores[:TOP_K], detections.classes[:TOP_K])
 
@@ -73,7 +51,7 @@ def _found(ours: Detections, theirs: Detections, threshold: float) -> list[tuple
     for box, score, cls in zip(ours.boxes, ours.scores, ours.classes):
         if score < threshold:
             continue
-        overlaps = np.where((theirs.classes == cls) & ~taken, iou(box, theirs.boxes), 0.0)
+        overlaps = np.where((theirs.classes == cls) & ~taken, iou(box, theirs.boxes, min_side=1.0), 0.0)
         if len(overlaps) and overlaps.max() >= MIN_IOU:
             best = int(overlaps.argmax())
             taken[best] = True

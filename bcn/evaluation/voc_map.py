@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bcn.boxes import iou
+
 IOU_THRESHOLD = 0.5
 
 
@@ -87,14 +89,6 @@ class Evaluation:
         }
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = ix * iy
-    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
-    return inter / np.maximum(union, np.finfo(np.float64).eps)
-
-
 def _evaluate_class(name, class_id, samples, detections, iou_threshold) -> ClassResult:
     gt, num_gt = {}, 0
     for sample in samples:
@@ -115,7 +109,7 @@ def _evaluate_class(name, class_id, samples, detections, iou_threshold) -> Class
         gt_boxes, difficult, matched = gt[image_ids[index]]
         best = -1
         if len(gt_boxes):
-            ious = _iou(boxes[index], gt_boxes)
+            ious = iou(boxes[index], gt_boxes)
             best = int(np.argmax(ious))
             if ious[best] <= iou_threshold:
                 best = -1
