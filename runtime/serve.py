@@ -35,7 +35,7 @@ RECENT = 30  # frames the page's FPS and latency are averaged over
 TIMEOUT_S = 30.0  # a connection that sends or takes nothing for this long is closed
 BACKLOG = 128  # connections the kernel queues before the server accepts them (a burst of viewers)
 MAX_CLIENTS = 256  # connections served at once (a burst of 200 fits); more get 503 and are closed
-ADDRESS_FORMS = "PORT, HOST:PORT, [IPv6]:PORT (0.0.0.0:PORT or [::]:PORT: every interface)"
+ADDRESS_FORMS = "PORT, HOST:PORT or [IPv6]:PORT, with 0.0.0.0:PORT or [::]:PORT for every interface"
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
@@ -70,7 +70,7 @@ def parse_address(text: str) -> tuple[str, int]:
     address without brackets. Raises a one-line BcnError naming --serve.
     """
     def refuse(problem: str):
-        raise BcnError(f"--serve {text}: {problem} (expected {ADDRESS_FORMS})")
+        raise BcnError(f"--serve {text}: {problem}; expected {ADDRESS_FORMS}")
 
     if text.isdigit():
         host, port = DEFAULT_HOST, text
@@ -246,6 +246,7 @@ class LiveView:
         self.max_clients = max_clients
         self._log = log or (lambda message: None)
         self.client_errors = {}  # kind -> count: resets, timeouts, refusals
+        host, port = parse_address(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")  # `serve` from Python too
         self.source = None  # set by the caller once opened: its capture counters go on the page
         self._frame = (0, None)  # (number, JPEG bytes)
         self._viewers = 0

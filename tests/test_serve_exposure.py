@@ -196,3 +196,9 @@ def test_serve_spellings_refused_in_one_line(text, problem):
     message = error.value.format_message()
     assert message.startswith(f"--serve {text}: ") and problem in message and "\n" not in message
     assert "0.0.0.0:PORT" in message  # it says how to write every interface
+
+
+def test_the_python_api_refuses_the_same_spellings():
+    """Detector.run(serve=(host, port)) reaches LiveView without the command line's parsing."""
+    with pytest.raises(BcnError, match="'0' is not an IPv4 address written in full"):
+        LiveView("0", 0)
