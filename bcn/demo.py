@@ -5,18 +5,16 @@ the binary model to LCE (plus float32 and int8 baselines), benchmark them side b
 detect on a few test images, and write every figure into a report folder.
 """
 
-import json
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import click
-
 from bcn.defaults import SCORE_THRESHOLD
 from bcn.errors import BcnError
-from bcn.io import atomic_output, check_output_folder, write_json
+from bcn.io import atomic_output, check_output_folder, read_json, write_json
+from bcn.progress import Steps
 
 # Small enough to train in minutes on two cores, big enough to learn the generated shapes
 # (benchmarks/train_synth_binary_constant_lr.md: 0.558 mAP@0.5 after 10 minutes).
@@ -43,33 +41,12 @@ def prepare_out(out: Path) -> None:
     out.mkdir()
 
 
-class Step:
-    """Prints a numbered step with its duration, and records the duration."""
-
-    def __init__(self, timings: dict, total: int):
-        self.timings, self.total, self.index = timings, total, 0
-
-    def __call__(self, name: str):
-        self.index += 1
-        self.name = name
-        click.echo(f"[{self.index}/{self.total}] {name}", err=True)
-        return self
-
-    def __enter__(self):
-        self.start = time.monotonic()
-
-    def __exit__(self, *exc):
-        self.timings[self.name] = round(time.monotonic() - self.start, 1)
-        if exc[0] is None:
-            click.echo(f"      done in {self.timings[self.name]:.0f} s", err=True)
-
-
 def evaluate_model(model_path: Path, data: Path, split: str, plot: Path | None = None, title: str = "") -> dict:
     """bcn.evaluation.evaluate's metrics of a Keras or TFLite model on the split, with an optional PR plot."""
     from bcn.evaluation import evaluate
     from bcn.evaluation.plot import pr_curves_png
 
-    report = evaluate(model_path, data, split, progress=False, log=lambda message: click.echo(message, err=True))
+    report = evaluate(model_path, data, split, progress=False)
     if plot is not None:
         with atomic_output(plot) as tmp:
             Path(tmp).write_bytes(pr_curves_png(report.evaluation, title))
@@ -88,7 +65,7 @@ def benchmark_fresh(tflites: list[Path], out: Path, threads: tuple[int, ...], ru
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         problem = lines[-1].removeprefix("Error: ") if lines else f"exit status {done.returncode}"
         raise BcnError(f"measuring latency (bcn bench in a new process) failed: {problem}")
-    return json.loads((out / "bench.json").read_text())
+    return read_json(out / "bench.json")
 
 
 def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
@@ -132,8 +109,7 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
     from bcn.train.trainer import Recipe, train
 
     prepare_out(out)
-    timings: dict = {}
-    step = Step(timings, 8)
+    step = Steps(total=8)
     started = time.monotonic()
 
     with step("generate the data set" if data_root is None else f"read the data set {data_root}"):
@@ -185,7 +161,8 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
             "data": None if data_root is None else {"root": str(data_root), "layout": NAMES[detect_format(data_root)],
                                                     "held_out": held_out, "held_out_images": len(test_samples)},
             "held_out": held_out, "minutes": minutes, "seed": seed, "training": trained, "evaluation": evaluation,
-            "conversion": conversion, "bench": bench, "detections": detections, "timings": timings,
+            "conversion": conversion, "bench": bench, "detections": detections,
+            "timings": {name: round(seconds, 1) for name, seconds in step.seconds.items()},
         }
         summary["total_seconds"] = round(time.monotonic() - started, 1)
         write_report(out, summary)

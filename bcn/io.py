@@ -181,9 +181,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         Path(tmp).write_text(text)
 
 
+def json_text(content, indent: int | None = 2) -> str:
+    """`content` as bcn writes JSON files: indented (unless `indent` is None), with a final newline."""
+    return json.dumps(content, indent=indent) + "\n"
+
+
 def write_json(path: str | os.PathLike, content, indent: int | None = 2) -> None:
     """Write `content` as JSON to `path` atomically (see atomic_output)."""
-    write_text(path, json.dumps(content, indent=indent) + "\n")
+    write_text(path, json_text(content, indent))
 
 
 def refuse_overwriting_inputs(outputs, inputs) -> None:

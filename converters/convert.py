@@ -1,8 +1,6 @@
 """`bcn convert` as a Python API: Keras detector -> LCE flatbuffer, baselines, report."""
 
 import contextlib
-import json
-import time
 from pathlib import Path
 
 from bcn.arch.cost import model_cost
@@ -16,7 +14,8 @@ from bcn.converters.parity import SCORE_THRESHOLD, compare, keras_heads, parity_
 from bcn.converters.samples import sample_inputs
 from bcn.defaults import PARITY_SAMPLES
 from bcn.errors import BcnError
-from bcn.io import atomic_output, refuse_overwriting_inputs
+from bcn.io import atomic_outputs, json_text, refuse_overwriting_inputs
+from bcn.progress import Steps
 from bcn.runtime.flatbuffer import has_lce_ops
 
 
@@ -51,32 +50,13 @@ def _converter_errors(model_path: Path, what: str):
         raise BcnError(f"{model_path}: {what} failed ({reason})") from error
 
 
-class _Steps:
-    """Step lines with elapsed time for `log`, and each step's seconds for the report."""
-
-    def __init__(self, log):
-        self.log = log
-        self.seconds: dict[str, float] = {}
-        self.started = time.perf_counter()
-
-    @contextlib.contextmanager
-    def __call__(self, key: str, message: str):
-        self.log(f"{message} ...")
-        start = time.perf_counter()
-        yield
-        now = time.perf_counter()
-        self.seconds[key] = now - start
-        self.log(f"  done in {now - start:.1f} s ({now - self.started:.1f} s in all)")
-
-
 def _file_entry(path: Path, flatbuffer: bytes, graph: Graph, metadata: dict) -> dict:
     return {"path": str(path), "bytes": len(flatbuffer), "engine": metadata["engine"],
             "variant": metadata["variant"], "ops": graph.histogram(), "outputs": metadata["outputs"]}
 
 
 def convert(model_path, output=None, baselines=(), data_root=None, float_model=None, report=None,
-            samples: int = PARITY_SAMPLES, check: bool = False, score_threshold: float = SCORE_THRESHOLD,
-            log=None) -> dict:
+            samples: int = PARITY_SAMPLES, check: bool = False, score_threshold: float = SCORE_THRESHOLD) -> dict:
     """Convert a trained Keras CenterNet to an LCE flatbuffer (and float32/int8 baselines).
 
     Args:
@@ -90,7 +70,8 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         check: raise ParityError (a BcnError), writing nothing, when the flatbuffer run by the
             runtime disagrees with Keras beyond bcn.converters.parity's thresholds.
         score_threshold: the detections parity compares score at least this.
-        log: receives a line as each step starts and one with its elapsed time when it ends.
+
+    Each step logs a line to the "bcn" logger as it starts and one with its elapsed time as it ends.
 
     Returns:
         The report (files, op histograms, cost, parity, seconds per step), also written as
@@ -101,7 +82,6 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         >>> report = convert("runs/q1/best.h5", "q1.tflite", baselines=("float32", "int8"), check=True)
         >>> report["parity"]["agreement"]
     """
-    log = log or (lambda message: None)
     model_path = Path(model_path)
     unknown = [b for b in baselines if b not in VARIANTS]
     if unknown:
@@ -110,22 +90,16 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
     _check_paths(model_path, paths)
     options = {"binary": "--output", "report": "--report"}
     refuse_overwriting_inputs([(options.get(key, "--baselines"), path) for key, path in paths.items()], [float_model])
-    step = _Steps(log)
-    with step("load", f"loading {model_path}"):
+    step = Steps()
+    with step(f"loading {model_path}", "load"):
         model = load_model(model_path)
         info = model_info(model_path, model)
         cost = model_cost(model)
         names, inputs = sample_inputs(data_root, samples, info.input_size)
         if baselines:
             twin = trained_float_twin(float_model, model) if float_model else float_twin(model)
-    with contextlib.ExitStack() as stack:
-        # Entering checks every folder now; files appear only if all of this succeeds.
-        try:
-            temps = {key: stack.enter_context(atomic_output(path)) for key, path in paths.items()}
-        except OSError as error:
-            raise BcnError(f"{error.filename or paths['binary']}: cannot write there ({error.strerror})") from error
-
-        with step("lce", f"converting {model_path} with LCE (target arm)"), _converter_errors(model_path, "LCE conversion"):
+    with atomic_outputs(paths) as temps:  # every folder is checked now; files appear only if all of this succeeds
+        with step(f"converting {model_path} with LCE (target arm)", "lce"), _converter_errors(model_path, "LCE conversion"):
             flatbuffer = convert_lce(model)
         graph = Graph.from_flatbuffer(flatbuffer)
         binary_layers = check_binary_layers(model, graph, str(model_path))
@@ -137,7 +111,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         flatbuffer = embed_metadata(flatbuffer, metadata)
         files = {"binary": _file_entry(paths["binary"], flatbuffer, graph, metadata)}
 
-        with step("parity", f"parity: the runtime's engine vs Keras on {len(inputs)} images"):
+        with step(f"parity: the runtime's engine vs Keras on {len(inputs)} images", "parity"):
             converted, runner = runtime_heads(flatbuffer, str(paths["binary"]), inputs, metadata["outputs"])
             parity = compare(keras_heads(model, inputs), converted, score_threshold)
         parity["samples"] = names
@@ -145,7 +119,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         Path(temps["binary"]).write_bytes(flatbuffer)
 
         for variant in baselines:
-            with step(variant, f"converting the float twin to {variant} TFLite"), \
+            with step(f"converting the float twin to {variant} TFLite", variant), \
                     _converter_errors(model_path, f"{variant} conversion of the float twin"):
                 baseline = convert_baseline(variant, twin, inputs)
             baseline_graph = Graph.from_flatbuffer(baseline)
@@ -169,7 +143,7 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         result["parity"]["check"] = "failed" if problem else "passed"
         if check and problem:
             raise ParityError(f"{model_path}: LCE and Keras disagree: {problem}", result)
-        Path(temps["report"]).write_text(json.dumps(result, indent=2) + "\n")
+        Path(temps["report"]).write_text(json_text(result))
     result["report"] = str(paths["report"])
     return result
 

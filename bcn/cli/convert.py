@@ -84,12 +84,9 @@ def convert(model, output, baselines, float_model, data_root, report, check, sco
     from bcn.converters.convert import ParityError
     from bcn.converters.convert import convert as run_convert
 
-    def log(message):
-        click.echo(message, err=True)
-
     try:
         result = run_convert(model, output, baselines=baselines, data_root=data_root, float_model=float_model,
-                             report=report, samples=samples, check=check, score_threshold=score_threshold, log=log)
+                             report=report, samples=samples, check=check, score_threshold=score_threshold)
     except ParityError as error:
         click.echo(format_report(error.report))
         raise

@@ -27,12 +27,11 @@ def synth(out, images, size, seed, test_fraction):
     bcn data synth data/synth --images 2000
     """
     require("runtime", "bcn data synth")
-    from tqdm import tqdm
-
     from bcn.data.synth import SHAPES, write_synth
+    from bcn.progress import progress_bar
 
     write_synth(out, images, size=size, seed=seed, test_fraction=test_fraction,
-                progress=lambda ids: tqdm(ids, desc="images", unit="img", leave=False))
+                progress=lambda ids: progress_bar(ids, desc="images", unit="img"))
     click.echo(f"wrote {out}: {images} images, classes {', '.join(SHAPES)}")
 
 

@@ -55,11 +55,12 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
         raise click.UsageError("give either MODEL or --detections DETS.json")
     if engine is not None and (model is None or model.suffix != ".tflite"):
         raise click.UsageError("--engine is for a .tflite MODEL (Keras models and --detections run no interpreter)")
-    log = lambda message: click.echo(message, err=True)  # noqa: E731
+    from bcn.progress import log
+
     report = run_evaluation(model, roots, split, detections=detections, input_size=input_size, batch_size=batch_size,
-                            score_threshold=score_threshold, engine=engine, out=out, log=log)
+                            score_threshold=score_threshold, engine=engine, out=out)
     if report.detect_seconds is not None:
-        log(f"detected on {report.evaluation.num_images} images in {report.detect_seconds:.1f} s")
+        log.info(f"detected on {report.evaluation.num_images} images in {report.detect_seconds:.1f} s")
     if as_json:
         click.echo(json.dumps(report.metrics, indent=2))
     else:

@@ -7,9 +7,6 @@ noise, lines and blobs. Each image comes from its own random generator seeded by
 same OpenCV.
 """
 
-import os
-import shutil
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import numpy as np
 
 from bcn.data.voc import CLASSES_FILE
 from bcn.errors import BcnError
-from bcn.io import remove_stale_temps
+from bcn.io import atomic_folder
 
 SHAPES = ("disc", "square", "triangle", "ring", "cross", "stripes")
 DIFFICULT_BELOW = 8  # objects whose shorter side is under this many pixels are marked difficult
@@ -178,13 +175,7 @@ def write_synth(out, images: int, size: int = 128, seed: int = 0, test_fraction:
         raise BcnError(f"{out}: --seed must not be negative, got {seed}")
     if size < 32:
         raise BcnError(f"{out}: --size must be at least 32, got {size}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise BcnError(f"{out}: already exists and is not an empty folder")
-    if not out.parent.is_dir():
-        raise BcnError(f"{out}: folder {out.parent} does not exist")
-    remove_stale_temps(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
             (tmp / sub).mkdir(parents=True)
         ids = [f"{index:06d}" for index in range(1, images + 1)]
@@ -198,10 +189,4 @@ def write_synth(out, images: int, size: int = 128, seed: int = 0, test_fraction:
         for name, members in split_ids(ids, seed, test_fraction, val_fraction).items():
             (tmp / "ImageSets" / "Main" / f"{name}.txt").write_text("".join(f"{i}\n" for i in members))
         (tmp / CLASSES_FILE).write_text("".join(f"{name}\n" for name in SHAPES))
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out

@@ -4,10 +4,8 @@ One function for `bcn eval`, `bcn demo` and Python users. A .tflite runs through
 runtime and needs no TensorFlow; the precision-recall plot needs matplotlib only.
 """
 
-import contextlib
 import importlib.util
-import json
-import sys
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,9 @@ from bcn.defaults import EVAL_SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.evaluation.voc_map import Evaluation, evaluate_detections
 from bcn.extras import require
+from bcn.progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 # What `out` receives; detections.json only when a model ran.
 OUTPUTS = ("metrics.json", "pr_curves.png", "detections.json")
@@ -40,26 +41,20 @@ class EvalReport:
     written: list[Path]
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _ground_truth(roots: list[Path], split: str, log):
+def _ground_truth(roots: list[Path], split: str):
     from bcn.data.formats import read_class_names, scan
 
     class_names = list(read_class_names(roots))
     samples, problems, _ = scan(roots, split, class_names)
     for problem in problems:
-        log(f"warning: {problem}")
+        log.warning(f"warning: {problem}")
     if not samples:
         raise BcnError(f"{roots[0]}: split '{split}' has no readable images")
     return class_names, samples
 
 
 def _progress(desc: str, unit: str, enabled: bool):
-    from tqdm import tqdm
-
-    return lambda items: tqdm(items, desc=desc, unit=unit, leave=False, disable=not enabled)
+    return lambda items: progress_bar(items, desc=desc, unit=unit, enabled=enabled)
 
 
 def _keras_detections(model_path: Path, samples, class_names, input_size, batch_size, score_threshold, progress):
@@ -91,7 +86,7 @@ def _model_detections(model_path: Path, samples, class_names, input_size, batch_
                           progress=_progress("detecting", "img", progress))
 
 
-def _file_detections(path: Path, samples, class_names, log):
+def _file_detections(path: Path, samples, class_names):
     from bcn.evaluation.detections_json import read_detections_json
 
     detections = read_detections_json(path, class_names)
@@ -100,7 +95,7 @@ def _file_detections(path: Path, samples, class_names, log):
     if stray and len(stray) == len(detections):
         raise BcnError(f"{path}: none of its image ids are in the split (e.g. {stray[0]!r})")
     if stray:
-        log(f"warning: {path}: detections on {len(stray)} images not in the split ignored (e.g. {stray[0]!r})")
+        log.warning(f"warning: {path}: detections on {len(stray)} images not in the split ignored (e.g. {stray[0]!r})")
     return {image_id: dets for image_id, dets in detections.items() if image_id in ids}
 
 
@@ -110,13 +105,13 @@ def _keep_scores_above(detections: dict[str, Detections], threshold: float) -> N
         dets.boxes, dets.scores, dets.classes = dets.boxes[keep], dets.scores[keep], dets.classes[keep]
 
 
-def _check_out(out: Path, inputs, log) -> bool:
+def _check_out(out: Path, inputs) -> bool:
     """Refuse an `out` that would overwrite an input; True when the plot can be drawn (matplotlib present)."""
     from bcn.io import refuse_overwriting_inputs
 
     refuse_overwriting_inputs([("--out", out / name) for name in OUTPUTS], inputs)
     if importlib.util.find_spec("matplotlib") is None:
-        log(f"warning: {out / 'pr_curves.png'} will not be drawn: the plot needs matplotlib (pip install matplotlib)")
+        log.warning(f"warning: {out / 'pr_curves.png'} will not be drawn: the plot needs matplotlib (pip install matplotlib)")
         return False
     return True
 
@@ -124,28 +119,27 @@ def _check_out(out: Path, inputs, log) -> bool:
 def _write_outputs(out: Path, report: EvalReport, class_names, with_detections: bool, plot: bool) -> None:
     """metrics.json, pr_curves.png and detections.json appear together or not at all."""
     from bcn.evaluation.detections_json import to_records
-    from bcn.io import atomic_output
+    from bcn.io import atomic_outputs, json_text
 
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise BcnError(f"{out}: cannot create the folder ({error.strerror})") from None
     names = ["metrics.json"] + (["pr_curves.png"] if plot else []) + (["detections.json"] if with_detections else [])
-    with contextlib.ExitStack() as stack:
-        temps = {name: stack.enter_context(atomic_output(out / name)) for name in names}
-        Path(temps["metrics.json"]).write_text(json.dumps(report.metrics, indent=2) + "\n")
+    with atomic_outputs({name: out / name for name in names}) as temps:
+        Path(temps["metrics.json"]).write_text(json_text(report.metrics))
         if plot:
             from bcn.evaluation.plot import pr_curves_png
 
             Path(temps["pr_curves.png"]).write_bytes(pr_curves_png(report.evaluation, Path(report.metrics["source"]).name))
         if with_detections:
-            Path(temps["detections.json"]).write_text(json.dumps(to_records(report.detections, class_names)) + "\n")
+            Path(temps["detections.json"]).write_text(json_text(to_records(report.detections, class_names), None))
     report.written = [out / name for name in names]
 
 
 def evaluate(model=None, data=(), split: str = "test", *, detections=None, input_size: int | None = None,
              batch_size: int = 8, score_threshold: float = EVAL_SCORE_THRESHOLD, engine: str | None = None,
-             out=None, progress: bool = True, log=_stderr) -> EvalReport:
+             out=None, progress: bool = True) -> EvalReport:
     """VOC mAP@0.5 (VOC07 11-point and all-point area) of `model`, or of a `detections` file, on a split.
 
     Args:
@@ -163,7 +157,8 @@ def evaluate(model=None, data=(), split: str = "test", *, detections=None, input
             appear together or not at all, and the plot is left out with a warning when
             matplotlib is missing.
         progress: show a progress bar while the model runs.
-        log: where warnings go (default: stderr).
+
+    Warnings (skipped files, a missing plot) go to the "bcn" logger.
 
     Returns:
         An EvalReport: `evaluation` (per-class APs, `map50_voc07`, `map50_area`), `metrics`
@@ -187,11 +182,11 @@ def evaluate(model=None, data=(), split: str = "test", *, detections=None, input
     if not roots:
         raise BcnError("no data set given to evaluate on")
     out = Path(out) if out is not None else None
-    plot = _check_out(out, [model, detections], log) if out is not None else False
-    class_names, samples = _ground_truth(roots, split, log)
+    plot = _check_out(out, [model, detections]) if out is not None else False
+    class_names, samples = _ground_truth(roots, split)
     detect_seconds = None
     if detections is not None:
-        found = _file_detections(detections, samples, class_names, log)
+        found = _file_detections(detections, samples, class_names)
     else:
         started = time.monotonic()
         found = _model_detections(model, samples, class_names, input_size, batch_size, score_threshold, engine,
