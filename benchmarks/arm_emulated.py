@@ -24,7 +24,6 @@ root. One thread only: the counter adds up the instructions of all threads.
 """
 
 import hashlib
-import json
 import os
 import platform
 import shlex
@@ -36,6 +35,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+
+from bcn.io import read_json, write_json
+from bcn.runtime.machine import machine_info
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -146,19 +148,14 @@ def count_run(workdir: Path, plugin: Path, cpu: str, model: Path, runs: int, scr
     wall = time.perf_counter() - start
     if done.returncode != 0 or not counter.is_file():
         raise click.ClickException(f"{shlex.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return {"instructions": int(counter.read_text()), "info": json.loads(info.read_text()), "wall_s": round(wall, 1),
+    return {"instructions": int(counter.read_text()), "info": read_json(info), "wall_s": round(wall, 1),
             "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "delegate_library": built_delegate(workdir), "bcn": state}
 
 
 def host_machine() -> dict:
-    cpu = ""
-    for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "os": platform.platform(), "qemu": qemu}
+    return {**machine_info(), "qemu": qemu}
 
 
 def per_inference(counts: dict) -> tuple[float, float | None]:
@@ -292,6 +289,7 @@ def report(results: dict) -> str:
 def main(models, cpus, variants, samples, work, workdir, out):
     """Count executed aarch64 instructions per inference of binary models and their twins."""
     from bench_latency import build_and_convert
+
     from bcn.runtime.metadata import read_metadata
 
     missing = [tool for tool in ("gcc", "qemu-aarch64", "setarch") if shutil.which(tool) is None]
@@ -313,7 +311,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
     plugin = build_plugin(scratch)
     # (cpu, model hash, runs, measuring context) -> one process's count: a rerun resumes.
     cache_path = scratch / "counts.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    cache = read_json(cache_path) if cache_path.is_file() else {}
 
     measurements, guest = [], {}
     for (cpu, preset, size, variant), runs in plan(entries, cpus, variants).items():
@@ -326,7 +324,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
             if key not in cache:
                 click.echo(f"{cpu} {path.name} x{r} ...", nl=False)
                 cache[key] = count_run(workdir, plugin, cpu, path, r, scratch)
-                cache_path.write_text(json.dumps(cache, indent=1) + "\n")
+                write_json(cache_path, cache, indent=1)
                 click.echo(f" {cache[key]['instructions']:,} instructions, {cache[key]['wall_s']:.0f} s")
             counts[str(r)] = cache[key]
         libraries = {c.get("delegate_library") for c in counts.values()}
@@ -377,7 +375,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
             f"{m['cpu']}/{m['name']}": m["per_inference"] / n["per_inference"]
             for m in measurements if m["variant"] == a
             for n in measurements if n["variant"] == b and (n["cpu"], n["name"]) == (m["cpu"], m["name"])}
-    Path(f"{out}.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_json(f"{out}.json", results, indent=1)
     Path(f"{out}.md").write_text(report(results))
     click.echo(f"wrote {out}.md and {out}.json")
 

@@ -12,7 +12,6 @@ the rest, a float32 or int8 model with XNNPACK. INFO_JSON receives what ran (ker
 library versions, shapes). Only one thread: the instruction counter adds up all threads.
 """
 
-import json
 import platform
 import sys
 from importlib import metadata
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bcn.io import write_json
 from bcn.runtime import delegate
 from bcn.runtime.engines import open_engine
 from bcn.runtime.flatbuffer import has_lce_ops
@@ -41,7 +41,7 @@ def main(model: str, runs: int, info_path: str) -> None:
         "kernel": delegate.delegate_kernel() if binary else None,
         "delegate": delegate.delegate_version() if binary else None,
     }
-    Path(info_path).write_text(json.dumps(info, indent=1) + "\n")
+    write_json(info_path, info, indent=1)
 
 
 if __name__ == "__main__":

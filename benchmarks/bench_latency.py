@@ -13,7 +13,6 @@ Run it on a quiet machine: other processes inflate every figure (the ratios less
 since the models are interleaved).
 """
 
-import json
 import platform
 import shlex
 import subprocess
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import click
+
+from bcn.io import read_json
 
 HERE = Path(__file__).resolve().parent
 ARCH_NAMES = {"x86_64": "x86", "amd64": "x86", "aarch64": "aarch64", "arm64": "arm64"}
@@ -91,9 +92,9 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
     if all(path.is_file() for path in paths):
         click.echo(f"reusing {', '.join(map(str, paths))}")
         return paths
-    import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
     import tensorflow as tf
 
+    import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
     from bcn.arch.model import build_model
     from bcn.arch.resolve import resolve
     from bcn.data.voc import CLASSES
@@ -153,7 +154,7 @@ def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out,
               f"Plot: `{Path(out).name}.png`, full figures: `{Path(out).name}.json`."]
     if note:
         header += ["", f"Conditions: {note}"]
-    engines = engine_table(json.loads(Path(f"{out}.json").read_text()))
+    engines = engine_table(read_json(f"{out}.json"))
     text = ("\n".join(header) + "\n\n" + engines + "\n"
             + body.read_text().replace("# bcn bench\n", "", 1).lstrip())
     from bcn.io import atomic_output

@@ -15,14 +15,16 @@ CPU, the core count and the load average before and after.
 
 import argparse
 import json
-import shlex
 import os
-import platform
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bcn.io import write_json
+from bcn.runtime.machine import machine_info
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,13 +44,6 @@ print(json.dumps({
     "cost": report["cost"],
 }))
 """
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def versions() -> dict:
@@ -82,12 +77,11 @@ def main():
     result = {
         "preset": args.preset, "input_size": args.input_size, "baselines": args.baselines, "samples": args.samples,
         "wall_seconds": round(wall, 1), **child,
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_before": load_before, "load_average_after": os.getloadavg(),
+        "machine": {**machine_info(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
                     "niceness": os.nice(0)},
         "versions": versions(), "note": args.note,
     }
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out.with_suffix(".json"), result)
     steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in child["step_seconds"].items())
     sizes = ", ".join(f"{name} {entry['bytes'] / 2**20:.2f} MiB" for name, entry in child["files"].items())
     markdown = f"""# `bcn convert` on {args.preset} at {args.input_size} x {args.input_size}
@@ -103,7 +97,7 @@ Recorded by `{shlex.join(['python', 'benchmarks/convert_q1.py', *sys.argv[1:]])}
 | binary convs -> LceBconv2d | {child['binary_layers']['keras_binary_convs']} -> {child['binary_layers']['LceBconv2d']} |
 | parity images | {args.samples} |
 
-Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, Python {result['machine']['python']},
+Machine: {result['machine']['cpu']}, {result['machine']['logical_cores']} cores, Python {result['machine']['python']},
 niceness {result['machine']['niceness']}; load average before {', '.join(f'{x:.1f}' for x in load_before)},
 after {', '.join(f'{x:.1f}' for x in result['machine']['load_average_after'])}.
 Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.

@@ -21,16 +21,11 @@ import time
 from pathlib import Path
 
 import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
+from bcn.io import read_json, write_json
+from bcn.runtime.machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "input_pipeline.json"
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def commit() -> str:
@@ -103,9 +98,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     result = measure(args)
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results = read_json(RESULTS) if RESULTS.is_file() else {}
     results[args.label] = result
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(RESULTS, results)
     write_markdown(results)
     print(json.dumps(result, indent=2))
 

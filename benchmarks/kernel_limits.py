@@ -21,24 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bcn.io import write_json, write_text
+from bcn.runtime.machine import machine_info
+
 HERE = Path(__file__).resolve().parent
 NATIVE = HERE.parent / "runtime" / "native"
 BLOCKS_PER_SCALE = 4  # q1: qn([4x128, 4x256, 4x324, 4x512])
 BITS_PER_CYCLE = 512
-
-
-def cpu_facts() -> dict:
-    facts = {"cpu": platform.processor() or "unknown", "mhz": None}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                facts["cpu"] = value.strip()
-            if key.strip() == "cpu MHz" and facts["mhz"] is None:
-                facts["mhz"] = float(value)
-    except OSError:
-        pass
-    return facts
 
 
 def run_bench() -> list[dict]:
@@ -53,7 +42,7 @@ def run_bench() -> list[dict]:
 
 
 def main() -> None:
-    facts = cpu_facts()
+    facts = machine_info()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rows = run_bench()
     hz = facts["mhz"] * 1e6 if facts["mhz"] else None
@@ -88,13 +77,9 @@ def main() -> None:
         lines.append(f"| {path} | {threads} | {ms:.1f} | " + (f"{limit:.1f} ms | {limit / ms:.0%} |" if limit else "- | - |"))
     lines += ["", "The whole model adds its float layers (stem, transitions, decoder, heads: 1.2 G float MACs in "
               "XNNPACK) and bitpacking: see latency_x86.md for end-to-end figures."]
-    from bcn.io import atomic_output
-
     report = {"machine": facts, "measured": started, "rows": rows, "bits_per_cycle": BITS_PER_CYCLE}
-    for path, text in ((HERE / "kernel_limits.md", "\n".join(lines) + "\n"),
-                       (HERE / "kernel_limits.json", json.dumps(report, indent=2) + "\n")):
-        with atomic_output(path) as tmp:
-            Path(tmp).write_text(text)
+    write_text(HERE / "kernel_limits.md", "\n".join(lines) + "\n")
+    write_json(HERE / "kernel_limits.json", report)
     print("\n".join(lines))
 
 

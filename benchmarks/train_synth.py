@@ -13,14 +13,15 @@ the CPU, the core count and the load average before and after.
 
 import argparse
 import json
+import os
 import shlex
 import sys
-import os
-import platform
 import time
 from pathlib import Path
 
 import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
+from bcn.io import write_json
+from bcn.runtime.machine import machine_info
 from bcn.train.augment import LIGHT_AUGMENTATION, AugmentConfig
 
 HERE = Path(__file__).resolve().parent
@@ -31,16 +32,6 @@ AUGMENT = {
     "light": LIGHT_AUGMENTATION,
 }
 SPEC = "qn(96) qn([1x32, 2x64, 2x128, 2x256]) tp(2)([64, 32, 32]) h(32)"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def throughput_meter(batch_size: int):
@@ -115,11 +106,11 @@ def main():
     parser.add_argument("--only", choices=("binary", "float"), help="train one of the two")
     args = parser.parse_args()
 
+    import tensorflow as tf
+
     from bcn.data.synth import write_synth
     from bcn.data.voc import load_voc
     from bcn.train.pipeline import images_per_second, training_dataset
-
-    import tensorflow as tf
 
     data_root = args.work / f"synth-{args.images}-{args.size}-{args.seed}"
     if not data_root.is_dir():
@@ -140,8 +131,8 @@ def main():
         print(json.dumps(models[-1], indent=2), flush=True)
 
     results = {
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "tensorflow": tf.__version__, "load_average_before": [round(v, 2) for v in load_before],
+        "machine": {**machine_info(), "tensorflow": tf.__version__,
+                    "load_average_before": [round(v, 2) for v in load_before],
                     "load_average_after": [round(v, 2) for v in os.getloadavg()], "note": args.note},
         "data": {"root": str(data_root), "images": args.images, "size": args.size,
                  "train_images": len(samples), "classes": 6},
@@ -153,7 +144,7 @@ def main():
         "input_pipeline_images_per_second": round(pipeline, 1),
         "models": models,
     }
-    (HERE / f"{args.results}.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json(HERE / f"{args.results}.json", results)
     (HERE / f"{args.results}.md").write_text(markdown(results))
     print(markdown(results))
 
@@ -165,7 +156,7 @@ def markdown(results: dict) -> str:
         "",
         f"Written by `{shlex.join(['python', 'benchmarks/train_synth.py', *sys.argv[1:]])}`; rerun it to reproduce.",
         "",
-        f"- Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
+        f"- Machine: {machine['cpu']}, {machine['logical_cores']} cores, Python {machine['python']}, "
         f"TensorFlow {machine['tensorflow']}; load average (1/5/15 min) {machine['load_average_before']} before, "
         f"{machine['load_average_after']} after. {machine['note']}",
         f"- Data: {results['data']['images']} generated images of {results['data']['size']} px, "

@@ -7,7 +7,6 @@ ratios stay fair on a noisy machine.
 """
 
 import os
-import platform
 import resource
 import sys
 import time
@@ -15,55 +14,20 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from bcn import __version__
 from bcn.defaults import BENCH_RUNS, BENCH_WARMUP, SCORE_THRESHOLD
 from bcn.errors import BcnError
+from bcn.progress import progress_bar
 from bcn.runtime import delegate, lce_benchmark
 from bcn.runtime.detector import Detector, read_model
 from bcn.runtime.engines import LCE_DEFAULTS, TFLITE_DEFAULTS, default_engine, lce_available
 from bcn.runtime.flatbuffer import has_lce_ops
+from bcn.runtime.machine import machine_info
 
 VARIANTS = ("binary", "float32", "int8")
 LIBRARIES = ("numpy", "opencv-python-headless", "opencv-python", "larq-compute-engine", "ai-edge-litert",
              "tflite-runtime", "tensorflow")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    if sys.platform == "darwin":
-        import subprocess
-
-        done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True)
-        if done.returncode == 0:
-            return done.stdout.strip()
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> dict:
-    """What the figures were measured on."""
-    try:
-        import psutil
-
-        physical = psutil.cpu_count(logical=False)
-    except ImportError:
-        physical = None
-    return {
-        "cpu": _cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "physical_cores": physical,
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "arch": platform.machine(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def library_versions() -> dict:
@@ -326,8 +290,8 @@ def benchmark(models, threads=(1,), runs: int = BENCH_RUNS, warmup: int = BENCH_
                            for chosen in option_sets(model_engine, options, sweep, uses_lce)]
     results = []
     started = time.time()
-    with tqdm(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",
-              disable=not progress or None, leave=False) as bar:
+    with progress_bar(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",
+                      enabled=progress) as bar:
         # One thread count at a time: idle worker threads of a multi-threaded interpreter
         # would otherwise compete with the single-threaded runs.
         for count in threads:
