@@ -40,11 +40,12 @@ def configure_logging(verbosity: int = 0) -> None:
 
 
 def progress_bar(iterable=None, *, desc: str, unit: str, total: int | None = None, enabled: bool = True):
-    """bcn's one tqdm convention: on stderr, cleared when done, off when not `enabled` or when the log is quiet."""
+    """bcn's one tqdm convention: on stderr and cleared when done; off when not `enabled`, when the log is quiet
+    and when stderr is not a terminal (a log file or a pipe gets no bar)."""
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False,
-                disable=not enabled or not log.isEnabledFor(logging.INFO))
+    wanted = enabled and log.isEnabledFor(logging.INFO)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, disable=None if wanted else True)
 
 
 class Steps:

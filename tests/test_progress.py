@@ -56,6 +56,46 @@ def test_convert_prints_each_step_with_its_time_and_eval_its_own(keras_model, yo
     result = runner.invoke(main, ["eval", str(tmp_path / "m.tflite"), "--data", str(yolo_root), "--split", "val",
                                   "--json"])
     assert result.exit_code == 0, result.output
-    assert "detecting:" in result.stderr and "img/s" in result.stderr  # the bar, cleared when done
-    assert re.search(r"[\r\n]detected on 8 images in \d+\.\d s\n", result.stderr), result.stderr
+    assert "detecting:" not in result.stderr  # no bar where stderr is not a terminal
+    assert re.search(r"^detected on 8 images in \d+\.\d s$", result.stderr, re.M), result.stderr
     assert json.loads(result.stdout)["num_images"] == 8
+
+
+def test_one_progress_bar_convention(monkeypatch):
+    import io
+
+    from bcn.progress import configure_logging, progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stderr", Terminal())
+    try:
+        configure_logging(0)
+        assert not progress_bar(range(3), desc="d", unit="u").disable
+        assert progress_bar(range(3), desc="d", unit="u", enabled=False).disable
+        configure_logging(-1)  # -q: no bars
+        assert progress_bar(range(3), desc="d", unit="u").disable
+        monkeypatch.setattr("sys.stderr", io.StringIO())
+        configure_logging(0)
+        assert progress_bar(range(3), desc="d", unit="u").disable  # not a terminal
+    finally:
+        configure_logging(0)
+
+
+def test_steps_log_each_step_and_keep_its_seconds(caplog):
+    import logging
+
+    from bcn.progress import Steps
+
+    logger = logging.getLogger("test_steps")
+    step = Steps(total=2, logger=logger)
+    with caplog.at_level(logging.INFO, logger="test_steps"):
+        with step("first", "one"):
+            pass
+        with pytest.raises(RuntimeError), step("second"):
+            raise RuntimeError
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[0] == "[1/2] first ..." and DONE.match(messages[1]) and messages[2] == "[2/2] second ..."
+    assert len(messages) == 3 and list(step.seconds) == ["one"]
