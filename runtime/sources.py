@@ -5,8 +5,8 @@ open it. Files are read frame by frame, every frame processed; cameras and strea
 live: a capture thread keeps only the newest frame (see bcn.runtime.capture).
 """
 
+import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,8 @@ from bcn.defaults import RETRIES, STALL_TIMEOUT_S
 from bcn.errors import BcnError
 from bcn.runtime.cameras import PICAM, CameraMode, apply_mode, is_picam, picam_size, picamera_opener
 from bcn.images import IMAGE_SUFFIXES, image_files, read_image
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
 STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "srt", "udp", "tcp", "http", "https"}
@@ -66,7 +68,7 @@ class ImageSource:
             except BcnError as error:
                 if not self.skip_unreadable:
                     raise
-                print(f"warning: {error.message}, skipped", file=sys.stderr)
+                log.warning(f"warning: {error.message}, skipped")
                 continue
             self.captured += 1
             yield Frame(index, self.ids[index], image, time.time(), time.monotonic())

@@ -179,9 +179,9 @@ def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads,
     if measure:
         measure_rows(rows, num_classes, runs=runs, threads=threads, keep=keep)
     click.echo(format_table(rows))
-    from bcn.io import write_text
+    from bcn.io import json_text, write_text
 
-    for path, text in ((json_path, lambda: json.dumps(rows, indent=2) + "\n"),
+    for path, text in ((json_path, lambda: json_text(rows)),
                        (markdown_path, lambda: format_table(rows, markdown=True)),
                        (csv_path, lambda: format_csv(rows))):
         if path:
