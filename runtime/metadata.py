@@ -75,11 +75,31 @@ def _unique_keys(pairs: list) -> dict:
 
 
 def _depth(text: str) -> int:
-    """How deeply the JSON `text` nests objects and lists (brackets inside strings do not count)."""
+    """How deeply the JSON `text` nests objects and lists (brackets inside strings do not count).
+
+    One pass over the characters that matter, stopping past MAX_DEPTH: linear in the text's
+    length whatever it holds (a regular expression for strings backtracks on unclosed ones).
+    """
     depth = deepest = 0
-    for bracket in re.findall(r'[\[\]{}]', re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
+    in_string, escaped_at = False, -1
+    for found in re.finditer(r'[\\"\[\]{}]', text):
+        char = found.group()
+        if in_string:
+            if found.start() == escaped_at:
+                continue  # the character after a backslash
+            if char == "\\":
+                escaped_at = found.end()
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+        elif char in "]}":
+            depth -= 1
     return deepest
 
 

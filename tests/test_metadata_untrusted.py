@@ -89,6 +89,8 @@ BAD_JSON = [
     (b"[" * 100_000 + b"]" * 100_000, "nests deeper than 16 levels"),
     (b'{"x": ' + b'{"y": ' * 20 + b"1" + b"}" * 21, "nests deeper than 16 levels"),
     (b'{"x": "[[[[[[[[[[[[[[[[[[[[[[[["}', "'format' is missing"),  # brackets in a string do not nest
+    (b'{"x": "\\\\", "y": "[[[\\"[[[[[[[[[[[[[[[[[[[["}', "'format' is missing"),  # nor after escapes
+    (b'"\\' * (MAX_BYTES // 2), "is not JSON"),  # a megabyte of unclosed strings: read in one pass
     (b" " * (MAX_BYTES + 1), f"more than the {MAX_BYTES}"),
     (b'{"format": "bcn/1", "format": "bcn/1"}', "key 'format' appears twice"),
     (b"\xff\xfe{}", "not UTF-8"),
