@@ -17,8 +17,9 @@ def iou(box: np.ndarray, boxes: np.ndarray, min_side: float = 0.0) -> np.ndarray
         centre, half = (both[:, :2] + both[:, 2:]) / 2, np.maximum((both[:, 2:] - both[:, :2]) / 2, min_side / 2)
         both = np.concatenate([centre - half, centre + half], axis=1)
         box, boxes = both[0], both[1:]
-    inter = (np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-             * np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None))
+    inter = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None) * np.clip(
+        np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None
+    )
     area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
     areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
     union = area + areas - inter

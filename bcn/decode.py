@@ -14,7 +14,6 @@ import numpy as np
 from bcn.centernet import OUTPUT_STRIDE
 
 
-
 @dataclass
 class Detections:
     """Detections of one image, best first."""
@@ -37,8 +36,14 @@ def _max_pool_3x3(heatmap: np.ndarray) -> np.ndarray:
     return pooled
 
 
-def decode(heatmap: np.ndarray, size: np.ndarray, offset: np.ndarray, top_k: int = 100,
-           score_threshold: float = 0.05, stride: int = OUTPUT_STRIDE) -> Detections:
+def decode(
+    heatmap: np.ndarray,
+    size: np.ndarray,
+    offset: np.ndarray,
+    top_k: int = 100,
+    score_threshold: float = 0.05,
+    stride: int = OUTPUT_STRIDE,
+) -> Detections:
     """Peaks of the heatmap (3x3 max-pool), the top_k above score_threshold, as boxes."""
     heatmap = np.asarray(heatmap, dtype=np.float32)
     peaks = np.where(_max_pool_3x3(heatmap) == heatmap, heatmap, 0.0).ravel()

@@ -57,9 +57,25 @@ def benchmark_fresh(tflites: list[Path], out: Path, threads: tuple[int, ...], ru
     """`bcn bench` in a new Python process, which writes OUT/bench.json, bench.md and latency.png;
     returns the report. That process never loads TensorFlow, so threads that training started
     in this one (TensorFlow's pools) cannot compete with the measured runs."""
-    command = [sys.executable, "-m", "bcn", "bench", *map(str, tflites), "--threads", ",".join(map(str, threads)),
-               "--runs", str(runs), "--warmup", str(warmup), "--json", str(out / "bench.json"),
-               "--markdown", str(out / "bench.md"), "--plot", str(out / "latency.png")]
+    command = [
+        sys.executable,
+        "-m",
+        "bcn",
+        "bench",
+        *map(str, tflites),
+        "--threads",
+        ",".join(map(str, threads)),
+        "--runs",
+        str(runs),
+        "--warmup",
+        str(warmup),
+        "--json",
+        str(out / "bench.json"),
+        "--markdown",
+        str(out / "bench.md"),
+        "--plot",
+        str(out / "latency.png"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -87,15 +103,33 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
         path = out / f"{sample.image_id}.jpg"
         with atomic_output(path) as tmp:
             cv2.imwrite(tmp, annotated)
-        written.append({"image": str(path.relative_to(out.parent)), "detections": len(detections),
-                        "ground_truth": int(len(sample.boxes)), "enlarged": annotated.shape[0] // image.shape[0]})
+        written.append(
+            {
+                "image": str(path.relative_to(out.parent)),
+                "detections": len(detections),
+                "ground_truth": int(len(sample.boxes)),
+                "enlarged": annotated.shape[0] // image.shape[0],
+            }
+        )
     engine = detector.engine
-    return {"runtime": {"engine": engine.name, "library": engine.library, "options": engine.options},
-            "score_threshold": SCORE_THRESHOLD, "images": written}
+    return {
+        "runtime": {"engine": engine.name, "library": engine.library, "options": engine.options},
+        "score_threshold": SCORE_THRESHOLD,
+        "images": written,
+    }
 
 
-def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int, threads: tuple[int, ...],
-             runs: int, seed: int, data_root: Path | None = None) -> dict:
+def run_demo(
+    out: Path,
+    minutes: float,
+    images: int,
+    arch: str,
+    input_size: int,
+    threads: tuple[int, ...],
+    runs: int,
+    seed: int,
+    data_root: Path | None = None,
+) -> dict:
     """Run every step; returns the summary also written to OUT/demo.json.
 
     With `data_root` (any layout bcn reads) the demo runs on that data set instead of a
@@ -125,25 +159,45 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
     for variant in ("binary", "float"):
         with step(f"train the {variant} model for {minutes / 2:.1f} min"):
             recipe = Recipe(late_lr=SHORT_RUN["lr"], augment=LIGHT_AUGMENTATION)
-            result = train(arch, data, runs_dir / variant, input_size=input_size, epochs=1000,
-                           batch_size=SHORT_RUN["batch_size"], lr=SHORT_RUN["lr"], eval_every=1000,
-                           float_twin=variant == "float", minutes=minutes / 2, seed=seed, verbose=2,
-                           recipe=recipe, eval_split=held_out)
+            result = train(
+                arch,
+                data,
+                runs_dir / variant,
+                input_size=input_size,
+                epochs=1000,
+                batch_size=SHORT_RUN["batch_size"],
+                lr=SHORT_RUN["lr"],
+                eval_every=1000,
+                float_twin=variant == "float",
+                minutes=minutes / 2,
+                seed=seed,
+                verbose=2,
+                recipe=recipe,
+                eval_split=held_out,
+            )
             trained[variant] = {"epochs": result.last_epoch, "seconds": round(result.seconds, 1)}
 
     with step("convert to LCE, float32 and int8"):
         models = out / "models"
         models.mkdir()
         keras_models = {variant: runs_dir / variant / "best.h5" for variant in ("binary", "float")}
-        conversion = convert(keras_models["binary"], models / "binary.tflite", baselines=("float32", "int8"),
-                             data_root=data, float_model=keras_models["float"], report=out / "convert.json")
+        conversion = convert(
+            keras_models["binary"],
+            models / "binary.tflite",
+            baselines=("float32", "int8"),
+            data_root=data,
+            float_model=keras_models["float"],
+            report=out / "convert.json",
+        )
 
     with step("evaluate mAP@0.5 on the test split"):
         evaluation = {
-            "binary_keras": evaluate_model(keras_models["binary"], data, held_out, out / "pr_binary.png",
-                                           "binary (Keras)"),
-            "float_keras": evaluate_model(keras_models["float"], data, held_out, out / "pr_float.png",
-                                          "float twin (Keras)"),
+            "binary_keras": evaluate_model(
+                keras_models["binary"], data, held_out, out / "pr_binary.png", "binary (Keras)"
+            ),
+            "float_keras": evaluate_model(
+                keras_models["float"], data, held_out, out / "pr_float.png", "float twin (Keras)"
+            ),
             "binary_lce": evaluate_model(models / "binary.tflite", data, held_out),
         }
         write_json(out / "eval.json", evaluation)
@@ -157,11 +211,26 @@ def run_demo(out: Path, minutes: float, images: int, arch: str, input_size: int,
 
     with step("write the report"):
         summary = {
-            "arch": arch, "input_size": input_size, "classes": class_names, "images": images,
-            "data": None if data_root is None else {"root": str(data_root), "layout": NAMES[detect_format(data_root)],
-                                                    "held_out": held_out, "held_out_images": len(test_samples)},
-            "held_out": held_out, "minutes": minutes, "seed": seed, "training": trained, "evaluation": evaluation,
-            "conversion": conversion, "bench": bench, "detections": detections,
+            "arch": arch,
+            "input_size": input_size,
+            "classes": class_names,
+            "images": images,
+            "data": None
+            if data_root is None
+            else {
+                "root": str(data_root),
+                "layout": NAMES[detect_format(data_root)],
+                "held_out": held_out,
+                "held_out_images": len(test_samples),
+            },
+            "held_out": held_out,
+            "minutes": minutes,
+            "seed": seed,
+            "training": trained,
+            "evaluation": evaluation,
+            "conversion": conversion,
+            "bench": bench,
+            "detections": detections,
             "timings": {name: round(seconds, 1) for name, seconds in step.seconds.items()},
         }
         summary["total_seconds"] = round(time.monotonic() - started, 1)

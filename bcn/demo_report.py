@@ -58,18 +58,24 @@ def map_difference(converted: float | None, keras: float | None) -> str:
     difference = float(metric(converted)) - float(metric(keras))
     if metric(converted) == metric(keras):
         return f"equals the Keras model's, {metric(keras)}"
-    return (f"is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras model's "
-            f"({metric(converted)} vs {metric(keras)})")
+    return (
+        f"is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras model's "
+        f"({metric(converted)} vs {metric(keras)})"
+    )
 
 
 def _bench_rows(bench: dict) -> list[str]:
-    rows = ["| model | variant | threads | engine | interpreter p50 ms | detect p50 ms | detect FPS |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| model | variant | threads | engine | interpreter p50 ms | detect p50 ms | detect FPS |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in bench["results"]:
         detect = r.get("detect_ms") or {}
         fps = 1e3 / detect["mean"] if detect.get("mean") else None
-        rows.append(f"| {Path(r['model']).name} | {r['variant']} | {r['threads']} | {r['engine']} | "
-                    f"{ms(r['latency_ms']['p50'])} | {ms(detect.get('p50'))} | {ratio(fps)} |")
+        rows.append(
+            f"| {Path(r['model']).name} | {r['variant']} | {r['threads']} | {r['engine']} | "
+            f"{ms(r['latency_ms']['p50'])} | {ms(detect.get('p50'))} | {ratio(fps)} |"
+        )
     return rows
 
 
@@ -85,7 +91,8 @@ def _made_from(variant: str, entry: dict) -> str:
     if variant == "binary":
         return "the binary model"
     return {"trained": "the trained float twin", "fresh": "a float twin with fresh (untrained) weights"}.get(
-        entry.get("weights"), "the float twin")
+        entry.get("weights"), "the float twin"
+    )
 
 
 def _parity_sentence(parity: dict) -> str:
@@ -98,46 +105,67 @@ def _parity_sentence(parity: dict) -> str:
         verdict = "failed" + (f": {problem}" if problem else "")
     else:
         threshold = parity["score_threshold"]
-        matched = (f"{parity['agreement']:.1%} of the detections with score >= {threshold} match within IoU "
-                   f"{parity['min_iou']} with the same class" if parity.get("agreement") is not None
-                   else f"no detections with score >= {threshold} to match")
+        matched = (
+            f"{parity['agreement']:.1%} of the detections with score >= {threshold} match within IoU "
+            f"{parity['min_iou']} with the same class"
+            if parity.get("agreement") is not None
+            else f"no detections with score >= {threshold} to match"
+        )
         largest = parity.get("heatmap_max_abs_diff")
         heatmap = "" if largest is None else f", heatmap scores differ by at most {largest:.3g}"
         verdict = f"{parity.get('check')}: {matched}{heatmap}"
-    return (f"Parity of `models/binary.tflite`, run by bcn's runtime with its defaults{runner}, vs Keras on "
-            f"{plural(parity['images'], 'image')}: check {verdict}; details in [convert.json](convert.json).")
+    return (
+        f"Parity of `models/binary.tflite`, run by bcn's runtime with its defaults{runner}, vs Keras on "
+        f"{plural(parity['images'], 'image')}: check {verdict}; details in [convert.json](convert.json)."
+    )
 
 
 def _latency_prose(bench: dict) -> list[str]:
     """How the latency was measured and what the ratios show, in sentences made from bench.json."""
     lines = []
     if bench.get("tensorflow_loaded") is not None:
-        lines.append("`bcn bench` measured these models in a new Python process " + (
-            "with TensorFlow loaded: its threads may skew the multi-threaded rows."
-            if bench["tensorflow_loaded"] else
-            "that never loaded TensorFlow, so no thread left by training competes with the measured runs."))
+        lines.append(
+            "`bcn bench` measured these models in a new Python process "
+            + (
+                "with TensorFlow loaded: its threads may skew the multi-threaded rows."
+                if bench["tensorflow_loaded"]
+                else "that never loaded TensorFlow, so no thread left by training competes with the measured runs."
+            )
+        )
     engines: dict[str, list] = {}
     for r in bench["results"]:
         engines.setdefault(engine_phrase(r), []).append(r["variant"] or r["name"])
-    lines.append("Engines: " + "; ".join(f"{' and '.join(dict.fromkeys(names))} on {phrase}"
-                                         for phrase, names in engines.items()) + ".")
+    lines.append(
+        "Engines: "
+        + "; ".join(f"{' and '.join(dict.fromkeys(names))} on {phrase}" for phrase, names in engines.items())
+        + "."
+    )
     lines.append("Ratios are of the interpreter call's p50; below 1 the binary model is faster.")
     for c in bench.get("comparisons", []):
         f32, i8 = c.get("binary_over_float32") or {}, c.get("binary_over_int8") or {}
-        lines.append(f"At {plural(c['threads'], 'thread')} the binary model is "
-                     f"{speed(f32.get('p50'), 'its float32 twin')} and {speed(i8.get('p50'), 'its int8 twin')}.")
+        lines.append(
+            f"At {plural(c['threads'], 'thread')} the binary model is "
+            f"{speed(f32.get('p50'), 'its float32 twin')} and {speed(i8.get('p50'), 'its int8 twin')}."
+        )
     threads = bench["settings"]["threads"]
     if len(threads) > 1:
         p50s: dict[str, dict] = {}
         for r in bench["results"]:
             p50s.setdefault(r["variant"] or r["name"], {})[r["threads"]] = r["latency_ms"]["p50"]
         fewest, most = min(threads), max(threads)
-        changes = [f"{name} {ratio(by_threads[most] / by_threads[fewest])}x" for name, by_threads in p50s.items()
-                   if by_threads.get(fewest) and by_threads.get(most)]
-        lines.append(f"From {plural(fewest, 'thread')} to {most} the p50 changes by a factor of: "
-                     f"{', '.join(changes)} (below 1: faster with more threads).")
-    lines.append("Absolute times on a shared machine are noisy; the models ran interleaved, one detect each in "
-                 "turn, so the ratios compare runs made side by side rather than minutes apart.")
+        changes = [
+            f"{name} {ratio(by_threads[most] / by_threads[fewest])}x"
+            for name, by_threads in p50s.items()
+            if by_threads.get(fewest) and by_threads.get(most)
+        ]
+        lines.append(
+            f"From {plural(fewest, 'thread')} to {most} the p50 changes by a factor of: "
+            f"{', '.join(changes)} (below 1: faster with more threads)."
+        )
+    lines.append(
+        "Absolute times on a shared machine are noisy; the models ran interleaved, one detect each in "
+        "turn, so the ratios compare runs made side by side rather than minutes apart."
+    )
     return lines
 
 
@@ -152,9 +180,12 @@ def render(summary: dict) -> str:
     lines = [
         "# bcn demo report",
         "",
-        (f"Generated data set ({summary['images']} images, " if not summary.get("data") else
-         f"Data set {summary['data']['root']} ({summary['data']['layout']}, evaluated on its "
-         f"{summary['data']['held_out']} split of {summary['data']['held_out_images']} images, ")
+        (
+            f"Generated data set ({summary['images']} images, "
+            if not summary.get("data")
+            else f"Data set {summary['data']['root']} ({summary['data']['layout']}, evaluated on its "
+            f"{summary['data']['held_out']} split of {summary['data']['held_out_images']} images, "
+        )
         + f"classes: {', '.join(summary['classes'])}), "
         f"input {summary['input_size']}x{summary['input_size']}, {summary['minutes']:g} training minutes, "
         f"seed {summary['seed']}. Machine: {machine.get('cpu')} ({machine.get('logical_cores')} logical cores, "
@@ -177,12 +208,16 @@ def render(summary: dict) -> str:
         "| model | mAP@0.5 (VOC07 11-point) | mAP@0.5 (area) | epochs | training seconds |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for key, label, run in (("binary_keras", "binary (Keras)", "binary"),
-                            ("binary_lce", "binary (converted .tflite)", None),
-                            ("float_keras", "float twin (Keras)", "float")):
+    for key, label, run in (
+        ("binary_keras", "binary (Keras)", "binary"),
+        ("binary_lce", "binary (converted .tflite)", None),
+        ("float_keras", "float twin (Keras)", "float"),
+    ):
         training = summary["training"].get(run, {}) if run else {}
-        lines.append(f"| {label} | {metric(ev[key]['map50_voc07'])} | {metric(ev[key]['map50_area'])} | "
-                     f"{training.get('epochs', '')} | {training.get('seconds', '')} |")
+        lines.append(
+            f"| {label} | {metric(ev[key]['map50_voc07'])} | {metric(ev[key]['map50_area'])} | "
+            f"{training.get('epochs', '')} | {training.get('seconds', '')} |"
+        )
     lines += [
         "",
         f"The binary model and its float twin train on the same data with the same time budget "
@@ -201,8 +236,9 @@ def render(summary: dict) -> str:
     for variant, entry in files.items():
         bconv = entry["ops"].get("LceBconv2d", 0)
         kind = "TFLite with LCE ops" if entry["engine"] == "lce" else "TFLite"
-        lines.append(f"| {Path(entry['path']).name} | {_made_from(variant, entry)} | {kind} | {mib(entry['bytes'])} "
-                     f"| {bconv} |")
+        lines.append(
+            f"| {Path(entry['path']).name} | {_made_from(variant, entry)} | {kind} | {mib(entry['bytes'])} | {bconv} |"
+        )
     lines += [
         "",
         f"The binary model is {size(conv['size_ratios'].get('float32'), 'its float32 twin')} "
@@ -230,14 +266,16 @@ def render(summary: dict) -> str:
     ]
     for item in shown["images"]:
         enlarged = f", drawn {item['enlarged']}x enlarged" if item["enlarged"] > 1 else ""
-        lines.append(f"- [{item['image']}]({item['image']}): detections {item['detections']}, "
-                     f"objects in the annotation {item['ground_truth']}{enlarged}")
+        lines.append(
+            f"- [{item['image']}]({item['image']}): detections {item['detections']}, "
+            f"objects in the annotation {item['ground_truth']}{enlarged}"
+        )
     lines += [
         "",
         "## Files",
         "",
-        "- `models/`: " + ", ".join(f"`{Path(entry['path']).name}` ({_made_from(variant, entry)})"
-                                   for variant, entry in files.items()),
+        "- `models/`: "
+        + ", ".join(f"`{Path(entry['path']).name}` ({_made_from(variant, entry)})" for variant, entry in files.items()),
         "- `runs/binary`, `runs/float`: training runs, each with `best.h5` and `model.h5` (Keras), config.json "
         "and TensorBoard logs (`tensorboard --logdir runs`)",
         *(["- `data/`: the generated VOC-layout data set"] if not summary.get("data") else []),

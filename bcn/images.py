@@ -47,7 +47,7 @@ def jpeg_truncated(data: bytes) -> bool:
             continue
         if at + 4 > size:
             return True
-        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
         if marker != SOS:
             continue
         while True:  # entropy-coded data up to the next real marker
@@ -113,7 +113,7 @@ def _exif_orientation(tiff: bytes) -> int | None:
         return None
 
     def number(at: int, size: int) -> int:
-        return int.from_bytes(tiff[at:at + size], order)
+        return int.from_bytes(tiff[at : at + size], order)
 
     directory = number(4, 4)
     if directory + 2 > len(tiff):
@@ -139,8 +139,8 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             continue
         if marker in (SOS, EOI):
             return None  # image data before a frame header: let the decoder judge
-        length = int.from_bytes(data[at + 2:at + 4], "big")
-        segment = data[at + 4:at + 2 + length]
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        segment = data[at + 4 : at + 2 + length]
         if marker == APP1 and segment.startswith(b"Exif\0\0"):
             orientation = _exif_orientation(segment[6:])
             if orientation is None:
@@ -158,7 +158,7 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
         return None
     at = 8
     while at + 8 <= len(data):
-        length, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        length, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
         if kind == b"eXIf":
             return None
         if kind == b"IDAT":
@@ -180,8 +180,13 @@ def image_size(path: Path) -> tuple[int, int]:
             head = file.read(HEADER_BYTES)
     except OSError as error:
         raise BcnError(f"{path}: cannot be read ({error.strerror or error})") from None
-    size = _jpeg_size(head) if head[:2] == bytes([0xFF, SOI]) else \
-        _png_size(head) if head.startswith(PNG_SIGNATURE) else None
+    size = (
+        _jpeg_size(head)
+        if head[:2] == bytes([0xFF, SOI])
+        else _png_size(head)
+        if head.startswith(PNG_SIGNATURE)
+        else None
+    )
     if size is None or min(size) < 1:
         height, width = read_image(path).shape[:2]
         return width, height

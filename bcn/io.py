@@ -34,7 +34,7 @@ def remove_stale_temps(path: Path) -> None:
     prefix = f".{path.name}."
     with contextlib.suppress(OSError), os.scandir(path.parent if str(path.parent) else ".") as entries:
         for entry in entries:
-            pid = entry.name[len(prefix):].split(".")[0] if entry.name.startswith(prefix) else ""
+            pid = entry.name[len(prefix) :].split(".")[0] if entry.name.startswith(prefix) else ""
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 with contextlib.suppress(OSError):
                     if entry.is_dir(follow_symlinks=False):
@@ -97,8 +97,13 @@ def publish(tmp: str, path: str | os.PathLike) -> None:
     _rename(tmp, path)
 
 
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
 
 
 def regular_target(path: str | os.PathLike) -> Path:

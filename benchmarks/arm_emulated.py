@@ -85,8 +85,13 @@ def plan(entries: list[dict], cpus: list[str], variants: list[str]) -> dict:
             for variant in entry["variants"] or variants:
                 chosen[(cpu, entry["preset"], entry["size"], variant)] = entry["runs"]
     models = list(dict.fromkeys((entry["preset"], entry["size"]) for entry in entries))
-    return {(cpu, *model, variant): chosen[(cpu, *model, variant)]
-            for cpu in cpus for model in models for variant in variants if (cpu, *model, variant) in chosen}
+    return {
+        (cpu, *model, variant): chosen[(cpu, *model, variant)]
+        for cpu in cpus
+        for model in models
+        for variant in variants
+        if (cpu, *model, variant) in chosen
+    }
 
 
 def build_plugin(folder: Path) -> Path:
@@ -118,6 +123,7 @@ def measuring_context(binary: bool) -> str:
 
 def git_state() -> str:
     """This checkout's commit, and whether bcn's delegate sources differ from it."""
+
     def git(*args):
         return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True).stdout.strip()
 
@@ -138,19 +144,40 @@ def count_run(workdir: Path, plugin: Path, cpu: str, model: Path, runs: int, scr
         path.unlink(missing_ok=True)
     # Same hash seed, no address randomisation, and numpy's OpenBLAS without worker threads (they
     # spin for a while, a few 1e6 instructions that vary): repeated runs differ by ~1e4.
-    env = dict(os.environ, BCN_QEMU_CPU=cpu, BCN_QEMU_PLUGIN=f"{plugin},out={counter}", PYTHONHASHSEED="0",
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    command = ["setarch", platform.machine(), "-R", str(SCRIPT), str(workdir), "python", str(GUEST),
-               str(model.resolve()), str(runs), str(info)]
+    env = dict(
+        os.environ,
+        BCN_QEMU_CPU=cpu,
+        BCN_QEMU_PLUGIN=f"{plugin},out={counter}",
+        PYTHONHASHSEED="0",
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+    )
+    command = [
+        "setarch",
+        platform.machine(),
+        "-R",
+        str(SCRIPT),
+        str(workdir),
+        "python",
+        str(GUEST),
+        str(model.resolve()),
+        str(runs),
+        str(info),
+    ]
     state = git_state()
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0 or not counter.is_file():
         raise click.ClickException(f"{shlex.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return {"instructions": int(counter.read_text()), "info": read_json(info), "wall_s": round(wall, 1),
-            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "delegate_library": built_delegate(workdir), "bcn": state}
+    return {
+        "instructions": int(counter.read_text()),
+        "info": read_json(info),
+        "wall_s": round(wall, 1),
+        "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "delegate_library": built_delegate(workdir),
+        "bcn": state,
+    }
 
 
 def host_machine() -> dict:
@@ -171,6 +198,11 @@ def per_inference(counts: dict) -> tuple[float, float | None]:
     return per, (c2 - c1) / (r2 - r1) - per
 
 
+def _ratio(per: dict, a: str, b: str) -> str:
+    """per[a] / per[b] to three decimals, or "-" where either was not measured."""
+    return f"{per[a] / per[b]:.3f}" if a in per and b in per else "-"
+
+
 def report(results: dict) -> str:
     rows, ratios = [], []
     by_key = {(m["cpu"], m["name"], m["variant"]): m for m in results["measurements"]}
@@ -187,19 +219,24 @@ def report(results: dict) -> str:
                 runs = sorted(map(int, m["counts"]))
                 binary_macs = f" ({m['binary_macs'] / 1e9:.2f} binary)" if m["binary_macs"] else ""
                 extra = "-" if m["first_pair_extra"] is None else f"{m['first_pair_extra'] / 1e6:+.2f}"
-                rows.append(f"| {preset} | {size} | {CPUS[cpu]} | {variant} | {m['kernel'] or 'XNNPACK'} "
-                            f"| {m['per_inference'] / 1e9:.4f} | {m['macs'] / 1e9:.2f}{binary_macs} "
-                            f"| {m['macs'] / m['per_inference']:.2f} | {m['overhead'] / 1e9:.2f} | {extra} "
-                            f"| {', '.join(map(str, runs))} | {m['wall_s']:.0f} |")
-            ratio = lambda a, b: f"{per[a] / per[b]:.3f}" if a in per and b in per else "-"  # noqa: E731
-            ratios.append(f"| {preset} | {size} | {CPUS[cpu]} | {ratio('binary', 'float32')} "
-                          f"| {ratio('binary', 'int8')} | {ratio('int8', 'float32')} |")
+                rows.append(
+                    f"| {preset} | {size} | {CPUS[cpu]} | {variant} | {m['kernel'] or 'XNNPACK'} "
+                    f"| {m['per_inference'] / 1e9:.4f} | {m['macs'] / 1e9:.2f}{binary_macs} "
+                    f"| {m['macs'] / m['per_inference']:.2f} | {m['overhead'] / 1e9:.2f} | {extra} "
+                    f"| {', '.join(map(str, runs))} | {m['wall_s']:.0f} |"
+                )
+            ratios.append(
+                f"| {preset} | {size} | {CPUS[cpu]} | {_ratio(per, 'binary', 'float32')} "
+                f"| {_ratio(per, 'binary', 'int8')} | {_ratio(per, 'int8', 'float32')} |"
+            )
     machine = results["machine"]
     guest = results["guest"]
     lines = [
-        "# ARM instructions per inference, under QEMU (a proxy of on-device cost, not a time)", "",
+        "# ARM instructions per inference, under QEMU (a proxy of on-device cost, not a time)",
+        "",
         f"Made by `{results['command']}` (untrained models: the work done does not depend on weights).",
-        f"Full figures: `{results['stem']}.json`.", "",
+        f"Full figures: `{results['stem']}.json`.",
+        "",
         f"- host: {machine['cpu']}, {machine['logical_cores']} logical cores, {machine['os']}",
         f"- emulator: {machine['qemu']}, user mode, TCG plugin `benchmarks/qemu_plugin/count_insns.c` "
         "counting every executed guest instruction of the process",
@@ -210,8 +247,10 @@ def report(results: dict) -> str:
         "- each model as bcn's runtime loads it (`open_engine`, tflite engine), 1 thread: binary with bcn's "
         "LCE delegate (kernel auto) for the LCE ops and XNNPACK for the float ops; float32 and int8 with XNNPACK",
         f"- measured {results['measured']}; host time of all the emulated processes: "
-        f"{results['wall_s'] / 60:.0f} min (the plugin on; float32 is the slowest to emulate)", "",
-        "## What these numbers are", "",
+        f"{results['wall_s'] / 60:.0f} min (the plugin on; float32 is the slowest to emulate)",
+        "",
+        "## What these numbers are",
+        "",
         "Instructions executed by the emulated CPU per inference: the count of a process that loads "
         "the model and runs it R2 times minus that of one that runs it R1 times, divided by R2 - R1 "
         "(the two largest run counts listed), so Python's start, the imports, loading the model and "
@@ -228,20 +267,26 @@ def report(results: dict) -> str:
         "(the A76 has the dot-product and fp16 instructions the A72 lacks). Only 1 thread was "
         "measured: the counter adds up all threads.",
         "Repeated runs of the same process differ by 1e4 to 1e5 instructions (hash seed fixed, "
-        "address randomisation off, numpy's OpenBLAS on 1 thread), far below the per-inference figures.", "",
-        "## Instructions per inference", "",
+        "address randomisation off, numpy's OpenBLAS on 1 thread), far below the per-inference figures.",
+        "",
+        "## Instructions per inference",
+        "",
         "GMACs: multiply-accumulates of the model (binary ones included); MACs/insn: MACs per "
         "executed instruction; overhead: the rest of the process with the fewest runs (start, imports, "
         "load, packing), G; first pair extra: M instructions per inference; runs: the run counts "
-        "measured, one process each; wall s: host time of those processes, emulated with the plugin.", "",
+        "measured, one process each; wall s: host time of those processes, emulated with the plugin.",
+        "",
         "| model | z | CPU | variant | kernels | G insns / inference | GMACs | MACs/insn | overhead G "
         "| first pair extra M | runs | wall s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *rows, "",
-        "## Ratios of instructions per inference", "",
+        *rows,
+        "",
+        "## Ratios of instructions per inference",
+        "",
         "| model | z | CPU | binary / float32 | binary / int8 | int8 / float32 |",
         "| --- | --- | --- | --- | --- | --- |",
-        *ratios, "",
+        *ratios,
+        "",
     ]
     target = by_key.get(("cortex-a72", "q1_512", "binary")), by_key.get(("cortex-a72", "q1_512", "float32"))
     extras = {}
@@ -249,43 +294,74 @@ def report(results: dict) -> str:
         if m["first_pair_extra"] is not None and min(map(int, m["counts"])) == 0:
             extras.setdefault(m["name"], []).append(m["first_pair_extra"] / m["per_inference"])
     if extras:
-        only = sorted({f"{m['name']} {m['variant']}" for m in results["measurements"]
-                       if sorted(map(int, m["counts"])) == [0, 1]})
+        only = sorted(
+            {f"{m['name']} {m['variant']}" for m in results["measurements"] if sorted(map(int, m["counts"])) == [0, 1]}
+        )
         spans = "; ".join(f"{name}: {min(v):.2%} to {max(v):.2%}" for name, v in extras.items())
-        lines.append(f"What the first inference costs beyond a later one, where 0, 1 and more runs were measured: "
-                     f"{spans}." + (f" The figures from 0 and 1 runs only ({', '.join(only)}) include such an "
-                                    "extra." if only else ""))
+        lines.append(
+            f"What the first inference costs beyond a later one, where 0, 1 and more runs were measured: "
+            f"{spans}."
+            + (f" The figures from 0 and 1 runs only ({', '.join(only)}) include such an extra." if only else "")
+        )
         lines.append("")
     lines += ["## Against the target", ""]
     if all(target):
         value = target[0]["per_inference"] / target[1]["per_inference"]
         verdict = "meets it" if value <= TARGET else "does not meet it"
-        lines.append(f"The project wants binary / float32 <= {TARGET} for q1 at 512 on a Cortex-A72 (by this "
-                     f"instruction count). Measured: **{value:.3f}**, which {verdict}.")
+        lines.append(
+            f"The project wants binary / float32 <= {TARGET} for q1 at 512 on a Cortex-A72 (by this "
+            f"instruction count). Measured: **{value:.3f}**, which {verdict}."
+        )
     else:
-        lines.append(f"The project wants binary / float32 <= {TARGET} for q1 at 512 on a Cortex-A72; "
-                     "q1 at 512 on a Cortex-A72 was not measured in this run.")
+        lines.append(
+            f"The project wants binary / float32 <= {TARGET} for q1 at 512 on a Cortex-A72; "
+            "q1 at 512 on a Cortex-A72 was not measured in this run."
+        )
     return "\n".join(lines) + "\n"
 
 
 @click.command()
-@click.option("--model", "models", multiple=True, default=DEFAULT_MODELS, show_default=True,
-              help="PRESET:SIZE[:R1,R2[,R3]][/VARIANT+...][@CPU+...], repeatable: a preset ('demo' is bcn "
-                   "demo's architecture), its input size, and the run counts: instructions per inference come "
-                   "from the two largest; a third, smallest one (0) measures what the first inference costs "
-                   "beyond the others (default 1,2). /VARIANTS and @CPUS limit an entry to those; a later "
-                   "entry overrides an earlier one.")
-@click.option("--cpus", default="cortex-a72,cortex-a76", show_default=True,
-              help="QEMU CPU models, comma-separated: cortex-a72, cortex-a76.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    default=DEFAULT_MODELS,
+    show_default=True,
+    help="PRESET:SIZE[:R1,R2[,R3]][/VARIANT+...][@CPU+...], repeatable: a preset ('demo' is bcn "
+    "demo's architecture), its input size, and the run counts: instructions per inference come "
+    "from the two largest; a third, smallest one (0) measures what the first inference costs "
+    "beyond the others (default 1,2). /VARIANTS and @CPUS limit an entry to those; a later "
+    "entry overrides an earlier one.",
+)
+@click.option(
+    "--cpus",
+    default="cortex-a72,cortex-a76",
+    show_default=True,
+    help="QEMU CPU models, comma-separated: cortex-a72, cortex-a76.",
+)
 @click.option("--variants", default=",".join(VARIANTS), show_default=True, help="Which of the three to run.")
 @click.option("--samples", default=2, show_default=True, help="Images for int8 calibration.")
-@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_models"),
-              show_default=True, help="Where the models, the plugin and the count cache go (reused on a rerun).")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(os.environ.get("BCN_AARCH64_WORKDIR", Path.home() / ".cache" / "bcn-aarch64")),
-              show_default=True, help="check-runtime-aarch64.sh's cache (the arm64 root).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=HERE / "arm_emulated",
-              show_default=True, help="Results stem: writes STEM.md and STEM.json.")
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bench_models"),
+    show_default=True,
+    help="Where the models, the plugin and the count cache go (reused on a rerun).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(os.environ.get("BCN_AARCH64_WORKDIR", Path.home() / ".cache" / "bcn-aarch64")),
+    show_default=True,
+    help="check-runtime-aarch64.sh's cache (the arm64 root).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=HERE / "arm_emulated",
+    show_default=True,
+    help="Results stem: writes STEM.md and STEM.json.",
+)
 def main(models, cpus, variants, samples, work, workdir, out):
     """Count executed aarch64 instructions per inference of binary models and their twins."""
     from bench_latency import build_and_convert
@@ -294,8 +370,9 @@ def main(models, cpus, variants, samples, work, workdir, out):
 
     missing = [tool for tool in ("gcc", "qemu-aarch64", "setarch") if shutil.which(tool) is None]
     if missing:
-        raise click.ClickException(f"missing {', '.join(missing)}: apt-get install -y --no-install-recommends "
-                                   "gcc qemu-user util-linux")
+        raise click.ClickException(
+            f"missing {', '.join(missing)}: apt-get install -y --no-install-recommends gcc qemu-user util-linux"
+        )
     cpus = [cpu.strip() for cpu in cpus.split(",")]
     unknown = set(cpus) - set(CPUS)
     if unknown:
@@ -329,22 +406,36 @@ def main(models, cpus, variants, samples, work, workdir, out):
             counts[str(r)] = cache[key]
         libraries = {c.get("delegate_library") for c in counts.values()}
         if variant == "binary" and len(libraries) > 1:
-            raise click.ClickException(f"{cpu} {path.name}: the delegate library changed between the runs of "
-                                       f"one measurement ({', '.join(map(str, libraries))}): delete {cache_path} "
-                                       "and measure again with runtime/native unchanged")
+            raise click.ClickException(
+                f"{cpu} {path.name}: the delegate library changed between the runs of "
+                f"one measurement ({', '.join(map(str, libraries))}): delete {cache_path} "
+                "and measure again with runtime/native unchanged"
+            )
         info = counts[str(runs[-1])]["info"]
         guest = {key: info[key] for key in ("python", "ai_edge_litert", "numpy")} | {
-            "delegate": info["delegate"] or guest.get("delegate")}
+            "delegate": info["delegate"] or guest.get("delegate")
+        }
         metadata = read_metadata(path) or {}
-        m = {"cpu": cpu, "name": f"{preset}_{size}", "preset": preset, "input_size": size,
-             "variant": variant, "file": path.name, "sha256": digest,
-             "counts": {r: c["instructions"] for r, c in counts.items()}, "context": context,
-             "delegate_library_sha256": libraries.pop() if variant == "binary" else None,
-             "bcn": counts[str(runs[-1])].get("bcn"),
-             "kernel": info["kernel"], "library": info["library"], "options": info["options"],
-             "macs": metadata.get("macs"), "binary_macs": metadata.get("binary_macs"),
-             "wall_s": sum(c["wall_s"] for c in counts.values()),
-             "measured": sorted(c["at"] for c in counts.values() if "at" in c)}
+        m = {
+            "cpu": cpu,
+            "name": f"{preset}_{size}",
+            "preset": preset,
+            "input_size": size,
+            "variant": variant,
+            "file": path.name,
+            "sha256": digest,
+            "counts": {r: c["instructions"] for r, c in counts.items()},
+            "context": context,
+            "delegate_library_sha256": libraries.pop() if variant == "binary" else None,
+            "bcn": counts[str(runs[-1])].get("bcn"),
+            "kernel": info["kernel"],
+            "library": info["library"],
+            "options": info["options"],
+            "macs": metadata.get("macs"),
+            "binary_macs": metadata.get("binary_macs"),
+            "wall_s": sum(c["wall_s"] for c in counts.values()),
+            "measured": sorted(c["at"] for c in counts.values() if "at" in c),
+        }
         m["per_inference"], m["first_pair_extra"] = per_inference(m["counts"])
         m["overhead"] = counts[str(runs[0])]["instructions"] - runs[0] * m["per_inference"]
         measurements.append(m)
@@ -363,18 +454,27 @@ def main(models, cpus, variants, samples, work, workdir, out):
     unstamped = sum(len(m["counts"]) for m in measurements) - len(stamps)
     states = sorted({m["bcn"] for m in measurements if m["variant"] == "binary" and m["bcn"]})
     guest["bcn_commit"] = ", ".join(states) or "-"
-    results = {"command": shlex.join(command), "stem": out.name, "machine": host_machine(), "guest": guest,
-               "measured": (f"{stamps[0]} to {stamps[-1]}" if stamps else "-") + (
-                   f" ({unstamped} processes counted before time stamps were kept: the same day)" if unstamped else ""),
-               "wall_s": round(sum(m["wall_s"] for m in measurements)),
-               "threads": 1, "unit": "executed guest instructions per inference (a proxy of cost, not a time)",
-               "target": {"model": "q1_512", "cpu": "cortex-a72", "binary_over_float32_at_most": TARGET},
-               "measurements": measurements}
+    results = {
+        "command": shlex.join(command),
+        "stem": out.name,
+        "machine": host_machine(),
+        "guest": guest,
+        "measured": (f"{stamps[0]} to {stamps[-1]}" if stamps else "-")
+        + (f" ({unstamped} processes counted before time stamps were kept: the same day)" if unstamped else ""),
+        "wall_s": round(sum(m["wall_s"] for m in measurements)),
+        "threads": 1,
+        "unit": "executed guest instructions per inference (a proxy of cost, not a time)",
+        "target": {"model": "q1_512", "cpu": "cortex-a72", "binary_over_float32_at_most": TARGET},
+        "measurements": measurements,
+    }
     for a, b in (("binary", "float32"), ("binary", "int8")):
         results[f"{a}_over_{b}"] = {
             f"{m['cpu']}/{m['name']}": m["per_inference"] / n["per_inference"]
-            for m in measurements if m["variant"] == a
-            for n in measurements if n["variant"] == b and (n["cpu"], n["name"]) == (m["cpu"], m["name"])}
+            for m in measurements
+            if m["variant"] == a
+            for n in measurements
+            if n["variant"] == b and (n["cpu"], n["name"]) == (m["cpu"], m["name"])
+        }
     write_json(f"{out}.json", results, indent=1)
     Path(f"{out}.md").write_text(report(results))
     click.echo(f"wrote {out}.md and {out}.json")

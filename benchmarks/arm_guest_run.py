@@ -34,10 +34,16 @@ def main(model: str, runs: int, info_path: str) -> None:
         engine.run(batch)
     binary = has_lce_ops(content)
     info = {
-        "model": Path(model).name, "runs": runs, "machine": platform.machine(),
-        "python": platform.python_version(), "ai_edge_litert": metadata.version("ai-edge-litert"),
-        "numpy": np.__version__, "library": engine.library, "options": engine.options,
-        "input_shape": list(shape), "binary": binary,
+        "model": Path(model).name,
+        "runs": runs,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "ai_edge_litert": metadata.version("ai-edge-litert"),
+        "numpy": np.__version__,
+        "library": engine.library,
+        "options": engine.options,
+        "input_shape": list(shape),
+        "binary": binary,
         "kernel": delegate.delegate_kernel() if binary else None,
         "delegate": delegate.delegate_version() if binary else None,
     }

@@ -53,9 +53,15 @@ def convert_untrained(model, paths: list[Path], classes, spec: str, samples: int
         if variant == "binary":
             check_binary_layers(model, graph, str(path))
         metadata = build_metadata(
-            classes=classes, input_size=size, outputs=output_layout(graph, source, str(path)), spec=spec,
-            float_twin=variant != "binary", cost=model_cost(source), engine="lce" if variant == "binary" else "tflite",
-            variant=variant)
+            classes=classes,
+            input_size=size,
+            outputs=output_layout(graph, source, str(path)),
+            spec=spec,
+            float_twin=variant != "binary",
+            cost=model_cost(source),
+            engine="lce" if variant == "binary" else "tflite",
+            variant=variant,
+        )
         with atomic_output(path) as tmp:
             Path(tmp).write_bytes(embed_metadata(flatbuffer, metadata))
         click.echo(f"converted {path} in {time.perf_counter() - start:.0f} s")
@@ -69,20 +75,33 @@ def engine_table(report: dict) -> str:
         key = (r["spec"], r["input_size"], r["threads"], r["variant"], r["engine"] if r["variant"] == "binary" else "")
         if key not in best or r["latency_ms"]["mean"] < best[key]["latency_ms"]["mean"]:
             best[key] = r
-    lines = ["## Binary model per engine vs its twins (mean interpreter latency, ms; fastest options of each)", "",
-             "| model | z | threads | binary, bcn delegate (LiteRT) | binary, LCE interpreter | float32 | int8 "
-             "| bcn / LCE | bcn / float32 | bcn / int8 |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "## Binary model per engine vs its twins (mean interpreter latency, ms; fastest options of each)",
+        "",
+        "| model | z | threads | binary, bcn delegate (LiteRT) | binary, LCE interpreter | float32 | int8 "
+        "| bcn / LCE | bcn / float32 | bcn / int8 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     rows = sorted({key[:3] for key in best}, key=lambda k: (str(k[0]), k[1] or 0, k[2]))
     for spec, size, threads in rows:
-        ms = {name: best.get((spec, size, threads, variant, engine)) for name, variant, engine in (
-            ("ours", "binary", "tflite"), ("lce", "binary", "lce"), ("float32", "float32", ""), ("int8", "int8", ""))}
+        ms = {
+            name: best.get((spec, size, threads, variant, engine))
+            for name, variant, engine in (
+                ("ours", "binary", "tflite"),
+                ("lce", "binary", "lce"),
+                ("float32", "float32", ""),
+                ("int8", "int8", ""),
+            )
+        }
         ms = {name: r["latency_ms"]["mean"] if r else None for name, r in ms.items()}
         cell = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
         ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.2f}"  # noqa: E731
         name = next(r["name"] for key, r in best.items() if key[:3] == (spec, size, threads) and key[3] == "binary")
-        lines.append(f"| {name} | {size} | {threads} | {cell(ms['ours'])} | {cell(ms['lce'])} | {cell(ms['float32'])} "
-                     f"| {cell(ms['int8'])} | {ratio(ms['ours'], ms['lce'])} | {ratio(ms['ours'], ms['float32'])} "
-                     f"| {ratio(ms['ours'], ms['int8'])} |")
+        lines.append(
+            f"| {name} | {size} | {threads} | {cell(ms['ours'])} | {cell(ms['lce'])} | {cell(ms['float32'])} "
+            f"| {cell(ms['int8'])} | {ratio(ms['ours'], ms['lce'])} | {ratio(ms['ours'], ms['float32'])} "
+            f"| {ratio(ms['ours'], ms['int8'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -111,24 +130,44 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
 
 
 @click.command()
-@click.option("--specs", default="q1,q5", show_default=True,
-              help="Presets to build, comma-separated; 'demo' is bcn demo's architecture.")
+@click.option(
+    "--specs",
+    default="q1,q5",
+    show_default=True,
+    help="Presets to build, comma-separated; 'demo' is bcn demo's architecture.",
+)
 @click.option("--sizes", default="512", show_default=True, help="Input sizes, comma-separated.")
 @click.option("--threads", default="1,2", show_default=True, help="Thread counts for bcn bench.")
 @click.option("--runs", default=30, show_default=True, help="Measured runs per model, option set and thread count.")
 @click.option("--warmup", default=3, show_default=True, help="Warm-up runs.")
-@click.option("--sweep/--no-sweep", default=True, show_default=True,
-              help="Also measure every engine and option combination: the binary model through bcn's delegate "
-                   "and LCE's interpreter, XNNPACK on and off, LCE's indirect BGEMM on and off (slower).")
-@click.option("--kernel", default=None,
-              help="Kernel path of bcn's delegate (passed to bcn bench --kernel; 'auto' keeps a sweep from "
-                   "measuring every path, the scalar one included).")
+@click.option(
+    "--sweep/--no-sweep",
+    default=True,
+    show_default=True,
+    help="Also measure every engine and option combination: the binary model through bcn's delegate "
+    "and LCE's interpreter, XNNPACK on and off, LCE's indirect BGEMM on and off (slower).",
+)
+@click.option(
+    "--kernel",
+    default=None,
+    help="Kernel path of bcn's delegate (passed to bcn bench --kernel; 'auto' keeps a sweep from "
+    "measuring every path, the scalar one included).",
+)
 @click.option("--samples", default=2, show_default=True, help="Images for int8 calibration and the parity check.")
-@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_models"),
-              show_default=True, help="Where the models go (reused on a rerun).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=HERE / f"latency_{ARCH_NAMES.get(platform.machine().lower(), platform.machine())}",
-              show_default=True, help="Results stem: writes STEM.md, STEM.json and STEM.png.")
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bench_models"),
+    show_default=True,
+    help="Where the models go (reused on a rerun).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=HERE / f"latency_{ARCH_NAMES.get(platform.machine().lower(), platform.machine())}",
+    show_default=True,
+    help="Results stem: writes STEM.md, STEM.json and STEM.png.",
+)
 @click.option("--note", default="", help="A line about the conditions (e.g. 'shared machine, load ~4').")
 def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out, note):
     """Build, convert and benchmark binary CenterNets and their full-precision twins."""
@@ -136,8 +175,25 @@ def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out,
     for preset in specs.split(","):
         for size in map(int, sizes.split(",")):
             models += build_and_convert(preset.strip(), size, work / f"{preset.strip()}_{size}", samples)
-    command = [sys.executable, "-m", "bcn", "bench", *map(str, models), "--threads", threads, "--runs", str(runs),
-               "--warmup", str(warmup), "--json", f"{out}.json", "--markdown", f"{out}.body.md", "--plot", f"{out}.png"]
+    command = [
+        sys.executable,
+        "-m",
+        "bcn",
+        "bench",
+        *map(str, models),
+        "--threads",
+        threads,
+        "--runs",
+        str(runs),
+        "--warmup",
+        str(warmup),
+        "--json",
+        f"{out}.json",
+        "--markdown",
+        f"{out}.body.md",
+        "--plot",
+        f"{out}.png",
+    ]
     if sweep:
         command.append("--sweep")
     if kernel:
@@ -145,18 +201,36 @@ def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out,
     click.echo("running: " + shlex.join(command))
     subprocess.run(command, check=True)  # a fresh process: no TensorFlow loaded while measuring
     body = Path(f"{out}.body.md")
-    rerun = shlex.join(["python", "benchmarks/bench_latency.py", "--specs", specs, "--sizes", sizes, "--threads",
-                        threads, "--runs", str(runs), "--warmup", str(warmup), "--sweep" if sweep else "--no-sweep",
-                        *(["--kernel", kernel] if kernel else []),
-                        "--out", f"benchmarks/{Path(out).name}"])
-    header = [f"# Latency: binary CenterNets vs their float32 and int8 twins ({platform.machine()})", "",
-              f"Made by `{rerun}` (untrained models: latency does not depend on weights).",
-              f"Plot: `{Path(out).name}.png`, full figures: `{Path(out).name}.json`."]
+    rerun = shlex.join(
+        [
+            "python",
+            "benchmarks/bench_latency.py",
+            "--specs",
+            specs,
+            "--sizes",
+            sizes,
+            "--threads",
+            threads,
+            "--runs",
+            str(runs),
+            "--warmup",
+            str(warmup),
+            "--sweep" if sweep else "--no-sweep",
+            *(["--kernel", kernel] if kernel else []),
+            "--out",
+            f"benchmarks/{Path(out).name}",
+        ]
+    )
+    header = [
+        f"# Latency: binary CenterNets vs their float32 and int8 twins ({platform.machine()})",
+        "",
+        f"Made by `{rerun}` (untrained models: latency does not depend on weights).",
+        f"Plot: `{Path(out).name}.png`, full figures: `{Path(out).name}.json`.",
+    ]
     if note:
         header += ["", f"Conditions: {note}"]
     engines = engine_table(read_json(f"{out}.json"))
-    text = ("\n".join(header) + "\n\n" + engines + "\n"
-            + body.read_text().replace("# bcn bench\n", "", 1).lstrip())
+    text = "\n".join(header) + "\n\n" + engines + "\n" + body.read_text().replace("# bcn bench\n", "", 1).lstrip()
     from bcn.io import atomic_output
 
     with atomic_output(f"{out}.md") as tmp:

@@ -65,42 +65,66 @@ def main():
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / f"{args.preset}.h5"
-        subprocess.run([sys.executable, "-m", "bcn", "arch", "build", args.preset, "-z", str(args.input_size),
-                        "-o", str(model)], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "bcn", "arch", "build", args.preset, "-z", str(args.input_size), "-o", str(model)],
+            check=True,
+            capture_output=True,
+        )
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", CHILD, str(model), str(Path(tmp) / "model.tflite"),
-                               args.baselines, str(args.samples)], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(model),
+                str(Path(tmp) / "model.tflite"),
+                args.baselines,
+                str(args.samples),
+            ],
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - start
         if done.returncode:
             sys.exit(f"conversion failed:\n{done.stderr[-3000:]}")
         child = json.loads(done.stdout.strip().splitlines()[-1])
     result = {
-        "preset": args.preset, "input_size": args.input_size, "baselines": args.baselines, "samples": args.samples,
-        "wall_seconds": round(wall, 1), **child,
-        "machine": {**machine_info(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
-                    "niceness": os.nice(0)},
-        "versions": versions(), "note": args.note,
+        "preset": args.preset,
+        "input_size": args.input_size,
+        "baselines": args.baselines,
+        "samples": args.samples,
+        "wall_seconds": round(wall, 1),
+        **child,
+        "machine": {
+            **machine_info(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "niceness": os.nice(0),
+        },
+        "versions": versions(),
+        "note": args.note,
     }
     write_json(args.out.with_suffix(".json"), result)
     steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in child["step_seconds"].items())
     sizes = ", ".join(f"{name} {entry['bytes'] / 2**20:.2f} MiB" for name, entry in child["files"].items())
+    binary = child["binary_layers"]
     markdown = f"""# `bcn convert` on {args.preset} at {args.input_size} x {args.input_size}
 
-Recorded by `{shlex.join(['python', 'benchmarks/convert_q1.py', *sys.argv[1:]])}` (rerun it to measure your machine).
+Recorded by `{shlex.join(["python", "benchmarks/convert_q1.py", *sys.argv[1:]])}` (rerun it to measure your machine).
 
 | figure | value |
 | --- | --- |
 | whole child process (start, load, convert, parity, baselines, write) | {wall:.1f} s |
 | steps | {steps} |
-| peak resident memory (ru_maxrss) | {child['peak_rss_mib']:.0f} MiB |
+| peak resident memory (ru_maxrss) | {child["peak_rss_mib"]:.0f} MiB |
 | files | {sizes} |
-| binary convs -> LceBconv2d | {child['binary_layers']['keras_binary_convs']} -> {child['binary_layers']['LceBconv2d']} |
+| binary convs -> LceBconv2d | {binary["keras_binary_convs"]} -> {binary["LceBconv2d"]} |
 | parity images | {args.samples} |
 
-Machine: {result['machine']['cpu']}, {result['machine']['logical_cores']} cores, Python {result['machine']['python']},
-niceness {result['machine']['niceness']}; load average before {', '.join(f'{x:.1f}' for x in load_before)},
-after {', '.join(f'{x:.1f}' for x in result['machine']['load_average_after'])}.
-Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.
+Machine: {result["machine"]["cpu"]}, {result["machine"]["logical_cores"]} cores, Python {result["machine"]["python"]},
+niceness {result["machine"]["niceness"]}; load average before {", ".join(f"{x:.1f}" for x in load_before)},
+after {", ".join(f"{x:.1f}" for x in result["machine"]["load_average_after"])}.
+Versions: {", ".join(f"{k} {v}" for k, v in result["versions"].items())}.
 {args.note}
 """
     args.out.with_suffix(".md").write_text(markdown)

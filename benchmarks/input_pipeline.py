@@ -30,8 +30,9 @@ RESULTS = HERE / "input_pipeline.json"
 
 def commit() -> str:
     done = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout.strip()
     return done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
 
 
@@ -47,44 +48,65 @@ def measure(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = write_synth(Path(tmp) / "voc", images=args.images, size=500, seed=0, test_fraction=0.0)
         samples = load_voc(root, "trainval")
-        dataset = training_dataset(samples, args.input_size, len(read_class_names(root)), args.batch_size,
-                                   AugmentConfig())
+        dataset = training_dataset(
+            samples, args.input_size, len(read_class_names(root)), args.batch_size, AugmentConfig()
+        )
         load_before = os.getloadavg()
         rates = [images_per_second(dataset, args.seconds) for _ in range(args.repeats)]
         load_after = os.getloadavg()
     return {
-        "images_per_second": rates, "best": max(rates), "commit": revision,
+        "images_per_second": rates,
+        "best": max(rates),
+        "commit": revision,
         "command": shlex.join(["python", "benchmarks/input_pipeline.py", *sys.argv[1:]]),
         "machine": f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                   f"TensorFlow {tf.__version__}",
+        f"TensorFlow {tf.__version__}",
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in load_after],
-        "images": len(samples), "input_size": args.input_size, "batch_size": args.batch_size,
-        "seconds_per_repeat": args.seconds, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "images": len(samples),
+        "input_size": args.input_size,
+        "batch_size": args.batch_size,
+        "seconds_per_repeat": args.seconds,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 
 
 def write_markdown(results: dict) -> None:
-    lines = ["# Training input pipeline throughput (one worker, CPU)", "",
-             "Written by `benchmarks/input_pipeline.py`; rerun it to reproduce. Read, decode, augment (the paper's",
-             "ranges), letterbox to 512 px and encode CenterNet targets; batch 32; images/s after the first batch,",
-             "best of the repeats. The machine is shared with other work running at the same time (see the load",
-             "averages), so the figures are noisy: compare rows measured close together.", "",
-             "| label | images/s (best) | each repeat | commit | load avg before / after | machine | date |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "# Training input pipeline throughput (one worker, CPU)",
+        "",
+        "Written by `benchmarks/input_pipeline.py`; rerun it to reproduce. Read, decode, augment (the paper's",
+        "ranges), letterbox to 512 px and encode CenterNet targets; batch 32; images/s after the first batch,",
+        "best of the repeats. The machine is shared with other work running at the same time (see the load",
+        "averages), so the figures are noisy: compare rows measured close together.",
+        "",
+        "| label | images/s (best) | each repeat | commit | load avg before / after | machine | date |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for label, result in results.items():
         rates = ", ".join(f"{rate:.1f}" for rate in result["images_per_second"])
-        lines.append(f"| {label} | **{result['best']:.1f}** | {rates} | {result['commit']} | "
-                     f"{result['load_average_before']} / {result['load_average_after']} | {result['machine']} | "
-                     f"{result['date']} |")
-    bests = {kind: [result["best"] for label, result in results.items() if label.startswith(kind)]
-             for kind in ("before", "after")}
+        lines.append(
+            f"| {label} | **{result['best']:.1f}** | {rates} | {result['commit']} | "
+            f"{result['load_average_before']} / {result['load_average_after']} | {result['machine']} | "
+            f"{result['date']} |"
+        )
+    bests = {
+        kind: [result["best"] for label, result in results.items() if label.startswith(kind)]
+        for kind in ("before", "after")
+    }
     if all(bests.values()):
-        lines += ["", "Mean of the best figures: " + ", ".join(
-            f"{kind} {sum(values) / len(values):.1f} images/s ({len(values)} runs)" for kind, values in bests.items())
-            + "."]
-    lines += ["", "Commands:", ""] + [f"- {label}: `{result['command']}` at commit {result['commit']}"
-                                      for label, result in results.items()]
+        lines += [
+            "",
+            "Mean of the best figures: "
+            + ", ".join(
+                f"{kind} {sum(values) / len(values):.1f} images/s ({len(values)} runs)"
+                for kind, values in bests.items()
+            )
+            + ".",
+        ]
+    lines += ["", "Commands:", ""] + [
+        f"- {label}: `{result['command']}` at commit {result['commit']}" for label, result in results.items()
+    ]
     (HERE / "input_pipeline.md").write_text("\n".join(lines) + "\n")
 
 

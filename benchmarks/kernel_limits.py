@@ -33,10 +33,14 @@ BITS_PER_CYCLE = 512
 def run_bench() -> list[dict]:
     with tempfile.TemporaryDirectory() as build:
         generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-        subprocess.run(["cmake", "-S", str(NATIVE), "-B", build, *generator, "-DCMAKE_BUILD_TYPE=Release",
-                        "-DBCN_LCE_TESTS=ON"], check=True, capture_output=True)
-        subprocess.run(["cmake", "--build", build, "--target", "bcn_lce_bench", "--parallel", "2"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["cmake", "-S", str(NATIVE), "-B", build, *generator, "-DCMAKE_BUILD_TYPE=Release", "-DBCN_LCE_TESTS=ON"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["cmake", "--build", build, "--target", "bcn_lce_bench", "--parallel", "2"], check=True, capture_output=True
+        )
         done = subprocess.run([str(Path(build) / "bcn_lce_bench")], check=True, capture_output=True, text=True)
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
@@ -47,36 +51,51 @@ def main() -> None:
     rows = run_bench()
     hz = facts["mhz"] * 1e6 if facts["mhz"] else None
     lines = [
-        "# Binary convolution against this CPU's limit (q1 at 512)", "",
+        "# Binary convolution against this CPU's limit (q1 at 512)",
+        "",
         "Made by `python benchmarks/kernel_limits.py` (a native benchmark of the delegate's kernels, "
-        "runtime/native/tests/bench_kernels.cc; random bits, median of 15 runs).", "",
-        f"- machine: {facts['cpu']}, {facts['mhz'] or '?'} MHz reported, {platform.machine()}, "
-        f"measured {started}",
+        "runtime/native/tests/bench_kernels.cc; random bits, median of 15 runs).",
+        "",
+        f"- machine: {facts['cpu']}, {facts['mhz'] or '?'} MHz reported, {platform.machine()}, measured {started}",
         f"- limit: one {BITS_PER_CYCLE}-bit vector popcount per cycle and core = {BITS_PER_CYCLE} binary MACs per "
         "cycle (AVX-512 VPOPCNTDQ); at the reported clock that is "
         + (f"{BITS_PER_CYCLE * hz / 1e9:.0f} G binary MACs/s per core." if hz else "unknown (no clock reported)."),
-        "", "| path | threads | layer (px, ch) | ms | G binary MACs/s | MACs/cycle/core | of the limit |",
-        "| --- | --- | --- | --- | --- | --- | --- |"]
+        "",
+        "| path | threads | layer (px, ch) | ms | G binary MACs/s | MACs/cycle/core | of the limit |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     totals = {}
     for r in rows:
         rate = r["macs"] / (r["median_ms"] / 1e3)
         per_cycle = rate / hz / r["threads"] if hz else None
         share = f"{per_cycle / BITS_PER_CYCLE:.0%}" if per_cycle else "-"
         cycle = f"{per_cycle:.0f}" if per_cycle else "-"
-        lines.append(f"| {r['path']} | {r['threads']} | {r['size']}, {r['channels']} | {r['median_ms']:.2f} | "
-                     f"{rate / 1e9:.0f} | {cycle} | {share} |")
+        lines.append(
+            f"| {r['path']} | {r['threads']} | {r['size']}, {r['channels']} | {r['median_ms']:.2f} | "
+            f"{rate / 1e9:.0f} | {cycle} | {share} |"
+        )
         key = (r["path"], r["threads"])
         totals[key] = totals.get(key, 0.0) + BLOCKS_PER_SCALE * r["median_ms"]
     macs = BLOCKS_PER_SCALE * sum({(r["size"], r["channels"]): r["macs"] for r in rows}.values())
     limit_ms = macs / (BITS_PER_CYCLE * hz) * 1e3 if hz else None
-    lines += ["", f"q1's binary convolutions ({macs / 1e9:.1f} G binary MACs, {BLOCKS_PER_SCALE} per scale), "
-              "summed from the rows above:", "", "| path | threads | ms | limit on that many cores | reached |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        f"q1's binary convolutions ({macs / 1e9:.1f} G binary MACs, {BLOCKS_PER_SCALE} per scale), "
+        "summed from the rows above:",
+        "",
+        "| path | threads | ms | limit on that many cores | reached |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for (path, threads), ms in totals.items():
         limit = limit_ms / threads if limit_ms else None
-        lines.append(f"| {path} | {threads} | {ms:.1f} | " + (f"{limit:.1f} ms | {limit / ms:.0%} |" if limit else "- | - |"))
-    lines += ["", "The whole model adds its float layers (stem, transitions, decoder, heads: 1.2 G float MACs in "
-              "XNNPACK) and bitpacking: see latency_x86.md for end-to-end figures."]
+        lines.append(
+            f"| {path} | {threads} | {ms:.1f} | " + (f"{limit:.1f} ms | {limit / ms:.0%} |" if limit else "- | - |")
+        )
+    lines += [
+        "",
+        "The whole model adds its float layers (stem, transitions, decoder, heads: 1.2 G float MACs in "
+        "XNNPACK) and bitpacking: see latency_x86.md for end-to-end figures.",
+    ]
     report = {"machine": facts, "measured": started, "rows": rows, "bits_per_cycle": BITS_PER_CYCLE}
     write_text(HERE / "kernel_limits.md", "\n".join(lines) + "\n")
     write_json(HERE / "kernel_limits.json", report)

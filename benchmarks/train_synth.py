@@ -66,21 +66,40 @@ def run(name: str, data_root: Path, run_dir: Path, args, float_twin: bool) -> di
     from bcn.train.trainer import Recipe, train
 
     meter = throughput_meter(args.batch_size)
-    result = train(args.spec, data_root, run_dir, input_size=args.input_size, epochs=args.max_epochs,
-                   batch_size=args.batch_size, eval_every=args.eval_every, float_twin=float_twin, lr=args.lr,
-                   minutes=args.minutes, seed=args.seed, recipe=Recipe(augment=AUGMENT[args.augment], late_lr=args.late_lr),
-                   callbacks=[meter], verbose=2)
+    result = train(
+        args.spec,
+        data_root,
+        run_dir,
+        input_size=args.input_size,
+        epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        eval_every=args.eval_every,
+        float_twin=float_twin,
+        lr=args.lr,
+        minutes=args.minutes,
+        seed=args.seed,
+        recipe=Recipe(augment=AUGMENT[args.augment], late_lr=args.late_lr),
+        callbacks=[meter],
+        verbose=2,
+    )
     cost = model_cost(build_model(args.spec, args.input_size, len(result.config["classes"]), float_twin))
     tf.keras.backend.clear_session()
     evaluation = result.evaluation
     return {
-        "name": name, "float_twin": float_twin, "spec": result.config["spec"],
-        "macs": cost["macs"], "binary_ratio": cost["binary_ratio"], "params": cost["params"],
-        "epochs": result.epochs_run, "train_seconds": round(result.seconds, 1),
+        "name": name,
+        "float_twin": float_twin,
+        "spec": result.config["spec"],
+        "macs": cost["macs"],
+        "binary_ratio": cost["binary_ratio"],
+        "params": cost["params"],
+        "epochs": result.epochs_run,
+        "train_seconds": round(result.seconds, 1),
         "images_trained": meter.images,
         "train_images_per_second": round(meter.steady_images / max(meter.steady_seconds, 1e-9), 1),
-        "map50_voc07": evaluation["map50_voc07"], "map50_area": evaluation["map50_area"],
-        "best_map50_voc07": evaluation["best_map50_voc07"], "evaluated_epoch": evaluation["epoch"],
+        "map50_voc07": evaluation["map50_voc07"],
+        "map50_area": evaluation["map50_area"],
+        "best_map50_voc07": evaluation["best_map50_voc07"],
+        "evaluated_epoch": evaluation["epoch"],
         "run_dir": str(run_dir),
     }
 
@@ -98,8 +117,12 @@ def main():
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=2e-3, help="initial Adam learning rate")
-    parser.add_argument("--late-lr", type=float, default=1e-4,
-                        help="learning rate from half the budget on (the recipe's 1e-4; the initial lr keeps it constant)")
+    parser.add_argument(
+        "--late-lr",
+        type=float,
+        default=1e-4,
+        help="learning rate from half the budget on (the recipe's 1e-4; the initial lr keeps it constant)",
+    )
     parser.add_argument("--results", default="train_synth", help="name of the results files beside this script")
     parser.add_argument("--augment", choices=sorted(AUGMENT), default="light")
     parser.add_argument("--note", default="", help="conditions of the run, recorded with the results")
@@ -131,16 +154,33 @@ def main():
         print(json.dumps(models[-1], indent=2), flush=True)
 
     results = {
-        "machine": {**machine_info(), "tensorflow": tf.__version__,
-                    "load_average_before": [round(v, 2) for v in load_before],
-                    "load_average_after": [round(v, 2) for v in os.getloadavg()], "note": args.note},
-        "data": {"root": str(data_root), "images": args.images, "size": args.size,
-                 "train_images": len(samples), "classes": 6},
-        "settings": {"input_size": args.input_size, "batch_size": args.batch_size, "minutes_per_model": args.minutes,
-                     "eval_every": args.eval_every, "seed": args.seed, "lr": args.lr, "late_lr": args.late_lr, "augment": args.augment,
-                     "augment_config": AUGMENT[args.augment].to_dict(),
-                     "recipe": f"bcn.train's recipe: Adam {args.lr:g}, plateau decay, {args.late_lr:g} from half the budget, "
-                               f"'{args.augment}' augmentation"},
+        "machine": {
+            **machine_info(),
+            "tensorflow": tf.__version__,
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+            "note": args.note,
+        },
+        "data": {
+            "root": str(data_root),
+            "images": args.images,
+            "size": args.size,
+            "train_images": len(samples),
+            "classes": 6,
+        },
+        "settings": {
+            "input_size": args.input_size,
+            "batch_size": args.batch_size,
+            "minutes_per_model": args.minutes,
+            "eval_every": args.eval_every,
+            "seed": args.seed,
+            "lr": args.lr,
+            "late_lr": args.late_lr,
+            "augment": args.augment,
+            "augment_config": AUGMENT[args.augment].to_dict(),
+            "recipe": f"bcn.train's recipe: Adam {args.lr:g}, plateau decay, {args.late_lr:g} from half the budget, "
+            f"'{args.augment}' augmentation",
+        },
         "input_pipeline_images_per_second": round(pipeline, 1),
         "models": models,
     }
@@ -169,20 +209,26 @@ def markdown(results: dict) -> str:
         "Train s is the wall time of `fit` (tracing, evaluations and checkpoints included); train img/s",
         "times the train steps alone, after the first epoch.",
         "",
-        "| model | GMACs | rb | epochs | images trained | train s | train img/s | mAP@0.5 VOC07 | mAP@0.5 area | best VOC07 |",
+        "| model | GMACs | rb | epochs | images trained | train s | train img/s "
+        "| mAP@0.5 VOC07 | mAP@0.5 area | best VOC07 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for m in results["models"]:
-        lines.append(f"| {m['name']} | {m['macs'] / 1e9:.3f} | {m['binary_ratio']:.3f} | {m['epochs']} | "
-                     f"{m['images_trained']} | {m['train_seconds']} | {m['train_images_per_second']} | {m['map50_voc07']:.3f} | "
-                     f"{m['map50_area']:.3f} | {m['best_map50_voc07']:.3f} |")
+        lines.append(
+            f"| {m['name']} | {m['macs'] / 1e9:.3f} | {m['binary_ratio']:.3f} | {m['epochs']} | "
+            f"{m['images_trained']} | {m['train_seconds']} | {m['train_images_per_second']} | {m['map50_voc07']:.3f} | "
+            f"{m['map50_area']:.3f} | {m['best_map50_voc07']:.3f} |"
+        )
     lines += ["", f"Spec: `{results['models'][0]['spec'] if results['models'] else ''}`", ""]
     binary = [m for m in results["models"] if not m["float_twin"]]
     if binary:
         reached = binary[0]["map50_voc07"]
         verdict = "met" if reached >= TARGET_MAP and results["settings"]["minutes_per_model"] <= 10 else "not met"
-        lines += [f"Target: the binary model at >= {TARGET_MAP} mAP@0.5 (VOC07) within 10 minutes of training "
-                  f"on 2 CPU cores: **{verdict}** (reached {reached:.3f}).", ""]
+        lines += [
+            f"Target: the binary model at >= {TARGET_MAP} mAP@0.5 (VOC07) within 10 minutes of training "
+            f"on 2 CPU cores: **{verdict}** (reached {reached:.3f}).",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -30,9 +30,14 @@ def trained_float_twin(path, model: tf.keras.Model) -> tf.keras.Model:
     binary = binary_conv_layers(twin)
     if binary:
         raise BcnError(f"{path}: not a float twin, it has {len(binary)} binary conv layers ({binary[0].name}, ...)")
-    for name, ours, theirs in zip(("input", *model.output_names), [model.input, *model.outputs], [twin.input, *twin.outputs]):
+    for name, ours, theirs in zip(
+        ("input", *model.output_names), [model.input, *model.outputs], [twin.input, *twin.outputs]
+    ):
         if tuple(ours.shape[1:]) != tuple(theirs.shape[1:]):
-            raise BcnError(f"{path}: {name} shape {tuple(theirs.shape[1:])} differs from the binary model's {tuple(ours.shape[1:])}")
+            raise BcnError(
+                f"{path}: {name} shape {tuple(theirs.shape[1:])} "
+                f"differs from the binary model's {tuple(ours.shape[1:])}"
+            )
     return twin
 
 

@@ -51,12 +51,27 @@ def _converter_errors(model_path: Path, what: str):
 
 
 def _file_entry(path: Path, flatbuffer: bytes, graph: Graph, metadata: dict) -> dict:
-    return {"path": str(path), "bytes": len(flatbuffer), "engine": metadata["engine"],
-            "variant": metadata["variant"], "ops": graph.histogram(), "outputs": metadata["outputs"]}
+    return {
+        "path": str(path),
+        "bytes": len(flatbuffer),
+        "engine": metadata["engine"],
+        "variant": metadata["variant"],
+        "ops": graph.histogram(),
+        "outputs": metadata["outputs"],
+    }
 
 
-def convert(model_path, output=None, baselines=(), data_root=None, float_model=None, report=None,
-            samples: int = PARITY_SAMPLES, check: bool = False, score_threshold: float = SCORE_THRESHOLD) -> dict:
+def convert(
+    model_path,
+    output=None,
+    baselines=(),
+    data_root=None,
+    float_model=None,
+    report=None,
+    samples: int = PARITY_SAMPLES,
+    check: bool = False,
+    score_threshold: float = SCORE_THRESHOLD,
+) -> dict:
     """Convert a trained Keras CenterNet to an LCE flatbuffer (and float32/int8 baselines).
 
     Args:
@@ -99,15 +114,25 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         if baselines:
             twin = trained_float_twin(float_model, model) if float_model else float_twin(model)
     with atomic_outputs(paths) as temps:  # every folder is checked now; files appear only if all of this succeeds
-        with step(f"converting {model_path} with LCE (target arm)", "lce"), _converter_errors(model_path, "LCE conversion"):
+        with (
+            step(f"converting {model_path} with LCE (target arm)", "lce"),
+            _converter_errors(model_path, "LCE conversion"),
+        ):
             flatbuffer = convert_lce(model)
         graph = Graph.from_flatbuffer(flatbuffer)
         binary_layers = check_binary_layers(model, graph, str(model_path))
         lce = has_lce_ops(flatbuffer)
         metadata = build_metadata(
-            classes=info.classes, input_size=info.input_size, outputs=output_layout(graph, model, str(model_path)),
-            spec=info.spec, float_twin=info.float_twin, cost=cost, engine="lce" if lce else "tflite",
-            variant="binary" if binary_layers[BCONV] else "float32", seed=info.seed)
+            classes=info.classes,
+            input_size=info.input_size,
+            outputs=output_layout(graph, model, str(model_path)),
+            spec=info.spec,
+            float_twin=info.float_twin,
+            cost=cost,
+            engine="lce" if lce else "tflite",
+            variant="binary" if binary_layers[BCONV] else "float32",
+            seed=info.seed,
+        )
         flatbuffer = embed_metadata(flatbuffer, metadata)
         files = {"binary": _file_entry(paths["binary"], flatbuffer, graph, metadata)}
 
@@ -119,25 +144,39 @@ def convert(model_path, output=None, baselines=(), data_root=None, float_model=N
         Path(temps["binary"]).write_bytes(flatbuffer)
 
         for variant in baselines:
-            with step(f"converting the float twin to {variant} TFLite", variant), \
-                    _converter_errors(model_path, f"{variant} conversion of the float twin"):
+            with (
+                step(f"converting the float twin to {variant} TFLite", variant),
+                _converter_errors(model_path, f"{variant} conversion of the float twin"),
+            ):
                 baseline = convert_baseline(variant, twin, inputs)
             baseline_graph = Graph.from_flatbuffer(baseline)
             baseline_metadata = build_metadata(
-                classes=info.classes, input_size=info.input_size,
-                outputs=output_layout(baseline_graph, twin, str(paths[variant])), spec=info.spec, float_twin=True,
-                cost=model_cost(twin), engine="tflite", variant=variant, seed=info.seed)
+                classes=info.classes,
+                input_size=info.input_size,
+                outputs=output_layout(baseline_graph, twin, str(paths[variant])),
+                spec=info.spec,
+                float_twin=True,
+                cost=model_cost(twin),
+                engine="tflite",
+                variant=variant,
+                seed=info.seed,
+            )
             baseline = embed_metadata(baseline, baseline_metadata)
             files[variant] = _file_entry(paths[variant], baseline, baseline_graph, baseline_metadata)
             files[variant]["weights"] = "trained" if float_model else "fresh"
             Path(temps[variant]).write_bytes(baseline)
 
         result = {
-            "model": str(model_path), "spec": info.spec, "input_size": info.input_size, "classes": info.classes,
+            "model": str(model_path),
+            "spec": info.spec,
+            "input_size": info.input_size,
+            "classes": info.classes,
             "cost": {key: cost[key] for key in ("macs", "binary_macs", "binary_ratio", "eq_flops", "params")},
-            "binary_layers": binary_layers, "files": files,
+            "binary_layers": binary_layers,
+            "files": files,
             "size_ratios": {variant: files[variant]["bytes"] / files["binary"]["bytes"] for variant in baselines},
-            "parity": parity, "seconds": step.seconds,
+            "parity": parity,
+            "seconds": step.seconds,
         }
         problem = parity_problem(parity)
         result["parity"]["check"] = "failed" if problem else "passed"

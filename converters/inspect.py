@@ -46,7 +46,9 @@ def _batchnorm_folds(layer) -> bool:
     if is_binary_conv(inbound):
         return True
     return type(inbound).__name__ in FOLDS_BATCHNORM and getattr(inbound, "activation", None) in (
-        None, tf.keras.activations.linear)
+        None,
+        tf.keras.activations.linear,
+    )
 
 
 def _expected_ops(layer) -> list[str]:
@@ -88,7 +90,9 @@ class Graph:
         model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
         subgraph = model.subgraphs[0]
         names = [_op_name(model, op.opcodeIndex) for op in subgraph.operators]
-        ops = [Op(name, [i for i in op.inputs if i >= 0], list(op.outputs)) for name, op in zip(names, subgraph.operators)]
+        ops = [
+            Op(name, [i for i in op.inputs if i >= 0], list(op.outputs)) for name, op in zip(names, subgraph.operators)
+        ]
         signature = {}
         for definition in model.signatureDefs or []:
             signature.update({entry.name.decode(): entry.tensorIndex for entry in definition.outputs})
@@ -115,8 +119,11 @@ class Graph:
         seen, todo = set(), list(start)
         while todo:
             op = self.ops[todo.pop()]
-            nexts = ([c for t in op.outputs for c in consumers.get(t, [])] if forward
-                     else [producer[t] for t in op.inputs if t in producer])
+            nexts = (
+                [c for t in op.outputs for c in consumers.get(t, [])]
+                if forward
+                else [producer[t] for t in op.inputs if t in producer]
+            )
             for index in nexts:
                 if index not in seen:
                     seen.add(index)
@@ -134,8 +141,8 @@ class Graph:
 
 def _keras_reach(model: tf.keras.Model, layer, forward: bool) -> set[int]:
     """ids of the layers reachable from `layer` (excluded) in the Keras graph."""
-    parents = {id(l): [] for l in model.layers}
-    children = {id(l): [] for l in model.layers}
+    parents = {id(each): [] for each in model.layers}
+    children = {id(each): [] for each in model.layers}
     for child in model.layers:
         for node in child._inbound_nodes:
             inbound = node.inbound_layers
@@ -209,13 +216,20 @@ def pair_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dict
             if any(id(by_id[a]) not in paired_op for a in keras_above[id(layer)]):
                 continue  # its predecessors first
             above = {paired_op[a] for a in keras_above[id(layer)]}
-            candidates = [i for i in bconvs if i not in pairs and set(op_above[i]) == above
-                          and graph.tensor_shapes[graph.ops[i].inputs[1]] == _filter_shape(layer)]
+            candidates = [
+                i
+                for i in bconvs
+                if i not in pairs
+                and set(op_above[i]) == above
+                and graph.tensor_shapes[graph.ops[i].inputs[1]] == _filter_shape(layer)
+            ]
             named = [i for i in candidates if layer.name in _layers_named_in(graph, [i])]
             chosen = (named or candidates)[:1]
             if not chosen:
-                raise BcnError(f"{source}: binary layer {layer.name} has no {BCONV} op in the converted graph "
-                               "with its inputs and filter shape")
+                raise BcnError(
+                    f"{source}: binary layer {layer.name} has no {BCONV} op in the converted graph "
+                    "with its inputs and filter shape"
+                )
             pairs[chosen[0]] = layer
             paired_op[id(layer)] = chosen[0]
             todo.remove(layer)
@@ -238,8 +252,10 @@ def check_binary_layers(model: tf.keras.Model, graph: Graph, source: str) -> dic
     if len(bconvs) != len(binary):
         named = _layers_named_in(graph, bconvs)
         stayed = [layer.name for layer in binary if layer.name not in named] or [layer.name for layer in binary]
-        raise BcnError(f"{source}: {len(binary)} binary conv layers but {len(bconvs)} {BCONV} ops after "
-                       f"conversion; not converted to {BCONV}: {', '.join(stayed)}")
+        raise BcnError(
+            f"{source}: {len(binary)} binary conv layers but {len(bconvs)} {BCONV} ops after "
+            f"conversion; not converted to {BCONV}: {', '.join(stayed)}"
+        )
     op_of = {id(layer): index for index, layer in pair_binary_layers(model, graph, source).items()}
     keras_ancestors = {id(layer): _keras_reach(model, layer, False) for layer in binary}
     above = _direct_predecessors([id(layer) for layer in binary], keras_ancestors)

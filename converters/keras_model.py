@@ -14,8 +14,11 @@ VOC_CLASS_COUNT = 20
 
 def is_binary_conv(layer) -> bool:
     """A larq conv with both inputs and weights binarized: LCE's LceBconv2d."""
-    return (isinstance(layer, larq.layers.QuantConv2D)
-            and layer.input_quantizer is not None and layer.kernel_quantizer is not None)
+    return (
+        isinstance(layer, larq.layers.QuantConv2D)
+        and layer.input_quantizer is not None
+        and layer.kernel_quantizer is not None
+    )
 
 
 def binary_conv_layers(model: tf.keras.Model) -> list:
@@ -58,5 +61,10 @@ def model_info(path, model: tf.keras.Model) -> ModelInfo:
         raise BcnError(f"{config_path}: lists {len(classes)} classes but {path} predicts {num_classes}")
     if config.get("input_size") not in (None, input_size):
         raise BcnError(f"{config_path}: input_size {config['input_size']} but {path} takes {input_size}")
-    return ModelInfo(list(classes), input_size, str(config.get("spec") or "unknown"), bool(config.get("float_twin", False)),
-                     config.get("seed"))
+    return ModelInfo(
+        list(classes),
+        input_size,
+        str(config.get("spec") or "unknown"),
+        bool(config.get("float_twin", False)),
+        config.get("seed"),
+    )

@@ -98,12 +98,18 @@ def parity_problem(parity: dict) -> str | None:
     """Why the parity numbers fail the --check thresholds, or None."""
     if parity["agreement"] is None:
         if parity["heatmap_mean_abs_diff"] > MAX_HEATMAP_MEAN_DIFF:
-            return (f"no detections to compare and the heatmaps differ by {parity['heatmap_mean_abs_diff']:.4f} "
-                    f"on average (> {MAX_HEATMAP_MEAN_DIFF})")
+            return (
+                f"no detections to compare and the heatmaps differ by {parity['heatmap_mean_abs_diff']:.4f} "
+                f"on average (> {MAX_HEATMAP_MEAN_DIFF})"
+            )
     elif parity["agreement"] < MIN_AGREEMENT:
-        return (f"only {parity['agreement']:.1%} of the detections (score >= {parity['score_threshold']}) match "
-                f"within IoU {MIN_IOU} with the same class (need {MIN_AGREEMENT:.0%})")
+        return (
+            f"only {parity['agreement']:.1%} of the detections (score >= {parity['score_threshold']}) match "
+            f"within IoU {MIN_IOU} with the same class (need {MIN_AGREEMENT:.0%})"
+        )
     if parity["heatmap_max_abs_diff"] is not None and parity["heatmap_max_abs_diff"] > MAX_HEATMAP_MAX_DIFF:
-        return (f"a heatmap score differs by {parity['heatmap_max_abs_diff']:.4f} (> {MAX_HEATMAP_MAX_DIFF}): "
-                "the runtime does not compute what Keras computes")
+        return (
+            f"a heatmap score differs by {parity['heatmap_max_abs_diff']:.4f} (> {MAX_HEATMAP_MAX_DIFF}): "
+            "the runtime does not compute what Keras computes"
+        )
     return None

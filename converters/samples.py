@@ -42,7 +42,9 @@ def sample_inputs(data_root, count: int, input_size: int) -> tuple[list[str], li
 
         from bcn.data.synth import synth_image
 
-        images = [cv2.cvtColor(synth_image(SYNTH_SEED, index, input_size)[0], cv2.COLOR_BGR2RGB) for index in range(count)]
+        images = [
+            cv2.cvtColor(synth_image(SYNTH_SEED, index, input_size)[0], cv2.COLOR_BGR2RGB) for index in range(count)
+        ]
         names = [f"generated-{index}" for index in range(count)]
     else:
         from bcn.images import read_rgb

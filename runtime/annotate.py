@@ -6,8 +6,26 @@ import numpy as np
 
 # 20 saturated, well-separated colours (after Trubetskoy's list, pale ones replaced), as RGB hex.
 PALETTE_HEX = (
-    "e6194b", "3cb44b", "ffe119", "4363d8", "f58231", "911eb4", "42d4f4", "f032e6", "bfef45", "ff69b4",
-    "469990", "7b68ee", "9a6324", "2f4f4f", "800000", "00a86b", "808000", "ff8c69", "000075", "a9a9a9",
+    "e6194b",
+    "3cb44b",
+    "ffe119",
+    "4363d8",
+    "f58231",
+    "911eb4",
+    "42d4f4",
+    "f032e6",
+    "bfef45",
+    "ff69b4",
+    "469990",
+    "7b68ee",
+    "9a6324",
+    "2f4f4f",
+    "800000",
+    "00a86b",
+    "808000",
+    "ff8c69",
+    "000075",
+    "a9a9a9",
 )
 PALETTE_BGR = tuple((int(h[4:6], 16), int(h[2:4], 16), int(h[0:2], 16)) for h in PALETTE_HEX)
 
@@ -38,8 +56,16 @@ def _label(image: np.ndarray, text: str, x: int, y: int, color, font_scale: floa
     x = min(max(0, x), max(0, image.shape[1] - width - 2))
     y = max(y, height + baseline + 2)
     cv2.rectangle(image, (x, y - height - baseline - 2), (x + width + 2, y), color, cv2.FILLED)
-    cv2.putText(image, text, (x + 1, y - baseline), cv2.FONT_HERSHEY_SIMPLEX, font_scale, text_color(color),
-                thickness, cv2.LINE_AA)
+    cv2.putText(
+        image,
+        text,
+        (x + 1, y - baseline),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        font_scale,
+        text_color(color),
+        thickness,
+        cv2.LINE_AA,
+    )
 
 
 def draw_detections(image: np.ndarray, detections, min_side: int = 0) -> np.ndarray:
@@ -52,8 +78,9 @@ def draw_detections(image: np.ndarray, detections, min_side: int = 0) -> np.ndar
     import cv2
 
     factor = max(1, math.ceil(min_side / min(image.shape[:2])))
-    canvas = image.copy() if factor == 1 else cv2.resize(image, None, fx=factor, fy=factor,
-                                                         interpolation=cv2.INTER_NEAREST)
+    canvas = (
+        image.copy() if factor == 1 else cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+    )
     thickness, font_scale = _scale(canvas)
     for detection in sorted(detections, key=lambda d: d.score):  # best drawn last, on top
         x1, y1, x2, y2 = (round(float(v) * factor) for v in detection.box)
@@ -62,8 +89,9 @@ def draw_detections(image: np.ndarray, detections, min_side: int = 0) -> np.ndar
         color = class_color(detection.class_id)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), text_color(color), thickness + 2)  # contrast edge
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness)
-        _label(canvas, f"{detection.class_name} {detection.score:.2f}", x1, y1, color, font_scale,
-               max(1, thickness // 2))
+        _label(
+            canvas, f"{detection.class_name} {detection.score:.2f}", x1, y1, color, font_scale, max(1, thickness // 2)
+        )
     return canvas
 
 

@@ -26,8 +26,15 @@ from bcn.runtime.flatbuffer import has_lce_ops
 from bcn.runtime.machine import machine_info
 
 VARIANTS = ("binary", "float32", "int8")
-LIBRARIES = ("numpy", "opencv-python-headless", "opencv-python", "larq-compute-engine", "ai-edge-litert",
-             "tflite-runtime", "tensorflow")
+LIBRARIES = (
+    "numpy",
+    "opencv-python-headless",
+    "opencv-python",
+    "larq-compute-engine",
+    "ai-edge-litert",
+    "tflite-runtime",
+    "tensorflow",
+)
 
 
 def library_versions() -> dict:
@@ -48,8 +55,15 @@ def summarize(samples_ms) -> dict:
     samples = np.asarray(samples_ms, dtype=np.float64)
     mean = float(samples.mean())
     p50, p90, p99 = (float(v) for v in np.percentile(samples, [50, 90, 99]))
-    return {"mean": mean, "p50": p50, "p90": p90, "p99": p99, "min": float(samples.min()),
-            "std": float(samples.std()), "fps": 1e3 / mean if mean > 0 else None}
+    return {
+        "mean": mean,
+        "p50": p50,
+        "p90": p90,
+        "p99": p99,
+        "min": float(samples.min()),
+        "std": float(samples.std()),
+        "fps": 1e3 / mean if mean > 0 else None,
+    }
 
 
 def _rss_mb() -> float | None:
@@ -78,8 +92,11 @@ def option_sets(engine: str, options: dict, sweep: bool, uses_lce: bool = False)
     tflite: XNNPACK, and for a model with LCE ops each kernel path of bcn's delegate this CPU has)."""
     if not sweep:
         return [options]
-    switches = {"use_indirect_bgemm": (True, False), "use_xnnpack": (True, False)} if engine == "lce" else {
-        "use_xnnpack": (True, False)}
+    switches = (
+        {"use_indirect_bgemm": (True, False), "use_xnnpack": (True, False)}
+        if engine == "lce"
+        else {"use_xnnpack": (True, False)}
+    )
     if engine == "tflite" and uses_lce and "kernel" not in options:
         switches["kernel"] = tuple(delegate.available_kernels())
     combos = [{}]
@@ -189,16 +206,28 @@ def comparisons(results: list[dict]) -> list[dict]:
         row = {"spec": spec, "input_size": input_size, "threads": threads}
         for variant in VARIANTS:
             chosen = by_variant.get(variant)
-            row[variant] = None if chosen is None else {
-                "model": chosen["model"], "engine": chosen["engine"], "options": chosen["options"],
-                "latency_ms": {stat: chosen["latency_ms"].get(stat) for stat in ("mean", "p50")}}
+            row[variant] = (
+                None
+                if chosen is None
+                else {
+                    "model": chosen["model"],
+                    "engine": chosen["engine"],
+                    "options": chosen["options"],
+                    "latency_ms": {stat: chosen["latency_ms"].get(stat) for stat in ("mean", "p50")},
+                }
+            )
         for baseline in ("float32", "int8"):
             other = by_variant.get(baseline)
-            row[f"binary_over_{baseline}"] = None if other is None else {
-                stat: binary["latency_ms"][stat] / other["latency_ms"][stat]
-                if binary["latency_ms"].get(stat) and other["latency_ms"].get(stat) else None
-                for stat in ("mean", "p50")
-            }
+            row[f"binary_over_{baseline}"] = (
+                None
+                if other is None
+                else {
+                    stat: binary["latency_ms"][stat] / other["latency_ms"][stat]
+                    if binary["latency_ms"].get(stat) and other["latency_ms"].get(stat)
+                    else None
+                    for stat in ("mean", "p50")
+                }
+            )
         rows.append(row)
     return rows
 
@@ -228,15 +257,28 @@ def _no_lce_runner(path: Path, engine: str | None) -> BcnError:
     lce = "the LCE interpreter (pip install larq-compute-engine, x86_64 Linux and macOS only)"
     binary = f"{lce_benchmark.BINARY_NAME} is installed: {lce_benchmark.GET_BINARY}"
     if engine == "lce":
-        return BcnError(f"{path}: has LCE ops, and neither {lce} nor {binary}; or measure it with --engine tflite "
-                        "(LiteRT with bcn's LCE delegate)")
+        return BcnError(
+            f"{path}: has LCE ops, and neither {lce} nor {binary}; or measure it with --engine tflite "
+            "(LiteRT with bcn's LCE delegate)"
+        )
     return BcnError(f"{path}: has LCE ops, and none of bcn's LCE delegate ({_delegate_problem()}), {lce} or {binary}")
 
 
-def benchmark(models, threads=(1,), runs: int = BENCH_RUNS, warmup: int = BENCH_WARMUP, engine: str | None = None,
-              options: dict | None = None, image=None, input_size: int | None = None, classes=None,
-              score_threshold: float = SCORE_THRESHOLD, lce_benchmark_binary=None, sweep: bool = False,
-              progress: bool = True) -> dict:
+def benchmark(
+    models,
+    threads=(1,),
+    runs: int = BENCH_RUNS,
+    warmup: int = BENCH_WARMUP,
+    engine: str | None = None,
+    options: dict | None = None,
+    image=None,
+    input_size: int | None = None,
+    classes=None,
+    score_threshold: float = SCORE_THRESHOLD,
+    lce_benchmark_binary=None,
+    sweep: bool = False,
+    progress: bool = True,
+) -> dict:
     """Measure `models` at each thread count, interleaved; the report `bcn bench` prints and writes.
 
     Args:
@@ -286,24 +328,38 @@ def benchmark(models, threads=(1,), runs: int = BENCH_RUNS, warmup: int = BENCH_
             external += [{"path": path, "metadata": metadata, "threads": t} for t in threads]
         else:
             engines = sweep_engines(uses_lce) if sweep and engine is None else [engine or default_engine(uses_lce)]
-            in_process += [(path, model_engine, chosen) for model_engine in engines
-                           for chosen in option_sets(model_engine, options, sweep, uses_lce)]
+            in_process += [
+                (path, model_engine, chosen)
+                for model_engine in engines
+                for chosen in option_sets(model_engine, options, sweep, uses_lce)
+            ]
     results = []
     started = time.time()
-    with progress_bar(total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run",
-                      enabled=progress) as bar:
+    with progress_bar(
+        total=(warmup + runs) * len(in_process) * len(threads), desc="bench", unit="run", enabled=progress
+    ) as bar:
         # One thread count at a time: idle worker threads of a multi-threaded interpreter
         # would otherwise compete with the single-threaded runs.
         for count in threads:
             pairs = []
             for path, model_engine, chosen in in_process:
                 before = _rss_mb()
-                detector = Detector(path, engine=model_engine, threads=count, input_size=input_size, classes=classes,
-                                    **chosen)
+                detector = Detector(
+                    path, engine=model_engine, threads=count, input_size=input_size, classes=classes, **chosen
+                )
                 detector.detect(image, score_threshold=score_threshold)  # the first run allocates
                 after = _rss_mb()
-                pairs.append({"detector": detector, "threads": count, "inference": [], "detect": [],
-                              "preprocess": [], "decode": [], "memory_mb": None if before is None else after - before})
+                pairs.append(
+                    {
+                        "detector": detector,
+                        "threads": count,
+                        "inference": [],
+                        "detect": [],
+                        "preprocess": [],
+                        "decode": [],
+                        "memory_mb": None if before is None else after - before,
+                    }
+                )
             _measure_interleaved(pairs, image, runs, warmup, score_threshold, bar)
             results += [_in_process_result(pair, runs, warmup) for pair in pairs]
             del pairs
@@ -314,9 +370,17 @@ def benchmark(models, threads=(1,), runs: int = BENCH_RUNS, warmup: int = BENCH_
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": machine,
         "libraries": library_versions(),
-        "settings": {"threads": list(threads), "runs": runs, "warmup": warmup, "engine": engine or "auto",
-                     "options": options, "sweep": sweep, "defaults": {"lce": LCE_DEFAULTS, "tflite": TFLITE_DEFAULTS},
-                     "image_shape": list(np.asarray(image).shape), "score_threshold": score_threshold},
+        "settings": {
+            "threads": list(threads),
+            "runs": runs,
+            "warmup": warmup,
+            "engine": engine or "auto",
+            "options": options,
+            "sweep": sweep,
+            "defaults": {"lce": LCE_DEFAULTS, "tflite": TFLITE_DEFAULTS},
+            "image_shape": list(np.asarray(image).shape),
+            "score_threshold": score_threshold,
+        },
         "peak_rss_mb": peak_rss_mb(),
         # TensorFlow's idle threads (left by training, say) compete with multi-threaded runs.
         "tensorflow_loaded": "tensorflow" in sys.modules,

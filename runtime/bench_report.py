@@ -32,37 +32,97 @@ def _options(result: dict) -> str:
 
 def result_rows(report: dict) -> list[list[str]]:
     """One row per model and thread count, with a header row first."""
-    rows = [["model", "variant", "engine (options)", "thr", "MiB", "GMACs", "rb", "eqGFLOP",
-             "run mean", "p50", "p90", "p99", "FPS", "detect mean", "p50", "p99", "FPS", "mem MB"]]
+    rows = [
+        [
+            "model",
+            "variant",
+            "engine (options)",
+            "thr",
+            "MiB",
+            "GMACs",
+            "rb",
+            "eqGFLOP",
+            "run mean",
+            "p50",
+            "p90",
+            "p99",
+            "FPS",
+            "detect mean",
+            "p50",
+            "p99",
+            "FPS",
+            "mem MB",
+        ]
+    ]
     for r in report["results"]:
-        rows.append([
-            r["name"], r.get("variant") or MISSING, f"{r['engine']} ({_options(r)})", str(r["threads"]),
-            f"{r['file_size_bytes'] / 2**20:.2f}", _giga(r.get("macs")),
-            MISSING if r.get("binary_ratio") is None else f"{r['binary_ratio']:.3f}", _giga(r.get("eq_flops")),
-            _ms(r["latency_ms"], "mean"), _ms(r["latency_ms"], "p50"), _ms(r["latency_ms"], "p90"),
-            _ms(r["latency_ms"], "p99"), _fps(r["latency_ms"]),
-            _ms(r.get("detect_ms"), "mean"), _ms(r.get("detect_ms"), "p50"), _ms(r.get("detect_ms"), "p99"),
-            _fps(r.get("detect_ms")),
-            MISSING if r.get("memory_mb") is None else f"{r['memory_mb']:.0f}",
-        ])
+        rows.append(
+            [
+                r["name"],
+                r.get("variant") or MISSING,
+                f"{r['engine']} ({_options(r)})",
+                str(r["threads"]),
+                f"{r['file_size_bytes'] / 2**20:.2f}",
+                _giga(r.get("macs")),
+                MISSING if r.get("binary_ratio") is None else f"{r['binary_ratio']:.3f}",
+                _giga(r.get("eq_flops")),
+                _ms(r["latency_ms"], "mean"),
+                _ms(r["latency_ms"], "p50"),
+                _ms(r["latency_ms"], "p90"),
+                _ms(r["latency_ms"], "p99"),
+                _fps(r["latency_ms"]),
+                _ms(r.get("detect_ms"), "mean"),
+                _ms(r.get("detect_ms"), "p50"),
+                _ms(r.get("detect_ms"), "p99"),
+                _fps(r.get("detect_ms")),
+                MISSING if r.get("memory_mb") is None else f"{r['memory_mb']:.0f}",
+            ]
+        )
     return rows
+
+
+def _mean_of(comparison: dict, variant: str) -> str:
+    """The variant's mean latency in a comparison, or MISSING where it was not measured."""
+    return _ms(comparison[variant]["latency_ms"], "mean") if comparison[variant] else MISSING
+
+
+def _ratio(comparison: dict, baseline: str) -> str:
+    """binary's mean latency over the baseline's, or MISSING."""
+    value = (comparison[f"binary_over_{baseline}"] or {}).get("mean")
+    return MISSING if value is None else f"{value:.2f}"
 
 
 def comparison_rows(report: dict) -> list[list[str]]:
     """Binary versus its float32 and int8 twins, per architecture and thread count (interpreter call)."""
-    rows = [["architecture", "z", "thr", "binary ms", "float32 ms", "int8 ms", "binary/float32", "binary/int8",
-             "options (binary / float32 / int8)"]]
+    rows = [
+        [
+            "architecture",
+            "z",
+            "thr",
+            "binary ms",
+            "float32 ms",
+            "int8 ms",
+            "binary/float32",
+            "binary/int8",
+            "options (binary / float32 / int8)",
+        ]
+    ]
     for c in report["comparisons"]:
-        def mean_of(variant):
-            return _ms(c[variant]["latency_ms"], "mean") if c[variant] else MISSING
-
-        def ratio(baseline):
-            value = (c[f"binary_over_{baseline}"] or {}).get("mean")
-            return MISSING if value is None else f"{value:.2f}"
-
-        options = " / ".join(_options(c[variant]) if c[variant] else MISSING for variant in ("binary", "float32", "int8"))
-        rows.append([c["spec"], str(c["input_size"]), str(c["threads"]), mean_of("binary"), mean_of("float32"),
-                     mean_of("int8"), ratio("float32"), ratio("int8"), options])
+        options = " / ".join(
+            _options(c[variant]) if c[variant] else MISSING for variant in ("binary", "float32", "int8")
+        )
+        rows.append(
+            [
+                c["spec"],
+                str(c["input_size"]),
+                str(c["threads"]),
+                _mean_of(c, "binary"),
+                _mean_of(c, "float32"),
+                _mean_of(c, "int8"),
+                _ratio(c, "float32"),
+                _ratio(c, "int8"),
+                options,
+            ]
+        )
     return rows
 
 
@@ -72,15 +132,19 @@ def format_table(rows: list[list[str]], markdown: bool = False) -> str:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(" --- " for _ in rows[0]) + "|"]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows[1:]])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def machine_line(report: dict) -> str:
     m = report["machine"]
-    cores = f"{m['logical_cores']} logical cores" + (f" ({m['physical_cores']} physical)" if m.get("physical_cores") else "")
+    cores = f"{m['logical_cores']} logical cores" + (
+        f" ({m['physical_cores']} physical)" if m.get("physical_cores") else ""
+    )
     load = m.get("load_average")
     load_text = f", load average {load[0]:.2f} at start" if load else ""
     return f"{m['cpu']}, {cores}, {m['arch']}, {m['os']}, Python {m['python']}{load_text}"
@@ -90,11 +154,17 @@ def format_text(report: dict) -> str:
     """The report as the console shows it."""
     parts = [f"machine: {machine_line(report)}", "", format_table(result_rows(report))]
     if report["comparisons"]:
-        parts += ["", "binary vs full precision (interpreter call, mean latency):",
-                  format_table(comparison_rows(report))]
-    parts += ["", "run = interpreter call alone; detect = letterbox + run + decode; times in ms; "
-                  f"{report['settings']['runs']} runs after {report['settings']['warmup']} warm-up, "
-                  "models interleaved round-robin" + _separate_note(report)]
+        parts += [
+            "",
+            "binary vs full precision (interpreter call, mean latency):",
+            format_table(comparison_rows(report)),
+        ]
+    parts += [
+        "",
+        "run = interpreter call alone; detect = letterbox + run + decode; times in ms; "
+        f"{report['settings']['runs']} runs after {report['settings']['warmup']} warm-up, "
+        "models interleaved round-robin" + _separate_note(report),
+    ]
     return "\n".join(parts)
 
 
@@ -108,22 +178,30 @@ def format_markdown(report: dict) -> str:
     libraries = ", ".join(f"{name} {version}" for name, version in report["libraries"].items())
     settings = report["settings"]
     parts = [
-        "# bcn bench", "",
+        "# bcn bench",
+        "",
         f"- machine: {machine_line(report)}",
         f"- libraries: {libraries}",
         f"- runs: {settings['runs']} after {settings['warmup']} warm-up, all models interleaved round-robin "
         f"in one process; detect input {settings['image_shape'][1]}x{settings['image_shape'][0]}",
         f"- engine: {settings['engine']}, options given: {settings['options'] or 'defaults'} "
         f"(defaults: LCE {settings['defaults']['lce']}, TFLite {settings['defaults']['tflite']})",
-        f"- measured {report['created']}; peak RSS of the process {report['peak_rss_mb']:.0f} MB", "",
-        "## Latency (ms)", "",
+        f"- measured {report['created']}; peak RSS of the process {report['peak_rss_mb']:.0f} MB",
+        "",
+        "## Latency (ms)",
+        "",
         "run = interpreter call alone (input copy, invoke, output copy); detect = letterbox + run + decode. "
-        "mem MB = resident memory added by loading the model and its first run.", "",
+        "mem MB = resident memory added by loading the model and its first run.",
+        "",
         format_table(result_rows(report), markdown=True),
     ]
     if report["comparisons"]:
-        parts += ["", "## Binary vs full precision (mean interpreter latency)", "",
-                  format_table(comparison_rows(report), markdown=True)]
+        parts += [
+            "",
+            "## Binary vs full precision (mean interpreter latency)",
+            "",
+            format_table(comparison_rows(report), markdown=True),
+        ]
     return "\n".join(parts) + "\n"
 
 

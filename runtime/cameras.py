@@ -13,9 +13,11 @@ from bcn.errors import BcnError
 
 PICAM = "picam"
 PICAM_SIZE = (640, 480)
-PICAM_HELP = ("the Raspberry Pi camera needs Picamera2, which this Python cannot import: on Raspberry Pi OS "
-              "`sudo apt install python3-picamera2`, and make it visible in a virtual environment by creating it "
-              "with `python3 -m venv --system-site-packages`")
+PICAM_HELP = (
+    "the Raspberry Pi camera needs Picamera2, which this Python cannot import: on Raspberry Pi OS "
+    "`sudo apt install python3-picamera2`, and make it visible in a virtual environment by creating it "
+    "with `python3 -m venv --system-site-packages`"
+)
 
 
 @dataclass
@@ -36,8 +38,11 @@ def apply_mode(capture, mode: CameraMode | None) -> None:
 
     if not mode:
         return
-    for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, mode.width), (cv2.CAP_PROP_FRAME_HEIGHT, mode.height),
-                        (cv2.CAP_PROP_FPS, mode.fps)):
+    for prop, value in (
+        (cv2.CAP_PROP_FRAME_WIDTH, mode.width),
+        (cv2.CAP_PROP_FRAME_HEIGHT, mode.height),
+        (cv2.CAP_PROP_FPS, mode.fps),
+    ):
         if value is not None:
             capture.set(prop, value)
 
@@ -69,8 +74,11 @@ class PicameraCapture:
         try:
             # RGB888 is B, G, R in memory: OpenCV's order. queue=False: each capture is a fresh frame.
             controls = {"FrameRate": float(fps)} if fps else {}
-            self.camera.configure(self.camera.create_video_configuration(
-                main={"size": tuple(size), "format": "RGB888"}, controls=controls, queue=False))
+            self.camera.configure(
+                self.camera.create_video_configuration(
+                    main={"size": tuple(size), "format": "RGB888"}, controls=controls, queue=False
+                )
+            )
             self.camera.start()
         except Exception:
             self.camera.close()

@@ -35,8 +35,16 @@ class LatestFrameCapture:
     `open_capture()` reopens the stream (an opened capture, or None) for reconnects.
     """
 
-    def __init__(self, capture, open_capture, name: str, reconnect: bool = True, retries: int = RETRIES,
-                 read_timeout_s: float = STALL_TIMEOUT_S, log=None):
+    def __init__(
+        self,
+        capture,
+        open_capture,
+        name: str,
+        reconnect: bool = True,
+        retries: int = RETRIES,
+        read_timeout_s: float = STALL_TIMEOUT_S,
+        log=None,
+    ):
         import cv2
 
         self.name = name
@@ -129,7 +137,7 @@ class LatestFrameCapture:
         nothing uses up the retries instead of starting them again.
         """
         while attempts < self.retries:
-            delay = min(FIRST_RETRY_DELAY_S * 2 ** attempts, MAX_RETRY_DELAY_S)
+            delay = min(FIRST_RETRY_DELAY_S * 2**attempts, MAX_RETRY_DELAY_S)
             attempts += 1
             self._log(f"{self.name}: lost, reconnecting in {delay:g} s (attempt {attempts}/{self.retries})")
             if self._closing.wait(delay):

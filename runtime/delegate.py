@@ -15,9 +15,12 @@ from bcn.errors import BcnError
 
 ENV_VAR = "BCN_LCE_DELEGATE"
 LIBRARY_NAME = {"darwin": "libbcn_lce_delegate.dylib", "win32": "bcn_lce_delegate.dll"}.get(
-    sys.platform, "libbcn_lce_delegate.so")
-FIX = ("reinstall bcn with pip from a checkout (pip install '.[runtime]'), which compiles it and needs a C++17 "
-       "compiler: apt install g++ (Debian/Ubuntu/Raspberry Pi OS)")
+    sys.platform, "libbcn_lce_delegate.so"
+)
+FIX = (
+    "reinstall bcn with pip from a checkout (pip install '.[runtime]'), which compiles it and needs a C++17 "
+    "compiler: apt install g++ (Debian/Ubuntu/Raspberry Pi OS)"
+)
 
 
 def _package_folders() -> list[Path]:
@@ -45,8 +48,9 @@ def library_path() -> Path:
     if override:
         path = Path(override).expanduser()
         if not path.is_file():
-            raise BcnError(f"{ENV_VAR}={override}: no such file "
-                           f"(unset {ENV_VAR} to use the library installed with bcn)")
+            raise BcnError(
+                f"{ENV_VAR}={override}: no such file (unset {ENV_VAR} to use the library installed with bcn)"
+            )
         return path
     for folder in _package_folders():
         if (folder / LIBRARY_NAME).is_file():

@@ -1,8 +1,8 @@
 """Detect objects with a converted .tflite: letterbox, run, decode (no TensorFlow).
 
-    from bcn.images import read_image
-    from bcn.runtime.detector import Detector
-    detections = Detector("model.tflite").detect(read_image("image.jpg"))
+from bcn.images import read_image
+from bcn.runtime.detector import Detector
+detections = Detector("model.tflite").detect(read_image("image.jpg"))
 """
 
 import time
@@ -95,17 +95,27 @@ def metadata_for_foreign_model(path, content: bytes, input_size: int | None, cla
     CenterNet heads; head order comes from the model's signature (names heatmap/size/offset).
     """
     if not input_size:
-        raise BcnError(f"{Path(path)}: has no bcn metadata (not made by `bcn convert`); convert the Keras model "
-                       "with `bcn convert`, or give its input size where a command takes one (bcn eval, bcn bench "
-                       "--input-size)")
+        raise BcnError(
+            f"{Path(path)}: has no bcn metadata (not made by `bcn convert`); convert the Keras model "
+            "with `bcn convert`, or give its input size where a command takes one (bcn eval, bcn bench "
+            "--input-size)"
+        )
     outputs = _signature_outputs(content)
     if outputs is None:
-        raise BcnError(f"{Path(path)}: has no bcn metadata and no signature naming heatmap/size/offset outputs; "
-                       "convert it with `bcn convert`")
-    warnings.warn(f"{Path(path)}: no bcn metadata; assuming bcn's letterbox preprocessing at {input_size} px",
-                  stacklevel=3)
-    return {"classes": list(classes) if classes else None, "input_size": int(input_size),
-            "output_stride": OUTPUT_STRIDE, "outputs": outputs, "engine": None}
+        raise BcnError(
+            f"{Path(path)}: has no bcn metadata and no signature naming heatmap/size/offset outputs; "
+            "convert it with `bcn convert`"
+        )
+    warnings.warn(
+        f"{Path(path)}: no bcn metadata; assuming bcn's letterbox preprocessing at {input_size} px", stacklevel=3
+    )
+    return {
+        "classes": list(classes) if classes else None,
+        "input_size": int(input_size),
+        "output_stride": OUTPUT_STRIDE,
+        "outputs": outputs,
+        "engine": None,
+    }
 
 
 class Detector:
@@ -130,8 +140,15 @@ class Detector:
         ...     print(found.class_name, round(found.score, 2), found.box)
     """
 
-    def __init__(self, model_path, engine: str | None = None, threads: int | None = None,
-                 input_size: int | None = None, classes=None, **options):
+    def __init__(
+        self,
+        model_path,
+        engine: str | None = None,
+        threads: int | None = None,
+        input_size: int | None = None,
+        classes=None,
+        **options,
+    ):
         self.path = Path(model_path)
         content, metadata = read_model(self.path)
         foreign = metadata is None
@@ -140,8 +157,9 @@ class Detector:
         self.engine = open_engine(content, str(self.path), engine, threads, **options)
         self.file_size = len(content)
         try:  # input size, output stride, heads and classes against the model's tensors
-            metadata = check_metadata(metadata, str(self.path), self.engine.input_shape, self.engine.output_shapes,
-                                      stand_in=foreign)
+            metadata = check_metadata(
+                metadata, str(self.path), self.engine.input_shape, self.engine.output_shapes, stand_in=foreign
+            )
         except MetadataError as error:
             raise BcnError(str(error)) from None
         self.metadata = metadata
@@ -151,8 +169,9 @@ class Detector:
         self.classes = metadata["classes"]
         self.last_timings: Timings | None = None
 
-    def detect(self, image: np.ndarray, score_threshold: float = SCORE_THRESHOLD, top_k: int = 100,
-               bgr: bool = True) -> list[Detection]:
+    def detect(
+        self, image: np.ndarray, score_threshold: float = SCORE_THRESHOLD, top_k: int = 100, bgr: bool = True
+    ) -> list[Detection]:
         """Detections in `image` (H x W x 3 uint8, BGR as OpenCV reads it unless bgr=False), best first."""
         import cv2
 

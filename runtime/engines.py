@@ -118,15 +118,21 @@ def _import_lce_wrapper():
 class LceEngine(Engine):
     name = "lce"
 
-    def __init__(self, content: bytes, threads: int, use_indirect_bgemm: bool, use_xnnpack: bool,
-                 use_reference_bconv: bool):
+    def __init__(
+        self, content: bytes, threads: int, use_indirect_bgemm: bool, use_xnnpack: bool, use_reference_bconv: bool
+    ):
         wrapper = _import_lce_wrapper()
-        options = dict(threads=threads, use_indirect_bgemm=use_indirect_bgemm, use_xnnpack=use_xnnpack,
-                       use_reference_bconv=use_reference_bconv)
+        options = dict(
+            threads=threads,
+            use_indirect_bgemm=use_indirect_bgemm,
+            use_xnnpack=use_xnnpack,
+            use_reference_bconv=use_reference_bconv,
+        )
         super().__init__(f"larq-compute-engine {_version('larq-compute-engine')}", options)
         # Same arguments as larq_compute_engine.tflite.python.interpreter.Interpreter.
-        self._interpreter = wrapper.LiteInterpreter(content, threads, use_reference_bconv, use_indirect_bgemm,
-                                                    use_xnnpack)
+        self._interpreter = wrapper.LiteInterpreter(
+            content, threads, use_reference_bconv, use_indirect_bgemm, use_xnnpack
+        )
 
     @property
     def input_shape(self) -> tuple:
@@ -147,13 +153,17 @@ def tflite_module(allow_tensorflow: bool = True):
             break
         if importlib.util.find_spec(module_name.split(".")[0]) is not None:
             if package == "tensorflow":
-                print("bcn: no ai-edge-litert or tflite-runtime installed; using tf.lite, which imports "
-                      "TensorFlow (pip install ai-edge-litert for a light runtime)", file=sys.stderr)
+                print(
+                    "bcn: no ai-edge-litert or tflite-runtime installed; using tf.lite, which imports "
+                    "TensorFlow (pip install ai-edge-litert for a light runtime)",
+                    file=sys.stderr,
+                )
             return importlib.import_module(module_name), package
     if not allow_tensorflow:
         return None, None
-    raise BcnError("no TFLite interpreter installed: pip install ai-edge-litert "
-                   "(or tflite-runtime, or larq-compute-engine)")
+    raise BcnError(
+        "no TFLite interpreter installed: pip install ai-edge-litert (or tflite-runtime, or larq-compute-engine)"
+    )
 
 
 def lce_ops_in(content: bytes, source: str) -> bool:
@@ -176,8 +186,9 @@ def verify_flatbuffer(content: bytes, source: str) -> None:
     if module is None:
         return
     try:
-        module.Interpreter(model_content=content,
-                           experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        module.Interpreter(
+            model_content=content, experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
     except ValueError as error:
         raise BcnError(f"{source}: damaged TFLite flatbuffer ({error})") from error
 
@@ -192,8 +203,15 @@ class TfliteEngine(Engine):
 
     name = "tflite"
 
-    def __init__(self, content: bytes, threads: int, use_xnnpack: bool, kernel: str = "auto", lce_ops: bool = False,
-                 source: str = "model"):
+    def __init__(
+        self,
+        content: bytes,
+        threads: int,
+        use_xnnpack: bool,
+        kernel: str = "auto",
+        lce_ops: bool = False,
+        source: str = "model",
+    ):
         self._source = source
         module, package = tflite_module()
         library = f"{package} {_version(package)}"
@@ -205,10 +223,15 @@ class TfliteEngine(Engine):
             options["lce_delegate"] = lce_delegate_library.delegate_version()
             options["kernel"] = lce_delegate_library.delegate_kernel(kernel)
         super().__init__(library, options)
-        resolver = module.OpResolverType.AUTO if use_xnnpack else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        self._interpreter = module.Interpreter(model_content=content, num_threads=threads,
-                                               experimental_op_resolver_type=resolver,
-                                               experimental_delegates=delegates)
+        resolver = (
+            module.OpResolverType.AUTO if use_xnnpack else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
+        self._interpreter = module.Interpreter(
+            model_content=content,
+            num_threads=threads,
+            experimental_op_resolver_type=resolver,
+            experimental_delegates=delegates,
+        )
         self._interpreter.allocate_tensors()
         detail = self._interpreter.get_input_details()[0]
         self._input_index = detail["index"]
@@ -244,15 +267,19 @@ def _failure(error: Exception) -> str:
     that names the cause.
     """
     text = str(error).strip()
-    found = re.search(r"(?:bcn-lce[^:\n]*: |Lce\w+ node \d+: )"
-                      r"[^\n]*?(?=Encountered unresolved custom op|Node number|\n|$)", text)
+    found = re.search(
+        r"(?:bcn-lce[^:\n]*: |Lce\w+ node \d+: )"
+        r"[^\n]*?(?=Encountered unresolved custom op|Node number|\n|$)",
+        text,
+    )
     if found:
         return found.group(0).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def open_engine(content: bytes, source: str, engine: str | None = None, threads: int | None = None,
-                **options) -> Engine:
+def open_engine(
+    content: bytes, source: str, engine: str | None = None, threads: int | None = None, **options
+) -> Engine:
     """Load a flatbuffer into `engine` ("lce", "tflite", or None: default_engine's choice).
 
     Options: use_xnnpack (both engines), use_indirect_bgemm and use_reference_bconv (LCE only;
@@ -275,14 +302,18 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
         try:
             lce_delegate_library.library_path()
         except BcnError as error:
-            raise BcnError(f"{source}: has LCE ops (binary layers); float models run without bcn's LCE delegate, "
-                           f"binary ones need it: {error.message}") from None
+            raise BcnError(
+                f"{source}: has LCE ops (binary layers); float models run without bcn's LCE delegate, "
+                f"binary ones need it: {error.message}"
+            ) from None
     threads = DEFAULT_THREADS if threads is None else threads
     if threads < 1:
         raise BcnError(f"threads must be at least 1, got {threads}")
     defaults = LCE_DEFAULTS if engine == "lce" else TFLITE_DEFAULTS
-    chosen = {key: default if options.get(key) is None else options[key] if key == "kernel" else bool(options[key])
-              for key, default in defaults.items()}
+    chosen = {
+        key: default if options.get(key) is None else options[key] if key == "kernel" else bool(options[key])
+        for key, default in defaults.items()
+    }
     try:
         if engine == "lce":
             verify_flatbuffer(content, source)
@@ -295,7 +326,10 @@ def open_engine(content: bytes, source: str, engine: str | None = None, threads:
         message = _failure(error)
         if message.startswith(DAMAGED):
             raise BcnError(f"{source}: damaged TFLite flatbuffer ({message})") from error
-        if lce_ops and engine == "tflite" and re.match(r"bcn-lce|Lce\w+ node|Encountered unresolved custom op: Lce",
-                                                       message):
+        if (
+            lce_ops
+            and engine == "tflite"
+            and re.match(r"bcn-lce|Lce\w+ node|Encountered unresolved custom op: Lce", message)
+        ):
             raise BcnError(f"{source}: bcn's LCE delegate cannot run it ({message})") from error
         raise BcnError(f"{source}: the {engine} interpreter cannot load it ({message})") from error

@@ -31,8 +31,10 @@ _TIMINGS = re.compile(
     r"Inference timings in us: Init: (?P<init>[0-9.eE+-]+), First inference: (?P<first>[0-9.eE+-]+), "
     r"Warmup \(avg\): (?P<warmup>[0-9.eE+-]+), Inference \(avg\): (?P<inference>[0-9.eE+-]+)"
 )
-_MEMORY = re.compile(r"Memory footprint delta from the start of the tool \(MB\): init=(?P<init>[0-9.eE+-]+) "
-                     r"overall=(?P<overall>[0-9.eE+-]+)")
+_MEMORY = re.compile(
+    r"Memory footprint delta from the start of the tool \(MB\): init=(?P<init>[0-9.eE+-]+) "
+    r"overall=(?P<overall>[0-9.eE+-]+)"
+)
 
 
 def find_binary(path=None) -> str | None:
@@ -86,19 +88,41 @@ def parse_output(text: str) -> dict:
     }
 
 
-def command(binary: str, model_path, threads: int, runs: int, warmup: int, use_indirect_bgemm: bool,
-            use_xnnpack: bool, use_reference_bconv: bool) -> list[str]:
+def command(
+    binary: str,
+    model_path,
+    threads: int,
+    runs: int,
+    warmup: int,
+    use_indirect_bgemm: bool,
+    use_xnnpack: bool,
+    use_reference_bconv: bool,
+) -> list[str]:
     """The lce_benchmark_model command line for one model and thread count."""
     flag = {True: "true", False: "false"}
     return [
-        binary, f"--graph={model_path}", f"--num_threads={threads}", f"--num_runs={runs}",
-        f"--warmup_runs={max(1, warmup)}", f"--use_xnnpack={flag[bool(use_xnnpack)]}",
-        f"--use_indirect_bgemm={flag[bool(use_indirect_bgemm)]}", f"--use_reference_bconv={flag[bool(use_reference_bconv)]}",
+        binary,
+        f"--graph={model_path}",
+        f"--num_threads={threads}",
+        f"--num_runs={runs}",
+        f"--warmup_runs={max(1, warmup)}",
+        f"--use_xnnpack={flag[bool(use_xnnpack)]}",
+        f"--use_indirect_bgemm={flag[bool(use_indirect_bgemm)]}",
+        f"--use_reference_bconv={flag[bool(use_reference_bconv)]}",
     ]
 
 
-def run(binary: str, model_path, threads: int, runs: int, warmup: int, use_indirect_bgemm: bool,
-        use_xnnpack: bool, use_reference_bconv: bool, timeout: float | None = None) -> dict:
+def run(
+    binary: str,
+    model_path,
+    threads: int,
+    runs: int,
+    warmup: int,
+    use_indirect_bgemm: bool,
+    use_xnnpack: bool,
+    use_reference_bconv: bool,
+    timeout: float | None = None,
+) -> dict:
     """Run lce_benchmark_model on one model; parse_output's dict plus the command line."""
     args = command(binary, model_path, threads, runs, warmup, use_indirect_bgemm, use_xnnpack, use_reference_bconv)
     try:

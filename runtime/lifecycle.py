@@ -13,12 +13,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
+from bcn.errors import BcnError
 from bcn.runtime import pipeline
 from bcn.runtime.sinks import check_inputs_kept, check_writable_folder
 from bcn.runtime.sources import open_source
-
-from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
-from bcn.errors import BcnError
 
 
 @dataclass
@@ -83,11 +82,24 @@ def _sinks(source, out: Path | None, json_out, serve, log) -> list:
     return sinks
 
 
-def run_detector(detector, source: str, out=None, json_out=None, serve: tuple[str, int] | None = None,
-                 show: bool = False, score_threshold: float = SCORE_THRESHOLD, classes=None, reconnect: bool = True,
-                 retries: int = RETRIES, stall_timeout: float = STALL_TIMEOUT_S, camera=None,
-                 max_frames: int | None = None, duration: float | None = None, log=None,
-                 stop: threading.Event | None = None) -> RunResult:
+def run_detector(
+    detector,
+    source: str,
+    out=None,
+    json_out=None,
+    serve: tuple[str, int] | None = None,
+    show: bool = False,
+    score_threshold: float = SCORE_THRESHOLD,
+    classes=None,
+    reconnect: bool = True,
+    retries: int = RETRIES,
+    stall_timeout: float = STALL_TIMEOUT_S,
+    camera=None,
+    max_frames: int | None = None,
+    duration: float | None = None,
+    log=None,
+    stop: threading.Event | None = None,
+) -> RunResult:
     """Run `detector` (a bcn.runtime.detector.Detector) on `source` until it ends or is stopped; see Detector.run."""
     check_inputs_kept(detector.path, source, Path(out) if out else None, json_out)
     out = check_writable_folder(Path(out)) if out else None
@@ -98,8 +110,9 @@ def run_detector(detector, source: str, out=None, json_out=None, serve: tuple[st
     keep = class_ids(classes, list(detector.classes))
     stop = stop or threading.Event()
     with stop_on_signals(stop):
-        opened = open_source(source, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log,
-                             camera=camera)
+        opened = open_source(
+            source, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log, camera=camera
+        )
         sinks, window, complete = [], None, False
         try:
             sinks = _sinks(opened, out, json_out, serve, log)

@@ -6,8 +6,18 @@ import sys
 from pathlib import Path
 
 # CPU flags that change which kernels run: bitpacked convolutions use popcount and VNNI where present.
-FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vpopcntdq", "avx512_vnni", "avx_vnni", "asimd",
-                     "asimddp", "neon")
+FLAGS_OF_INTEREST = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vpopcntdq",
+    "avx512_vnni",
+    "avx_vnni",
+    "asimd",
+    "asimddp",
+    "neon",
+)
 
 
 def _cpuinfo() -> dict[str, str]:

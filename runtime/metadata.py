@@ -115,8 +115,9 @@ def parse_metadata(raw: bytes, source: str) -> dict:
     if _depth(text) > MAX_DEPTH:
         raise MetadataError(f"{what} nests deeper than {MAX_DEPTH} levels")
     try:
-        metadata = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                              object_pairs_hook=_unique_keys)
+        metadata = json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+        )
     except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError, as are the hooks' refusals
         raise MetadataError(f"{what} is not JSON ({_one_line(error)})") from None
     return check_metadata(metadata, source)
@@ -184,11 +185,16 @@ def check_metadata(metadata, source: str, input_shape=None, output_shapes=None, 
         fail("output_stride", f"must be an integer from 1 to the input size {size}, not {_shown(stride)}")
 
     outputs = metadata["outputs"]
-    if (not isinstance(outputs, dict) or set(outputs) != set(HEADS)
-            or not all(_is_int(index) and 0 <= index < len(HEADS) for index in outputs.values())
-            or len(set(outputs.values())) != len(HEADS)):
-        fail("outputs", f"must map {', '.join(HEADS)} to distinct output indices 0..{len(HEADS) - 1}, "
-                        f"not {_shown(outputs)}")
+    if (
+        not isinstance(outputs, dict)
+        or set(outputs) != set(HEADS)
+        or not all(_is_int(index) and 0 <= index < len(HEADS) for index in outputs.values())
+        or len(set(outputs.values())) != len(HEADS)
+    ):
+        fail(
+            "outputs",
+            f"must map {', '.join(HEADS)} to distinct output indices 0..{len(HEADS) - 1}, not {_shown(outputs)}",
+        )
 
     classes = metadata["classes"]
     if not (stand_in and classes is None):
@@ -196,8 +202,11 @@ def check_metadata(metadata, source: str, input_shape=None, output_shapes=None, 
             fail("classes", f"must be a list of 1 to {MAX_CLASSES} class names, not {_shown(classes)}")
         for index, name in enumerate(classes):
             if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or not name.isprintable():
-                fail("classes", f"item {index} must be a non-empty printable name of at most {MAX_NAME} "
-                                f"characters, not {_shown(name)}")
+                fail(
+                    "classes",
+                    f"item {index} must be a non-empty printable name of at most {MAX_NAME} "
+                    f"characters, not {_shown(name)}",
+                )
         if len(set(classes)) != len(classes):
             fail("classes", f"names {_shown(next(name for name in classes if classes.count(name) > 1))} twice")
 
@@ -225,11 +234,16 @@ def _check_optional(metadata: dict, fail) -> None:
     for field in ("macs", "binary_macs", "eq_flops", "binary_ratio"):
         value = metadata.get(field)
         if value is not None and (not _is_number(value) or value < 0 or (field == "binary_ratio" and value > 1)):
-            fail(field, f"must be a number {'from 0 to 1' if field == 'binary_ratio' else 'of at least 0'} or null, "
-                        f"not {_shown(value)}")
+            fail(
+                field,
+                f"must be a number {'from 0 to 1' if field == 'binary_ratio' else 'of at least 0'} or null, "
+                f"not {_shown(value)}",
+            )
     if "preprocessing" in metadata and metadata["preprocessing"] != PREPROCESSING:
-        fail("preprocessing", f"is {_shown(metadata['preprocessing'])}, not the letterbox this runtime applies "
-                              f"{_shown(PREPROCESSING)}")
+        fail(
+            "preprocessing",
+            f"is {_shown(metadata['preprocessing'])}, not the letterbox this runtime applies {_shown(PREPROCESSING)}",
+        )
 
 
 def _check_against_model(metadata: dict, input_shape, output_shapes, fail) -> list[str]:
@@ -239,8 +253,7 @@ def _check_against_model(metadata: dict, input_shape, output_shapes, fail) -> li
     output_shapes = [tuple(int(d) for d in shape) for shape in output_shapes]
     expected = (1, size, size, 3)
     if input_shape != expected:
-        fail("input_size", f"{size}: the model's input shape {input_shape} does not match input size {size} "
-                           f"{expected}")
+        fail("input_size", f"{size}: the model's input shape {input_shape} does not match input size {size} {expected}")
     if sorted(outputs.values()) != list(range(len(output_shapes))):
         fail("outputs", f"{_shown(outputs)} does not match the model's {len(output_shapes)} outputs")
     heatmap, box_size, offset = (output_shapes[outputs[head]] for head in HEADS)
@@ -249,11 +262,17 @@ def _check_against_model(metadata: dict, input_shape, output_shapes, fail) -> li
     height, width, num_classes = heatmap[1:]
     for head, shape in (("size", box_size), ("offset", offset)):
         if shape != (1, height, width, 2):
-            fail("outputs", f"{head} is output {outputs[head]}, of shape {shape}: not {(1, height, width, 2)} "
-                            f"beside a heatmap of {heatmap}")
+            fail(
+                "outputs",
+                f"{head} is output {outputs[head]}, of shape {shape}: not {(1, height, width, 2)} "
+                f"beside a heatmap of {heatmap}",
+            )
     if height * stride != size or width * stride != size:
-        fail("output_stride", f"{stride} does not match the model: its {height}x{width} heatmap of a {size} px input "
-                              f"has stride {size / height:g}")
+        fail(
+            "output_stride",
+            f"{stride} does not match the model: its {height}x{width} heatmap of a {size} px input "
+            f"has stride {size / height:g}",
+        )
     classes = metadata["classes"]
     if classes is None:
         return [f"class{i}" for i in range(num_classes)]

@@ -54,8 +54,11 @@ class RunStats:
         counters = f"captured {self.captured} / processed {self.frames} / dropped {self.dropped}"
         if not self.frames:
             return f"no frames processed, {counters}"
-        line = (f"{self.frames} frame{'s' if self.frames > 1 else ''}, {self.mean_fps:.1f} FPS, latency p50 {_percentile(self.latency_ms, 50):.1f} ms "
-                f"p90 {_percentile(self.latency_ms, 90):.1f} ms (detect p50 {_percentile(self.detect_ms, 50):.1f} ms), {counters}")
+        p50, p90 = _percentile(self.latency_ms, 50), _percentile(self.latency_ms, 90)
+        line = (
+            f"{self.frames} frame{'s' if self.frames > 1 else ''}, {self.mean_fps:.1f} FPS, latency p50 {p50:.1f} ms "
+            f"p90 {p90:.1f} ms (detect p50 {_percentile(self.detect_ms, 50):.1f} ms), {counters}"
+        )
         return line + (f", reconnects {self.reconnects}" if self.reconnects else "")
 
 
@@ -70,7 +73,9 @@ class FpsMeter:
     def tick(self, now: float) -> float:
         if self.last is not None:
             step = now - self.last
-            self.interval = step if self.interval is None else self.smoothing * self.interval + (1 - self.smoothing) * step
+            self.interval = (
+                step if self.interval is None else self.smoothing * self.interval + (1 - self.smoothing) * step
+            )
         self.last = now
         return 1 / self.interval if self.interval else 0.0
 
@@ -91,8 +96,17 @@ def frames(source, stop: threading.Event):
             yield frame
 
 
-def run(detector, source, sinks, stop: threading.Event, score_threshold: float = SCORE_THRESHOLD, keep_classes=None,
-        window=None, max_frames: int | None = None, duration: float | None = None) -> RunStats:
+def run(
+    detector,
+    source,
+    sinks,
+    stop: threading.Event,
+    score_threshold: float = SCORE_THRESHOLD,
+    keep_classes=None,
+    window=None,
+    max_frames: int | None = None,
+    duration: float | None = None,
+) -> RunStats:
     """Detect on every frame `source` yields (the newest one, for live sources) and feed the sinks.
 
     Ends when the source ends, `stop` is set, the window is closed, after `max_frames`

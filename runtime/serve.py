@@ -36,8 +36,10 @@ TIMEOUT_S = 30.0  # a connection that sends or takes nothing for this long is cl
 BACKLOG = 128  # connections the kernel queues before the server accepts them (a burst of viewers)
 MAX_CLIENTS = 256  # connections served at once (a burst of 200 fits); more get 503 and are closed
 ADDRESS_FORMS = "PORT, HOST:PORT or [IPv6]:PORT, with 0.0.0.0:PORT or [::]:PORT for every interface"
-_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
 
 PAGE = """<!doctype html>
@@ -69,6 +71,7 @@ def parse_address(text: str) -> tuple[str, int]:
     host, `0:PORT` or `127.1:PORT` (shorthand IPv4 that binds 0.0.0.0 or 127.0.0.1), an IPv6
     address without brackets. Raises a one-line BcnError naming --serve.
     """
+
     def refuse(problem: str):
         raise BcnError(f"--serve {text}: {problem}; expected {ADDRESS_FORMS}")
 
@@ -94,8 +97,10 @@ def parse_address(text: str) -> tuple[str, int]:
             host = str(ipaddress.IPv4Address(host))
         except ValueError:
             if all(_NUMERIC_LABEL.fullmatch(label) for label in host.rstrip(".").split(".")):
-                refuse(f"{host!r} is not an IPv4 address written in full (0.0.0.0 for every interface, 127.0.0.1 "
-                       "for this machine only)")
+                refuse(
+                    f"{host!r} is not an IPv4 address written in full (0.0.0.0 for every interface, 127.0.0.1 "
+                    "for this machine only)"
+                )
             if not _HOSTNAME.fullmatch(host):
                 refuse(f"{host!r} is not a host name or an IP address")
     if not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -224,8 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
                 number, jpeg = view.next_frame(sent)
                 if jpeg is None:
                     return
-                self.wfile.write(b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
-                                 % (BOUNDARY.encode(), len(jpeg), jpeg))
+                self.wfile.write(
+                    b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                    % (BOUNDARY.encode(), len(jpeg), jpeg)
+                )
                 self.wfile.flush()
                 sent = number
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -239,8 +246,15 @@ class LiveView:
 
     wants_image = True
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, name: str = "bcn detect", log=None,
-                 timeout: float = TIMEOUT_S, max_clients: int = MAX_CLIENTS):
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        name: str = "bcn detect",
+        log=None,
+        timeout: float = TIMEOUT_S,
+        max_clients: int = MAX_CLIENTS,
+    ):
         self.name = name
         self.timeout = timeout
         self.max_clients = max_clients
@@ -270,8 +284,10 @@ class LiveView:
             self.client_errors[kind] = self.client_errors.get(kind, 0) + 1
             first = self.client_errors[kind] == 1
         if first:
-            self._log(f"live view: a client connection failed ({kind}); the view goes on, further ones are "
-                      "counted in /stats.json")
+            self._log(
+                f"live view: a client connection failed ({kind}); the view goes on, further ones are "
+                "counted in /stats.json"
+            )
 
     @property
     def url(self) -> str:
@@ -317,9 +333,16 @@ class LiveView:
         fps = (len(done) - 1) / (done[-1][0] - done[0][0]) if len(done) > 1 and done[-1][0] > done[0][0] else 0.0
         latency = sorted(ms for _, ms in done)[len(done) // 2] if done else 0.0
         source = self.source
-        return {"source": self.name, "fps": fps, "latency_ms": latency, "processed": processed,
-                "captured": getattr(source, "captured", processed), "dropped": getattr(source, "dropped", 0),
-                "viewers": viewers, "client_errors": client_errors}
+        return {
+            "source": self.name,
+            "fps": fps,
+            "latency_ms": latency,
+            "processed": processed,
+            "captured": getattr(source, "captured", processed),
+            "dropped": getattr(source, "dropped", 0),
+            "viewers": viewers,
+            "client_errors": client_errors,
+        }
 
     def describe(self) -> str | None:
         return None  # nothing is written

@@ -45,8 +45,10 @@ def check_inputs_kept(model: Path, source: str, out: Path | None, json_out: str 
     if out is not None and source_path.exists():
         holder = source_path if source_path.is_dir() else source_path.parent
         if Path(out).resolve() == holder.resolve():
-            raise BcnError(f"{out}: --out is the folder of the source, so annotated files would replace the "
-                           "originals; choose another folder")
+            raise BcnError(
+                f"{out}: --out is the folder of the source, so annotated files would replace the "
+                "originals; choose another folder"
+            )
     refuse_overwriting_inputs([("--json-out", json_out)], inputs)
 
 
@@ -192,9 +194,13 @@ class DetectionsJson:
         text = []
         for detection in detections:
             x1, y1, x2, y2 = (float(v) for v in detection.box)
-            record = {**common, "class": detection.class_name, "class_id": int(detection.class_id),
-                      "score": round(float(detection.score), 6),
-                      "bbox": [round(x1 + 1, 2), round(y1 + 1, 2), round(x2, 2), round(y2, 2)]}
+            record = {
+                **common,
+                "class": detection.class_name,
+                "class_id": int(detection.class_id),
+                "score": round(float(detection.score), 6),
+                "bbox": [round(x1 + 1, 2), round(y1 + 1, 2), round(x2, 2), round(y2, 2)],
+            }
             separator = ("," if self.written else "") + "\n" if self.as_list else ""
             text.append(separator + json.dumps(record) + ("" if self.as_list else "\n"))
             self.written += 1

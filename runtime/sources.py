@@ -15,12 +15,26 @@ import numpy as np
 
 from bcn.defaults import RETRIES, STALL_TIMEOUT_S
 from bcn.errors import BcnError
-from bcn.runtime.cameras import PICAM, CameraMode, apply_mode, is_picam, picam_size, picamera_opener
 from bcn.images import IMAGE_SUFFIXES, image_files, read_image
+from bcn.runtime.cameras import PICAM, CameraMode, apply_mode, is_picam, picam_size, picamera_opener
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mjpeg", ".mjpg", ".wmv", ".flv"}
+VIDEO_SUFFIXES = {
+    ".mp4",
+    ".avi",
+    ".mkv",
+    ".mov",
+    ".m4v",
+    ".webm",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mjpeg",
+    ".mjpg",
+    ".wmv",
+    ".flv",
+}
 STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "srt", "udp", "tcp", "http", "https"}
 
 
@@ -119,8 +133,18 @@ class LiveSource:
     kind = "live"
     live = True
 
-    def __init__(self, target: int | str, name: str, unavailable: str, reconnect: bool, retries: int,
-                 stall_timeout: float, log=None, mode=None, opener=None):
+    def __init__(
+        self,
+        target: int | str,
+        name: str,
+        unavailable: str,
+        reconnect: bool,
+        retries: int,
+        stall_timeout: float,
+        log=None,
+        mode=None,
+        opener=None,
+    ):
         from bcn.runtime.capture import LatestFrameCapture
 
         opener = opener or (lambda: _open_live(target, stall_timeout, mode))
@@ -129,8 +153,9 @@ class LiveSource:
             raise BcnError(unavailable)
         self.name = name
         label = f"camera {target}" if isinstance(target, int) else target
-        self.capture = LatestFrameCapture(capture, opener, label, reconnect=reconnect,
-                                          retries=retries, read_timeout_s=stall_timeout, log=log)
+        self.capture = LatestFrameCapture(
+            capture, opener, label, reconnect=reconnect, retries=retries, read_timeout_s=stall_timeout, log=log
+        )
         self.fps = self.capture.fps
 
     def read(self, timeout: float) -> Frame | None:
@@ -184,8 +209,11 @@ def _open_live(target: int | str, stall_timeout: float, mode=None):
             capture = cv2.VideoCapture(target, cv2.CAP_GSTREAMER)
         else:
             timeout_ms = round(stall_timeout * 1000)
-            capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+            capture = cv2.VideoCapture(
+                target,
+                cv2.CAP_FFMPEG,
+                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
+            )
     finally:
         cv2.setLogLevel(log_level)
     if capture.isOpened():
@@ -204,8 +232,14 @@ def _has_backend(backend: int) -> bool:
     return cv2.videoio_registry.hasBackend(backend)
 
 
-def open_source(text: str, reconnect: bool = True, retries: int = RETRIES, stall_timeout: float = STALL_TIMEOUT_S,
-                log=None, camera: CameraMode | None = None):
+def open_source(
+    text: str,
+    reconnect: bool = True,
+    retries: int = RETRIES,
+    stall_timeout: float = STALL_TIMEOUT_S,
+    log=None,
+    camera: CameraMode | None = None,
+):
     """Open SRC: an image, a folder of images, a video file, a camera index, the Pi camera (picam[:WxH]),
     a stream URL or a GStreamer pipeline.
 
@@ -220,26 +254,43 @@ def open_source(text: str, reconnect: bool = True, retries: int = RETRIES, stall
     if camera and not (text.isdigit() or is_picam(text)):
         raise BcnError(f"{text}: --width, --height and --fps are for cameras (an index, or picam)")
     if text.isdigit():
-        return LiveSource(int(text), f"camera{text}", f"camera {text}: cannot be opened (no such device, or it is busy)",
-                          mode=camera, **live)
+        return LiveSource(
+            int(text),
+            f"camera{text}",
+            f"camera {text}: cannot be opened (no such device, or it is busy)",
+            mode=camera,
+            **live,
+        )
     if is_picam(text):
         opener = picamera_opener(picam_size(text, camera), camera.fps if camera else None)
-        return LiveSource(PICAM, PICAM, f"{PICAM}: Picamera2 cannot open the camera (none connected, or it is busy: "
-                          "`rpicam-hello --list-cameras` lists them)", opener=opener, **live)
+        return LiveSource(
+            PICAM,
+            PICAM,
+            f"{PICAM}: Picamera2 cannot open the camera (none connected, or it is busy: "
+            "`rpicam-hello --list-cameras` lists them)",
+            opener=opener,
+            **live,
+        )
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme not in STREAM_SCHEMES:
-            raise BcnError(f"{text}: unsupported stream scheme '{scheme}' (use one of {', '.join(sorted(STREAM_SCHEMES))})")
+            raise BcnError(
+                f"{text}: unsupported stream scheme '{scheme}' (use one of {', '.join(sorted(STREAM_SCHEMES))})"
+            )
         if not _has_backend(cv2.CAP_FFMPEG):
             raise BcnError(f"{text}: this OpenCV build has no FFmpeg backend to open streams")
-        return LiveSource(text, "stream", f"{text}: cannot open the stream (unreachable, or not a format FFmpeg reads)",
-                          **live)
+        return LiveSource(
+            text, "stream", f"{text}: cannot open the stream (unreachable, or not a format FFmpeg reads)", **live
+        )
     if _is_gstreamer(text) and not Path(text).exists():
         if not _has_backend(cv2.CAP_GSTREAMER):
-            raise BcnError("GStreamer pipeline given, but this OpenCV build has no GStreamer backend "
-                           "(use an OpenCV built with GStreamer, e.g. Debian's python3-opencv)")
-        return LiveSource(text, "stream", f"{text}: GStreamer cannot open this pipeline (it must end in appsink)",
-                          **live)
+            raise BcnError(
+                "GStreamer pipeline given, but this OpenCV build has no GStreamer backend "
+                "(use an OpenCV built with GStreamer, e.g. Debian's python3-opencv)"
+            )
+        return LiveSource(
+            text, "stream", f"{text}: GStreamer cannot open this pipeline (it must end in appsink)", **live
+        )
     path = Path(text)
     if path.is_dir():
         images = image_files(path)
@@ -253,5 +304,7 @@ def open_source(text: str, reconnect: bool = True, retries: int = RETRIES, stall
         return ImageSource([path], path.stem, skip_unreadable=False)
     if suffix in VIDEO_SUFFIXES:
         return VideoFileSource(path)
-    raise BcnError(f"{path}: unsupported source type '{suffix or 'no suffix'}' "
-                   "(an image, a folder of images, a video file, a camera index or a stream URL)")
+    raise BcnError(
+        f"{path}: unsupported source type '{suffix or 'no suffix'}' "
+        "(an image, a folder of images, a video file, a camera index or a stream URL)"
+    )

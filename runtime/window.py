@@ -14,8 +14,10 @@ def check_display() -> None:
 
     gui = [line for line in cv2.getBuildInformation().splitlines() if line.strip().startswith("GUI:")]
     if gui and gui[0].split(":", 1)[1].strip().upper() == "NONE":
-        raise BcnError("--show needs OpenCV with GUI support, and this build is headless "
-                       "(pip install opencv-python instead of opencv-python-headless); use --out to save results")
+        raise BcnError(
+            "--show needs OpenCV with GUI support, and this build is headless "
+            "(pip install opencv-python instead of opencv-python-headless); use --out to save results"
+        )
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise BcnError("--show needs a display, and DISPLAY is not set; use --out to save results instead")
 

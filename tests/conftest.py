@@ -33,7 +33,6 @@ def trained_model(synth_voc, tmp_path_factory):
     return run_dir / "model.h5"
 
 
-
 @pytest.fixture(scope="session")
 def four_image_voc(synth_voc, tmp_path_factory):
     """A VOC root whose training and test splits are the same four images of `synth_voc`

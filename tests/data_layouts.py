@@ -58,15 +58,23 @@ def write_coco(voc_root: Path, out: Path, roboflow: bool = False) -> Path:
     for split, folder in splits.items():
         (out / folder).mkdir(parents=True)
         images, annotations = [], []
-        for number, sample in enumerate(load_voc(voc_root, split, names)):
+        for sample in load_voc(voc_root, split, names):
             shutil.copy(sample.image_path, out / folder / sample.image_path.name)
             image_id = int(sample.image_id)
-            images.append({"id": image_id, "file_name": sample.image_path.name, "width": sample.width,
-                           "height": sample.height})
+            images.append(
+                {"id": image_id, "file_name": sample.image_path.name, "width": sample.width, "height": sample.height}
+            )
             for (x1, y1, x2, y2), class_id, hard in zip(sample.boxes, sample.classes, sample.difficult):
-                annotations.append({"id": annotation_id, "image_id": image_id, "category_id": int(class_id) + 1,
-                                    "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
-                                    "area": float((x2 - x1) * (y2 - y1)), "iscrowd": int(hard)})
+                annotations.append(
+                    {
+                        "id": annotation_id,
+                        "image_id": image_id,
+                        "category_id": int(class_id) + 1,
+                        "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+                        "area": float((x2 - x1) * (y2 - y1)),
+                        "iscrowd": int(hard),
+                    }
+                )
                 annotation_id += 1
         document = {"images": images, "annotations": annotations, "categories": categories}
         path = out / folder / "_annotations.coco.json" if roboflow else out / "annotations" / f"instances_{folder}.json"

@@ -31,14 +31,44 @@ sys.path.insert(0, str(HERE))
 
 from lce_crafted import BASES, base_model  # noqa: E402
 
-OPTION_VALUES = [0, 1, 2, 3, 4, 5, -1, 31, 32, 33, 64, 255, 2**20, 2**20 + 1, 2**24, 2**24 + 1, 2**29, 2**31 - 1,
-                 2**31, 2**32 + 40, -2**31, 2**63 - 1, -2**63, "SAME", "VALID", "same", "full", 1.5, True, None]
+OPTION_VALUES = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    -1,
+    31,
+    32,
+    33,
+    64,
+    255,
+    2**20,
+    2**20 + 1,
+    2**24,
+    2**24 + 1,
+    2**29,
+    2**31 - 1,
+    2**31,
+    2**32 + 40,
+    -(2**31),
+    2**63 - 1,
+    -(2**63),
+    "SAME",
+    "VALID",
+    "same",
+    "full",
+    1.5,
+    True,
+    None,
+]
 EXTRA_KEYS = ["groups", "channels_in", "padding", "filter_height"]
 DIMS = [0, 1, 2, 3, 5, 8, 9, 17, 31, 32, 33, 64, 100, 1000, -1]
 HUGE_DIMS = [2**24, 2**24 + 1, 2**31 - 1]
 TYPES = [0, 1, 2, 3, 4, 6, 7, 9]  # none, float32, int32, uint8, int64, bool, int16, int8
 SCALES = [0.0, -1.0, 1e-45, 1e-38, 1e-30, 1e-6, 0.1, 1.0, 1e30, float("inf"), float("nan")]
-ZERO_POINTS = [0, 1, -128, 127, 128, -129, 1000, 2**31 - 1, -2**31]
+ZERO_POINTS = [0, 1, -128, 127, 128, -129, 1000, 2**31 - 1, -(2**31)]
 LCE_OPS = ["LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"]
 # The delegate's inner loops: the best this CPU has, and two it may not pick by itself.
 KERNELS = ["auto", "auto", "scalar", "avx2"]
@@ -74,16 +104,35 @@ def _mutation(rng, model) -> list:
     tensors = [_name(t) for t in graph.tensors]
     constants = [_name(t) for t in graph.tensors if t.buffer]
     ops = len(graph.operators)
-    kind = _pick(rng, ["option", "option", "option_bytes", "shape", "shape", "tensor_type", "buffer_size", "sparse",
-                       "constant", "quantization", "op_input", "op_output", "drop_op", "op_code"])
+    kind = _pick(
+        rng,
+        [
+            "option",
+            "option",
+            "option_bytes",
+            "shape",
+            "shape",
+            "tensor_type",
+            "buffer_size",
+            "sparse",
+            "constant",
+            "quantization",
+            "op_input",
+            "op_output",
+            "drop_op",
+            "op_code",
+        ],
+    )
     if kind == "option":
         op = int(rng.integers(ops))
         options = graph.operators[op].customOptions
         keys = list(flexbuffers.Loads(bytes(bytearray(options))) if options else []) + EXTRA_KEYS
         return ["option", op, _pick(rng, keys), _pick(rng, OPTION_VALUES)]
     if kind == "option_bytes":
-        edits = [[int(rng.integers(256)), None if rng.random() < 0.15 else int(rng.integers(256))]
-                 for _ in range(int(rng.integers(1, 4)))]
+        edits = [
+            [int(rng.integers(256)), None if rng.random() < 0.15 else int(rng.integers(256))]
+            for _ in range(int(rng.integers(1, 4)))
+        ]
         return ["option_bytes", int(rng.integers(ops)), edits]
     if kind == "shape":
         name = _pick(rng, tensors)
@@ -140,17 +189,20 @@ def sanitizer_environment() -> dict:
     for name in ("libasan.so", "libstdc++.so"):
         found = subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True).stdout.strip()
         preload.append(os.path.realpath(found))
-    return {"LD_PRELOAD": " ".join(preload),
-            "ASAN_OPTIONS": "detect_leaks=0:allocator_may_return_null=1:abort_on_error=0",
-            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+    return {
+        "LD_PRELOAD": " ".join(preload),
+        "ASAN_OPTIONS": "detect_leaks=0:allocator_may_return_null=1:abort_on_error=0",
+        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    }
 
 
 def _text(output) -> str:
     return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
-def run_recipes(recipes: list[dict], library: str, sanitized: bool, chunk: int = 1000,
-                timeout: float = 300) -> tuple[list, list]:
+def run_recipes(
+    recipes: list[dict], library: str, sanitized: bool, chunk: int = 1000, timeout: float = 300
+) -> tuple[list, list]:
     """Runs `recipes` in child processes, `chunk` per child (each given `timeout` seconds), a new
     one after each crash. Returns (results, crashes): one result line per recipe ("ok",
     "allocate: ...", or "CRASH"), and (number, recipe, output tail) for each crash or hang."""
@@ -158,13 +210,19 @@ def run_recipes(recipes: list[dict], library: str, sanitized: bool, chunk: int =
     env.pop("BCN_LCE_DELEGATE", None)
     results, crashes, first = [None] * len(recipes), [], 0
     while first < len(recipes):
-        batch = recipes[first:first + chunk]
+        batch = recipes[first : first + chunk]
         with tempfile.TemporaryFile("w+") as lines:
             lines.writelines(json.dumps(recipe) + "\n" for recipe in batch)
             lines.seek(0)
             try:
-                done = subprocess.run([sys.executable, str(HERE / "lce_crafted.py"), "--library", library], stdin=lines,
-                                      capture_output=True, text=True, env=env, timeout=timeout)
+                done = subprocess.run(
+                    [sys.executable, str(HERE / "lce_crafted.py"), "--library", library],
+                    stdin=lines,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=timeout,
+                )
                 output, log, failed = done.stdout, done.stderr, done.returncode != 0
             except subprocess.TimeoutExpired as expired:
                 output, log, failed = _text(expired.stdout), "timed out: a hang\n" + _text(expired.stderr), True

@@ -29,9 +29,16 @@ from ai_edge_litert import schema_py_generated as schema
 from flatbuffers import flexbuffers
 
 FLOAT32, INT32, INT8 = schema.TensorType.FLOAT32, schema.TensorType.INT32, schema.TensorType.INT8
-CONV_OPTIONS = {"channels_in": 40, "dilation_height_factor": 1, "dilation_width_factor": 1,
-                "fused_activation_function": 0, "pad_values": 1, "padding": 0, "stride_height": 1,
-                "stride_width": 1}
+CONV_OPTIONS = {
+    "channels_in": 40,
+    "dilation_height_factor": 1,
+    "dilation_width_factor": 1,
+    "fused_activation_function": 0,
+    "pad_values": 1,
+    "padding": 0,
+    "stride_height": 1,
+    "stride_width": 1,
+}
 POOL_OPTIONS = {"filter_height": 2, "filter_width": 2, "padding": 0, "stride_height": 2, "stride_width": 2}
 
 
@@ -63,7 +70,9 @@ class Graph:
 
     def words(self, name, shape):
         """A constant int32 tensor of random bits."""
-        return self.tensor(name, shape, INT32, self.rng.integers(-2**31, 2**31, shape, dtype=np.int64).astype(np.int32))
+        return self.tensor(
+            name, shape, INT32, self.rng.integers(-(2**31), 2**31, shape, dtype=np.int64).astype(np.int32)
+        )
 
     def floats(self, name, count, low=-1.0, high=1.0):
         return self.tensor(name, [count], FLOAT32, self.rng.uniform(low, high, count).astype(np.float32))
@@ -130,6 +139,7 @@ BASES = ("float", "bitpacked", "int8")
 
 
 # --- mutations --------------------------------------------------------------------------------
+
 
 def _tensor(model, name):
     tensors = model.subgraphs[0].tensors
@@ -257,8 +267,23 @@ def op_code(model, op, name):
     model.subgraphs[0].operators[op].opcodeIndex = codes.index(name.encode())
 
 
-MUTATIONS = {f.__name__: f for f in (sparse, buffer_size, shape, tensor_type, option, option_bytes, constant,
-                                     quantization, op_input, op_output, drop_op, op_code)}
+MUTATIONS = {
+    f.__name__: f
+    for f in (
+        sparse,
+        buffer_size,
+        shape,
+        tensor_type,
+        option,
+        option_bytes,
+        constant,
+        quantization,
+        op_input,
+        op_output,
+        drop_op,
+        op_code,
+    )
+}
 
 
 def build(base: str, mutations=(), seed: int = 0) -> bytes:
@@ -294,6 +319,7 @@ def _mutated(model, mutations) -> bytes:
 
 # --- running ------------------------------------------------------------------------------------
 
+
 def interpreter_module():
     from ai_edge_litert import interpreter
 
@@ -314,8 +340,11 @@ def run_model(content: bytes, library: str, resizes=(), threads: int = 1, kernel
     stage = "construct"
     try:
         interpreter = module.Interpreter(
-            model_content=content, num_threads=threads, experimental_delegates=[delegate],
-            experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            model_content=content,
+            num_threads=threads,
+            experimental_delegates=[delegate],
+            experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
         for shape in [None, *resizes]:
             if shape is not None:
                 stage = "resize"
@@ -342,8 +371,13 @@ def run_recipe(recipe: dict, library: str) -> str:
         content = build(recipe["base"], recipe.get("mutations", ()), recipe.get("seed", 0))
     except Exception as error:  # noqa: BLE001 - a mutant the flatbuffers package cannot write
         return f"unbuildable: {type(error).__name__}: {error}"
-    return run_model(content, library, recipe.get("resizes", ()), threads=recipe.get("threads", 1),
-                     kernel=recipe.get("kernel", "auto"))
+    return run_model(
+        content,
+        library,
+        recipe.get("resizes", ()),
+        threads=recipe.get("threads", 1),
+        kernel=recipe.get("kernel", "auto"),
+    )
 
 
 def as_expected(recipe: dict, result: str) -> bool:

@@ -16,26 +16,26 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
 import larq as lq
 import larq_compute_engine as lce
+import numpy as np
 import tensorflow as tf
 from flatbuffers import flexbuffers
 from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
 from tensorflow.lite.tools import flatbuffer_utils
 
+import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
+
 LCE_OPS = ("LceQuantize", "LceBconv2d", "LceDequantize", "LceBMaxPool2d")
 INT32 = 2  # TensorType.INT32: bitpacked tensors
-BINARY = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip",
-              use_bias=False)
+BINARY = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip", use_bias=False)
 # Channel counts the random models must use as some LceBconv2d's channels_in: none a
 # multiple of 32 but 64 and 96, which are there for grouped convs.
 CHANNELS = (1, 3, 31, 33, 40, 70, 100, 64, 96)
 
 
 # --- converting --------------------------------------------------------------------------
+
 
 def convert(model: tf.keras.Model) -> bytes:
     """The model's LCE flatbuffer (batch 1), as `lce.convert_keras_model` makes it, faster.
@@ -63,6 +63,7 @@ def convert(model: tf.keras.Model) -> bytes:
 
 
 # --- reading and rewriting flatbuffers ---------------------------------------------------
+
 
 def _opcode_name(model, op) -> str:
     code = model.operatorCodes[op.opcodeIndex]
@@ -96,9 +97,13 @@ def lce_ops(content: bytes) -> list[dict]:
             continue
         tensors = [graph.tensors[i] if i >= 0 else None for i in op.inputs]
         output = graph.tensors[op.outputs[0]]
-        record = {"op": name, "node": node, "options": _custom_options(op) or {},
-                  "input": (int(tensors[0].type), [int(d) for d in tensors[0].shape]),
-                  "output": (int(output.type), [int(d) for d in output.shape])}
+        record = {
+            "op": name,
+            "node": node,
+            "options": _custom_options(op) or {},
+            "input": (int(tensors[0].type), [int(d) for d in tensors[0].shape]),
+            "output": (int(output.type), [int(d) for d in output.shape]),
+        }
         if name == "LceBconv2d":
             filter_shape = [int(d) for d in tensors[1].shape]
             record["filter"] = filter_shape
@@ -141,8 +146,11 @@ def output_labels(content: bytes) -> list[str]:
     """Which op writes each model output, e.g. "LceBconv2d node 3 -> tensor 12 (bitpacked)"."""
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     graph = model.subgraphs[0]
-    writer = {int(index): f"{_opcode_name(model, op)} node {node}"
-              for node, op in enumerate(graph.operators) for index in op.outputs}
+    writer = {
+        int(index): f"{_opcode_name(model, op)} node {node}"
+        for node, op in enumerate(graph.operators)
+        for index in op.outputs
+    }
     labels = []
     for index in (int(i) for i in graph.outputs):
         tensor_type = graph.tensors[index].type
@@ -171,6 +179,7 @@ def node_of(content: bytes, op_name: str, which: int = 0) -> int:
 
 
 # --- LCE's reference outputs -------------------------------------------------------------
+
 
 def random_inputs(content: bytes, seed: int) -> list[np.ndarray]:
     """Standard normal float32 inputs of the model's input shapes."""
@@ -207,8 +216,13 @@ def write_case(folder, name: str, content: bytes, inputs=None, seed: int = 0, ex
     expected = lce_reference(content, inputs)
     arrays = {f"input_{i}": x for i, x in enumerate(inputs)}
     arrays.update({f"output_{i}": y for i, y in enumerate(expected)})
-    np.savez(folder / f"{name}.npz", num_inputs=len(inputs), num_outputs=len(expected),
-             output_names=np.array(output_labels(content)), **arrays)
+    np.savez(
+        folder / f"{name}.npz",
+        num_inputs=len(inputs),
+        num_outputs=len(expected),
+        output_names=np.array(output_labels(content)),
+        **arrays,
+    )
     (folder / f"{name}.tflite").write_bytes(content)
     return folder / f"{name}.tflite"
 
@@ -262,12 +276,14 @@ def write_op_cases(folder, name: str, content: bytes, inputs=None, seed: int = 0
         node = op["node"]
         source = int(graph.operators[node].inputs[0])
         single = single_op_model(content, node)
-        paths.append(write_case(folder, f"{name}-node{node:03d}-{op['op']}", single, inputs=[values[source]],
-                                expose=False))
+        paths.append(
+            write_case(folder, f"{name}-node{node:03d}-{op['op']}", single, inputs=[values[source]], expose=False)
+        )
     return paths
 
 
 # --- random binary models ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Block:
@@ -350,9 +366,21 @@ def random_recipes(seed: int, models: int = 4, blocks: int = 5) -> list[Recipe]:
                     pool = None
                 else:
                     height, width = (_out_size(v, pool[0], pool[1], pool[2]) for v in (height, width))
-            made.append(Block(filters=filters, kernel=kernel, strides=stride, dilation=dilation, groups=groups,
-                              padding=padding, pad_values=next(pads), activation=next(activations),
-                              batchnorm=next(batchnorms), pool=pool, tap="" if last else next(taps)))
+            made.append(
+                Block(
+                    filters=filters,
+                    kernel=kernel,
+                    strides=stride,
+                    dilation=dilation,
+                    groups=groups,
+                    padding=padding,
+                    pad_values=next(pads),
+                    activation=next(activations),
+                    batchnorm=next(batchnorms),
+                    pool=pool,
+                    tap="" if last else next(taps),
+                )
+            )
             depth = filters
         recipes.append(Recipe(f"random{m}", shape, tuple(made)))
     return recipes
@@ -380,9 +408,16 @@ def build_recipe(recipe: Recipe, seed: int) -> tf.keras.Model:
     outputs, batchnorms = [], []
     depth = recipe.input_shape[2]
     for block in recipe.blocks:
-        x = lq.layers.QuantConv2D(block.filters, block.kernel, strides=block.strides, dilation_rate=block.dilation,
-                                  groups=block.groups, padding=block.padding, pad_values=block.pad_values,
-                                  **BINARY)(x)
+        x = lq.layers.QuantConv2D(
+            block.filters,
+            block.kernel,
+            strides=block.strides,
+            dilation_rate=block.dilation,
+            groups=block.groups,
+            padding=block.padding,
+            pad_values=block.pad_values,
+            **BINARY,
+        )(x)
         if block.activation:
             x = tf.keras.layers.ReLU(6.0 if block.activation == "relu6" else None)(x)
         if block.batchnorm:
@@ -405,12 +440,16 @@ def build_recipe(recipe: Recipe, seed: int) -> tf.keras.Model:
 
 # --- a folder of cases for another machine ------------------------------------------------
 
+
 def binary_presets() -> list[str]:
     """The presets with binary convs (QuickNet encoders that are not float twins), aliases once."""
     from bcn.arch.presets import PRESETS
 
-    return [name for name, preset in PRESETS.items()
-            if not preset.float_twin and not preset.alias_of and preset.spec.startswith("qn(")]
+    return [
+        name
+        for name, preset in PRESETS.items()
+        if not preset.float_twin and not preset.alias_of and preset.spec.startswith("qn(")
+    ]
 
 
 def preset_flatbuffer(preset: str, input_size: int = 64, seed: int = 0) -> bytes:
@@ -440,11 +479,17 @@ def write_portable_cases(folder, presets=(), seed: int = 0, log=print) -> list[P
 def main(argv=None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Write LCE parity cases (.tflite + .npz with LCE's outputs) "
-                                                 "for tests/lce_parity_check.py on another machine.")
+    parser = argparse.ArgumentParser(
+        description="Write LCE parity cases (.tflite + .npz with LCE's outputs) "
+        "for tests/lce_parity_check.py on another machine."
+    )
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--presets", nargs="*", default=None,
-                        help="presets to add op by op (default: every binary preset; none: just the random models)")
+    parser.add_argument(
+        "--presets",
+        nargs="*",
+        default=None,
+        help="presets to add op by op (default: every binary preset; none: just the random models)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     presets = binary_presets() if args.presets is None else args.presets

@@ -58,8 +58,9 @@ def interpreter_module():
         except ModuleNotFoundError as error:
             if error.name not in (name, name.split(".")[0]):
                 raise
-    raise ModuleNotFoundError("no LiteRT interpreter: pip install ai-edge-litert (or tflite-runtime)",
-                              name=INTERPRETER_MODULES[0])
+    raise ModuleNotFoundError(
+        "no LiteRT interpreter: pip install ai-edge-litert (or tflite-runtime)", name=INTERPRETER_MODULES[0]
+    )
 
 
 def available_kernels(library: str) -> list[str | None]:
@@ -92,8 +93,9 @@ def delegate_interpreter(content: bytes, library: str, num_threads: int = 1, ker
     return interpreter
 
 
-def run_delegate(content: bytes, inputs: list[np.ndarray], library: str, num_threads: int = 1,
-                 kernel: str | None = None) -> list[np.ndarray]:
+def run_delegate(
+    content: bytes, inputs: list[np.ndarray], library: str, num_threads: int = 1, kernel: str | None = None
+) -> list[np.ndarray]:
     """The model's outputs (in the flatbuffer's order) for `inputs`, run with the delegate."""
     interpreter = delegate_interpreter(content, library, num_threads, kernel)
     details = interpreter.get_input_details()
@@ -115,8 +117,10 @@ def describe_difference(expected: np.ndarray, actual: np.ndarray) -> str:
     where = np.unravel_index(int(np.argmax(diff)), diff.shape)
     count = int(np.count_nonzero(expected != actual))
     worst = f"max abs diff {diff[where]:.3g}" if expected.dtype.kind == "f" else "e.g."
-    return (f"{count} of {expected.size} values differ, {worst} at {tuple(int(i) for i in where)}: "
-            f"expected {expected[where]!r}, got {actual[where]!r}")
+    return (
+        f"{count} of {expected.size} values differ, {worst} at {tuple(int(i) for i in where)}: "
+        f"expected {expected[where]!r}, got {actual[where]!r}"
+    )
 
 
 def compare_outputs(expected: list[np.ndarray], actual: list[np.ndarray], names=None) -> list[str]:
@@ -174,8 +178,12 @@ def main(argv=None) -> int:
     parser.add_argument("folder", type=Path, help="folder of <name>.tflite + <name>.npz pairs")
     parser.add_argument("--delegate", help=f"delegate library (default: bcn's, or ${ENV_VAR})")
     parser.add_argument("--threads", type=int, nargs="+", default=[1], help="delegate thread counts to run (default 1)")
-    parser.add_argument("--kernel", nargs="+", choices=KERNELS,
-                        help=f"delegate kernel paths to run (default: ${KERNEL_ENV_VAR}, else every one this CPU has)")
+    parser.add_argument(
+        "--kernel",
+        nargs="+",
+        choices=KERNELS,
+        help=f"delegate kernel paths to run (default: ${KERNEL_ENV_VAR}, else every one this CPU has)",
+    )
     args = parser.parse_args(argv)
     library = delegate_library(args.delegate)
     if not library:
@@ -208,9 +216,12 @@ def main(argv=None) -> int:
                 for problem in problems:
                     print(f"{where}: {problem}")
                 mismatches += len(problems)
-    print(f"{len(found)} cases, {outputs} outputs checked with kernels "
-          f"{', '.join(k or forced or 'default' for k in kernels)} "
-          f"and threads {', '.join(map(str, args.threads))}: {mismatches} mismatches ({library})", file=sys.stderr)
+    print(
+        f"{len(found)} cases, {outputs} outputs checked with kernels "
+        f"{', '.join(k or forced or 'default' for k in kernels)} "
+        f"and threads {', '.join(map(str, args.threads))}: {mismatches} mismatches ({library})",
+        file=sys.stderr,
+    )
     return status or (1 if mismatches else 0)
 
 

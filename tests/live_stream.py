@@ -128,16 +128,19 @@ class DetectRun:
         if gated:
             read_end, self._gate = os.pipe()
             command = [sys.executable, "-c", GATED_DETECT, str(read_end), *args]
-            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                            pass_fds=(read_end,))
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(read_end,)
+            )
             os.close(read_end)
         else:
             command = [sys.executable, "-m", "bcn", *args]
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self._printed = threading.Condition()
-        self._readers = [threading.Thread(target=self._read_stderr, daemon=True),
-                         threading.Thread(target=self.process.stdout.read, daemon=True)]  # a full pipe never blocks it
+        self._readers = [
+            threading.Thread(target=self._read_stderr, daemon=True),
+            threading.Thread(target=self.process.stdout.read, daemon=True),
+        ]  # a full pipe never blocks it
         for reader in self._readers:
             reader.start()
 

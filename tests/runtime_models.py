@@ -16,7 +16,11 @@ INPUT_SIZE = 64
 
 def converted_models(folder: Path) -> dict[str, Path]:
     """{"binary": LCE .tflite, "float32": float .tflite, "float_h5": its Keras model}, built if missing."""
-    paths = {"binary": folder / "tiny.tflite", "float32": folder / "tiny_twin.tflite", "float_h5": folder / "tiny_twin.h5"}
+    paths = {
+        "binary": folder / "tiny.tflite",
+        "float32": folder / "tiny_twin.tflite",
+        "float_h5": folder / "tiny_twin.h5",
+    }
     if all(path.is_file() for path in paths.values()):
         return paths
     import tensorflow as tf
@@ -29,8 +33,17 @@ def converted_models(folder: Path) -> dict[str, Path]:
         run = folder / name
         run.mkdir(parents=True, exist_ok=True)
         # What `bcn train` writes beside its models: the converter takes spec and classes from it.
-        (run / "config.json").write_text(json.dumps({"format": "bcn-run/1", "spec": TINY, "input_size": INPUT_SIZE,
-                                                     "classes": CLASSES, "float_twin": float_twin}))
+        (run / "config.json").write_text(
+            json.dumps(
+                {
+                    "format": "bcn-run/1",
+                    "spec": TINY,
+                    "input_size": INPUT_SIZE,
+                    "classes": CLASSES,
+                    "float_twin": float_twin,
+                }
+            )
+        )
         build_model(TINY, num_classes=len(CLASSES), float_twin=float_twin).save(run / "model.h5")
         tf.keras.backend.clear_session()
     convert(folder / "binary" / "model.h5", paths["binary"], samples=2)

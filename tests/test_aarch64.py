@@ -23,15 +23,19 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from runtime_models import shared_models
 
 from bcn.cli import main
-from runtime_models import shared_models
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "docker" / "check-runtime-aarch64.sh"
 WORKDIR = Path(os.environ.get("BCN_AARCH64_WORKDIR", Path.home() / ".cache" / "bcn-aarch64"))
-TOOLS = {"qemu-aarch64-static": "qemu-user-static", "debootstrap": "debootstrap",
-         "aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "cmake": "cmake"}
+TOOLS = {
+    "qemu-aarch64-static": "qemu-user-static",
+    "debootstrap": "debootstrap",
+    "aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu",
+    "cmake": "cmake",
+}
 IMAGE_SIZES = {"000005": (96, 128), "000017": (120, 80)}  # id -> (height, width)
 
 
@@ -48,9 +52,12 @@ def _why_not() -> str | None:
 
 
 WHY_NOT = _why_not()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY_NOT is not None, reason=str(WHY_NOT)),
-              # The first run makes the arm64 root; the models then run about 20x slower than natively.
-              pytest.mark.timeout(1800)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(WHY_NOT is not None, reason=str(WHY_NOT)),
+    # The first run makes the arm64 root; the models then run about 20x slower than natively.
+    pytest.mark.timeout(1800),
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +65,9 @@ def aarch64():
     """run(*args) -> the script's CompletedProcess: `bcn ARGS` on aarch64 (or `python SCRIPT ...`)."""
 
     def run(*args, timeout=1200):
-        done = subprocess.run([str(SCRIPT), str(WORKDIR), *map(str, args)], capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            [str(SCRIPT), str(WORKDIR), *map(str, args)], capture_output=True, text=True, timeout=timeout
+        )
         assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
         return done
 
@@ -94,17 +102,27 @@ def _assert_same_detections(aarch64: list[dict], x86: list[dict]) -> None:
     assert len(aarch64) == len(x86) > 0
     left = list(aarch64)
     for want in x86:
-        match = next((got for got in left if got["image_id"] == want["image_id"] and got["class"] == want["class"]
-                      and abs(got["score"] - want["score"]) <= 1e-4
-                      and np.allclose(got["bbox"], want["bbox"], rtol=0, atol=0.02)), None)
+        match = next(
+            (
+                got
+                for got in left
+                if got["image_id"] == want["image_id"]
+                and got["class"] == want["class"]
+                and abs(got["score"] - want["score"]) <= 1e-4
+                and np.allclose(got["bbox"], want["bbox"], rtol=0, atol=0.02)
+            ),
+            None,
+        )
         assert match is not None, f"no aarch64 detection like this x86 one: {want}"
         left.remove(match)
 
 
 def test_detect_binary_model_through_the_delegate_matches_x86(aarch64, models, images, tmp_path):
     x86_json, aarch64_json = tmp_path / "x86.json", tmp_path / "aarch64.json"
-    result = CliRunner().invoke(main, ["detect", str(models["binary"]), "--engine", "tflite", "--source", str(images),
-                                       "--json-out", str(x86_json)])
+    result = CliRunner().invoke(
+        main,
+        ["detect", str(models["binary"]), "--engine", "tflite", "--source", str(images), "--json-out", str(x86_json)],
+    )
     assert result.exit_code == 0, result.output
 
     done = aarch64("detect", models["binary"], "--engine", "tflite", "--source", images, "--json-out", aarch64_json)
@@ -116,8 +134,19 @@ def test_detect_binary_model_through_the_delegate_matches_x86(aarch64, models, i
 
 def test_bench_binary_model_and_float_twin(aarch64, models, tmp_path):
     report = tmp_path / "bench.json"
-    aarch64("bench", models["binary"], models["float32"], "--engine", "tflite", "--runs", "2", "--warmup", "1",
-            "--json", report)
+    aarch64(
+        "bench",
+        models["binary"],
+        models["float32"],
+        "--engine",
+        "tflite",
+        "--runs",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+        report,
+    )
     data = json.loads(report.read_text())
     assert data["machine"]["arch"] == "aarch64" and "ai-edge-litert" in data["libraries"]
     results = {r["variant"]: r for r in data["results"]}
@@ -143,8 +172,9 @@ def test_delegate_matches_lce_bit_for_bit(aarch64, models, tmp_path):
     written = write_op_cases(folder, "bcn-tiny", models["binary"].read_bytes())
     for number, recipe in enumerate(random_recipes(0)):
         written += write_op_cases(folder, recipe.name, convert(build_recipe(recipe, 0)), seed=number)
-    done = aarch64("python", REPO / "tests" / "lce_parity_check.py", folder, "--kernel", "neon", "scalar",
-                   "--threads", "1", "2")
+    done = aarch64(
+        "python", REPO / "tests" / "lce_parity_check.py", folder, "--kernel", "neon", "scalar", "--threads", "1", "2"
+    )
     summary = re.search(r"(\d+) cases, (\d+) outputs checked .*: (\d+) mismatches", done.stderr)
     assert summary and int(summary[1]) == len(written) > 40 and int(summary[3]) == 0, done.stdout + done.stderr
 

@@ -11,7 +11,7 @@ DETECTION = Detection(class_id=0, class_name="disc", score=0.87, box=(40.0, 40.0
 def text_rows(canvas: np.ndarray, box_top: int) -> int:
     """Rows holding the label's white text: the light pixels above the box's white contrast edge
     on a black image ("disc 0.87" has no descenders)."""
-    return int((canvas[:box_top - 3].min(axis=2) > 128).any(axis=1).sum())
+    return int((canvas[: box_top - 3].min(axis=2) > 128).any(axis=1).sum())
 
 
 def test_a_96_px_image_is_drawn_enlarged_with_legible_text():

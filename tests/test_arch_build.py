@@ -11,7 +11,11 @@ from bcn.cli import main
 
 
 def binary_convs(model):
-    return [l for l in model.layers if getattr(l, "input_quantizer", None) and getattr(l, "kernel_quantizer", None)]
+    return [
+        layer
+        for layer in model.layers
+        if getattr(layer, "input_quantizer", None) and getattr(layer, "kernel_quantizer", None)
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +31,11 @@ def test_preset_builds_at_its_input_size(name, float_twin):
     z = 256 if name == "rn50-256" else 512
     assert model.input_shape == (None, z, z, 3)
     assert model.output_names == ["heatmap", "size", "offset"]
-    assert [tuple(o.shape) for o in model.outputs] == [(None, z // 4, z // 4, 20), (None, z // 4, z // 4, 2),
-                                                       (None, z // 4, z // 4, 2)]
+    assert [tuple(o.shape) for o in model.outputs] == [
+        (None, z // 4, z // 4, 20),
+        (None, z // 4, z // 4, 2),
+        (None, z // 4, z // 4, 2),
+    ]
     binary = not PRESETS[name].spec.startswith("rn(") and not float_twin and not PRESETS[name].float_twin
     assert bool(binary_convs(model)) == binary
 
@@ -45,8 +52,8 @@ def test_binary_layers_follow_the_notation():
     model = build_model("qn(64) qn([2x32, 3x64]) tp(2)([16]) h(8)", num_classes=2)
     convs = binary_convs(model)
     assert len(convs) == 5
-    assert all(l.name.startswith("encoder_") for l in convs)
-    assert all(l.pad_values == 1.0 for l in convs)
+    assert all(conv.name.startswith("encoder_") for conv in convs)
+    assert all(conv.pad_values == 1.0 for conv in convs)
     assert model.outputs[0].shape[1:] == (16, 16, 2)
 
 
@@ -56,7 +63,8 @@ def test_custom_builder_file(tmp_path):
         "from bcn.arch.model import build_from_spec\n"
         "from bcn.arch.notation import parse_spec\n"
         "def build(input_size, num_classes, float_twin):\n"
-        "    return build_from_spec(parse_spec(f'qn({input_size}) qn([1x32, 1x64]) tp(2)([16]) h(8)'), num_classes, float_twin)\n"
+        "    spec = parse_spec(f'qn({input_size}) qn([1x32, 1x64]) tp(2)([16]) h(8)')\n"
+        "    return build_from_spec(spec, num_classes, float_twin)\n"
     )
     model = build_model(str(builder), input_size=64, num_classes=4)
     assert model.outputs[0].shape[1:] == (16, 16, 4)

@@ -72,7 +72,21 @@ def test_arch_list_shows_every_preset_with_its_paper_row():
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [row["name"] for row in rows] == [
-        "q0", "q1", "q2", "q2a", "q2b", "q2c", "q2d", "q2e", "q3", "q4", "q5", "rtb", "rn50", "rn50-256"]
+        "q0",
+        "q1",
+        "q2",
+        "q2a",
+        "q2b",
+        "q2c",
+        "q2d",
+        "q2e",
+        "q3",
+        "q4",
+        "q5",
+        "rtb",
+        "rn50",
+        "rn50-256",
+    ]
     notes = {row["name"]: row["note"] for row in rows}
     assert notes["q2c"] == "Table 2, q2c: 'binarize second half of encoder', paper's mAP 58.2"
     assert notes["rn50-256"] == "Table 2, rn50/2: 'transfer learning, 256 input', paper's mAP 63.8*"

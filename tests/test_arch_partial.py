@@ -35,24 +35,34 @@ def _unnamed(config):
 
 def layers(model) -> list:
     """Each layer's class and config without names: two models with equal lists are the same graph."""
-    return [(type(layer).__name__, json.dumps(_unnamed(layer.get_config()), sort_keys=True, default=str))
-            for layer in model.layers]
+    return [
+        (type(layer).__name__, json.dumps(_unnamed(layer.get_config()), sort_keys=True, default=str))
+        for layer in model.layers
+    ]
 
 
 def masks(model) -> list[bool]:
     """Per residual block of the encoder, in order: is its 3x3 conv binary?"""
-    return [layer.input_quantizer is not None for layer in model.layers
-            if layer.name.startswith("encoder_") and type(layer).__name__ == "QuantConv2D" and layer.kernel_size == (3, 3)]
+    return [
+        layer.input_quantizer is not None
+        for layer in model.layers
+        if layer.name.startswith("encoder_") and type(layer).__name__ == "QuantConv2D" and layer.kernel_size == (3, 3)
+    ]
 
 
-@pytest.mark.parametrize("text, drawn", [
-    ("qn(512) qn([2x128, 4x256, 8x324:f, 10x512:f]) tp(4)([128, 64, 16]) h(64)", None),
-    ("qn(512) qn([2x128:f, 4x256:f, 8x324, 10x512]) tp(4)([128, 64, 16]) h(64)", None),
-    ("qn(512) qn([2x128, 4x256, 8x324, 10x512]:p0.5) tp(4)([128, 64, 16]) h(64)",
-     "qn(512) qn([2x128:f, 4x256:bbfb, 8x324:fbbfffbf, 10x512:fbffffbfff]) tp(4)([128, 64, 16]) h(64)"),
-    ("qn(64) qn([2x32:bf, 3x64:fbf]) tp(2)([16]) h(8)", None),
-    ("qn(64) qn([2x32, 3x64]:f) tp(2)([16]) h(8)", None),
-])
+@pytest.mark.parametrize(
+    "text, drawn",
+    [
+        ("qn(512) qn([2x128, 4x256, 8x324:f, 10x512:f]) tp(4)([128, 64, 16]) h(64)", None),
+        ("qn(512) qn([2x128:f, 4x256:f, 8x324, 10x512]) tp(4)([128, 64, 16]) h(64)", None),
+        (
+            "qn(512) qn([2x128, 4x256, 8x324, 10x512]:p0.5) tp(4)([128, 64, 16]) h(64)",
+            "qn(512) qn([2x128:f, 4x256:bbfb, 8x324:fbbfffbf, 10x512:fbffffbfff]) tp(4)([128, 64, 16]) h(64)",
+        ),
+        ("qn(64) qn([2x32:bf, 3x64:fbf]) tp(2)([16]) h(8)", None),
+        ("qn(64) qn([2x32, 3x64]:f) tp(2)([16]) h(8)", None),
+    ],
+)
 def test_specs_print_as_they_parse(text, drawn):
     spec = parse_spec(text)
     assert str(spec) == text and parse_spec(str(spec)) == spec
@@ -65,16 +75,19 @@ def test_shorthands_mean_the_same_spec():
     assert parse_spec(SMALL.format(":p0.50")) == parse_spec("qn(64) qn([2x32:p.5, 3x64:p0.5]) tp(2)([16]) h(8)")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("qn(64) qn([2x32:bfb, 3x64]) tp(2)([16]) h(8)", "or a mask of 2 letters b/f at column 17, found 'bfb"),
-    ("qn(64) qn([2x32:p1.5, 3x64]) tp(2)([16]) h(8)", "'pP' (0 <= P <= 1) or a mask of 2 letters b/f at column 17"),
-    ("qn(64) qn([2x32:bx, 3x64]) tp(2)([16]) h(8)", "at column 17, found 'bx"),
-    ("qn(64) qn([2x32, 3x64]:bf) tp(2)([16]) h(8)", "expected 'b', 'f', 'pP' (0 <= P <= 1) at column 24"),
-    ("qn(64) qn([2x32:, 3x64]) tp(2)([16]) h(8)", "at column 17, found ', 3x64"),
-    ("qn(64) qn([2x32, 3x64]:p) tp(2)([16]) h(8)", "at column 24, found 'p) tp"),
-    ("qn(64) qn([2x32 3x64]) tp(2)([16]) h(8)", "expected ',', ':' or ']' at column 17"),
-    ("rtb(64) qn([2x32]) tp(4)([16, 8, 4]) h(8)", "expected a decoder 'tp(k)([f, ...])' at column 9"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("qn(64) qn([2x32:bfb, 3x64]) tp(2)([16]) h(8)", "or a mask of 2 letters b/f at column 17, found 'bfb"),
+        ("qn(64) qn([2x32:p1.5, 3x64]) tp(2)([16]) h(8)", "'pP' (0 <= P <= 1) or a mask of 2 letters b/f at column 17"),
+        ("qn(64) qn([2x32:bx, 3x64]) tp(2)([16]) h(8)", "at column 17, found 'bx"),
+        ("qn(64) qn([2x32, 3x64]:bf) tp(2)([16]) h(8)", "expected 'b', 'f', 'pP' (0 <= P <= 1) at column 24"),
+        ("qn(64) qn([2x32:, 3x64]) tp(2)([16]) h(8)", "at column 17, found ', 3x64"),
+        ("qn(64) qn([2x32, 3x64]:p) tp(2)([16]) h(8)", "at column 24, found 'p) tp"),
+        ("qn(64) qn([2x32 3x64]) tp(2)([16]) h(8)", "expected ',', ':' or ']' at column 17"),
+        ("rtb(64) qn([2x32]) tp(4)([16, 8, 4]) h(8)", "expected a decoder 'tp(k)([f, ...])' at column 9"),
+    ],
+)
 def test_bad_specs_point_at_the_problem(text, message):
     with pytest.raises(SpecError, match="^bad spec") as error:
         parse_spec(text)
@@ -82,8 +95,10 @@ def test_bad_specs_point_at_the_problem(text, message):
 
 
 def test_a_bad_spec_is_a_one_line_error_on_the_command_line():
-    code = "import sys; sys.argv = ['bcn', 'arch', 'info', 'qn(64) qn([2x32:bfb, 3x64]) tp(2)([16]) h(8)']\n" \
-           "from bcn.cli import main\nmain()\n"
+    code = (
+        "import sys; sys.argv = ['bcn', 'arch', 'info', 'qn(64) qn([2x32:bfb, 3x64]) tp(2)([16]) h(8)']\n"
+        "from bcn.cli import main\nmain()\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "column 17" in result.stderr
@@ -112,11 +127,14 @@ def test_masks_follow_the_spec_and_the_float_twin_overrides_them():
     assert not any(masks(build_model("qn(64) qn([2x32:bf, 3x64:fbf]) tp(2)([16]) h(8)", float_twin=True)))
 
 
-@pytest.mark.parametrize("preset, spec", [
-    ("q2b", "qn(512) qn([2x128, 4x256, 8x324:f, 10x512:f]) tp(4)([128, 64, 16]) h(64)"),
-    ("q2c", "qn(512) qn([2x128:ff, 4x256:ffff, 8x324:b, 10x512]) tp(4)([128, 64, 16]) h(64)"),
-    ("q2d", "qn(512) qn([2x128:p0.5, 4x256:p0.5, 8x324:p0.5, 10x512:p0.5]) tp(4)([128, 64, 16]) h(64)"),
-])
+@pytest.mark.parametrize(
+    "preset, spec",
+    [
+        ("q2b", "qn(512) qn([2x128, 4x256, 8x324:f, 10x512:f]) tp(4)([128, 64, 16]) h(64)"),
+        ("q2c", "qn(512) qn([2x128:ff, 4x256:ffff, 8x324:b, 10x512]) tp(4)([128, 64, 16]) h(64)"),
+        ("q2d", "qn(512) qn([2x128:p0.5, 4x256:p0.5, 8x324:p0.5, 10x512:p0.5]) tp(4)([128, 64, 16]) h(64)"),
+    ],
+)
 def test_a_spec_string_equals_its_preset(preset, spec):
     named, written = build_model(preset, input_size=128), build_model(spec, input_size=128)
     assert layers(named) == layers(written)

@@ -19,8 +19,21 @@ def sweep(*args):
 
 
 def test_cost_table_in_every_format(tmp_path):
-    out = sweep("q1", "q2b", TINY, "-z", "64", "--json", str(tmp_path / "s.json"), "--csv", str(tmp_path / "s.csv"),
-                "--markdown", str(tmp_path / "s.md"), "--plot", str(tmp_path / "s.png"))
+    out = sweep(
+        "q1",
+        "q2b",
+        TINY,
+        "-z",
+        "64",
+        "--json",
+        str(tmp_path / "s.json"),
+        "--csv",
+        str(tmp_path / "s.csv"),
+        "--markdown",
+        str(tmp_path / "s.md"),
+        "--plot",
+        str(tmp_path / "s.png"),
+    )
     rows = json.loads((tmp_path / "s.json").read_text())
     assert [row["name"] for row in rows] == ["q1", "q2b", "#3"]
     assert all(row["input_size"] == 64 for row in rows)
@@ -53,11 +66,14 @@ def test_results_of_bcn_eval_go_on_the_row_of_their_spec(tmp_path):
     assert result.exit_code != 0 and "none of the swept specs" in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["qn(64) qn([1x32:bb, 1x64]) tp(2)([16]) h(8)"], "column 17"),
-    (["q1", "-z", "100"], "multiple of 32"),
-    (["q1", "--plot", "/no/such/folder/fig.png"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["qn(64) qn([1x32:bb, 1x64]) tp(2)([16]) h(8)"], "column 17"),
+        (["q1", "-z", "100"], "multiple of 32"),
+        (["q1", "--plot", "/no/such/folder/fig.png"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_line(args, message, tmp_path):
     result = CliRunner().invoke(main, ["arch", "sweep", *args])
     assert result.exit_code != 0 and message in result.output
@@ -67,10 +83,25 @@ def test_bad_input_is_one_line(args, message, tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # four TFLite conversions: minutes on a busy 2-core machine
 def test_measured_sweep_of_two_designs(tmp_path):
-    specs = ["qn(64) qn([1x32, 2x64, 2x64, 1x128]:p0.5) tp(2)([16, 16, 16]) h(16)",
-             "rtb(64) tp(4)([16, 16, 16]) h(16)"]
-    out = sweep(*specs, "--input-size", "64", "--measure", "--runs", "2", "--seed", "3", "--keep", str(tmp_path / "m"),
-                "--json", str(tmp_path / "s.json"), "--markdown", str(tmp_path / "s.md"), "--plot", str(tmp_path / "s.png"))
+    specs = ["qn(64) qn([1x32, 2x64, 2x64, 1x128]:p0.5) tp(2)([16, 16, 16]) h(16)", "rtb(64) tp(4)([16, 16, 16]) h(16)"]
+    out = sweep(
+        *specs,
+        "--input-size",
+        "64",
+        "--measure",
+        "--runs",
+        "2",
+        "--seed",
+        "3",
+        "--keep",
+        str(tmp_path / "m"),
+        "--json",
+        str(tmp_path / "s.json"),
+        "--markdown",
+        str(tmp_path / "s.md"),
+        "--plot",
+        str(tmp_path / "s.png"),
+    )
     rows = json.loads((tmp_path / "s.json").read_text())
     assert len(rows) == 2
     for row in rows:

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from runtime_models import INPUT_SIZE, TINY, shared_models
 
 from bcn.cli import main
 from bcn.runtime.engines import default_engine
-from runtime_models import INPUT_SIZE, TINY, shared_models
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +22,33 @@ def models(tmp_path_factory):
 def report(models, tmp_path_factory):
     """One interleaved run of the binary model and its float twin at 1 and 2 threads."""
     out = tmp_path_factory.mktemp("bench")
-    result = CliRunner().invoke(main, [
-        "bench", str(models["binary"]), str(models["float32"]), "--threads", "1,2", "--runs", "4", "--warmup", "1",
-        "--json", str(out / "bench.json"), "--markdown", str(out / "bench.md"), "--plot", str(out / "bench.png"),
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            str(models["binary"]),
+            str(models["float32"]),
+            "--threads",
+            "1,2",
+            "--runs",
+            "4",
+            "--warmup",
+            "1",
+            "--json",
+            str(out / "bench.json"),
+            "--markdown",
+            str(out / "bench.md"),
+            "--plot",
+            str(out / "bench.png"),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    return {"output": result.output, "json": json.loads((out / "bench.json").read_text()),
-            "markdown": (out / "bench.md").read_text(), "plot": (out / "bench.png").read_bytes()}
+    return {
+        "output": result.output,
+        "json": json.loads((out / "bench.json").read_text()),
+        "markdown": (out / "bench.md").read_text(),
+        "plot": (out / "bench.png").read_bytes(),
+    }
 
 
 def test_json_names_the_machine_libraries_and_options(report):
@@ -45,7 +65,8 @@ def test_json_names_the_machine_libraries_and_options(report):
 def test_one_result_per_model_and_thread_count(report, models):
     results = report["json"]["results"]
     assert sorted((r["model"], r["threads"]) for r in results) == sorted(
-        (str(models[v]), t) for v in ("binary", "float32") for t in (1, 2))
+        (str(models[v]), t) for v in ("binary", "float32") for t in (1, 2)
+    )
     for r in results:
         assert r["engine"] == default_engine(r["variant"] == "binary")
         assert r["options"]["threads"] == r["threads"] and r["interleaved"] is True
@@ -71,7 +92,9 @@ def test_same_architecture_is_compared_per_thread_count(report, models):
         assert c["binary"]["model"] == str(models["binary"]) and c["float32"]["model"] == str(models["float32"])
         assert c["int8"] is None and c["binary"]["engine"] == default_engine(True)
         binary, float32 = by_key[(c["binary"]["model"], c["threads"])], by_key[(c["float32"]["model"], c["threads"])]
-        assert c["binary_over_float32"]["mean"] == pytest.approx(binary["latency_ms"]["mean"] / float32["latency_ms"]["mean"])
+        assert c["binary_over_float32"]["mean"] == pytest.approx(
+            binary["latency_ms"]["mean"] / float32["latency_ms"]["mean"]
+        )
         assert c["binary_over_int8"] is None
     assert "binary/float32" in report["output"] and "binary vs full precision" in report["output"]
 
@@ -98,17 +121,33 @@ def test_model_without_metadata(models, tmp_path):
     assert result.exit_code == 2 and "has no bcn metadata" in result.output and "--input-size" in result.output
     assert not out.exists() and list(tmp_path.iterdir()) == [foreign]
     with pytest.warns(UserWarning, match="no bcn metadata"):
-        result = CliRunner().invoke(main, ["bench", str(foreign), "--runs", "2", "--input-size", str(INPUT_SIZE),
-                                           "--classes", "cat,dog,bird", "--json", str(out)])
+        result = CliRunner().invoke(
+            main,
+            [
+                "bench",
+                str(foreign),
+                "--runs",
+                "2",
+                "--input-size",
+                str(INPUT_SIZE),
+                "--classes",
+                "cat,dog,bird",
+                "--json",
+                str(out),
+            ],
+        )
     assert result.exit_code == 0, result.output
     [entry] = json.loads(out.read_text())["results"]
     assert entry["variant"] is None and entry["engine"] == "tflite"
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"TFL3 but not really", "not a TFLite flatbuffer"),
-    (None, "damaged TFLite flatbuffer"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"TFL3 but not really", "not a TFLite flatbuffer"),
+        (None, "damaged TFLite flatbuffer"),
+    ],
+)
 def test_bad_models_are_one_line_errors(models, tmp_path, content, message):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(content if content is not None else models["binary"].read_bytes()[:5000])
@@ -132,10 +171,16 @@ def test_unreadable_image_and_bad_options(models, tmp_path):
 
 
 def test_plot_without_matplotlib_fails_before_measuring(models, tmp_path):
-    code = ("import sys\nsys.modules['matplotlib'] = None\n"
-            "from bcn.cli import main\nmain(['bench', sys.argv[1], '--plot', sys.argv[2]])\n")
-    result = subprocess.run([sys.executable, "-c", code, str(models["float32"]), str(tmp_path / "plot.png")],
-                            capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys\nsys.modules['matplotlib'] = None\n"
+        "from bcn.cli import main\nmain(['bench', sys.argv[1], '--plot', sys.argv[2]])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(models["float32"]), str(tmp_path / "plot.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "--plot needs matplotlib, which is not installed: pip install matplotlib" in result.stderr
     assert "bench" not in result.stdout and list(tmp_path.iterdir()) == []
@@ -143,11 +188,17 @@ def test_plot_without_matplotlib_fails_before_measuring(models, tmp_path):
 
 def test_lce_model_without_lce_or_benchmark_binary(models, tmp_path):
     """On a machine without the LCE wheel, bcn's LCE delegate and lce_benchmark_model: what to install, where."""
-    code = ("import sys\nsys.modules['larq_compute_engine'] = None\n"
-            "from bcn.cli import main\nmain(['bench', sys.argv[1], '--runs', '1'])\n")
-    result = subprocess.run([sys.executable, "-c", code, str(models["binary"])], capture_output=True, text=True,
-                            timeout=300, env={"PATH": str(tmp_path), "HOME": str(tmp_path),
-                                              "BCN_LCE_DELEGATE": str(tmp_path / "missing.so")})
+    code = (
+        "import sys\nsys.modules['larq_compute_engine'] = None\n"
+        "from bcn.cli import main\nmain(['bench', sys.argv[1], '--runs', '1'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(models["binary"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path), "BCN_LCE_DELEGATE": str(tmp_path / "missing.so")},
+    )
     assert result.returncode == 2, result.stderr
     error = result.stderr.strip().splitlines()[-1]
     assert "pip install larq-compute-engine" in error and "https://github.com/larq/compute-engine/releases" in error
@@ -163,8 +214,22 @@ def test_lce_models_through_lce_benchmark_model(models, tmp_path):
 
     binary = stand_in_binary(tmp_path, OUTPUT_TF216)
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(main, ["bench", str(models["binary"]), str(models["float32"]), "--runs", "2",
-                                       "--warmup", "0", "--lce-benchmark-binary", str(binary), "--json", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            str(models["binary"]),
+            str(models["float32"]),
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--lce-benchmark-binary",
+            str(binary),
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     external = next(r for r in report["results"] if r["variant"] == "binary")
@@ -180,32 +245,71 @@ def test_sweep_measures_binary_models_on_both_engines(models, tmp_path):
     from bcn.runtime.delegate import available_kernels
 
     out = tmp_path / "sweep.json"
-    result = CliRunner().invoke(main, ["bench", str(models["binary"]), str(models["float32"]), "--sweep",
-                                       "--runs", "2", "--warmup", "0", "--json", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            str(models["binary"]),
+            str(models["float32"]),
+            "--sweep",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     results = json.loads(out.read_text())["results"]
-    binary = {(r["engine"], r["options"]["use_xnnpack"], r["options"].get("use_indirect_bgemm"), r["options"].get("kernel"))
-              for r in results if r["variant"] == "binary"}
+    binary = {
+        (r["engine"], r["options"]["use_xnnpack"], r["options"].get("use_indirect_bgemm"), r["options"].get("kernel"))
+        for r in results
+        if r["variant"] == "binary"
+    }
     kernels = available_kernels()
     assert "scalar" in kernels
     assert binary == {("tflite", xnnpack, None, kernel) for xnnpack in (True, False) for kernel in kernels} | {
-        ("lce", xnnpack, indirect, None) for xnnpack in (True, False) for indirect in (True, False)}
+        ("lce", xnnpack, indirect, None) for xnnpack in (True, False) for indirect in (True, False)
+    }
     assert {r["engine"] for r in results if r["variant"] == "float32"} == {"tflite"}
-    assert all(r["library"].endswith("+ bcn-lce delegate") for r in results
-               if r["variant"] == "binary" and r["engine"] == "tflite")
+    assert all(
+        r["library"].endswith("+ bcn-lce delegate")
+        for r in results
+        if r["variant"] == "binary" and r["engine"] == "tflite"
+    )
 
 
 def test_kernel_path_is_forced_recorded_and_refused_where_missing(models, tmp_path):
     out = tmp_path / "scalar.json"
-    result = CliRunner().invoke(main, ["bench", str(models["binary"]), "--engine", "tflite", "--kernel", "scalar",
-                                       "--threads", "2", "--runs", "1", "--warmup", "0", "--json", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            str(models["binary"]),
+            "--engine",
+            "tflite",
+            "--kernel",
+            "scalar",
+            "--threads",
+            "2",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     [run] = json.loads(out.read_text())["results"]
     assert run["options"]["kernel"] == "scalar" and run["options"]["threads"] == 2
     assert "bcn-lce scalar" in result.output
     missing = "avx2" if platform.machine() == "aarch64" else "neon"
-    result = CliRunner().invoke(main, ["bench", str(models["binary"]), "--engine", "tflite", "--kernel", missing,
-                                       "--runs", "1", "--warmup", "0"])
+    result = CliRunner().invoke(
+        main,
+        ["bench", str(models["binary"]), "--engine", "tflite", "--kernel", missing, "--runs", "1", "--warmup", "0"],
+    )
     assert result.exit_code == 2
     assert f"kernel {missing} cannot run on this CPU" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
@@ -221,6 +325,8 @@ def test_an_output_naming_an_input_is_refused_before_measuring(models, tmp_path)
     for option, target in (("--json", models["float32"]), ("--markdown", image), ("--plot", image)):
         result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--image", str(image), option, str(target)])
         assert result.exit_code == 2, result.output
-        assert result.output.strip().splitlines()[-1] == \
-            f"Error: {target}: {option} would overwrite this input; choose another file"
+        assert (
+            result.output.strip().splitlines()[-1]
+            == f"Error: {target}: {option} would overwrite this input; choose another file"
+        )
     assert models["float32"].read_bytes() == before

@@ -67,11 +67,19 @@ def test_missing_extra_prints_the_install_line():
     assert "pip install 'bcn[train]'" in result.stderr
 
 
-@pytest.mark.parametrize("body, problem", [
-    ("def build(input_size, num_classes, float_twin):\n    raise RuntimeError('no such layer')\n",
-     "build() failed (RuntimeError: no such layer)"),
-    ("def build(input_size, num_classes, float_twin):\n    return None\n", "build() returned NoneType, not a Keras model"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        (
+            "def build(input_size, num_classes, float_twin):\n    raise RuntimeError('no such layer')\n",
+            "build() failed (RuntimeError: no such layer)",
+        ),
+        (
+            "def build(input_size, num_classes, float_twin):\n    return None\n",
+            "build() returned NoneType, not a Keras model",
+        ),
+    ],
+)
 def test_a_builder_that_fails_is_one_line(tmp_path, body, problem):
     builder = tmp_path / "mine.py"
     builder.write_text(body)
@@ -92,8 +100,9 @@ def test_a_spec_too_big_for_memory_is_refused_before_it_is_built(tmp_path):
 
 def test_training_refuses_activations_that_cannot_fit(synth_voc, tmp_path):
     spec = "qn(16384) qn([1x256, 1x256, 1x256, 1x256]) tp(2)([32, 32, 32]) h(16)"
-    result = run_bcn("train", "--arch", spec, "--data", str(synth_voc), "--out", str(tmp_path / "run"),
-                     "--batch-size", "32")
+    result = run_bcn(
+        "train", "--arch", spec, "--data", str(synth_voc), "--out", str(tmp_path / "run"), "--batch-size", "32"
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "activations per image x 32" in last and "GiB" in last, last
@@ -105,5 +114,8 @@ def test_arch_build_never_overwrites_its_builder(tmp_path):
     builder.write_text("def build(input_size, num_classes, float_twin):\n    return None\n")
     result = run_bcn("arch", "build", str(builder), "-o", str(builder))
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == f"Error: {builder}: --output would overwrite this input; choose another file"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"Error: {builder}: --output would overwrite this input; choose another file"
+    )
     assert "return None" in builder.read_text()

@@ -27,14 +27,17 @@ def test_values_that_fit_come_back_typed(tmp_path):
     assert _run().output.strip() == repr((None, None, (1,), None))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--count", "0"], "must be positive, got 0"),
-    (["--minutes", "-1"], "must be positive, got -1.0"),
-    (["--count", "x"], "'x' is not a valid integer"),
-    (["--threads", "one"], "expected a comma-separated list of integers like 1,2,4, got 'one'"),
-    (["--threads", "2,0"], "thread counts must be at least 1, got '2,0'"),
-    (["--threads", ","], "thread counts must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--count", "0"], "must be positive, got 0"),
+        (["--minutes", "-1"], "must be positive, got -1.0"),
+        (["--count", "x"], "'x' is not a valid integer"),
+        (["--threads", "one"], "expected a comma-separated list of integers like 1,2,4, got 'one'"),
+        (["--threads", "2,0"], "thread counts must be at least 1, got '2,0'"),
+        (["--threads", ","], "thread counts must be at least 1"),
+    ],
+)
 def test_bad_values_name_the_option(args, message):
     result = _run(*args)
     assert result.exit_code == 2 and message in result.output and f"'{args[0]}'" in result.output, result.output
@@ -42,8 +45,10 @@ def test_bad_values_name_the_option(args, message):
 
 def test_an_output_file_needs_an_existing_folder_and_is_no_folder(tmp_path):
     (tmp_path / "taken").write_text("")
-    for out, message in [(tmp_path / "absent" / "x.json", f"folder {tmp_path / 'absent'} does not exist"),
-                         (tmp_path / "taken" / "x.json", f"{tmp_path / 'taken'} is a file, not a folder"),
-                         (tmp_path, "is a directory")]:
+    for out, message in [
+        (tmp_path / "absent" / "x.json", f"folder {tmp_path / 'absent'} does not exist"),
+        (tmp_path / "taken" / "x.json", f"{tmp_path / 'taken'} is a file, not a folder"),
+        (tmp_path, "is a directory"),
+    ]:
         result = _run("--out", out)
         assert result.exit_code == 2 and message in result.output, result.output

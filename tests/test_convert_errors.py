@@ -2,9 +2,9 @@
 
 import os
 import signal
-import time
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,7 +61,9 @@ def test_not_a_centernet(tmp_path):
     import tensorflow as tf
 
     inputs = tf.keras.Input((32, 32, 3))
-    tf.keras.Model(inputs, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(inputs))).save(tmp_path / "classifier.h5")
+    tf.keras.Model(inputs, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(inputs))).save(
+        tmp_path / "classifier.h5"
+    )
     code, lines = convert(tmp_path / "classifier.h5")
     assert_one_line_error(code, lines, "classifier.h5", "not a CenterNet")
     assert leftovers(tmp_path) == []
@@ -98,8 +100,9 @@ def test_unknown_baseline(tmp_path, model_path):
 
 
 def test_float_model_that_is_binary(tmp_path, model_path):
-    code, lines = convert(model_path, "-o", tmp_path / "model.tflite", "--baselines", "float32",
-                          "--float-model", model_path)
+    code, lines = convert(
+        model_path, "-o", tmp_path / "model.tflite", "--baselines", "float32", "--float-model", model_path
+    )
     assert_one_line_error(code, lines, "not a float twin")
     assert leftovers(tmp_path) == []
 
@@ -120,8 +123,9 @@ def test_failure_after_conversion_leaves_nothing(tmp_path, model_path, monkeypat
 
 def test_exit_code_and_stderr_in_a_real_process(tmp_path):
     """What a shell sees: status 2, one line on stderr, nothing on stdout."""
-    done = subprocess.run([sys.executable, "-m", "bcn", "convert", str(tmp_path / "absent.keras")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bcn", "convert", str(tmp_path / "absent.keras")], capture_output=True, text=True
+    )
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error")]
     assert errors == [f"Error: {tmp_path / 'absent.keras'}: file not found"], done.stderr
@@ -136,9 +140,24 @@ def _hidden(folder: Path) -> list[str]:
 def test_a_killed_conversion_leaves_no_temp_files_for_long(signum, tmp_path, model_path):
     """SIGTERM cleans up as Ctrl-C does; what kill -9 leaves, the next conversion removes."""
     output = tmp_path / "model.tflite"
-    process = subprocess.Popen([sys.executable, "-m", "bcn", "convert", str(model_path), "-o", str(output),
-                                "--baselines", "float32", "--samples", "1"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bcn",
+            "convert",
+            str(model_path),
+            "-o",
+            str(output),
+            "--baselines",
+            "float32",
+            "--samples",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not _hidden(tmp_path):  # the temp files exist from the start of the conversion
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -172,7 +191,8 @@ def test_a_file_used_as_a_folder_is_called_a_file(tmp_path, model_path):
 def test_an_output_naming_the_float_model_is_refused(tmp_path, model_path):
     twin = tmp_path / "twin.h5"
     twin.write_bytes(b"a float twin")
-    code, lines = convert(model_path, "-o", tmp_path / "model.tflite", "--baselines", "float32", "--float-model", twin,
-                          "--report", twin)
+    code, lines = convert(
+        model_path, "-o", tmp_path / "model.tflite", "--baselines", "float32", "--float-model", twin, "--report", twin
+    )
     assert_one_line_error(code, lines, f"{twin}: --report would overwrite this input")
     assert twin.read_bytes() == b"a float twin"

@@ -10,8 +10,24 @@ import pytest
 import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
 from bcn.runtime.metadata import MetadataError, read_metadata
 
-CONTRACT_KEYS = {"format", "classes", "input_size", "preprocessing", "output_stride", "outputs", "spec",
-                 "float_twin", "seed", "macs", "binary_macs", "binary_ratio", "eq_flops", "engine", "variant", "bcn_version"}
+CONTRACT_KEYS = {
+    "format",
+    "classes",
+    "input_size",
+    "preprocessing",
+    "output_stride",
+    "outputs",
+    "spec",
+    "float_twin",
+    "seed",
+    "macs",
+    "binary_macs",
+    "binary_ratio",
+    "eq_flops",
+    "engine",
+    "variant",
+    "bcn_version",
+}
 
 # Run in a fresh interpreter where importing TensorFlow (or anything built on it) fails.
 READ_WITHOUT_TENSORFLOW = """
@@ -43,9 +59,17 @@ def metadata():
     from bcn.converters.metadata import build_metadata
 
     cost = {"macs": 1000, "binary_macs": 900, "binary_ratio": 0.9, "eq_flops": 114.0625}
-    return build_metadata(classes=["circle", "square"], input_size=64, outputs={"heatmap": 2, "size": 0, "offset": 1},
-                          spec="qn(64) qn([1x32]) tp(2)([16]) h(8)", float_twin=False, cost=cost,
-                          engine="lce", variant="binary", seed=5)
+    return build_metadata(
+        classes=["circle", "square"],
+        input_size=64,
+        outputs={"heatmap": 2, "size": 0, "offset": 1},
+        spec="qn(64) qn([1x32]) tp(2)([16]) h(8)",
+        float_twin=False,
+        cost=cost,
+        engine="lce",
+        variant="binary",
+        seed=5,
+    )
 
 
 def test_metadata_has_the_contract_keys(metadata):

@@ -19,8 +19,14 @@ def converted(trained_model, synth_voc, tmp_path_factory):
     from bcn.converters.convert import convert
 
     out = tmp_path_factory.mktemp("converted") / "tiny.tflite"
-    return convert(trained_model, out, baselines=("float32", "int8"), data_root=synth_voc, samples=4,
-                   score_threshold=PARITY_THRESHOLD)
+    return convert(
+        trained_model,
+        out,
+        baselines=("float32", "int8"),
+        data_root=synth_voc,
+        samples=4,
+        score_threshold=PARITY_THRESHOLD,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +101,9 @@ def test_report_matches_the_files(converted):
     report = json.loads(Path(converted["report"]).read_text())
     for entry in report["files"].values():
         assert Path(entry["path"]).stat().st_size == entry["bytes"]
-    assert report["size_ratios"]["float32"] == pytest.approx(report["files"]["float32"]["bytes"] / report["files"]["binary"]["bytes"])
+    assert report["size_ratios"]["float32"] == pytest.approx(
+        report["files"]["float32"]["bytes"] / report["files"]["binary"]["bytes"]
+    )
 
 
 def test_checker_names_a_binary_layer_that_stayed_float(keras_model, graph):

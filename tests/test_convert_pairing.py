@@ -6,9 +6,17 @@ import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
 def _binary_conv(filters, kernel, name):
     import larq
 
-    return larq.layers.QuantConv2D(filters, kernel, padding="same", use_bias=False, name=name, pad_values=1.0,
-                                   input_quantizer="ste_sign", kernel_quantizer="ste_sign",
-                                   kernel_constraint="weight_clip")
+    return larq.layers.QuantConv2D(
+        filters,
+        kernel,
+        padding="same",
+        use_bias=False,
+        name=name,
+        pad_values=1.0,
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip",
+    )
 
 
 def branched_model():

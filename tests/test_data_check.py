@@ -68,7 +68,7 @@ def test_check_names_a_box_outside_its_image(synth_voc, tmp_path):
     xml = root / "Annotations" / f"{image_id}.xml"
     text = xml.read_text()
     start = text.index("<xmax>") + len("<xmax>")
-    xml.write_text(text[:start] + "500" + text[text.index("</xmax>"):])
+    xml.write_text(text[:start] + "500" + text[text.index("</xmax>") :])
     result = CliRunner().invoke(main, ["data", "check", str(root)])
     assert result.exit_code == 1, result.output
     assert f"{xml}: object '" in result.output and "500" in result.output

@@ -15,17 +15,30 @@ def write_coco(tmp_path, images, annotations):
     for image in images:
         (tmp_path / "images" / image["file_name"]).write_bytes(b"\xff\xd8")
     path = tmp_path / "instances.json"
-    path.write_text(json.dumps({"images": images, "annotations": annotations,
-                                "categories": [{"id": 18, "name": "dog"}, {"id": 1, "name": "person"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "images": images,
+                "annotations": annotations,
+                "categories": [{"id": 18, "name": "dog"}, {"id": 1, "name": "person"}],
+            }
+        )
+    )
     return path
 
 
 def test_boxes_classes_and_crowds(tmp_path):
-    path = write_coco(tmp_path, [{"id": 7, "file_name": "a.jpg", "width": 640, "height": 480},
-                                 {"id": 9, "file_name": "b.jpg", "width": 100, "height": 100}], [
-        {"image_id": 7, "category_id": 18, "bbox": [10.5, 20, 100, 50], "iscrowd": 0},
-        {"image_id": 7, "category_id": 1, "bbox": [600, 400, 60, 100], "iscrowd": 1},
-    ])
+    path = write_coco(
+        tmp_path,
+        [
+            {"id": 7, "file_name": "a.jpg", "width": 640, "height": 480},
+            {"id": 9, "file_name": "b.jpg", "width": 100, "height": 100},
+        ],
+        [
+            {"image_id": 7, "category_id": 18, "bbox": [10.5, 20, 100, 50], "iscrowd": 0},
+            {"image_id": 7, "category_id": 1, "bbox": [600, 400, 60, 100], "iscrowd": 1},
+        ],
+    )
     a, b = load_coco(path, tmp_path / "images")
     assert (a.image_id, a.width, a.height) == ("7", 640, 480)
     np.testing.assert_allclose(a.boxes, [[10.5, 20, 110.5, 70], [600, 400, 640, 480]])  # clipped to the image
@@ -35,8 +48,11 @@ def test_boxes_classes_and_crowds(tmp_path):
 
 
 def test_missing_image_and_empty_box_are_warned_and_skipped(tmp_path):
-    path = write_coco(tmp_path, [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], [
-        {"image_id": 1, "category_id": 18, "bbox": [1, 1, 0, 5]}])
+    path = write_coco(
+        tmp_path,
+        [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+        [{"image_id": 1, "category_id": 18, "bbox": [1, 1, 0, 5]}],
+    )
     data = json.loads(path.read_text())
     data["images"].append({"id": 2, "file_name": "gone.jpg", "width": 10, "height": 10})
     path.write_text(json.dumps(data))

@@ -17,8 +17,12 @@ from bcn.data import formats
 from bcn.data.voc import load_voc, read_class_names
 from bcn.errors import BcnError
 
-LAYOUTS = {"yolo": write_yolo, "roboflow-yolo": lambda voc, out: write_yolo(voc, out, roboflow=True),
-           "coco": write_coco, "roboflow-coco": lambda voc, out: write_coco(voc, out, roboflow=True)}
+LAYOUTS = {
+    "yolo": write_yolo,
+    "roboflow-yolo": lambda voc, out: write_yolo(voc, out, roboflow=True),
+    "coco": write_coco,
+    "roboflow-coco": lambda voc, out: write_coco(voc, out, roboflow=True),
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +32,9 @@ def layouts(synth_voc, tmp_path_factory):
     return {name: write(synth_voc, folder / name) for name, write in LAYOUTS.items()}
 
 
-@pytest.mark.parametrize("name, kind", [("yolo", "yolo"), ("roboflow-yolo", "yolo"), ("coco", "coco"),
-                                        ("roboflow-coco", "coco")])
+@pytest.mark.parametrize(
+    "name, kind", [("yolo", "yolo"), ("roboflow-yolo", "yolo"), ("coco", "coco"), ("roboflow-coco", "coco")]
+)
 def test_each_layout_reads_back_the_voc_objects(layouts, synth_voc, name, kind):
     root = layouts[name]
     assert formats.detect_format(root) == kind
@@ -96,8 +101,10 @@ def test_a_malformed_yolo_line_is_named_with_file_and_line(layouts, tmp_path):
     label.write_text("\n".join(lines[:1] + ["2 0.5 0.5 oops"] + lines[1:]) + "\n")
     result = CliRunner().invoke(main, ["data", "check", str(root)])
     assert result.exit_code == 1
-    assert (f"problem: {label}: line 2: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
-            f"got '2 0.5 0.5 oops'; image {label.stem}.jpg skipped") in result.output.splitlines()
+    assert (
+        f"problem: {label}: line 2: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
+        f"got '2 0.5 0.5 oops'; image {label.stem}.jpg skipped"
+    ) in result.output.splitlines()
     assert "Traceback" not in result.output and "1 problems found" in result.output
     other = sorted((root / "labels" / "train").iterdir())[0]
     other.write_text("9 0.5 0.5 0.1 0.1\n")
@@ -125,8 +132,10 @@ def test_a_malformed_coco_annotation_is_named_with_its_index_and_id(layouts, tmp
     first, second = document["annotations"][2], document["annotations"][3]
     result = CliRunner().invoke(main, ["data", "check", str(root)])
     assert result.exit_code == 1
-    assert (f"problem: {path}: annotation 2 (id {first['id']}): bbox [1, 2, 3] is not [x, y, width, height] numbers; "
-            f"image {first['image_id']} skipped") in result.output.splitlines()
+    assert (
+        f"problem: {path}: annotation 2 (id {first['id']}): bbox [1, 2, 3] is not [x, y, width, height] numbers; "
+        f"image {first['image_id']} skipped"
+    ) in result.output.splitlines()
     assert f"annotation 3 (id {second['id']}): category_id 99 is not among the categories" in result.output
     assert "Traceback" not in result.output
 
@@ -136,14 +145,31 @@ def test_train_and_eval_end_to_end(layouts, name, tmp_path):
     """A tiny model trains for one epoch on the layout and `bcn eval` scores it on its val split."""
     root, run = layouts[name], tmp_path / "run"
     runner = CliRunner()
-    result = runner.invoke(main, ["train", "--arch", "qn(64) qn([1x16, 1x16, 1x32, 1x32]) tp(2)([16, 16, 16]) h(8)",
-                                  "--data", str(root), "--out", str(run), "--epochs", "1", "--batch-size", "8",
-                                  "--eval-split", "val", "--seed", "0"])
+    result = runner.invoke(
+        main,
+        [
+            "train",
+            "--arch",
+            "qn(64) qn([1x16, 1x16, 1x32, 1x32]) tp(2)([16, 16, 16]) h(8)",
+            "--data",
+            str(root),
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--eval-split",
+            "val",
+            "--seed",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
     assert config["classes"] == list(formats.read_class_names(root)) and config["train_images"] == 32
     result = runner.invoke(main, ["eval", str(run / "model.h5"), "--data", str(root), "--split", "val", "--json"])
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.output[result.output.index("{"):])
+    metrics = json.loads(result.output[result.output.index("{") :])
     assert metrics["num_images"] == 8 and 0.0 <= metrics["map50_voc07"] <= 1.0
     assert set(metrics["per_class"]) == set(config["classes"])

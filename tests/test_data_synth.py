@@ -42,7 +42,9 @@ def test_same_seed_same_files_other_seed_other_images(tmp_path):
     b = write_synth(tmp_path / "b", images=6, size=64, seed=3)
     c = write_synth(tmp_path / "c", images=6, size=64, seed=4)
     for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
-        match, mismatch, errors = filecmp.cmpfiles(a / sub, b / sub, [p.name for p in (a / sub).iterdir()], shallow=False)
+        match, mismatch, errors = filecmp.cmpfiles(
+            a / sub, b / sub, [p.name for p in (a / sub).iterdir()], shallow=False
+        )
         assert not mismatch and not errors
     assert (a / "JPEGImages" / "000001.jpg").read_bytes() != (c / "JPEGImages" / "000001.jpg").read_bytes()
 
@@ -65,8 +67,11 @@ def test_a_killed_synth_leaves_nothing_the_next_run_keeps(tmp_path):
     import time
 
     out = tmp_path / "set"
-    process = subprocess.Popen([sys.executable, "-m", "bcn", "data", "synth", str(out), "--images", "100000"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bcn", "data", "synth", str(out), "--images", "100000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not any((tmp_path / name / "Annotations").is_dir() for name in os.listdir(tmp_path)):
         assert process.poll() is None and time.monotonic() < deadline

@@ -10,11 +10,15 @@ from bcn.errors import BcnError
 
 
 def annotation(filename, width, height, objects):
-    parts = [f"<annotation><filename>{filename}</filename>",
-             f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size>"]
+    parts = [
+        f"<annotation><filename>{filename}</filename>",
+        f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size>",
+    ]
     for name, (xmin, ymin, xmax, ymax), difficult in objects:
-        parts.append(f"<object><name>{name}</name><difficult>{difficult}</difficult><bndbox>"
-                     f"<xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>")
+        parts.append(
+            f"<object><name>{name}</name><difficult>{difficult}</difficult><bndbox>"
+            f"<xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>"
+        )
     return "".join(parts) + "</annotation>"
 
 
@@ -48,8 +52,13 @@ def test_one_based_corners_become_zero_based_and_difficult_is_kept(tmp_path):
 
 def test_roots_are_merged_in_order(tmp_path):
     a = make_root(tmp_path / "VOC2007", {"000005": annotation("000005.jpg", 10, 10, [("cat", (2, 2, 5, 5), 0)])})
-    b = make_root(tmp_path / "VOC2012", {"2008_000001": annotation("2008_000001.jpg", 20, 20, [("car", (1, 1, 20, 20), 0)]),
-                                         "2008_000002": annotation("2008_000002.jpg", 20, 20, [])})
+    b = make_root(
+        tmp_path / "VOC2012",
+        {
+            "2008_000001": annotation("2008_000001.jpg", 20, 20, [("car", (1, 1, 20, 20), 0)]),
+            "2008_000002": annotation("2008_000002.jpg", 20, 20, []),
+        },
+    )
     samples = load_voc([a, b], "trainval")
     assert [s.image_id for s in samples] == ["000005", "2008_000001", "2008_000002"]
     assert samples[2].boxes.shape == (0, 4) and samples[2].classes.shape == (0,)
@@ -57,14 +66,17 @@ def test_roots_are_merged_in_order(tmp_path):
 
 def test_malformed_empty_and_missing_files_are_warned_by_name_and_skipped(tmp_path):
     good = annotation("a.jpg", 10, 10, [("cat", (2, 2, 5, 5), 0)])
-    root = make_root(tmp_path / "voc", {
-        "a": good,
-        "broken": "<annotation><size><width>10</width>",
-        "empty": "",
-        "nosize": "<annotation><object><name>cat</name></object></annotation>",
-        "badbox": annotation("badbox.jpg", 10, 10, [("cat", (5, 5, 4, 9), 0)]),
-        "noxml": None,
-    })
+    root = make_root(
+        tmp_path / "voc",
+        {
+            "a": good,
+            "broken": "<annotation><size><width>10</width>",
+            "empty": "",
+            "nosize": "<annotation><object><name>cat</name></object></annotation>",
+            "badbox": annotation("badbox.jpg", 10, 10, [("cat", (5, 5, 4, 9), 0)]),
+            "noxml": None,
+        },
+    )
     (root / "JPEGImages" / "noimage.jpg").unlink(missing_ok=True)
     (root / "Annotations" / "noimage.xml").write_text(annotation("noimage.jpg", 10, 10, []))
     (root / "ImageSets" / "Main" / "trainval.txt").write_text("a\nbroken\nempty\nnosize\nbadbox\nnoxml\nnoimage\n")
@@ -78,7 +90,9 @@ def test_malformed_empty_and_missing_files_are_warned_by_name_and_skipped(tmp_pa
 
 
 def test_unknown_classes_are_counted_in_one_warning(tmp_path):
-    xml = annotation("a.jpg", 10, 10, [("cat", (2, 2, 5, 5), 0), ("unicorn", (1, 1, 3, 3), 0), ("unicorn", (1, 1, 3, 3), 0)])
+    xml = annotation(
+        "a.jpg", 10, 10, [("cat", (2, 2, 5, 5), 0), ("unicorn", (1, 1, 3, 3), 0), ("unicorn", (1, 1, 3, 3), 0)]
+    )
     root = make_root(tmp_path / "voc", {"a": xml})
     with pytest.warns(DataWarning, match="unicorn x2"):
         [sample] = load_voc(root, "trainval")
@@ -120,4 +134,5 @@ def test_a_missing_annotations_folder_is_one_warning(tmp_path):
     with pytest.warns(DataWarning) as caught:
         assert load_voc(root, "trainval") == []
     assert [str(w.message) for w in caught] == [
-        f"{root / 'Annotations'}: no such folder; the 48 images of split 'trainval' are skipped"]
+        f"{root / 'Annotations'}: no such folder; the 48 images of split 'trainval' are skipped"
+    ]

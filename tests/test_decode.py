@@ -6,8 +6,11 @@ from bcn.decode import decode
 
 
 def heads(height=16, width=16, classes=3):
-    return (np.zeros((height, width, classes), np.float32), np.zeros((height, width, 2), np.float32),
-            np.zeros((height, width, 2), np.float32))
+    return (
+        np.zeros((height, width, classes), np.float32),
+        np.zeros((height, width, 2), np.float32),
+        np.zeros((height, width, 2), np.float32),
+    )
 
 
 def test_peak_becomes_a_box_at_stride_4():

@@ -56,8 +56,9 @@ def test_refusals_reach_lce_delegate_users_from_allocate_tensors():
 
     module, _ = tflite_module(allow_tensorflow=False)
     for case in [case for case in REGRESSIONS if _refusal(case) and not case.get("resizes")]:
-        interpreter = module.Interpreter(model_content=build(case["base"], case.get("mutations", ())),
-                                         experimental_delegates=[lce_delegate()])
+        interpreter = module.Interpreter(
+            model_content=build(case["base"], case.get("mutations", ())), experimental_delegates=[lce_delegate()]
+        )
         with pytest.raises(RuntimeError) as error:
             interpreter.allocate_tensors()
         assert case["expect"] in str(error.value).splitlines()[0], (case["name"], str(error.value))
@@ -83,8 +84,11 @@ def test_crafted_model_is_one_line_exit_2_in_every_command(crafted_detector, syn
 
     image = tmp_path / "image.png"
     cv2.imwrite(str(image), np.zeros((48, 64, 3), np.uint8))
-    for args in (["detect", str(path), "--source", str(image)], ["bench", str(path), "--runs", "1", "--warmup", "0"],
-                 ["eval", str(path), "--data", str(synth_voc)]):
+    for args in (
+        ["detect", str(path), "--source", str(image)],
+        ["bench", str(path), "--runs", "1", "--warmup", "0"],
+        ["eval", str(path), "--data", str(synth_voc)],
+    ):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2, (args[0], result.output)
         lines = [line for line in result.output.splitlines() if line.startswith("Error: ")]
@@ -93,6 +97,7 @@ def test_crafted_model_is_one_line_exit_2_in_every_command(crafted_detector, syn
 
 
 # --- under the sanitizers ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sanitized_library(tmp_path_factory):
@@ -106,9 +111,19 @@ def sanitized_library(tmp_path_factory):
         pytest.skip("needs gcc's AddressSanitizer runtime (libasan)")
     build_dir = tmp_path_factory.mktemp("asan")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    for command in (["cmake", "-S", str(NATIVE), "-B", str(build_dir), *generator, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-                     "-DBCN_LCE_SANITIZE=ON"],
-                    ["cmake", "--build", str(build_dir), "--target", "bcn_lce_delegate", "--parallel", "2"]):
+    for command in (
+        [
+            "cmake",
+            "-S",
+            str(NATIVE),
+            "-B",
+            str(build_dir),
+            *generator,
+            "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+            "-DBCN_LCE_SANITIZE=ON",
+        ],
+        ["cmake", "--build", str(build_dir), "--target", "bcn_lce_delegate", "--parallel", "2"],
+    ):
         done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}{done.stderr}"
     return str(build_dir / delegate.LIBRARY_NAME)
@@ -142,7 +157,7 @@ def test_fuzzing_finds_no_crash_under_sanitizers(sanitized_library):
     assert {"ok", "allocate", "construct"} <= stages, stages
     # Refused at allocation: by the delegate, in one line naming op, node and field, or by LiteRT
     # itself for a tensor index out of range.
-    refused = [result[len("allocate: "):] for result in results if result.startswith("allocate: ")]
+    refused = [result[len("allocate: ") :] for result in results if result.startswith("allocate: ")]
     others = [result for result in refused if not re.match(r"Lce\w+ node \d+: \S", result)]
     assert all(result.startswith("Invalid tensor index") for result in others), others[:5]
     assert len(others) < len(refused) / 4

@@ -19,9 +19,26 @@ pytestmark = pytest.mark.slow
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "report"
     result = subprocess.run(
-        [sys.executable, "-m", "bcn", "demo", "--out", str(out), "--minutes", "0.3", "--images", "40",
-         "--runs", "3", "--threads", "1,2"],
-        capture_output=True, text=True, timeout=1500)
+        [
+            sys.executable,
+            "-m",
+            "bcn",
+            "demo",
+            "--out",
+            str(out),
+            "--minutes",
+            "0.3",
+            "--images",
+            "40",
+            "--runs",
+            "3",
+            "--threads",
+            "1,2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -33,10 +50,24 @@ def test_prints_where_the_report_is(demo_run):
 
 def test_every_artifact_exists(demo_run):
     out, _ = demo_run
-    for name in ("report.md", "demo.json", "eval.json", "convert.json", "bench.json", "bench.md",
-                 "latency.png", "pr_binary.png", "pr_float.png",
-                 "models/binary.tflite", "models/binary_float32.tflite", "models/binary_int8.tflite",
-                 "runs/binary/best.h5", "runs/float/best.h5", "runs/binary/config.json", "data/classes.txt"):
+    for name in (
+        "report.md",
+        "demo.json",
+        "eval.json",
+        "convert.json",
+        "bench.json",
+        "bench.md",
+        "latency.png",
+        "pr_binary.png",
+        "pr_float.png",
+        "models/binary.tflite",
+        "models/binary_float32.tflite",
+        "models/binary_int8.tflite",
+        "runs/binary/best.h5",
+        "runs/float/best.h5",
+        "runs/binary/config.json",
+        "data/classes.txt",
+    ):
         assert (out / name).is_file(), name
     assert len(list((out / "detections").glob("*.jpg"))) == 6
     assert not list(out.rglob(".*.tmp*")) and not [p for p in out.rglob(".*") if p.is_file()]
@@ -73,9 +104,12 @@ def test_report_sentences_say_what_the_json_says(demo_run):
     conversion = json.loads((out / "convert.json").read_text())
     converted, keras = (metric(evaluation[key]["map50_voc07"]) for key in ("binary_lce", "binary_keras"))
     difference = float(converted) - float(keras)
-    assert (f"its mAP@0.5 (VOC07) equals the Keras model's, {keras}" if converted == keras else
-            f"its mAP@0.5 (VOC07) is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras "
-            f"model's ({converted} vs {keras})") in report
+    assert (
+        f"its mAP@0.5 (VOC07) equals the Keras model's, {keras}"
+        if converted == keras
+        else f"its mAP@0.5 (VOC07) is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras "
+        f"model's ({converted} vs {keras})"
+    ) in report
     runtime = summary["detections"]["runtime"]
     assert f"with its defaults on the {runtime['engine']} engine ({runtime['library']}" in report
     parity = conversion["parity"]
@@ -84,11 +118,18 @@ def test_report_sentences_say_what_the_json_says(demo_run):
     for comparison in bench["comparisons"]:
         f32, i8 = comparison["binary_over_float32"]["p50"], comparison["binary_over_int8"]["p50"]
         thread_word = "thread" if comparison["threads"] == 1 else "threads"
-        assert (f"At {comparison['threads']} {thread_word} the binary model is {_speed(f32)} its float32 twin "
-                f"({ratio(f32)}x its latency) and {_speed(i8)} its int8 twin ({ratio(i8)}x its latency).") in report
+        assert (
+            f"At {comparison['threads']} {thread_word} the binary model is {_speed(f32)} its float32 twin "
+            f"({ratio(f32)}x its latency) and {_speed(i8)} its int8 twin ({ratio(i8)}x its latency)."
+        ) in report
     p50 = {(r["variant"], r["threads"]): r["latency_ms"]["p50"] for r in bench["results"]}
-    assert "From 1 thread to 2 the p50 changes by a factor of: " + ", ".join(
-        f"{variant} {ratio(p50[variant, 2] / p50[variant, 1])}x" for variant in ("binary", "float32", "int8")) in report
+    assert (
+        "From 1 thread to 2 the p50 changes by a factor of: "
+        + ", ".join(
+            f"{variant} {ratio(p50[variant, 2] / p50[variant, 1])}x" for variant in ("binary", "float32", "int8")
+        )
+        in report
+    )
     binary = next(r for r in bench["results"] if r["variant"] == "binary")
     kernel = f", kernel {binary['options']['kernel']}" if binary["options"].get("kernel") else ""
     assert f"binary on the {binary['engine']} engine ({binary['library']}{kernel})" in report
@@ -106,8 +147,10 @@ def test_annotated_images_are_drawn_enlarged(demo_run):
         assert item["enlarged"] > 1 and drawn == tuple(side * item["enlarged"] for side in original)
         # the smallest whole factor that reaches READABLE_SIDE
         assert min(original) * (item["enlarged"] - 1) < READABLE_SIDE <= min(drawn)
-        assert (f"({item['image']}): detections {item['detections']}, objects in the annotation "
-                f"{item['ground_truth']}, drawn {item['enlarged']}x enlarged") in report
+        assert (
+            f"({item['image']}): detections {item['detections']}, objects in the annotation "
+            f"{item['ground_truth']}, drawn {item['enlarged']}x enlarged"
+        ) in report
 
 
 def test_a_failing_benchmark_is_one_line_naming_the_model(tmp_path):
@@ -120,4 +163,6 @@ def test_conversion_kept_binary_layers(demo_run):
     out, _ = demo_run
     conversion = json.loads((out / "convert.json").read_text())
     layers = conversion["binary_layers"]
-    assert conversion["files"]["binary"]["ops"]["LceBconv2d"] == layers["LceBconv2d"] == layers["keras_binary_convs"] > 0
+    assert (
+        conversion["files"]["binary"]["ops"]["LceBconv2d"] == layers["LceBconv2d"] == layers["keras_binary_convs"] > 0
+    )

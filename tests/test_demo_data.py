@@ -14,8 +14,26 @@ def test_demo_runs_on_a_yolo_data_set(synth_voc, tmp_path):
     data = write_yolo(synth_voc, tmp_path / "yolo")
     out = tmp_path / "report"
     result = subprocess.run(
-        [sys.executable, "-m", "bcn", "demo", "--data", str(data), "--out", str(out), "--minutes", "0.1",
-         "--runs", "2", "--threads", "1"], capture_output=True, text=True, timeout=1500)
+        [
+            sys.executable,
+            "-m",
+            "bcn",
+            "demo",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--minutes",
+            "0.1",
+            "--runs",
+            "2",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"[1/8] read the data set {data}" in result.stderr
     summary = json.loads((out / "demo.json").read_text())
@@ -29,7 +47,11 @@ def test_demo_runs_on_a_yolo_data_set(synth_voc, tmp_path):
 
 
 def test_demo_refuses_an_out_folder_that_holds_the_data(synth_voc, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "bcn", "demo", "--data", str(synth_voc), "--out",
-                             str(synth_voc.parent)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bcn", "demo", "--data", str(synth_voc), "--out", str(synth_voc.parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "would replace the data set" in result.stderr
     assert synth_voc.is_dir()

@@ -28,15 +28,31 @@ def test_detect_json_scores_like_eval_of_the_model(trained_model, synth_voc, tmp
 
     runner = CliRunner()
     detections = tmp_path / "detections.json"
-    result = runner.invoke(main, ["detect", str(model), "--source", str(images), "--json-out", str(detections),
-                                  "--score", SCORE])
+    result = runner.invoke(
+        main, ["detect", str(model), "--source", str(images), "--json-out", str(detections), "--score", SCORE]
+    )
     assert result.exit_code == 0, result.output
     evaluated = tmp_path / "eval"
-    from_model = runner.invoke(main, ["eval", str(model), "--data", str(synth_voc), "--split", "test", "--json",
-                                      "--score-threshold", SCORE, "--out", str(evaluated)])
+    from_model = runner.invoke(
+        main,
+        [
+            "eval",
+            str(model),
+            "--data",
+            str(synth_voc),
+            "--split",
+            "test",
+            "--json",
+            "--score-threshold",
+            SCORE,
+            "--out",
+            str(evaluated),
+        ],
+    )
     assert from_model.exit_code == 0, from_model.output
-    from_file = runner.invoke(main, ["eval", "--detections", str(detections), "--data", str(synth_voc),
-                                     "--split", "test", "--json"])
+    from_file = runner.invoke(
+        main, ["eval", "--detections", str(detections), "--data", str(synth_voc), "--split", "test", "--json"]
+    )
     assert from_file.exit_code == 0, from_file.output
 
     def key(record):

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from runtime_models import untrained_model
 
 from bcn.cli import main
-from runtime_models import untrained_model
 
 SPEC = "qn(64) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
 IMAGE_SIZES = {"000005": (96, 128), "000017": (120, 80), "000042": (64, 64)}  # id -> (height, width)
@@ -145,7 +145,9 @@ def _assert_one_line_error(result, *words):
 
 
 def test_missing_source_file(model, tmp_path):
-    _assert_one_line_error(_detect(model, "--source", tmp_path / "nope.mp4", "--out", tmp_path / "out"), "nope.mp4", "no such")
+    _assert_one_line_error(
+        _detect(model, "--source", tmp_path / "nope.mp4", "--out", tmp_path / "out"), "nope.mp4", "no such"
+    )
 
 
 def test_unsupported_sources(model, tmp_path):
@@ -222,7 +224,17 @@ main(sys.argv[1:])
 
 def test_runs_where_tensorflow_cannot_be_imported(model, video_file, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-c", BLOCK_TENSORFLOW, "detect", str(model), "--source", str(video_file), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-c",
+        BLOCK_TENSORFLOW,
+        "detect",
+        str(model),
+        "--source",
+        str(video_file),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert _count_frames(out / "clip.mkv") == (VIDEO_FRAMES, VIDEO_SIZE)
@@ -244,8 +256,12 @@ def test_outputs_never_replace_an_input(model, image_folder, video_file, tmp_pat
     _assert_one_line_error(_detect(model, "--source", image_folder, "--out", image_folder), "--out", "source")
     _assert_one_line_error(_detect(model, "--source", image, "--out", image_folder), "--out", "source")
     _assert_one_line_error(_detect(model, "--source", video_file, "--out", tmp_path), "--out", "source")
-    _assert_one_line_error(_detect(model, "--source", image, "--json-out", image), "--json-out", "would overwrite this input")
-    _assert_one_line_error(_detect(model, "--source", image_folder, "--json-out", image), "--json-out", "would overwrite this input")
+    _assert_one_line_error(
+        _detect(model, "--source", image, "--json-out", image), "--json-out", "would overwrite this input"
+    )
+    _assert_one_line_error(
+        _detect(model, "--source", image_folder, "--json-out", image), "--json-out", "would overwrite this input"
+    )
     _assert_one_line_error(_detect(model, "--source", video_file, "--json-out", model), "--json-out", "model.tflite")
     assert {path: path.read_bytes() for path in originals} == originals
     assert sorted(os.listdir(image_folder)) == sorted([*(f"{i}.jpg" for i in IMAGE_SIZES), "notes.txt"])
@@ -268,7 +284,7 @@ def test_images_with_the_same_stem_keep_apart(model, tmp_path):
 
 def test_a_truncated_jpeg_is_named_and_not_detected_on(model, image_folder, tmp_path):
     data = (image_folder / "000005.jpg").read_bytes()
-    (image_folder / "000005.jpg").write_bytes(data[:len(data) // 2])
+    (image_folder / "000005.jpg").write_bytes(data[: len(data) // 2])
     result = _detect(model, "--source", image_folder, "--score", "0")
     assert result.exit_code == 0, result.output
     assert f"warning: {image_folder / '000005.jpg'}: JPEG file is truncated" in result.stderr

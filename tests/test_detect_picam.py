@@ -23,7 +23,7 @@ SPEC = "qn(64) qn([1x16, 1x16, 1x32, 1x32]) tp(2)([16, 16, 16]) h(8)"
 SUMMARY = re.compile(r"captured (\d+) / processed (\d+) / dropped (\d+)")
 
 # A stand-in for Picamera2's API as bcn uses it: frames of a moving rectangle, BGR, 200 per second.
-FAKE_PICAMERA2 = '''
+FAKE_PICAMERA2 = """
 import json, os, time
 import numpy as np
 
@@ -62,7 +62,7 @@ class Picamera2:
 
     def close(self):
         pass
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,9 @@ def model(tmp_path_factory):
 
 
 def detect(model, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "bcn", "detect", str(model), *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "bcn", "detect", str(model), *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 @pytest.fixture
@@ -81,8 +82,11 @@ def fake_picamera2(tmp_path):
     (tmp_path / "fake" / "picamera2").mkdir(parents=True)
     (tmp_path / "fake" / "picamera2" / "__init__.py").write_text(FAKE_PICAMERA2)
     log = tmp_path / "picamera2.jsonl"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "fake"), os.environ.get("PYTHONPATH", "")]),
-               FAKE_PICAMERA2_LOG=str(log))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path / "fake"), os.environ.get("PYTHONPATH", "")]),
+        FAKE_PICAMERA2_LOG=str(log),
+    )
     return env, log
 
 
@@ -97,13 +101,18 @@ def test_without_picamera2_the_error_names_the_fix(model):
     assert "sudo apt install python3-picamera2" in line and "--system-site-packages" in line
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--source", "picam:640"], "picam:640: expected picam or picam:WIDTHxHEIGHT"),
-    (["--source", "picam:0x480"], "picam:0x480: expected picam or picam:WIDTHxHEIGHT"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--source", "picam:640"], "picam:640: expected picam or picam:WIDTHxHEIGHT"),
+        (["--source", "picam:0x480"], "picam:0x480: expected picam or picam:WIDTHxHEIGHT"),
+    ],
+)
 def test_a_bad_picam_size_is_one_line(model, args, message, fake_picamera2):
     result = detect(model, *args, env=fake_picamera2[0])
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == f"Error: {message} (e.g. picam:1280x720)"
+    assert (
+        result.returncode == 2 and result.stderr.strip().splitlines()[-1] == f"Error: {message} (e.g. picam:1280x720)"
+    )
 
 
 def test_camera_options_on_a_file_are_refused(model, tmp_path):
@@ -118,8 +127,22 @@ def test_picam_frames_flow_through_the_live_capture(model, tmp_path, fake_picame
     """Wiring only (a stand-in picamera2): size and rate asked, newest frames taken, drops counted."""
     env, log = fake_picamera2
     out = tmp_path / "out"
-    result = detect(model, "--source", "picam:320x240", "--fps", "200", "--out", str(out), "--max-frames", "30",
-                    "--threads", "1", "--json-out", str(tmp_path / "dets.jsonl"), env=env)
+    result = detect(
+        model,
+        "--source",
+        "picam:320x240",
+        "--fps",
+        "200",
+        "--out",
+        str(out),
+        "--max-frames",
+        "30",
+        "--threads",
+        "1",
+        "--json-out",
+        str(tmp_path / "dets.jsonl"),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     [config] = [json.loads(line) for line in log.read_text().splitlines()]
     assert config["main"] == {"size": [320, 240], "format": "RGB888"}
@@ -135,8 +158,18 @@ def test_a_failing_picam_reconnects(model, tmp_path, fake_picamera2):
     """Wiring only (a stand-in picamera2): a capture that fails reopens the camera with back-off."""
     env, log = fake_picamera2
     env["FAKE_PICAMERA2_FAIL_AFTER"] = "20"
-    result = detect(model, "--source", "picam", "--max-frames", "40", "--threads", "1",
-                    "--json-out", str(tmp_path / "dets.jsonl"), env=env)
+    result = detect(
+        model,
+        "--source",
+        "picam",
+        "--max-frames",
+        "40",
+        "--threads",
+        "1",
+        "--json-out",
+        str(tmp_path / "dets.jsonl"),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "picam: lost, reconnecting in 0.5 s (attempt 1/5)" in result.stderr and "picam: reconnected" in result.stderr
     configs = [json.loads(line) for line in log.read_text().splitlines()]

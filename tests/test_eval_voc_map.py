@@ -12,8 +12,15 @@ NAMES = ("a", "b", "c")
 
 def sample(image_id, boxes, classes, difficult=None):
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    return Sample(image_id, None, 100, 100, boxes, np.asarray(classes, np.int32),
-                  np.zeros(len(boxes), bool) if difficult is None else np.asarray(difficult, bool))
+    return Sample(
+        image_id,
+        None,
+        100,
+        100,
+        boxes,
+        np.asarray(classes, np.int32),
+        np.zeros(len(boxes), bool) if difficult is None else np.asarray(difficult, bool),
+    )
 
 
 def dets(*rows):

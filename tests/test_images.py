@@ -9,11 +9,10 @@ sample images and the runtime's image source (evaluation reads with bcn.images t
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import bcn  # noqa: F401
-import tensorflow as tf
-
 from bcn.data.check import image_problem
 from bcn.errors import BcnError
 from bcn.images import image_size, read_image, read_rgb
@@ -40,10 +39,16 @@ def _jpeg_with_orientation(path, orientation: int):
 def odd_images(tmp_path_factory):
     """Files of every kind the rule covers -> what read_rgb must return for each, derived independently."""
     folder = tmp_path_factory.mktemp("odd")
-    stored = lambda path: cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION),  # noqa: E731
-                                       cv2.COLOR_BGR2RGB)
+
+    def stored(path):
+        return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION), cv2.COLOR_BGR2RGB)
+
     expected = {}
-    for orientation, turn in ((6, lambda a: np.rot90(a, -1)), (8, lambda a: np.rot90(a, 1)), (3, lambda a: a[::-1, ::-1])):
+    for orientation, turn in (
+        (6, lambda a: np.rot90(a, -1)),
+        (8, lambda a: np.rot90(a, 1)),
+        (3, lambda a: a[::-1, ::-1]),
+    ):
         path = _jpeg_with_orientation(folder / f"orientation{orientation}.jpg", orientation)
         expected[path] = turn(stored(path))
     gray = folder / "gray.jpg"

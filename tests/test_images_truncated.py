@@ -38,7 +38,7 @@ def truncated_voc(synth_voc, tmp_path_factory):
     image_id = (root / "ImageSets/Main/test.txt").read_text().split()[0]
     path = root / "JPEGImages" / f"{image_id}.jpg"
     data = path.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     assert cv2.imread(str(path)) is not None  # OpenCV decodes it, grey where the data is missing
     return root, path
 

@@ -28,11 +28,30 @@ if platform.machine().lower() not in ("x86_64", "amd64"):
     pytest.skip("LCE's interpreter, the reference, runs on x86_64 here", allow_module_level=True)
 
 from lce_models import (  # noqa: E402
-    CHANNELS, LCE_OPS, binary_presets, lce_ops, lce_reference, node_of, preset_flatbuffer, random_inputs,
-    random_recipes, set_custom_options, write_case, write_op_cases, write_portable_cases)
+    CHANNELS,
+    LCE_OPS,
+    binary_presets,
+    lce_ops,
+    lce_reference,
+    node_of,
+    preset_flatbuffer,
+    random_inputs,
+    random_recipes,
+    set_custom_options,
+    write_case,
+    write_op_cases,
+    write_portable_cases,
+)
 from lce_parity_check import (  # noqa: E402
-    ENV_VAR, available_kernels, check_case, compare_outputs, delegate_interpreter, delegate_library, load_case,
-    run_delegate)
+    ENV_VAR,
+    available_kernels,
+    check_case,
+    compare_outputs,
+    delegate_interpreter,
+    delegate_library,
+    load_case,
+    run_delegate,
+)
 
 SEED = 0
 THREADS = (1, 2, 3)
@@ -70,12 +89,17 @@ def random_models(random_cases) -> dict[str, bytes]:
 
 
 def _check_all(paths, library, kernels, threads=THREADS) -> list[str]:
-    return [f"{Path(path).name} kernel={kernel} threads={n}: {problem}"
-            for path in paths for kernel in kernels for n in threads
-            for problem in check_case(path, library, n, kernel)]
+    return [
+        f"{Path(path).name} kernel={kernel} threads={n}: {problem}"
+        for path in paths
+        for kernel in kernels
+        for n in threads
+        for problem in check_case(path, library, n, kernel)
+    ]
 
 
 # --- what the random models cover --------------------------------------------------------
+
 
 def test_random_models_use_every_lce_option_the_delegate_supports(random_models):
     ops = [op for content in random_models.values() for op in lce_ops(content)]
@@ -94,19 +118,26 @@ def test_random_models_use_every_lce_option_the_delegate_supports(random_models)
     assert {op["groups"] for op in convs} == {1, 2, 3}
     kinds = {(op["output_kind"], op["options"]["padding"], op["options"]["pad_values"]) for op in convs}
     # SAME with zero padding (LCE corrects the accumulators at the border) only with float output.
-    assert {("float32", SAME, 0), ("float32", SAME, 1), ("float32", VALID, 0), ("bitpacked", SAME, 1),
-            ("bitpacked", VALID, 0)} <= kinds
+    assert {
+        ("float32", SAME, 0),
+        ("float32", SAME, 1),
+        ("float32", VALID, 0),
+        ("bitpacked", SAME, 1),
+        ("bitpacked", VALID, 0),
+    } <= kinds
     assert {op["output_kind"] for op in convs if op["options"]["fused_activation_function"]} == {"float32", "bitpacked"}
     assert {op["output_kind"] for op in convs if op["groups"] > 1} == {"float32", "bitpacked"}
     # Odd and non-square feature maps.
-    assert any(op["input"][1][1] % 2 and op["input"][1][2] % 2 and op["input"][1][1] != op["input"][1][2]
-               for op in convs)
+    assert any(
+        op["input"][1][1] % 2 and op["input"][1][2] % 2 and op["input"][1][1] != op["input"][1][2] for op in convs
+    )
     assert all(op["input"][1][0] == 1 for op in ops)
     pools = [op["options"] for op in ops if op["op"] == "LceBMaxPool2d"]
     assert {p["padding"] for p in pools} == {SAME, VALID} and {p["stride_height"] for p in pools} == {1, 2}
 
 
 # --- bit-exact parity ----------------------------------------------------------------------
+
 
 def test_random_models_match_lce_bit_for_bit(random_models, random_cases, library, kernels):
     whole = sorted(random_cases.glob("random?.tflite"))
@@ -156,8 +187,20 @@ def trained_detector(four_image_voc, tmp_path_factory) -> Path:
     from bcn.train.trainer import Recipe, train
 
     run = tmp_path_factory.mktemp("trained")
-    train(TINY, four_image_voc, run, input_size=64, epochs=10, steps_per_epoch=15, batch_size=4, lr=5e-3, eval_every=10,
-          recipe=Recipe(augment=NO_AUGMENTATION), seed=SEED, verbose=0)
+    train(
+        TINY,
+        four_image_voc,
+        run,
+        input_size=64,
+        epochs=10,
+        steps_per_epoch=15,
+        batch_size=4,
+        lr=5e-3,
+        eval_every=10,
+        recipe=Recipe(augment=NO_AUGMENTATION),
+        seed=SEED,
+        verbose=0,
+    )
     bcn_convert(run / "model.h5", run / "model.tflite", samples=1)
     return run / "model.tflite"
 
@@ -218,8 +261,7 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("op, which, changes, words", REFUSED, ids=[f"{r[0]}-{next(iter(r[2]))}" for r in REFUSED])
-def test_unsupported_option_fails_at_load_naming_op_node_and_option(random_models, library, op, which, changes,
-                                                                     words):
+def test_unsupported_option_fails_at_load_naming_op_node_and_option(random_models, library, op, which, changes, words):
     content = set_custom_options(random_models["random0"], op, changes, which=which)
     node = node_of(content, op, which)
     with pytest.raises((RuntimeError, ValueError), match=f"{op} node {node}: {words}"):
@@ -229,14 +271,18 @@ def test_unsupported_option_fails_at_load_naming_op_node_and_option(random_model
 def test_bitpacked_output_with_zero_padding_is_refused(random_models, library):
     """LCE computes SAME with zero padding by correcting float accumulators; bitpacked output can't."""
     for content in random_models.values():
-        candidates = [op for op in lce_ops(content) if op["op"] == "LceBconv2d" and op["output_kind"] == "bitpacked"
-                      and op["options"]["padding"] == SAME]
+        candidates = [
+            op
+            for op in lce_ops(content)
+            if op["op"] == "LceBconv2d" and op["output_kind"] == "bitpacked" and op["options"]["padding"] == SAME
+        ]
         if candidates:
             break
     which = [op["node"] for op in lce_ops(content) if op["op"] == "LceBconv2d"].index(candidates[0]["node"])
     bad = set_custom_options(content, "LceBconv2d", {"pad_values": 0}, which=which)
-    with pytest.raises((RuntimeError, ValueError),
-                       match=f"LceBconv2d node {candidates[0]['node']}: pad_values=0 with SAME padding"):
+    with pytest.raises(
+        (RuntimeError, ValueError), match=f"LceBconv2d node {candidates[0]['node']}: pad_values=0 with SAME padding"
+    ):
         delegate_interpreter(bad, library)
 
 
@@ -281,8 +327,13 @@ BLOCK_TENSORFLOW = textwrap.dedent("""
 def _run_check_script(folder, library, *args, kernel=None):
     env = {key: value for key, value in os.environ.items() if key != "BCN_LCE_KERNEL"}
     env.update({ENV_VAR: library, **({"BCN_LCE_KERNEL": kernel} if kernel else {})})
-    return subprocess.run([sys.executable, "-c", BLOCK_TENSORFLOW, str(CHECK_SCRIPT), str(folder), *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK_TENSORFLOW, str(CHECK_SCRIPT), str(folder), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_check_script_passes_saved_cases_without_tensorflow(random_cases, library, kernels):

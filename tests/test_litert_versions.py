@@ -42,25 +42,37 @@ INTERPRETERS = {
 }
 DISTRIBUTIONS = sorted({distribution for distribution, _ in INTERPRETERS.values()})
 NUMPY = "numpy<2"  # what these wheels were built against
-SUMMARY = re.compile(r"^(\d+) cases, (\d+) outputs checked with kernels (.+) and threads (.+): (\d+) mismatches",
-                     re.MULTILINE)
+SUMMARY = re.compile(
+    r"^(\d+) cases, (\d+) outputs checked with kernels (.+) and threads (.+): (\d+) mismatches", re.MULTILINE
+)
 # pip's words for "no such version for this Python and platform", and for a network that failed.
 NO_WHEEL = ("No matching distribution found", "Could not find a version that satisfies")
-NETWORK = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",
-           "ConnectTimeoutError", "ReadTimeoutError", "Network is unreachable")
+NETWORK = (
+    "NewConnectionError",
+    "Max retries exceeded",
+    "Temporary failure in name resolution",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "Network is unreachable",
+)
 # What the venv reports: the interpreter distributions it holds and their versions.
-REPORT = ("import json, importlib.metadata as m\n"
-          "found = {}\n"
-          f"for name in {DISTRIBUTIONS!r} + ['numpy']:\n"
-          "    try: found[name] = m.version(name)\n"
-          "    except m.PackageNotFoundError: pass\n"
-          "print(json.dumps(found))")
+REPORT = (
+    "import json, importlib.metadata as m\n"
+    "found = {}\n"
+    f"for name in {DISTRIBUTIONS!r} + ['numpy']:\n"
+    "    try: found[name] = m.version(name)\n"
+    "    except m.PackageNotFoundError: pass\n"
+    "print(json.dumps(found))"
+)
 
 
 def _clean_env() -> dict:
     """The environment for the venv's Python: nothing from this one's packages or settings."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "BCN_LCE_DELEGATE", "BCN_LCE_KERNEL")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "BCN_LCE_DELEGATE", "BCN_LCE_KERNEL")
+    }
     env["PYTHONNOUSERSITE"] = "1"
     return env
 
@@ -86,19 +98,30 @@ def _make_venv(folder: Path, requirement: str) -> None:
     pytest.skip when pip has no wheel of them for this Python and platform."""
     shutil.rmtree(folder, ignore_errors=True)
     borrow_pip = _pip_supports_python_option()  # no pip of its own: quicker to make, smaller
-    subprocess.run([sys.executable, "-m", "venv", *(["--without-pip"] if borrow_pip else []), str(folder)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "venv", *(["--without-pip"] if borrow_pip else []), str(folder)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     python = folder / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--python", str(python)] if borrow_pip else [str(python), "-m", "pip"]
-    done = subprocess.run([*pip, "install", "--no-input", "--disable-pip-version-check", "--only-binary=:all:",
-                           requirement, NUMPY], capture_output=True, text=True, env=_clean_env(), timeout=600)
+    done = subprocess.run(
+        [*pip, "install", "--no-input", "--disable-pip-version-check", "--only-binary=:all:", requirement, NUMPY],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=600,
+    )
     if done.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         output = done.stdout + done.stderr
         if any(words in output for words in NO_WHEEL) and not any(words in output for words in NETWORK):
             missing = re.findall(r"No matching distribution found for (\S+)", output)
-            pytest.skip(f"pip has no wheel of {', '.join(missing) or requirement} for Python "
-                        f"{platform.python_version()} on {sys.platform} {platform.machine()}")
+            pytest.skip(
+                f"pip has no wheel of {', '.join(missing) or requirement} for Python "
+                f"{platform.python_version()} on {sys.platform} {platform.machine()}"
+            )
         pytest.fail(f"pip install {requirement} '{NUMPY}' failed (exit {done.returncode}):\n{output[-3000:]}")
 
 
@@ -147,8 +170,13 @@ def parity_cases(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("requirement", list(INTERPRETERS))
 def test_delegate_matches_lce_in_interpreter(requirement, parity_cases, library):
     python = interpreter_venv(requirement)
-    done = subprocess.run([str(python), str(CHECK_SCRIPT), str(parity_cases), "--delegate", library,
-                           "--threads", "1", "2"], capture_output=True, text=True, env=_clean_env(), timeout=300)
+    done = subprocess.run(
+        [str(python), str(CHECK_SCRIPT), str(parity_cases), "--delegate", library, "--threads", "1", "2"],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=300,
+    )
     report = f"{requirement}: exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     assert done.returncode == 0, report
     assert done.stdout == "", report  # no mismatch lines
@@ -166,15 +194,22 @@ def test_check_script_without_an_interpreter_says_so(tmp_path, library):
     """Neither ai-edge-litert nor tflite-runtime importable: exit 2 and one line saying so."""
     for suffix in (".tflite", ".npz"):
         (tmp_path / f"case{suffix}").write_bytes(b"")
-    block = ("import importlib.abc, runpy, sys\n"
-             "class Block(importlib.abc.MetaPathFinder):\n"
-             "    def find_spec(self, name, path=None, target=None):\n"
-             "        if name.split('.')[0] in ('ai_edge_litert', 'tflite_runtime'):\n"
-             "            raise ModuleNotFoundError('blocked: ' + name, name=name)\n"
-             "sys.meta_path.insert(0, Block())\n"
-             "sys.argv = sys.argv[1:]\n"
-             "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    done = subprocess.run([sys.executable, "-c", block, str(CHECK_SCRIPT), str(tmp_path), "--delegate", library],
-                          capture_output=True, text=True, env=_clean_env(), timeout=120)
+    block = (
+        "import importlib.abc, runpy, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('ai_edge_litert', 'tflite_runtime'):\n"
+        "            raise ModuleNotFoundError('blocked: ' + name, name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", block, str(CHECK_SCRIPT), str(tmp_path), "--delegate", library],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=120,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip() == "no LiteRT interpreter: pip install ai-edge-litert (or tflite-runtime)"

@@ -18,12 +18,30 @@ from bcn.errors import BcnError
 from bcn.runtime.flatbuffer import metadata_bytes
 from bcn.runtime.metadata import MAX_BYTES, MetadataError, check_metadata, parse_metadata, read_metadata
 
-GOOD = {"format": "bcn/1", "classes": ["cat", "dog", "bird"], "input_size": 64, "output_stride": 4,
-        "outputs": {"heatmap": 2, "size": 0, "offset": 1}, "spec": "qn(64) h(16)", "float_twin": False, "seed": 3,
-        "macs": 1000, "binary_macs": 900, "binary_ratio": 0.9, "eq_flops": 114.0625, "engine": "lce",
-        "variant": "binary", "bcn_version": "0.1.0",
-        "preprocessing": {"color": "RGB", "scale": 1 / 255, "letterbox": "top-left", "pad_value": 0.5,
-                          "interpolation": "bilinear"}}
+GOOD = {
+    "format": "bcn/1",
+    "classes": ["cat", "dog", "bird"],
+    "input_size": 64,
+    "output_stride": 4,
+    "outputs": {"heatmap": 2, "size": 0, "offset": 1},
+    "spec": "qn(64) h(16)",
+    "float_twin": False,
+    "seed": 3,
+    "macs": 1000,
+    "binary_macs": 900,
+    "binary_ratio": 0.9,
+    "eq_flops": 114.0625,
+    "engine": "lce",
+    "variant": "binary",
+    "bcn_version": "0.1.0",
+    "preprocessing": {
+        "color": "RGB",
+        "scale": 1 / 255,
+        "letterbox": "top-left",
+        "pad_value": 0.5,
+        "interpolation": "bilinear",
+    },
+}
 # What the model of GOOD gives: a 64 px input, heads of a 16 x 16 grid.
 INPUT = (1, 64, 64, 3)
 OUTPUTS = [(1, 16, 16, 2), (1, 16, 16, 2), (1, 16, 16, 3)]
@@ -57,7 +75,7 @@ BAD_JSON = [
     (raw(changed(input_size=True)), "'input_size' must be an integer"),
     (raw(changed(input_size=64.0)), "'input_size' must be an integer"),
     (raw(changed(input_size=0)), "'input_size' must be an integer from 1"),
-    (raw(changed(input_size=10 ** 9)), "'input_size' must be an integer from 1 to 16384"),
+    (raw(changed(input_size=10**9)), "'input_size' must be an integer from 1 to 16384"),
     (raw(changed(output_stride="4")), "'output_stride' must be an integer"),
     (raw(changed(output_stride=0)), "'output_stride' must be an integer from 1"),
     (raw(changed(output_stride=-4)), "'output_stride' must be an integer from 1"),
@@ -117,7 +135,7 @@ MISFITS = [
     (changed(input_size=96), INPUT, OUTPUTS, "does not match input size 96"),
     (GOOD, (1, 64, 64, 1), OUTPUTS, "does not match input size 64"),
     (changed(classes=["cat", "dog"]), INPUT, OUTPUTS, "'classes' has 2 class names for a heatmap of 3 classes"),
-    (GOOD, INPUT, OUTPUTS[:2], "'outputs' {\"heatmap\": 2, \"size\": 0, \"offset\": 1} does not match the model's 2"),
+    (GOOD, INPUT, OUTPUTS[:2], '\'outputs\' {"heatmap": 2, "size": 0, "offset": 1} does not match the model\'s 2'),
     (changed(outputs={"heatmap": 0, "size": 1, "offset": 2}), INPUT, OUTPUTS, "offset is output 2, of shape"),
     (GOOD, INPUT, [(1, 16, 16, 2), (1, 8, 8, 2), (1, 16, 16, 3)], "offset is output 1, of shape (1, 8, 8, 2)"),
     (GOOD, INPUT, [(1, 16, 16, 2), (1, 16, 16, 2), (16, 16, 3)], "heatmap is output 2, of shape (16, 16, 3)"),
@@ -125,8 +143,9 @@ MISFITS = [
 ]
 
 
-@pytest.mark.parametrize("metadata, input_shape, output_shapes, problem", MISFITS,
-                         ids=[problem[:40] for *_, problem in MISFITS])
+@pytest.mark.parametrize(
+    "metadata, input_shape, output_shapes, problem", MISFITS, ids=[problem[:40] for *_, problem in MISFITS]
+)
 def test_metadata_must_fit_the_model(metadata, input_shape, output_shapes, problem):
     check_metadata(metadata, "crafted.tflite")  # each field alone is fine
     with pytest.raises(MetadataError) as error:
@@ -165,8 +184,7 @@ def file_cases(model):
     return {
         "a string input size": (dumps({**metadata, "input_size": "64"}), "'input_size' must be an integer"),
         "a NaN input size": (dumps({**metadata, "input_size": float("nan")}), "NaN is not a number"),
-        "no input size": (dumps({k: v for k, v in metadata.items() if k != "input_size"}),
-                          "'input_size' is missing"),
+        "no input size": (dumps({k: v for k, v in metadata.items() if k != "input_size"}), "'input_size' is missing"),
         "a string stride": (dumps({**metadata, "output_stride": "4"}), "'output_stride' must be an integer"),
         "a stride of 0": (dumps({**metadata, "output_stride": 0}), "'output_stride' must be an integer from 1"),
         "a stride of -4": (dumps({**metadata, "output_stride": -4}), "'output_stride' must be an integer"),
@@ -178,9 +196,19 @@ def file_cases(model):
     }
 
 
-CASES = ["a string input size", "a NaN input size", "no input size", "a string stride", "a stride of 0",
-         "a stride of -4", "the wrong stride", "classes a number", "numbers as class names", "too few class names",
-         "deep nesting"]
+CASES = [
+    "a string input size",
+    "a NaN input size",
+    "no input size",
+    "a string stride",
+    "a stride of 0",
+    "a stride of -4",
+    "the wrong stride",
+    "classes a number",
+    "numbers as class names",
+    "too few class names",
+    "deep nesting",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -213,9 +241,11 @@ def test_crafted_files_exit_2_in_detect_bench_and_eval(model, tmp_path, image, s
     stride), and JSON nested 200 levels deep."""
     content, problem = file_cases(model)[case]
     path = craft(model, tmp_path, content.encode())
-    for command in (("detect", path, "--source", image, "--json-out", tmp_path / "out.jsonl"),
-                    ("bench", path, "--runs", "1", "--warmup", "0"),
-                    ("eval", path, "--data", synth_voc, "--split", "test")):
+    for command in (
+        ("detect", path, "--source", image, "--json-out", tmp_path / "out.jsonl"),
+        ("bench", path, "--runs", "1", "--warmup", "0"),
+        ("eval", path, "--data", synth_voc, "--split", "test"),
+    ):
         done = bcn(*command)
         assert done.returncode == 2, (command[0], done.stderr[-2000:])
         assert "Traceback" not in done.stderr, done.stderr[-2000:]
@@ -230,8 +260,10 @@ def test_the_model_is_checked_against_its_declared_tensors_before_an_interpreter
     from bcn.runtime.detector import read_model
     from bcn.runtime.flatbuffer import io_shapes
 
-    assert io_shapes(model.read_bytes()) == ([(1, INPUT_SIZE, INPUT_SIZE, 3)],
-                                             [(1, 16, 16, 2), (1, 16, 16, 2), (1, 16, 16, len(CLASSES))])
+    assert io_shapes(model.read_bytes()) == (
+        [(1, INPUT_SIZE, INPUT_SIZE, 3)],
+        [(1, 16, 16, 2), (1, 16, 16, 2), (1, 16, 16, len(CLASSES))],
+    )
     content, problem = file_cases(model)["the wrong stride"]
     path = craft(model, tmp_path, content.encode())
     with pytest.raises(BcnError, match=r"'output_stride' 8 does not match the model: its 16x16 heatmap"):

@@ -30,16 +30,30 @@ def keras_model(yolo_root, tmp_path_factory):
 
     run = tmp_path_factory.mktemp("run")
     classes = list(read_class_names(yolo_root))
-    (run / "config.json").write_text(json.dumps({"format": "bcn-run/1", "spec": SPEC, "input_size": 64,
-                                                 "classes": classes, "float_twin": False}))
+    (run / "config.json").write_text(
+        json.dumps({"format": "bcn-run/1", "spec": SPEC, "input_size": 64, "classes": classes, "float_twin": False})
+    )
     build_model(SPEC, 64, len(classes)).save(run / "model.h5")
     return run / "model.h5"
 
 
 def test_convert_prints_each_step_with_its_time_and_eval_its_own(keras_model, yolo_root, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(main, ["convert", str(keras_model), "-o", str(tmp_path / "m.tflite"), "--baselines", "float32",
-                                  "--data", str(yolo_root), "--samples", "2"])
+    result = runner.invoke(
+        main,
+        [
+            "convert",
+            str(keras_model),
+            "-o",
+            str(tmp_path / "m.tflite"),
+            "--baselines",
+            "float32",
+            "--data",
+            str(yolo_root),
+            "--samples",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     starts = [line for line in lines if line.endswith(" ...")]
@@ -53,8 +67,9 @@ def test_convert_prints_each_step_with_its_time_and_eval_its_own(keras_model, yo
     assert list(report["seconds"]) == ["load", "lce", "parity", "float32"]
     assert all(str(yolo_root) in name for name in report["parity"]["samples"])  # the data set's val images
 
-    result = runner.invoke(main, ["eval", str(tmp_path / "m.tflite"), "--data", str(yolo_root), "--split", "val",
-                                  "--json"])
+    result = runner.invoke(
+        main, ["eval", str(tmp_path / "m.tflite"), "--data", str(yolo_root), "--split", "val", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert "detecting:" not in result.stderr  # no bar where stderr is not a terminal
     assert re.search(r"^detected on 8 images in \d+\.\d s$", result.stderr, re.M), result.stderr

@@ -46,16 +46,18 @@ def built(tmp_path_factory):
     plugin, program = folder / "count_insns.so", folder / "loop"
     (folder / "loop.c").write_text(LOOP)
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(plugin), str(PLUGIN_SOURCE)], check=True)
-    subprocess.run(["aarch64-linux-gnu-gcc", "-static", "-O1", "-o", str(program), str(folder / "loop.c")],
-                   check=True)
+    subprocess.run(["aarch64-linux-gnu-gcc", "-static", "-O1", "-o", str(program), str(folder / "loop.c")], check=True)
     return folder, plugin, program
 
 
 def count(built, iterations: int, cpu: str = "cortex-a72") -> int:
     folder, plugin, program = built
     out = folder / f"count-{cpu}-{iterations}"
-    subprocess.run(["qemu-aarch64", "-plugin", f"{plugin},out={out}", "-cpu", cpu, str(program), str(iterations)],
-                   check=True, timeout=120)
+    subprocess.run(
+        ["qemu-aarch64", "-plugin", f"{plugin},out={out}", "-cpu", cpu, str(program), str(iterations)],
+        check=True,
+        timeout=120,
+    )
     return int(out.read_text())
 
 
@@ -73,7 +75,8 @@ def test_same_run_same_count(built):
 
 def test_plugin_needs_an_output_file(built):
     folder, plugin, program = built
-    done = subprocess.run(["qemu-aarch64", "-plugin", str(plugin), str(program), "1"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        ["qemu-aarch64", "-plugin", str(plugin), str(program), "1"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert "out=FILE" in done.stderr

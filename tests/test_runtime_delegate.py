@@ -7,11 +7,11 @@ load models and check wiring and errors only.
 
 import pytest
 from click.testing import CliRunner
+from runtime_models import CLASSES, shared_models
 
 from bcn.cli import main
 from bcn.errors import BcnError
 from bcn.runtime import delegate, engines
-from runtime_models import CLASSES, shared_models
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +41,12 @@ def test_litert_loads_the_delegate(models, monkeypatch):
 
     module, _ = engines.tflite_module(allow_tensorflow=False)
     assert module is not None, "the runtime extra installs ai-edge-litert"
-    interpreter = module.Interpreter(model_path=str(models["binary"]), num_threads=1,
-                                     experimental_op_resolver_type=module.OpResolverType.AUTO,
-                                     experimental_delegates=[lce_delegate(num_threads=2)])
+    interpreter = module.Interpreter(
+        model_path=str(models["binary"]),
+        num_threads=1,
+        experimental_op_resolver_type=module.OpResolverType.AUTO,
+        experimental_delegates=[lce_delegate(num_threads=2)],
+    )
     interpreter.allocate_tensors()  # fails with "unresolved custom op: LceQuantize" without the delegate
     assert interpreter.get_input_details()[0]["shape"].tolist() == [1, 64, 64, 3]
 
@@ -108,13 +111,16 @@ def test_binary_models_default_to_litert_with_the_delegate():
 
 def test_delegate_refusal_reaches_the_user_as_one_line():
     """LiteRT glues the messages reported while preparing a model; the delegate's comes out alone."""
-    glued = RuntimeError("LceBconv2d node 3: dilation 2 is not supported"
-                         "Encountered unresolved custom op: LceBconv2d.\nSee instructions: "
-                         "https://www.tensorflow.org/lite/guide/ops_custom "
-                         "Node number 3 (LceBconv2d) failed to prepare.")
+    glued = RuntimeError(
+        "LceBconv2d node 3: dilation 2 is not supported"
+        "Encountered unresolved custom op: LceBconv2d.\nSee instructions: "
+        "https://www.tensorflow.org/lite/guide/ops_custom "
+        "Node number 3 (LceBconv2d) failed to prepare."
+    )
     assert engines._failure(glued) == "LceBconv2d node 3: dilation 2 is not supported"
     assert engines._failure(ValueError("Model provided has model identifier 'abcd'\nmore")) == (
-        "Model provided has model identifier 'abcd'")
+        "Model provided has model identifier 'abcd'"
+    )
 
 
 @pytest.mark.parametrize("command", ["detect", "eval", "bench"])
@@ -155,14 +161,21 @@ def test_bench_runs_binary_models_through_the_delegate_without_lce(models):
     import subprocess
     import sys
 
-    code = ("import sys, json\nsys.modules['larq_compute_engine'] = None\n"
-            "from bcn.runtime.bench import benchmark\n"
-            "report = benchmark([sys.argv[1], sys.argv[2]], runs=1, warmup=0, progress=False)\n"
-            "rows = [[r['variant'], r['engine'], r['library'], r['interleaved']] for r in report['results']]\n"
-            "print(json.dumps(rows))\n")
+    code = (
+        "import sys, json\nsys.modules['larq_compute_engine'] = None\n"
+        "from bcn.runtime.bench import benchmark\n"
+        "report = benchmark([sys.argv[1], sys.argv[2]], runs=1, warmup=0, progress=False)\n"
+        "rows = [[r['variant'], r['engine'], r['library'], r['interleaved']] for r in report['results']]\n"
+        "print(json.dumps(rows))\n"
+    )
     env = {key: value for key, value in __import__("os").environ.items() if key != delegate.ENV_VAR}
-    result = subprocess.run([sys.executable, "-c", code, str(models["binary"]), str(models["float32"])],
-                            capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(models["binary"]), str(models["float32"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {row[0]: row[1:] for row in json.loads(result.stdout.strip().splitlines()[-1])}
     assert rows["binary"][0] == "tflite" and rows["binary"][1].endswith("+ bcn-lce delegate") and rows["binary"][2]

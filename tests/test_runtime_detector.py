@@ -8,10 +8,10 @@ import textwrap
 import cv2
 import numpy as np
 import pytest
+from runtime_models import CLASSES, INPUT_SIZE, shared_models
 
 from bcn.errors import BcnError
 from bcn.runtime.engines import default_engine
-from runtime_models import CLASSES, INPUT_SIZE, shared_models
 
 # Installed before anything else runs: any import of TensorFlow (or of LCE's converter,
 # which imports it) fails in the child process.
@@ -47,8 +47,9 @@ DETECT = textwrap.dedent("""
 
 
 def run_python(code: str, *args, prelude: str = BLOCK_TENSORFLOW) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", prelude + code, *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code, *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,9 @@ def test_the_float_model_also_runs_in_the_lce_interpreter(models, image_path):
     from bcn.runtime.detector import Detector
 
     found = Detector(models["float32"], engine="lce").detect(read_image(image_path), score_threshold=0.0, top_k=3)
-    reference = Detector(models["float32"], engine="tflite").detect(read_image(image_path), score_threshold=0.0, top_k=3)
+    reference = Detector(models["float32"], engine="tflite").detect(
+        read_image(image_path), score_threshold=0.0, top_k=3
+    )
     assert [d.class_id for d in found] == [d.class_id for d in reference]
     np.testing.assert_allclose([d.score for d in found], [d.score for d in reference], atol=1e-4)
 
@@ -172,12 +175,15 @@ def test_model_without_metadata_needs_input_size_and_warns(models, image_path, t
         Detector(foreign, input_size=INPUT_SIZE, classes=["a", "b"])
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda data: data[: len(data) // 3], "damaged TFLite flatbuffer"),
-    (lambda data: data[:-64], "damaged TFLite flatbuffer"),
-    (lambda data: b"not a model at all" * 10, "not a TFLite flatbuffer"),
-    (lambda data: b"", "not a TFLite flatbuffer"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda data: data[: len(data) // 3], "damaged TFLite flatbuffer"),
+        (lambda data: data[:-64], "damaged TFLite flatbuffer"),
+        (lambda data: b"not a model at all" * 10, "not a TFLite flatbuffer"),
+        (lambda data: b"", "not a TFLite flatbuffer"),
+    ],
+)
 def test_damaged_flatbuffers_are_one_line_errors(models, tmp_path, damage, message):
     """A truncated LCE model would crash LCE's interpreter; it must be refused before."""
     from bcn.runtime.detector import Detector
@@ -211,9 +217,13 @@ def test_bad_paths_and_images(models, tmp_path):
 def test_lce_model_without_lce_names_the_install(models):
     """Where no LCE wheel exists (aarch64 Linux), an LCE model runs on the tflite engine through
     bcn's LCE delegate; the lce engine, asked for, says what to install."""
-    code = ("from bcn.runtime.detector import Detector\n"
-            "print(Detector(sys.argv[1]).engine.library)\nDetector(sys.argv[1], engine='lce')\n")
-    result = run_python(code, models["binary"], prelude=BLOCK_TENSORFLOW + "sys.modules['larq_compute_engine'] = None\n")
+    code = (
+        "from bcn.runtime.detector import Detector\n"
+        "print(Detector(sys.argv[1]).engine.library)\nDetector(sys.argv[1], engine='lce')\n"
+    )
+    result = run_python(
+        code, models["binary"], prelude=BLOCK_TENSORFLOW + "sys.modules['larq_compute_engine'] = None\n"
+    )
     assert result.returncode != 0
     assert "+ bcn-lce delegate" in result.stdout
     assert "LCE's interpreter, is not installed: pip install larq-compute-engine" in result.stderr

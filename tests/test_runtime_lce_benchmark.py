@@ -77,9 +77,11 @@ def test_parses_percentiles_and_takes_the_measured_run_not_the_warmup():
 
 
 def test_all_same_and_unprefixed_lines():
-    text = ("count=1 curr=70000\n"
-            "count=5 curr=65000(all same)\n"
-            "Inference timings in us: Init: 900, First inference: 70000, Warmup (avg): 70000, Inference (avg): 65000\n")
+    text = (
+        "count=1 curr=70000\n"
+        "count=5 curr=65000(all same)\n"
+        "Inference timings in us: Init: 900, First inference: 70000, Warmup (avg): 70000, Inference (avg): 65000\n"
+    )
     result = lce_benchmark.parse_output(text)
     assert result["runs"] == 5
     assert result["latency_ms"]["mean"] == pytest.approx(65.0) and result["latency_ms"]["std"] == 0
@@ -92,26 +94,51 @@ def test_output_without_timings_is_an_error():
 
 
 def test_command_line_uses_the_tools_flags():
-    args = lce_benchmark.command("/opt/lce_benchmark_model", "m.tflite", threads=2, runs=30, warmup=0,
-                                 use_indirect_bgemm=False, use_xnnpack=True, use_reference_bconv=False)
-    assert args == ["/opt/lce_benchmark_model", "--graph=m.tflite", "--num_threads=2", "--num_runs=30",
-                    "--warmup_runs=1", "--use_xnnpack=true", "--use_indirect_bgemm=false",
-                    "--use_reference_bconv=false"]
+    args = lce_benchmark.command(
+        "/opt/lce_benchmark_model",
+        "m.tflite",
+        threads=2,
+        runs=30,
+        warmup=0,
+        use_indirect_bgemm=False,
+        use_xnnpack=True,
+        use_reference_bconv=False,
+    )
+    assert args == [
+        "/opt/lce_benchmark_model",
+        "--graph=m.tflite",
+        "--num_threads=2",
+        "--num_runs=30",
+        "--warmup_runs=1",
+        "--use_xnnpack=true",
+        "--use_indirect_bgemm=false",
+        "--use_reference_bconv=false",
+    ]
 
 
 def stand_in_binary(folder, output: str, exit_code: int = 0):
     """An executable printing `output` and its arguments: lce_benchmark_model only runs on aarch64."""
     path = folder / "lce_benchmark_model"
-    path.write_text(f"#!{sys.executable}\nimport sys\nprint('ARGS', *sys.argv[1:])\n"
-                    f"sys.stdout.write({output!r})\nsys.exit({exit_code})\n")
+    path.write_text(
+        f"#!{sys.executable}\nimport sys\nprint('ARGS', *sys.argv[1:])\n"
+        f"sys.stdout.write({output!r})\nsys.exit({exit_code})\n"
+    )
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
 
 
 def test_run_passes_flags_and_parses(tmp_path):
     binary = stand_in_binary(tmp_path, OUTPUT_TF216)
-    result = lce_benchmark.run(str(binary), "q1.tflite", threads=4, runs=50, warmup=5, use_indirect_bgemm=True,
-                               use_xnnpack=False, use_reference_bconv=False)
+    result = lce_benchmark.run(
+        str(binary),
+        "q1.tflite",
+        threads=4,
+        runs=50,
+        warmup=5,
+        use_indirect_bgemm=True,
+        use_xnnpack=False,
+        use_reference_bconv=False,
+    )
     assert result["latency_ms"]["mean"] == pytest.approx(40.0123)
     assert "--num_threads=4" in result["command"] and "--use_indirect_bgemm=true" in result["command"]
 

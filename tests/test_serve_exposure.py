@@ -89,11 +89,21 @@ def test_a_burst_of_200_requests_is_served(view):
     assert statuses == [200] * 200
 
 
-@pytest.mark.parametrize("host, status", [
-    ("default", 200), ("localhost:{port}", 200), ("LOCALHOST", 200), ("[::1]:{port}", 200), ("127.0.0.1", 200),
-    ("attacker.example:{port}", 421), ("attacker.example", 421), ("127.0.0.1.attacker.example", 421),
-    ("localhost:1", 421), (None, 421),
-])
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("default", 200),
+        ("localhost:{port}", 200),
+        ("LOCALHOST", 200),
+        ("[::1]:{port}", 200),
+        ("127.0.0.1", 200),
+        ("attacker.example:{port}", 421),
+        ("attacker.example", 421),
+        ("127.0.0.1.attacker.example", 421),
+        ("localhost:1", 421),
+        (None, 421),
+    ],
+)
 def test_bound_to_loopback_it_answers_only_to_loopback_names(view, host, status):
     """A page of another site that rebinds its name to 127.0.0.1 still sends its own name as Host."""
     host = host.format(port=view.port) if host else host
@@ -165,31 +175,42 @@ def test_odd_requests_are_refused_and_counted(view, capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
-@pytest.mark.parametrize("text, address", [
-    ("8080", ("127.0.0.1", 8080)), ("0", ("127.0.0.1", 0)), ("0.0.0.0:8000", ("0.0.0.0", 8000)),
-    ("127.0.0.1:80", ("127.0.0.1", 80)), ("[::1]:9000", ("::1", 9000)), ("[::]:9000", ("::", 9000)),
-    ("localhost:8080", ("localhost", 8080)), ("camera-1.local:8080", ("camera-1.local", 8080)),
-])
+@pytest.mark.parametrize(
+    "text, address",
+    [
+        ("8080", ("127.0.0.1", 8080)),
+        ("0", ("127.0.0.1", 0)),
+        ("0.0.0.0:8000", ("0.0.0.0", 8000)),
+        ("127.0.0.1:80", ("127.0.0.1", 80)),
+        ("[::1]:9000", ("::1", 9000)),
+        ("[::]:9000", ("::", 9000)),
+        ("localhost:8080", ("localhost", 8080)),
+        ("camera-1.local:8080", ("camera-1.local", 8080)),
+    ],
+)
 def test_serve_spellings_accepted(text, address):
     assert parse_address(text) == address
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("0:8080", "'0' is not an IPv4 address written in full"),
-    ("127.1:8080", "'127.1' is not an IPv4 address written in full"),
-    ("2130706433:8080", "not an IPv4 address written in full"),
-    ("0x7f.0.0.1:8080", "not an IPv4 address written in full"),
-    (":8080", "the host is empty"),
-    ("::1:8080", "an IPv6 address goes in brackets"),
-    ("[::1]8080", "an IPv6 address goes in brackets followed by :PORT"),
-    ("[not-v6]:8080", "is not an IPv6 address"),
-    ("a b:8080", "is not a host name"),
-    ("host_name:8080", "is not a host name"),
-    ("localhost:http", "PORT must be a number"),
-    ("localhost", "PORT must be a number"),
-    ("65536", "PORT must be a number from 0 to 65535"),
-    ("", "PORT must be a number"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("0:8080", "'0' is not an IPv4 address written in full"),
+        ("127.1:8080", "'127.1' is not an IPv4 address written in full"),
+        ("2130706433:8080", "not an IPv4 address written in full"),
+        ("0x7f.0.0.1:8080", "not an IPv4 address written in full"),
+        (":8080", "the host is empty"),
+        ("::1:8080", "an IPv6 address goes in brackets"),
+        ("[::1]8080", "an IPv6 address goes in brackets followed by :PORT"),
+        ("[not-v6]:8080", "is not an IPv6 address"),
+        ("a b:8080", "is not a host name"),
+        ("host_name:8080", "is not a host name"),
+        ("localhost:http", "PORT must be a number"),
+        ("localhost", "PORT must be a number"),
+        ("65536", "PORT must be a number from 0 to 65535"),
+        ("", "PORT must be a number"),
+    ],
+)
 def test_serve_spellings_refused_in_one_line(text, problem):
     with pytest.raises(BcnError) as error:
         parse_address(text)

@@ -1,15 +1,24 @@
 """Augmentation and the TensorFlow letterbox: geometry, boxes on their objects, padding."""
 
 import numpy as np
-
-import bcn  # noqa: F401
 import tensorflow as tf
 
+import bcn  # noqa: F401
 from bcn.preprocess import PAD_VALUE, letterbox
 from bcn.train.augment import NO_AUGMENTATION, AugmentConfig, augment_and_letterbox, transform_boxes
 
-STRONG = AugmentConfig(rotation=25, translation=0.15, scale=0.4, shear=10, flip_horizontal=0.5, flip_vertical=0.5,
-                       brightness=0, contrast=0, saturation=0, hue=0)
+STRONG = AugmentConfig(
+    rotation=25,
+    translation=0.15,
+    scale=0.4,
+    shear=10,
+    flip_horizontal=0.5,
+    flip_vertical=0.5,
+    brightness=0,
+    contrast=0,
+    saturation=0,
+    hue=0,
+)
 
 
 def test_without_augmentation_it_is_the_numpy_letterbox():
@@ -22,7 +31,7 @@ def test_without_augmentation_it_is_the_numpy_letterbox():
         assert result.dtype == np.float32 and result.shape == (128, 128, 3)
         inside = placement.resized[1] - 1  # last row may blend with the padding
         np.testing.assert_allclose(result[:inside], expected[:inside], atol=2 / 255)
-        assert (result[placement.resized[1]:] == PAD_VALUE).all()
+        assert (result[placement.resized[1] :] == PAD_VALUE).all()
         np.testing.assert_allclose(out_boxes.numpy(), placement.to_input(boxes), atol=1e-4)
 
 
@@ -40,7 +49,9 @@ def test_augmented_box_still_covers_its_object_and_little_else():
     checked = 0
     for index in range(30):
         image, box = _rectangle_image(rng)
-        result, boxes, classes = augment_and_letterbox(tf.constant(image), box, tf.constant([4]), 96, STRONG, (index, 1))
+        result, boxes, classes = augment_and_letterbox(
+            tf.constant(image), box, tf.constant([4]), 96, STRONG, (index, 1)
+        )
         ys, xs = np.nonzero(result.numpy()[..., 0] > 0.75)  # the rectangle's pixels (background 0, padding 0.5)
         if len(xs) < 20:  # shifted out of view: the box must be gone or tiny
             assert len(boxes) == 0 or np.prod(boxes.numpy()[0, 2:] - boxes.numpy()[0, :2]) < 200
@@ -70,8 +81,12 @@ def test_boxes_outside_the_input_are_dropped_and_partial_ones_clipped():
 def test_colour_jitter_changes_pixels_but_not_the_padding():
     image = np.full((40, 80, 3), 120, np.uint8)
     config = AugmentConfig(rotation=0, translation=0, scale=0, shear=0, flip_horizontal=0, brightness=0.3)
-    results = [augment_and_letterbox(tf.constant(image), np.zeros((0, 4), np.float32), tf.zeros((0,), tf.int32),
-                                     64, config, (index, 2))[0].numpy() for index in range(4)]
+    results = [
+        augment_and_letterbox(
+            tf.constant(image), np.zeros((0, 4), np.float32), tf.zeros((0,), tf.int32), 64, config, (index, 2)
+        )[0].numpy()
+        for index in range(4)
+    ]
     assert len({round(float(r[5, 5, 0]), 4) for r in results}) > 1
     assert all((r[40:] == PAD_VALUE).all() for r in results)
 
@@ -81,8 +96,9 @@ def test_a_seed_decides_every_draw():
     boxes = np.array([[10, 20, 60, 70]], np.float32)
 
     def augmented(seed):
-        result, out_boxes, _ = augment_and_letterbox(tf.constant(image), boxes, tf.constant([0]), 64, AugmentConfig(),
-                                                     seed)
+        result, out_boxes, _ = augment_and_letterbox(
+            tf.constant(image), boxes, tf.constant([0]), 64, AugmentConfig(), seed
+        )
         return result.numpy(), out_boxes.numpy()
 
     first, again, other = augmented((7, 8)), augmented((7, 8)), augmented((7, 9))

@@ -8,15 +8,19 @@ RANDOM_SPEC = "qn(64) qn([2x32, 2x64, 2x64, 2x128]:p0.5) tp(2)([16, 16, 16]) h(8
 
 
 def _masks(model) -> list[bool]:
-    return [layer.input_quantizer is not None for layer in model.layers
-            if layer.name.startswith("encoder_") and type(layer).__name__ == "QuantConv2D" and layer.kernel_size == (3, 3)]
+    return [
+        layer.input_quantizer is not None
+        for layer in model.layers
+        if layer.name.startswith("encoder_") and type(layer).__name__ == "QuantConv2D" and layer.kernel_size == (3, 3)
+    ]
 
 
 def _train(arch, data, run_dir, **kwargs):
     from bcn.train.trainer import train
 
-    return train(arch, data, run_dir, input_size=64, epochs=1, batch_size=4, steps_per_epoch=1, eval_every=1,
-                 verbose=0, **kwargs)
+    return train(
+        arch, data, run_dir, input_size=64, epochs=1, batch_size=4, steps_per_epoch=1, eval_every=1, verbose=0, **kwargs
+    )
 
 
 def test_a_random_spec_trains_with_its_seed_saved(four_image_voc, tmp_path):

@@ -5,9 +5,9 @@ import subprocess
 import sys
 import textwrap
 
-import bcn  # noqa: F401
-
 from conftest import TINY_SPEC
+
+import bcn  # noqa: F401
 
 # Logical devices must be configured before TensorFlow initialises: run in a fresh process.
 SCRIPT = textwrap.dedent("""
@@ -28,8 +28,12 @@ SCRIPT = textwrap.dedent("""
 
 def test_mirrored_strategy_on_two_cpu_devices_trains_and_saves(synth_voc, tmp_path):
     run_dir = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-c", SCRIPT, TINY_SPEC, str(synth_voc), str(run_dir)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, TINY_SPEC, str(synth_voc), str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT ", 1)[1])
     assert result["replicas"] == 2

@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
-
-import bcn  # noqa: F401
 import tensorflow as tf
 
+import bcn  # noqa: F401
 from bcn.train.losses import centernet_losses, focal_loss, regression_l1
 
 
@@ -18,7 +17,7 @@ def _maps(values):
 def test_focal_loss_one_positive_one_negative_one_near_peak():
     target = _maps([1.0, 0.0, 0.5])
     predicted = _maps([0.8, 0.3, 0.6])
-    expected = -(math.log(0.8) * 0.2 ** 2 + math.log(0.7) * 0.3 ** 2 + math.log(0.4) * 0.6 ** 2 * 0.5 ** 4)
+    expected = -(math.log(0.8) * 0.2**2 + math.log(0.7) * 0.3**2 + math.log(0.4) * 0.6**2 * 0.5**4)
     assert float(focal_loss(target, predicted)) == pytest.approx(expected, rel=1e-5)
 
 
@@ -51,11 +50,17 @@ def test_total_is_focal_plus_weighted_l1_terms():
     heatmap = np.full((1, 2, 2, 1), 0.1, np.float32)
     target_heatmap = np.zeros_like(heatmap)
     target_heatmap[0, 0, 0, 0] = 1.0
-    targets = {"heatmap": tf.constant(target_heatmap), "size": tf.constant([[[4.0, 4.0]]]),
-               "offset": tf.constant([[[0.5, 0.5]]]), "indices": tf.constant([[0]]), "mask": tf.constant([[1.0]])}
+    targets = {
+        "heatmap": tf.constant(target_heatmap),
+        "size": tf.constant([[[4.0, 4.0]]]),
+        "offset": tf.constant([[[0.5, 0.5]]]),
+        "indices": tf.constant([[0]]),
+        "mask": tf.constant([[1.0]]),
+    }
     outputs = (tf.constant(heatmap), tf.zeros((1, 2, 2, 2)), tf.zeros((1, 2, 2, 2)))
     losses = centernet_losses(targets, outputs)
     assert float(losses["size_loss"]) == pytest.approx(0.1 * 4.0, rel=1e-3)
     assert float(losses["offset_loss"]) == pytest.approx(0.5, rel=1e-3)
     assert float(losses["loss"]) == pytest.approx(
-        float(losses["heatmap_loss"]) + float(losses["size_loss"]) + float(losses["offset_loss"]), rel=1e-6)
+        float(losses["heatmap_loss"]) + float(losses["size_loss"]) + float(losses["offset_loss"]), rel=1e-6
+    )

@@ -14,10 +14,9 @@ import sys
 import time
 
 import pytest
+from conftest import TINY_SPEC
 
 import bcn  # noqa: F401
-
-from conftest import TINY_SPEC
 
 EPOCHS = 4
 
@@ -37,9 +36,15 @@ def _workers(args, ports, logs):
     processes = []
     for index, log in enumerate(logs):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        processes.append(subprocess.Popen([sys.executable, "-m", "bcn", "train", *args], stdout=log.open("w"),
-                                          stderr=subprocess.STDOUT, text=True,
-                                          env={**os.environ, "TF_CONFIG": config, "PYTHONUNBUFFERED": "1"}))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bcn", "train", *args],
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "TF_CONFIG": config, "PYTHONUNBUFFERED": "1"},
+            )
+        )
     return processes
 
 
@@ -68,16 +73,36 @@ def test_two_workers_train_and_resume_after_one_is_killed(synth_voc, tmp_path):
     from bcn.arch.model import load_model
 
     run_dir = tmp_path / "run"
-    args = ["--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--input-size", "64",
-            "--epochs", str(EPOCHS), "--batch-size", "8", "--eval-every", "100", "--seed", "0"]
+    args = [
+        "--arch",
+        TINY_SPEC,
+        "--data",
+        str(synth_voc),
+        "--out",
+        str(run_dir),
+        "--input-size",
+        "64",
+        "--epochs",
+        str(EPOCHS),
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "100",
+        "--seed",
+        "0",
+    ]
     ports = _free_ports(2)
     logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
     chief, worker = workers = _workers(args, ports, logs)
     try:
         # Both finish the first epoch: 40 training images, 20 per worker, a global batch of 8 -> 5 steps each.
         backup = run_dir / "backup" / "chief"
-        _wait_for(lambda: (backup / "checkpoint").is_file() and all("5/5 - " in log.read_text() for log in logs),
-                  workers, logs, 600)
+        _wait_for(
+            lambda: (backup / "checkpoint").is_file() and all("5/5 - " in log.read_text() for log in logs),
+            workers,
+            logs,
+            600,
+        )
         os.kill(worker.pid, signal.SIGKILL)
         assert chief.wait(timeout=180) == 2
     finally:

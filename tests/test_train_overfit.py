@@ -23,6 +23,18 @@ def test_binary_model_overfits_four_images(four_image_voc, tmp_path):
     from bcn.train.augment import NO_AUGMENTATION
     from bcn.train.trainer import Recipe, train
 
-    result = train(SPEC, four_image_voc, tmp_path / "run", input_size=128, epochs=EPOCHS, steps_per_epoch=15,
-                   batch_size=4, lr=2e-3, eval_every=EPOCHS, recipe=Recipe(augment=NO_AUGMENTATION), seed=0, verbose=0)
+    result = train(
+        SPEC,
+        four_image_voc,
+        tmp_path / "run",
+        input_size=128,
+        epochs=EPOCHS,
+        steps_per_epoch=15,
+        batch_size=4,
+        lr=2e-3,
+        eval_every=EPOCHS,
+        recipe=Recipe(augment=NO_AUGMENTATION),
+        seed=0,
+        verbose=0,
+    )
     assert result.evaluation["map50_voc07"] >= 0.9, result.evaluation

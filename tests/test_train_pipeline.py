@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import bcn  # noqa: F401
-
 from bcn.data.voc import DataWarning, load_voc
 from bcn.train.pipeline import drop_unreadable, training_dataset
 

@@ -13,8 +13,13 @@ def _saved_run(run_dir, finished=None, backup=True):
     from bcn.train.trainer import Recipe
 
     run_dir.mkdir()
-    config = {"spec": TINY_SPEC, "input_size": 64, "float_twin": False, "seed": 3,
-              "recipe": Recipe(epochs=4, batch_size=8).to_dict()}
+    config = {
+        "spec": TINY_SPEC,
+        "input_size": 64,
+        "float_twin": False,
+        "seed": 3,
+        "recipe": Recipe(epochs=4, batch_size=8).to_dict(),
+    }
     write_run_config(run_dir, {**config, **({"finished_epochs": finished} if finished else {})})
     (run_dir / "model.h5").write_bytes(b"")
     if backup:
@@ -56,12 +61,15 @@ def test_a_finished_run_is_extended_only_with_more_epochs(synth_voc, tmp_path):
         plan_run(TINY_SPEC, synth_voc, tmp_path / "run", epochs=6)
 
 
-@pytest.mark.parametrize("saved, arch, kwargs, message", [
-    (False, None, {}, "no architecture given"),
-    (False, TINY_SPEC, {"lr": 0}, "lr must be positive, got 0"),
-    (False, TINY_SPEC, {"resume": True}, "nothing to resume"),
-    (True, "qn(64) qn([1x32, 1x64]) tp(2)([32]) h(16)", {"resume": True}, "the run was started with"),
-])
+@pytest.mark.parametrize(
+    "saved, arch, kwargs, message",
+    [
+        (False, None, {}, "no architecture given"),
+        (False, TINY_SPEC, {"lr": 0}, "lr must be positive, got 0"),
+        (False, TINY_SPEC, {"resume": True}, "nothing to resume"),
+        (True, "qn(64) qn([1x32, 1x64]) tp(2)([32]) h(16)", {"resume": True}, "the run was started with"),
+    ],
+)
 def test_mistakes_fail_before_anything_is_built(synth_voc, tmp_path, saved, arch, kwargs, message):
     from bcn.train.trainer import plan_run
 

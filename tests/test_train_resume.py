@@ -10,23 +10,42 @@ import sys
 import time
 
 import pytest
+from conftest import TINY_SPEC
 
 import bcn  # noqa: F401
 
-from conftest import TINY_SPEC
-
 
 def _bcn(*args):
-    return subprocess.Popen([sys.executable, "-m", "bcn", "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "bcn", "train", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 @pytest.mark.slow
 def test_resume_continues_a_killed_run(synth_voc, tmp_path):
     run_dir = tmp_path / "run"
-    args = ["--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--input-size", "64",
-            "--epochs", "6", "--batch-size", "8", "--eval-every", "100", "--seed", "0"]
+    args = [
+        "--arch",
+        TINY_SPEC,
+        "--data",
+        str(synth_voc),
+        "--out",
+        str(run_dir),
+        "--input-size",
+        "64",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "100",
+        "--seed",
+        "0",
+    ]
     first = _bcn(*args)
     deadline = time.monotonic() + 300
     while not [path for path in (run_dir / "backup").rglob("checkpoint")]:
@@ -52,8 +71,9 @@ def test_resume_continues_a_killed_run(synth_voc, tmp_path):
 def _finished_run(synth_voc, run_dir, epochs):
     from bcn.train.trainer import train
 
-    return train(TINY_SPEC, synth_voc, run_dir, input_size=64, epochs=epochs, batch_size=8, eval_every=100, seed=0,
-                 verbose=0)
+    return train(
+        TINY_SPEC, synth_voc, run_dir, input_size=64, epochs=epochs, batch_size=8, eval_every=100, seed=0, verbose=0
+    )
 
 
 def _epoch_losses(output):
@@ -69,8 +89,10 @@ def test_resume_of_a_finished_run_refuses_or_continues_at_the_next_epoch(synth_v
     again = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume")
     output = again.communicate(timeout=300)[0]
     assert again.returncode == 2, output
-    assert output.strip().splitlines()[-1] == f"Error: {run_dir}: run is finished (3 of 3 epochs); to train it longer, " \
-                                              "resume with --epochs more than 3", output
+    assert (
+        output.strip().splitlines()[-1] == f"Error: {run_dir}: run is finished (3 of 3 epochs); to train it longer, "
+        "resume with --epochs more than 3"
+    ), output
     assert (run_dir / "model.h5").read_bytes() == model
 
     fresh = _bcn("--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--epochs", "4")
@@ -93,8 +115,24 @@ def test_resume_of_a_finished_run_refuses_or_continues_at_the_next_epoch(synth_v
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_says_what_is_saved_and_how_to_continue(synth_voc, tmp_path, signum):
     run_dir = tmp_path / "run"
-    process = _bcn("--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(run_dir), "--input-size", "64",
-                   "--epochs", "50", "--batch-size", "8", "--eval-every", "100", "--seed", "0")
+    process = _bcn(
+        "--arch",
+        TINY_SPEC,
+        "--data",
+        str(synth_voc),
+        "--out",
+        str(run_dir),
+        "--input-size",
+        "64",
+        "--epochs",
+        "50",
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "100",
+        "--seed",
+        "0",
+    )
     deadline = time.monotonic() + 300
     while not (run_dir / "model.h5").exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
@@ -117,9 +155,11 @@ def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path)
             path.write_bytes(b"\0garbage" * 10)
     config = (run_dir / "config.json").read_text()
     unfinished = json.dumps({key: value for key, value in json.loads(config).items() if key != "finished_epochs"})
-    for content, message in [(config, f"Error: {run_dir / 'backup'}: the run's saved training state cannot be restored"),
-                             ("{", f"Error: {run_dir / 'config.json'}: not valid JSON"),
-                             ("{}", f"Error: {run_dir / 'config.json'}: not a bcn run's config")]:
+    for content, message in [
+        (config, f"Error: {run_dir / 'backup'}: the run's saved training state cannot be restored"),
+        ("{", f"Error: {run_dir / 'config.json'}: not valid JSON"),
+        ("{}", f"Error: {run_dir / 'config.json'}: not a bcn run's config"),
+    ]:
         (run_dir / "config.json").write_text(content)
         process = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume", "--epochs", "2")
         output = process.communicate(timeout=300)[0]

@@ -7,11 +7,10 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import TINY_SPEC
 
 import bcn  # noqa: F401
 from bcn.cli import main
-
-from conftest import TINY_SPEC
 
 
 def test_trained_run_folder_holds_loadable_models_and_config(trained_model, synth_voc):
@@ -28,19 +27,25 @@ def test_trained_run_folder_holds_loadable_models_and_config(trained_model, synt
         model = load_model(run_dir / name)
         heatmap, size, offset = model(np.full((1, 64, 64, 3), 0.5, np.float32))
         assert heatmap.shape == (1, 16, 16, 6) and size.shape == offset.shape == (1, 16, 16, 2)
-        binary = [layer for layer in model.layers if type(layer).__name__ == "QuantConv2D"
-                  and layer.input_quantizer is not None]
+        binary = [
+            layer
+            for layer in model.layers
+            if type(layer).__name__ == "QuantConv2D" and layer.input_quantizer is not None
+        ]
         assert binary
     assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
     assert config["finished_epochs"] == 10  # backup/ stays, so --resume --epochs N can train it longer
     assert list((run_dir / "backup").rglob("checkpoint"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--arch", "qn(64) bogus", "--data", "."], "bad spec"),
-    (["--arch", TINY_SPEC, "--data", "no/such/root"], "does not exist"),
-    (["--data", "."], "--arch is required"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--arch", "qn(64) bogus", "--data", "."], "bad spec"),
+        (["--arch", TINY_SPEC, "--data", "no/such/root"], "does not exist"),
+        (["--data", "."], "--arch is required"),
+    ],
+)
 def test_bad_arguments_fail_in_one_line(args, message, tmp_path):
     result = CliRunner().invoke(main, ["train", *args, "--out", str(tmp_path / "run")])
     assert result.exit_code == 2, result.output
@@ -49,8 +54,13 @@ def test_bad_arguments_fail_in_one_line(args, message, tmp_path):
 
 
 def _bcn(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "bcn", "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bcn", "train", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_an_empty_training_split_is_one_line_error(synth_voc, tmp_path):
@@ -74,7 +84,9 @@ def test_weights_initialise_the_leading_layers_that_match(trained_model, tmp_pat
     for mine, theirs in zip(same.weights, trained.weights):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     fewer_classes = build_model(TINY_SPEC, 64, 3)
-    assert 0 < _initialise(fewer_classes, trained_model) < len([layer for layer in fewer_classes.layers if layer.weights])
+    assert (
+        0 < _initialise(fewer_classes, trained_model) < len([layer for layer in fewer_classes.layers if layer.weights])
+    )
     other = build_model("qn(64) qn([1x16, 1x16, 1x16, 1x16]) tp(2)([8, 8, 8]) h(8)", 64, 3)
     with pytest.raises(BcnError, match="no layer matches"):
         _initialise(other, trained_model)
@@ -88,9 +100,27 @@ def test_a_seed_reproduces_a_cpu_run(synth_voc, tmp_path):
     from bcn.arch.model import load_model
 
     seeds = {"first": 1, "again": 1, "other": 2}
-    runs = {name: _bcn("--arch", TINY_SPEC, "--data", str(synth_voc), "--out", str(tmp_path / name), "--input-size",
-                       "64", "--epochs", "1", "--batch-size", "8", "--eval-every", "100", "--seed", str(seed))
-            for name, seed in seeds.items()}
+    runs = {
+        name: _bcn(
+            "--arch",
+            TINY_SPEC,
+            "--data",
+            str(synth_voc),
+            "--out",
+            str(tmp_path / name),
+            "--input-size",
+            "64",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--eval-every",
+            "100",
+            "--seed",
+            str(seed),
+        )
+        for name, seed in seeds.items()
+    }
     outputs = {name: process.communicate(timeout=600)[0] for name, process in runs.items()}
     losses = {}
     for name, output in outputs.items():

@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
-
-import bcn  # noqa: F401
 import tensorflow as tf
 
+import bcn  # noqa: F401
 from bcn.decode import decode
 from bcn.preprocess import Letterbox
 from bcn.train.augment import augment_and_letterbox
@@ -49,12 +48,20 @@ def test_gaussian_of_a_box_matches_ctdet_computed_by_hand():
     #   a = 4 * 0.7 = 2.8, b = -2 * 0.7 * 22 = -30.8, c = (0.7 - 1) * 121 = -36.3,
     #   r = (b + sqrt(b^2 - 4ac)) / 2 = (-30.8 + sqrt(948.64 + 406.56)) / 2 = (-30.8 + 36.81304) / 2 = 3.00652
     # so radius = int(3.00652) = 3 (the un-ceil'd size would give 2.78 -> 2), sigma = (2 * 3 + 1) / 6 = 7 / 6,
-    # and a cell (dx, dy) from the centre cell (12, 7) holds exp(-(dx^2 + dy^2) / (2 sigma^2)) = exp(-(dx^2 + dy^2) * 18 / 49).
+    # and a cell (dx, dy) from the centre cell (12, 7) holds exp(-(dx^2 + dy^2) / (2 sigma^2)),
+    # which is exp(-(dx^2 + dy^2) * 18 / 49).
     assert gaussian_radius(11.0, 11.0) == pytest.approx(3.00652, abs=1e-5)
     box = np.array([[30.0, 10.0, 71.0, 50.4]], np.float32)
     heatmap = encode_targets(box, [0], input_size=128, num_classes=1)["heatmap"].numpy()[..., 0]
-    by_hand = {(7, 13): 0.6925, (7, 11): 0.6925, (8, 12): 0.6925, (6, 13): 0.4796, (7, 15): 0.03667,
-               (10, 15): 0.001344, (4, 9): 0.001344}
+    by_hand = {
+        (7, 13): 0.6925,
+        (7, 11): 0.6925,
+        (8, 12): 0.6925,
+        (6, 13): 0.4796,
+        (7, 15): 0.03667,
+        (10, 15): 0.001344,
+        (4, 9): 0.001344,
+    }
     for (y, x), value in by_hand.items():
         assert heatmap[y, x] == pytest.approx(value, rel=1e-3), (y, x)
     assert heatmap[7, 16] == 0.0 and heatmap[11, 12] == 0.0 and heatmap[7, 8] == 0.0  # |dx| or |dy| = 4 > radius
@@ -63,9 +70,14 @@ def test_gaussian_of_a_box_matches_ctdet_computed_by_hand():
 
 def test_boxes_are_clipped_to_the_grid_and_empty_ones_skipped_as_in_ctdet():
     # Input 128 px, grid 32: ctdet clips each box (in cells) to [0, 31].
-    boxes = np.array([[-20.0, 100.0, 40.0, 140.0],  # cells (-5, 25, 10, 35) -> (0, 25, 10, 31): w 10, h 6
-                      [130.0, 0.0, 140.0, 10.0],    # cells (32.5, 0, 35, 2.5) -> (31, 0, 31, 2.5): no width, skipped
-                      [8.0, 8.0, 24.0, 24.0]], np.float32)
+    boxes = np.array(
+        [
+            [-20.0, 100.0, 40.0, 140.0],  # cells (-5, 25, 10, 35) -> (0, 25, 10, 31): w 10, h 6
+            [130.0, 0.0, 140.0, 10.0],  # cells (32.5, 0, 35, 2.5) -> (31, 0, 31, 2.5): no width, skipped
+            [8.0, 8.0, 24.0, 24.0],
+        ],
+        np.float32,
+    )
     targets = encode_targets(boxes, [0, 1, 2], input_size=128, num_classes=3)
     assert targets["mask"].numpy()[:4].tolist() == [1.0, 0.0, 1.0, 0.0]
     np.testing.assert_allclose(targets["size"].numpy()[:3], [[10, 6], [0, 0], [4, 4]])

@@ -52,8 +52,9 @@ def model_cost(model) -> dict:
     return report
 
 
-def design_cost(text: str, input_size: int | None = None, num_classes: int = 20, float_twin: bool = False,
-                seed: int = DEFAULT_SEED) -> dict:
+def design_cost(
+    text: str, input_size: int | None = None, num_classes: int = 20, float_twin: bool = False, seed: int = DEFAULT_SEED
+) -> dict:
     """model_cost of a design (preset, spec string or builder file), untrained, with what it was.
 
     Adds `spec` (the canonical spec at its input size, or the builder's path), `float_twin`,
@@ -62,6 +63,11 @@ def design_cost(text: str, input_size: int | None = None, num_classes: int = 20,
     architecture = resolve(text, float_twin, seed, input_size)
     cost = model_cost(build_model(architecture, input_size, num_classes, float_twin))
     spec = architecture.spec.with_input_size(cost["input_size"]) if architecture.spec else None
-    cost.update(spec=str(spec or architecture), float_twin=architecture.float_twin, num_classes=num_classes,
-                seed=seed, drawn=str(spec.drawn(seed)) if spec is not None and spec.is_random else None)
+    cost.update(
+        spec=str(spec or architecture),
+        float_twin=architecture.float_twin,
+        num_classes=num_classes,
+        seed=seed,
+        drawn=str(spec.drawn(seed)) if spec is not None and spec.is_random else None,
+    )
     return cost

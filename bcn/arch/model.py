@@ -41,8 +41,14 @@ def _prefix_new_layers(inputs, outputs, section: str, seen: set) -> None:
                 layer._name = f"{section}_{layer.name}"
 
 
-def build_from_spec(spec: ArchSpec, num_classes: int = 20, float_twin: bool = False,
-                    name: str = "bcn", seed: int = DEFAULT_SEED, encoder_weights=None) -> tf.keras.Model:
+def build_from_spec(
+    spec: ArchSpec,
+    num_classes: int = 20,
+    float_twin: bool = False,
+    name: str = "bcn",
+    seed: int = DEFAULT_SEED,
+    encoder_weights=None,
+) -> tf.keras.Model:
     """The detector for a parsed spec; outputs heatmap, size, offset at stride 4.
 
     `seed` draws the binary blocks of a random (`pP`) encoder; `float_twin` makes every
@@ -87,12 +93,20 @@ def check_fits(spec: ArchSpec, num_classes: int, batch_size: int | None = None) 
     total, memory = weights + activations, _memory_bytes()
     if total > memory:
         what = f"{params:,} parameters" + (f" and {maps:,} activations per image x {batch_size}" if batch_size else "")
-        raise BcnError(f"{spec}: needs at least {total / 2**30:,.1f} GiB ({what}) but this machine has "
-                       f"{memory / 2**30:.1f} GiB; use fewer filters, a smaller input size or a smaller batch")
+        raise BcnError(
+            f"{spec}: needs at least {total / 2**30:,.1f} GiB ({what}) but this machine has "
+            f"{memory / 2**30:.1f} GiB; use fewer filters, a smaller input size or a smaller batch"
+        )
 
 
-def build_model(arch: Architecture | str, input_size: int | None = None, num_classes: int = 20,
-                float_twin: bool = False, seed: int | None = None, encoder_weights=None) -> tf.keras.Model:
+def build_model(
+    arch: Architecture | str,
+    input_size: int | None = None,
+    num_classes: int = 20,
+    float_twin: bool = False,
+    seed: int | None = None,
+    encoder_weights=None,
+) -> tf.keras.Model:
     """Build the untrained detector; `input_size` overrides the spec's z, `seed` the architecture's."""
     if isinstance(arch, str):
         arch = resolve(arch, float_twin)
@@ -108,7 +122,9 @@ def build_model(arch: Architecture | str, input_size: int | None = None, num_cla
             raise
         except Exception as error:  # a user's code: report, don't trace back
             reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
-            raise BcnError(f"{arch.builder}: build() failed ({type(error).__name__}{': ' + reason if reason else ''})") from error
+            raise BcnError(
+                f"{arch.builder}: build() failed ({type(error).__name__}{': ' + reason if reason else ''})"
+            ) from error
         if not isinstance(model, tf.keras.Model):
             raise BcnError(f"{arch.builder}: build() returned {type(model).__name__}, not a Keras model")
         check_outputs(model, str(arch.builder))
@@ -123,8 +139,11 @@ def check_outputs(model: tf.keras.Model, source: str) -> None:
     """Fail unless `model` is a CenterNet: heatmap, size, offset at the same stride."""
     names = [getattr(t, "name", "").split("/")[0] for t in model.outputs]
     shapes = [tuple(t.shape) for t in model.outputs]
-    ok = len(shapes) == 3 and shapes[1][-1] == 2 and shapes[2][-1] == 2 and all(
-        len(s) == 4 and s[1:3] == shapes[0][1:3] for s in shapes
+    ok = (
+        len(shapes) == 3
+        and shapes[1][-1] == 2
+        and shapes[2][-1] == 2
+        and all(len(s) == 4 and s[1:3] == shapes[0][1:3] for s in shapes)
     )
     if not ok:
         raise BcnError(

@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from bcn.centernet import OUTPUT_STRIDE
 from bcn.errors import BcnError
 
-
 # The seed of random binarization masks when none is given.
 DEFAULT_SEED = 0
 
@@ -109,7 +108,9 @@ class ArchSpec:
         sections = []
         for section, mask in zip(self.encoder, self.binary_masks(seed)):
             if section.probability is not None:
-                mode = BINARY if all(mask) else FLOAT if not any(mask) else "".join(BINARY if b else FLOAT for b in mask)
+                mode = (
+                    BINARY if all(mask) else FLOAT if not any(mask) else "".join(BINARY if b else FLOAT for b in mask)
+                )
                 section = replace(section, mode=mode)
             sections.append(section)
         return replace(self, encoder=tuple(sections))
@@ -124,8 +125,7 @@ class ArchSpec:
         stride = self.encoder_stride
         if self.input_size <= 0 or self.input_size % stride:
             raise SpecError(
-                f"input size {self.input_size} must be a positive multiple of {stride} "
-                f"(the encoder's stride)"
+                f"input size {self.input_size} must be a positive multiple of {stride} (the encoder's stride)"
             )
         needed = {32: 3}.get(stride, len(self.encoder) - 1)
         if len(self.decoder_filters) != needed:
@@ -155,12 +155,12 @@ class ArchSpec:
                 if index:
                     params += channels * section.filters
                     stride *= 2
-                params += section.blocks * 9 * section.filters ** 2
+                params += section.blocks * 9 * section.filters**2
                 maps += (self.input_size // stride) ** 2 * section.filters * section.blocks
                 channels = section.filters
         for filters in self.decoder_filters:
             stride //= 2
-            params += self.decoder_kernel ** 2 * channels * filters
+            params += self.decoder_kernel**2 * channels * filters
             maps += (self.input_size // stride) ** 2 * filters
             channels = filters
         params += 3 * 9 * channels * self.head_filters
@@ -182,9 +182,7 @@ class ArchSpec:
         return f"{head} tp({self.decoder_kernel})([{decoder}]) h({self.head_filters})"
 
 
-_TOKEN = re.compile(
-    r"\s*(?:(?P<decimal>\d*\.\d+)|(?P<int>-?\d+)|(?P<name>[a-z]+)|(?P<punct>[()\[\],:x]))", re.I
-)
+_TOKEN = re.compile(r"\s*(?:(?P<decimal>\d*\.\d+)|(?P<int>-?\d+)|(?P<name>[a-z]+)|(?P<punct>[()\[\],:x]))", re.I)
 BACKBONES = ("qn", "rn", "rtb")
 
 
@@ -197,9 +195,7 @@ class _Parser:
         rest = self.text[self.pos :].strip()
         found = f"'{rest[:12]}'" if rest else "the end"
         column = len(self.text) - len(self.text[self.pos :].lstrip()) + 1
-        return SpecError(
-            f"bad spec '{self.text}': expected {expected} at column {column}, found {found}"
-        )
+        return SpecError(f"bad spec '{self.text}': expected {expected} at column {column}, found {found}")
 
     def peek(self) -> str | None:
         match = _TOKEN.match(self.text, self.pos)

@@ -25,7 +25,9 @@ class Architecture:
         return str(self.spec) if self.spec else str(self.builder)
 
 
-def resolve(text: str, float_twin: bool = False, seed: int = DEFAULT_SEED, input_size: int | None = None) -> Architecture:
+def resolve(
+    text: str, float_twin: bool = False, seed: int = DEFAULT_SEED, input_size: int | None = None
+) -> Architecture:
     """A preset name (see PRESETS), a spec string, or a `.py` file defining `build`.
 
     With `input_size`, a spec takes that size, and one its strides do not divide is a

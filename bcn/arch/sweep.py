@@ -1,8 +1,8 @@
 """`bcn arch sweep`: the cost of many designs, optionally measured on this machine (the paper's Fig. 1)."""
 
 import re
-from dataclasses import asdict
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import tensorflow as tf
@@ -28,26 +28,34 @@ def _paper_map(name: str, input_size: int) -> float | None:
     return float(re.match(r"[\d.]+", preset.paper.map).group())
 
 
-def cost_rows(specs, input_size: int | None = None, seed: int = DEFAULT_SEED, num_classes: int = 20,
-              progress: bool = True) -> list[dict]:
+def cost_rows(
+    specs, input_size: int | None = None, seed: int = DEFAULT_SEED, num_classes: int = 20, progress: bool = True
+) -> list[dict]:
     """One row per spec: its canonical spec (and drawn mask), cost at `input_size` and the paper's mAP."""
     architectures = [resolve(text, seed=seed, input_size=input_size) for text in specs]  # bad sizes fail first
     for arch in architectures:
         if arch.spec is None:
             raise BcnError(f"{arch.builder}: a sweep takes presets and spec strings, not builder files")
     rows = []
-    for number, arch in enumerate(tqdm(architectures, desc="cost", unit="design", disable=not progress or None,
-                                       leave=False), 1):
+    for number, arch in enumerate(
+        tqdm(architectures, desc="cost", unit="design", disable=not progress or None, leave=False), 1
+    ):
         spec = arch.spec
         cost = model_cost(build_model(arch, spec.input_size, num_classes))
         tf.keras.backend.clear_session()
-        rows.append({
-            "name": arch.name if arch.name != "custom" else f"#{number}",
-            "spec": str(spec), "drawn": str(spec.drawn(seed)) if spec.is_random else None,
-            "float_twin": arch.float_twin, "seed": seed, "input_size": spec.input_size,
-            **{key: cost[key] for key in COST_KEYS},
-            "paper_map": _paper_map(arch.name, spec.input_size), "map": None,
-        })
+        rows.append(
+            {
+                "name": arch.name if arch.name != "custom" else f"#{number}",
+                "spec": str(spec),
+                "drawn": str(spec.drawn(seed)) if spec.is_random else None,
+                "float_twin": arch.float_twin,
+                "seed": seed,
+                "input_size": spec.input_size,
+                **{key: cost[key] for key in COST_KEYS},
+                "paper_map": _paper_map(arch.name, spec.input_size),
+                "map": None,
+            }
+        )
     return rows
 
 
@@ -61,12 +69,21 @@ def preset_rows(input_size: int | None = None, seed: int = DEFAULT_SEED) -> list
 
 def _write_run_config(folder: Path, row: dict) -> None:
     """The config.json the converter reads beside a model: spec and seed reach the metadata."""
-    write_run_config(folder, {"spec": row["spec"], "input_size": row["input_size"],
-                              "float_twin": row["float_twin"], "seed": row["seed"]})
+    write_run_config(
+        folder,
+        {"spec": row["spec"], "input_size": row["input_size"], "float_twin": row["float_twin"], "seed": row["seed"]},
+    )
 
 
-def measure(rows: list[dict], num_classes: int = 20, runs: int = 10, warmup: int = 2, threads: int = 1,
-            keep: Path | None = None, progress: bool = True) -> None:
+def measure(
+    rows: list[dict],
+    num_classes: int = 20,
+    runs: int = 10,
+    warmup: int = 2,
+    threads: int = 1,
+    keep: Path | None = None,
+    progress: bool = True,
+) -> None:
     """Build, convert (LCE + float32 twin) and benchmark each row's design; adds latencies to the rows.
 
     Untrained weights: latency does not depend on them. The models go to `keep` (a folder)
@@ -85,13 +102,23 @@ def measure(rows: list[dict], num_classes: int = 20, runs: int = 10, warmup: int
             tf.keras.backend.clear_session()
             _write_run_config(folder, row)
             converted = convert(folder / "model.h5", folder / "model.tflite", baselines=("float32",), samples=1)
-            report = benchmark([folder / "model.tflite", folder / "model_float32.tflite"], threads=(threads,),
-                               runs=runs, warmup=warmup, progress=False)
+            report = benchmark(
+                [folder / "model.tflite", folder / "model_float32.tflite"],
+                threads=(threads,),
+                runs=runs,
+                warmup=warmup,
+                progress=False,
+            )
             binary, float32 = (result["latency_ms"]["mean"] for result in report["results"])
-            row.update(latency_ms=binary, float_latency_ms=float32, latency_ratio=binary / float32,
-                       engine=report["results"][0]["engine"], threads=threads,
-                       file_bytes=converted["files"]["binary"]["bytes"],
-                       float_file_bytes=converted["files"]["float32"]["bytes"])
+            row.update(
+                latency_ms=binary,
+                float_latency_ms=float32,
+                latency_ratio=binary / float32,
+                engine=report["results"][0]["engine"],
+                threads=threads,
+                file_bytes=converted["files"]["binary"]["bytes"],
+                float_file_bytes=converted["files"]["float32"]["bytes"],
+            )
 
 
 def _spec_of_result(path: Path, result: dict) -> tuple[str | None, int | None]:

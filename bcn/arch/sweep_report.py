@@ -8,11 +8,18 @@ from bcn.errors import BcnError
 from bcn.io import atomic_output
 
 COLUMNS = (
-    ("name", "name", "{}"), ("z", "input_size", "{}"), ("GMACs", "macs", "{:.2f}", 1e-9),
-    ("rb", "binary_ratio", "{:.4f}"), ("eq GFLOP", "eq_flops", "{:.2f}", 1e-9), ("Mparams", "params", "{:.2f}", 1e-6),
-    ("mAP", "map", "{:.1f}"), ("paper mAP", "paper_map", "{:.1f}"),
-    ("binary ms", "latency_ms", "{:.1f}"), ("float ms", "float_latency_ms", "{:.1f}"),
-    ("binary/float", "latency_ratio", "{:.3f}"), ("spec", "spec", "{}"),
+    ("name", "name", "{}"),
+    ("z", "input_size", "{}"),
+    ("GMACs", "macs", "{:.2f}", 1e-9),
+    ("rb", "binary_ratio", "{:.4f}"),
+    ("eq GFLOP", "eq_flops", "{:.2f}", 1e-9),
+    ("Mparams", "params", "{:.2f}", 1e-6),
+    ("mAP", "map", "{:.1f}"),
+    ("paper mAP", "paper_map", "{:.1f}"),
+    ("binary ms", "latency_ms", "{:.1f}"),
+    ("float ms", "float_latency_ms", "{:.1f}"),
+    ("binary/float", "latency_ratio", "{:.3f}"),
+    ("spec", "spec", "{}"),
 )
 
 
@@ -39,8 +46,13 @@ def format_table(rows: list[dict], markdown: bool = False) -> str:
         lines = ["| " + " | ".join(table[0]) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
         return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in table[1:]]) + "\n"
     widths = [max(len(cells[i]) for cells in table) for i in range(len(columns))]
-    text = ["  ".join(cell.ljust(w) if i in (0, len(columns) - 1) else cell.rjust(w)
-                      for i, (cell, w) in enumerate(zip(cells, widths))).rstrip() for cells in table]
+    text = [
+        "  ".join(
+            cell.ljust(w) if i in (0, len(columns) - 1) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+        for cells in table
+    ]
     return "\n".join(text[:1] + ["  ".join("-" * w for w in widths)] + text[1:])
 
 
@@ -68,19 +80,35 @@ def plot_fig1(rows: list[dict], path) -> None:
     figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     scatter = None
     for ax, (key, label) in zip(axes[0], panels):
-        points = [(r, r.get(key) if key != "map" else (r["map"] if r.get("map") is not None else r.get("paper_map")))
-                  for r in rows]
+        points = [
+            (r, r.get(key) if key != "map" else (r["map"] if r.get("map") is not None else r.get("paper_map")))
+            for r in rows
+        ]
         points = [(r, y) for r, y in points if y is not None]
         if points:
-            scatter = ax.scatter([r["eq_flops"] / 1e9 for r, _ in points], [y for _, y in points],
-                                 c=[r["binary_ratio"] for r, _ in points], cmap="viridis", vmin=0, vmax=1,
-                                 s=40, edgecolors="black", linewidths=0.5)
+            scatter = ax.scatter(
+                [r["eq_flops"] / 1e9 for r, _ in points],
+                [y for _, y in points],
+                c=[r["binary_ratio"] for r, _ in points],
+                cmap="viridis",
+                vmin=0,
+                vmax=1,
+                s=40,
+                edgecolors="black",
+                linewidths=0.5,
+            )
             for r, y in points:
-                ax.annotate(r["name"], (r["eq_flops"] / 1e9, y),
-                            textcoords="offset points", xytext=(4, 4), fontsize=8)
+                ax.annotate(r["name"], (r["eq_flops"] / 1e9, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
         else:
-            ax.text(0.5, 0.5, "no mAP: presets at their own input size,\nor --results EVAL.json",
-                    ha="center", va="center", transform=ax.transAxes, fontsize=9)
+            ax.text(
+                0.5,
+                0.5,
+                "no mAP: presets at their own input size,\nor --results EVAL.json",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=9,
+            )
         ax.set_xscale("log")
         ax.set_xlabel("equivalent GFLOP (Eq. 1, log scale)")
         ax.set_ylabel(label)

@@ -19,7 +19,9 @@ from bcn.progress import configure_logging
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bcn")
 @click.option("-v", "--verbose", count=True, help="Report more on stderr (repeatable).")
-@click.option("-q", "--quiet", count=True, help="Report only warnings and errors on stderr (no steps, no progress bars).")
+@click.option(
+    "-q", "--quiet", count=True, help="Report only warnings and errors on stderr (no steps, no progress bars)."
+)
 def main(verbose, quiet):
     """BinaryCenterNet: design, train, convert, benchmark and run binarized detectors."""
     configure_logging(verbose - quiet)

@@ -28,10 +28,18 @@ def format_cost(name: str, cost: dict) -> str:
     """A human-readable cost table with a per-section breakdown."""
     rows = [("section", "GMACs", "binary GMACs", "rb", "eq GFLOP", "params", "MiB (1-bit)", "MiB (32-bit)")]
     for section, c in [*cost["sections"].items(), ("total", cost)]:
-        rows.append((
-            section, _giga(c["macs"]), _giga(c["binary_macs"]), f"{c['binary_ratio']:.4f}",
-            _giga(c["eq_flops"]), f"{c['params']:,}", _mib(c["size_bytes"]), _mib(c["size_fp32_bytes"]),
-        ))
+        rows.append(
+            (
+                section,
+                _giga(c["macs"]),
+                _giga(c["binary_macs"]),
+                f"{c['binary_ratio']:.4f}",
+                _giga(c["eq_flops"]),
+                f"{c['params']:,}",
+                _mib(c["size_bytes"]),
+                _mib(c["size_fp32_bytes"]),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"{name} at {cost['input_size']}x{cost['input_size']}"]
     for index, row in enumerate(rows):
@@ -42,14 +50,22 @@ def format_cost(name: str, cost: dict) -> str:
     return "\n".join(lines)
 
 
-input_size_option = click.option("--input-size", "-z", type=POSITIVE_INT,
-                                 help="Input size z (overrides the spec's); a multiple of 32.")
-num_classes_option = click.option("--num-classes", "-c", type=POSITIVE_INT, default=20, show_default=True,
-                                  help="Number of classes C.")
-float_twin_option = click.option("--float-twin", is_flag=True,
-                                 help="Make every binary conv full precision (the fair float baseline).")
-seed_option = click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True,
-                           help="Seed that draws the binary blocks of a random spec (':pP').")
+input_size_option = click.option(
+    "--input-size", "-z", type=POSITIVE_INT, help="Input size z (overrides the spec's); a multiple of 32."
+)
+num_classes_option = click.option(
+    "--num-classes", "-c", type=POSITIVE_INT, default=20, show_default=True, help="Number of classes C."
+)
+float_twin_option = click.option(
+    "--float-twin", is_flag=True, help="Make every binary conv full precision (the fair float baseline)."
+)
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=DEFAULT_SEED,
+    show_default=True,
+    help="Seed that draws the binary blocks of a random spec (':pP').",
+)
 
 
 @click.group()
@@ -104,8 +120,10 @@ def list_(input_size, seed, as_json):
     click.echo(f"{'name':{width}}    z  {'GMACs':>6} {'rb':>6} {'eqGFLOP':>7} {'Mparams':>7}  spec")
     for row in rows:
         twin = " (float twin)" if row["float_twin"] else ""
-        click.echo(f"{row['name']:{width}} {row['input_size']:4d}  {row['macs'] / 1e9:6.2f} {row['binary_ratio']:6.4f} "
-                   f"{row['eq_flops'] / 1e9:7.2f} {row['params'] / 1e6:7.2f}  {row['spec']}{twin}")
+        click.echo(
+            f"{row['name']:{width}} {row['input_size']:4d}  {row['macs'] / 1e9:6.2f} {row['binary_ratio']:6.4f} "
+            f"{row['eq_flops'] / 1e9:7.2f} {row['params'] / 1e6:7.2f}  {row['spec']}{twin}"
+        )
         click.echo(f"{'':{width + 37}}{row['note']}")
 
 
@@ -136,23 +154,48 @@ def build(spec, output, input_size, num_classes, float_twin, seed):
 @input_size_option
 @num_classes_option
 @seed_option
-@click.option("--measure", is_flag=True,
-              help="Build, convert (LCE + float32 twin) and benchmark each design on this machine.")
-@click.option("--results", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="A `bcn eval --json` output (or a run's eval.json) whose mAP goes on the row of its spec; repeat.")
-@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Measured runs per model (--measure).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Interpreter threads (--measure).")
-@click.option("--keep", type=click.Path(file_okay=False),
-              help="Keep the measured models (.h5, .tflite) in this folder.")
+@click.option(
+    "--measure", is_flag=True, help="Build, convert (LCE + float32 twin) and benchmark each design on this machine."
+)
+@click.option(
+    "--results",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A `bcn eval --json` output (or a run's eval.json) whose mAP goes on the row of its spec; repeat.",
+)
+@click.option(
+    "--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Measured runs per model (--measure)."
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads (--measure)."
+)
+@click.option(
+    "--keep", type=click.Path(file_okay=False), help="Keep the measured models (.h5, .tflite) in this folder."
+)
 @click.option("--json", "json_path", type=OUTPUT_FILE, help="Write the rows as JSON.")
 @click.option("--markdown", "markdown_path", type=OUTPUT_FILE, help="Write the table as Markdown.")
 @click.option("--csv", "csv_path", type=OUTPUT_FILE, help="Write the rows as CSV (raw counts).")
-@click.option("--plot", "plot_path", type=OUTPUT_FILE,
-              help="Write the paper's Fig. 1: eq GFLOP (log) vs mAP and vs latency, rb as colour (PNG/SVG/PDF).")
-def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads, keep, json_path, markdown_path,
-          csv_path, plot_path):
+@click.option(
+    "--plot",
+    "plot_path",
+    type=OUTPUT_FILE,
+    help="Write the paper's Fig. 1: eq GFLOP (log) vs mAP and vs latency, rb as colour (PNG/SVG/PDF).",
+)
+def sweep(
+    specs,
+    input_size,
+    num_classes,
+    seed,
+    measure,
+    results,
+    runs,
+    threads,
+    keep,
+    json_path,
+    markdown_path,
+    csv_path,
+    plot_path,
+):
     """The cost of many designs in one table, and the paper's Fig. 1.
 
     SPECS are presets or spec strings. mAP is yours where --results names a model of
@@ -181,9 +224,11 @@ def sweep(specs, input_size, num_classes, seed, measure, results, runs, threads,
     click.echo(format_table(rows))
     from bcn.io import json_text, write_text
 
-    for path, text in ((json_path, lambda: json_text(rows)),
-                       (markdown_path, lambda: format_table(rows, markdown=True)),
-                       (csv_path, lambda: format_csv(rows))):
+    for path, text in (
+        (json_path, lambda: json_text(rows)),
+        (markdown_path, lambda: format_table(rows, markdown=True)),
+        (csv_path, lambda: format_csv(rows)),
+    ):
         if path:
             write_text(path, text())
             click.echo(f"wrote {path}")

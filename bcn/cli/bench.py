@@ -24,41 +24,95 @@ def _classes(value: str | None) -> list[str] | None:
 
 @click.command("bench")
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--threads", "-t", type=THREAD_COUNTS, default="1", show_default=True,
-              help="Thread counts to measure, comma-separated (e.g. 1,2,4).")
-@click.option("--runs", "-n", type=click.IntRange(min=1), default=BENCH_RUNS, show_default=True,
-              help="Measured runs per model and thread count.")
-@click.option("--warmup", "-w", type=click.IntRange(min=0), default=BENCH_WARMUP, show_default=True,
-              help="Unmeasured runs first.")
-@click.option("--engine", type=click.Choice(["lce", "tflite"]),
-              help="Interpreter for every model: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's "
-                   "LCE delegate). Default: chosen per model and machine.")
+@click.option(
+    "--threads",
+    "-t",
+    type=THREAD_COUNTS,
+    default="1",
+    show_default=True,
+    help="Thread counts to measure, comma-separated (e.g. 1,2,4).",
+)
+@click.option(
+    "--runs",
+    "-n",
+    type=click.IntRange(min=1),
+    default=BENCH_RUNS,
+    show_default=True,
+    help="Measured runs per model and thread count.",
+)
+@click.option(
+    "--warmup", "-w", type=click.IntRange(min=0), default=BENCH_WARMUP, show_default=True, help="Unmeasured runs first."
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["lce", "tflite"]),
+    help="Interpreter for every model: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's "
+    "LCE delegate). Default: chosen per model and machine.",
+)
 @click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops (default: on).")
-@click.option("--indirect-bgemm/--no-indirect-bgemm", default=None,
-              help="LCE's indirect BGEMM binary-conv kernel (default: on for x86_64, off elsewhere).")
+@click.option(
+    "--indirect-bgemm/--no-indirect-bgemm",
+    default=None,
+    help="LCE's indirect BGEMM binary-conv kernel (default: on for x86_64, off elsewhere).",
+)
 @click.option("--reference-bconv", is_flag=True, default=None, help="LCE's reference binary conv (slow; for checking).")
-@click.option("--kernel", type=click.Choice(["auto", "avx512-vpopcnt", "avx2", "neon", "scalar"]), default=None,
-              help="Inner loop of bcn's LCE delegate (tflite engine; default: the fastest this CPU has, or "
-                   "$BCN_LCE_KERNEL).")
-@click.option("--sweep", is_flag=True,
-              help="Measure every kernel option combination of each model's engine (LCE: indirect BGEMM x XNNPACK; "
-                   "TFLite: XNNPACK and each kernel path of bcn's delegate), and binary models on both engines unless "
-                   "--engine is given; ratios use each model's fastest.")
-@click.option("--image", type=click.Path(dir_okay=False, path_type=Path),
-              help="Image to run detect on (default: a fixed 640x480 test image).")
-@click.option("--input-size", "-z", type=click.IntRange(min=1),
-              help="Input size of a .tflite without bcn metadata (runs it with a warning).")
-@click.option("--classes",
-              help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line.")
+@click.option(
+    "--kernel",
+    type=click.Choice(["auto", "avx512-vpopcnt", "avx2", "neon", "scalar"]),
+    default=None,
+    help="Inner loop of bcn's LCE delegate (tflite engine; default: the fastest this CPU has, or $BCN_LCE_KERNEL).",
+)
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Measure every kernel option combination of each model's engine (LCE: indirect BGEMM x XNNPACK; "
+    "TFLite: XNNPACK and each kernel path of bcn's delegate), and binary models on both engines unless "
+    "--engine is given; ratios use each model's fastest.",
+)
+@click.option(
+    "--image",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Image to run detect on (default: a fixed 640x480 test image).",
+)
+@click.option(
+    "--input-size",
+    "-z",
+    type=click.IntRange(min=1),
+    help="Input size of a .tflite without bcn metadata (runs it with a warning).",
+)
+@click.option(
+    "--classes", help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line."
+)
 @click.option("--json", "json_path", type=OUTPUT_FILE, help="Write the full report as JSON.")
 @click.option("--markdown", "markdown_path", type=OUTPUT_FILE, help="Write the tables as Markdown.")
-@click.option("--plot", "plot_path", type=OUTPUT_FILE,
-              help="Write a latency bar chart (PNG/SVG/PDF; needs matplotlib).")
-@click.option("--lce-benchmark-binary", type=click.Path(dir_okay=False, path_type=Path),
-              help="LCE's lce_benchmark_model, for LCE models where the LCE wheel is missing (aarch64 Linux); "
-                   "found on PATH otherwise.")
-def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, reference_bconv, kernel, sweep, image,
-          input_size, classes, json_path, markdown_path, plot_path, lce_benchmark_binary):
+@click.option(
+    "--plot", "plot_path", type=OUTPUT_FILE, help="Write a latency bar chart (PNG/SVG/PDF; needs matplotlib)."
+)
+@click.option(
+    "--lce-benchmark-binary",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="LCE's lce_benchmark_model, for LCE models where the LCE wheel is missing (aarch64 Linux); "
+    "found on PATH otherwise.",
+)
+def bench(
+    models,
+    threads,
+    runs,
+    warmup,
+    engine,
+    xnnpack,
+    indirect_bgemm,
+    reference_bconv,
+    kernel,
+    sweep,
+    image,
+    input_size,
+    classes,
+    json_path,
+    markdown_path,
+    plot_path,
+    lce_benchmark_binary,
+):
     """Measure latency of MODELS (.tflite from `bcn convert`), side by side.
 
     Per model and thread count: the interpreter call alone and the whole detect
@@ -77,19 +131,32 @@ def bench(models, threads, runs, warmup, engine, xnnpack, indirect_bgemm, refere
     from bcn.runtime.bench import benchmark
     from bcn.runtime.bench_report import format_markdown, format_text, plot_latency
 
-    refuse_overwriting_inputs([("--json", json_path), ("--markdown", markdown_path), ("--plot", plot_path)],
-                              [*models, image, lce_benchmark_binary])
+    refuse_overwriting_inputs(
+        [("--json", json_path), ("--markdown", markdown_path), ("--plot", plot_path)],
+        [*models, image, lce_benchmark_binary],
+    )
     if plot_path:
         if plot_path.suffix.lower() not in PLOT_FORMATS:
             raise BcnError(f"{plot_path}: the plot is written as {', '.join(PLOT_FORMATS)}; pick one of those suffixes")
         if importlib.util.find_spec("matplotlib") is None:
             raise BcnError(f"{plot_path}: --plot needs matplotlib, which is not installed: pip install matplotlib")
     report = benchmark(
-        models, threads=threads, runs=runs, warmup=warmup, engine=engine,
-        options={"use_xnnpack": xnnpack, "use_indirect_bgemm": indirect_bgemm, "use_reference_bconv": reference_bconv,
-                 "kernel": kernel},
-        image=read_image(image) if image else None, input_size=input_size, classes=_classes(classes),
-        lce_benchmark_binary=lce_benchmark_binary, sweep=sweep,
+        models,
+        threads=threads,
+        runs=runs,
+        warmup=warmup,
+        engine=engine,
+        options={
+            "use_xnnpack": xnnpack,
+            "use_indirect_bgemm": indirect_bgemm,
+            "use_reference_bconv": reference_bconv,
+            "kernel": kernel,
+        },
+        image=read_image(image) if image else None,
+        input_size=input_size,
+        classes=_classes(classes),
+        lce_benchmark_binary=lce_benchmark_binary,
+        sweep=sweep,
     )
     click.echo(format_text(report))
     if json_path:

@@ -50,22 +50,41 @@ def _baselines(ctx, param, value):
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", type=OUTPUT_FILE,
-              help="The LCE flatbuffer to write [default: MODEL with .tflite].")
-@click.option("--baselines", callback=_baselines, default="",
-              help="Also write full-precision baselines of the float twin: float32,int8.")
-@click.option("--float-model", type=click.Path(dir_okay=False),
-              help="A trained float twin (.h5/.keras) for the baselines [default: fresh weights].")
-@click.option("--data", "data_root", type=click.Path(file_okay=False),
-              help="Data set (PascalVOC, COCO or YOLO) or image folder for parity and int8 calibration images "
-                   "[default: generated images].")
-@click.option("--report", type=OUTPUT_FILE,
-              help="Where to write the JSON report [default: OUTPUT_report.json].")
+@click.option("--output", "-o", type=OUTPUT_FILE, help="The LCE flatbuffer to write [default: MODEL with .tflite].")
+@click.option(
+    "--baselines",
+    callback=_baselines,
+    default="",
+    help="Also write full-precision baselines of the float twin: float32,int8.",
+)
+@click.option(
+    "--float-model",
+    type=click.Path(dir_okay=False),
+    help="A trained float twin (.h5/.keras) for the baselines [default: fresh weights].",
+)
+@click.option(
+    "--data",
+    "data_root",
+    type=click.Path(file_okay=False),
+    help="Data set (PascalVOC, COCO or YOLO) or image folder for parity and int8 calibration images "
+    "[default: generated images].",
+)
+@click.option("--report", type=OUTPUT_FILE, help="Where to write the JSON report [default: OUTPUT_report.json].")
 @click.option("--check", is_flag=True, help="Fail (and write nothing) if LCE and Keras detections disagree.")
-@click.option("--score-threshold", type=click.FloatRange(0, 1, min_open=True), default=SCORE_THRESHOLD,
-              show_default=True, help="Parity compares detections scoring at least this.")
-@click.option("--samples", type=POSITIVE_INT, default=PARITY_SAMPLES, show_default=True,
-              help="Images for the parity check and int8 calibration.")
+@click.option(
+    "--score-threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=SCORE_THRESHOLD,
+    show_default=True,
+    help="Parity compares detections scoring at least this.",
+)
+@click.option(
+    "--samples",
+    type=POSITIVE_INT,
+    default=PARITY_SAMPLES,
+    show_default=True,
+    help="Images for the parity check and int8 calibration.",
+)
 def convert(model, output, baselines, float_model, data_root, report, check, score_threshold, samples):
     """Convert a trained Keras MODEL (.h5/.keras) to an LCE flatbuffer for ARM CPUs.
 
@@ -85,8 +104,17 @@ def convert(model, output, baselines, float_model, data_root, report, check, sco
     from bcn.converters.convert import convert as run_convert
 
     try:
-        result = run_convert(model, output, baselines=baselines, data_root=data_root, float_model=float_model,
-                             report=report, samples=samples, check=check, score_threshold=score_threshold)
+        result = run_convert(
+            model,
+            output,
+            baselines=baselines,
+            data_root=data_root,
+            float_model=float_model,
+            report=report,
+            samples=samples,
+            check=check,
+            score_threshold=score_threshold,
+        )
     except ParityError as error:
         click.echo(format_report(error.report))
         raise

@@ -13,9 +13,29 @@ def data():
 @data.command()
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--images", "-n", type=click.IntRange(min=1), required=True, help="Number of images.")
-@click.option("--size", "-z", type=click.IntRange(min=32), default=128, show_default=True, help="Long side of the images in pixels.")
-@click.option("--seed", "-s", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed; the same seed gives the same files.")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.25, show_default=True, help="Share of images in the test split.")
+@click.option(
+    "--size",
+    "-z",
+    type=click.IntRange(min=32),
+    default=128,
+    show_default=True,
+    help="Long side of the images in pixels.",
+)
+@click.option(
+    "--seed",
+    "-s",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed; the same seed gives the same files.",
+)
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.25,
+    show_default=True,
+    help="Share of images in the test split.",
+)
 def synth(out, images, size, seed, test_fraction):
     """Write a generated detection data set in PascalVOC layout to OUT.
 
@@ -30,8 +50,14 @@ def synth(out, images, size, seed, test_fraction):
     from bcn.data.synth import SHAPES, write_synth
     from bcn.progress import progress_bar
 
-    write_synth(out, images, size=size, seed=seed, test_fraction=test_fraction,
-                progress=lambda ids: progress_bar(ids, desc="images", unit="img"))
+    write_synth(
+        out,
+        images,
+        size=size,
+        seed=seed,
+        test_fraction=test_fraction,
+        progress=lambda ids: progress_bar(ids, desc="images", unit="img"),
+    )
     click.echo(f"wrote {out}: {images} images, classes {', '.join(SHAPES)}")
 
 

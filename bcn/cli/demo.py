@@ -11,16 +11,38 @@ from bcn.extras import import_tensorflow, require
 
 
 @click.command()
-@click.option("--out", "-o", default="demo-report", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Report folder (created; an earlier demo report there is replaced).")
-@click.option("--minutes", "-m", default=11.0, show_default=True, type=click.FloatRange(min=0.05),
-              help="Training time for the binary model and its float twin together.")
+@click.option(
+    "--out",
+    "-o",
+    default="demo-report",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (created; an earlier demo report there is replaced).",
+)
+@click.option(
+    "--minutes",
+    "-m",
+    default=11.0,
+    show_default=True,
+    type=click.FloatRange(min=0.05),
+    help="Training time for the binary model and its float twin together.",
+)
 @click.option("--images", default=2000, show_default=True, type=click.IntRange(min=20), help="Images to generate.")
-@click.option("--data", "data_root", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Run on this data set (PascalVOC, COCO JSON or YOLO layout) instead of generating one.")
+@click.option(
+    "--data",
+    "data_root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Run on this data set (PascalVOC, COCO JSON or YOLO layout) instead of generating one.",
+)
 @click.option("--arch", default=None, help="Architecture to train (default: a small QuickNet CenterNet).")
-@click.option("--input-size", "-z", default=DEMO_INPUT_SIZE, show_default=True, type=click.IntRange(min=32),
-              help="Input size of the trained models.")
+@click.option(
+    "--input-size",
+    "-z",
+    default=DEMO_INPUT_SIZE,
+    show_default=True,
+    type=click.IntRange(min=32),
+    help="Input size of the trained models.",
+)
 @click.option("--threads", type=THREAD_COUNTS, default="1,2", show_default=True, help="Thread counts to benchmark.")
 @click.option("--runs", default=BENCH_RUNS, show_default=True, type=click.IntRange(min=1), help="Timed runs per model.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of data and training.")
@@ -51,6 +73,8 @@ def demo(out, minutes, images, data_root, arch, input_size, threads, runs, seed)
     summary = run_demo(out, minutes, images, arch, input_size, threads, runs, seed, data_root)
     binary = summary["evaluation"]["binary_keras"]["map50_voc07"]
     floating = summary["evaluation"]["float_keras"]["map50_voc07"]
-    click.echo(f"mAP@0.5 (VOC07): binary {binary:.3f}, float twin {floating:.3f}; "
-               f"{summary['total_seconds'] / 60:.1f} min in all")
+    click.echo(
+        f"mAP@0.5 (VOC07): binary {binary:.3f}, float twin {floating:.3f}; "
+        f"{summary['total_seconds'] / 60:.1f} min in all"
+    )
     click.echo(f"report: {out / 'report.md'}")

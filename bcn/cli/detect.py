@@ -5,9 +5,11 @@ import click
 from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
 from bcn.extras import require
 
-SOURCE_HELP = ("An image, a folder of images, a video file, a camera index (0), the Raspberry Pi camera through "
-               "Picamera2 (picam or picam:WIDTHxHEIGHT), a stream URL (rtsp://, http://, udp://...) or a GStreamer "
-               "pipeline ending in appsink.")
+SOURCE_HELP = (
+    "An image, a folder of images, a video file, a camera index (0), the Raspberry Pi camera through "
+    "Picamera2 (picam or picam:WIDTHxHEIGHT), a stream URL (rtsp://, http://, udp://...) or a GStreamer "
+    "pipeline ending in appsink."
+)
 
 
 class StreamLost(click.ClickException):
@@ -25,35 +27,89 @@ def _serve_address(ctx, param, value):
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--source", "-s", "source_text", required=True, metavar="SRC", help=SOURCE_HELP)
-@click.option("--out", "-o", type=click.Path(), metavar="DIR", help="Folder for the annotated images or video (created if missing).")
-@click.option("--json-out", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write detections here instead of stdout: JSON lines, or if FILE ends in .json the JSON list "
-                   "`bcn eval --detections` reads.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(),
+    metavar="DIR",
+    help="Folder for the annotated images or video (created if missing).",
+)
+@click.option(
+    "--json-out",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write detections here instead of stdout: JSON lines, or if FILE ends in .json the JSON list "
+    "`bcn eval --detections` reads.",
+)
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window (q or Esc quits).")
-@click.option("--serve", metavar="[HOST:]PORT", callback=_serve_address,
-              help="Serve the annotated frames as a live view in the browser (MJPEG and a page with FPS, latency "
-                   "and drops) at http://HOST:PORT/. PORT alone listens on 127.0.0.1 (this machine only); HOST:PORT "
-                   "or [IPv6]:PORT elsewhere, 0.0.0.0:PORT on every interface (no password). Shorthand such as "
-                   "0:PORT or an empty HOST is refused.")
-@click.option("--score", type=click.FloatRange(0, 1), default=SCORE_THRESHOLD, show_default=True,
-              help="Keep detections scoring at least this.")
+@click.option(
+    "--serve",
+    metavar="[HOST:]PORT",
+    callback=_serve_address,
+    help="Serve the annotated frames as a live view in the browser (MJPEG and a page with FPS, latency "
+    "and drops) at http://HOST:PORT/. PORT alone listens on 127.0.0.1 (this machine only); HOST:PORT "
+    "or [IPv6]:PORT elsewhere, 0.0.0.0:PORT on every interface (no password). Shorthand such as "
+    "0:PORT or an empty HOST is refused.",
+)
+@click.option(
+    "--score",
+    type=click.FloatRange(0, 1),
+    default=SCORE_THRESHOLD,
+    show_default=True,
+    help="Keep detections scoring at least this.",
+)
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
 @click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads (default: the runtime's).")
-@click.option("--engine", type=click.Choice(["lce", "tflite"]),
-              help="Interpreter: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's LCE delegate). "
-                   "Default: chosen per model and machine.")
-@click.option("--reconnect/--no-reconnect", default=True, show_default=True, help="Reopen a live stream that stalls or drops, with back-off.")
-@click.option("--retries", type=click.IntRange(min=1), default=RETRIES, show_default=True,
-              help="Reconnect attempts before giving up.")
-@click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=STALL_TIMEOUT_S,
-              show_default=True, help="Seconds without data before a network stream counts as lost.")
+@click.option(
+    "--engine",
+    type=click.Choice(["lce", "tflite"]),
+    help="Interpreter: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's LCE delegate). "
+    "Default: chosen per model and machine.",
+)
+@click.option(
+    "--reconnect/--no-reconnect",
+    default=True,
+    show_default=True,
+    help="Reopen a live stream that stalls or drops, with back-off.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=1),
+    default=RETRIES,
+    show_default=True,
+    help="Reconnect attempts before giving up.",
+)
+@click.option(
+    "--stall-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=STALL_TIMEOUT_S,
+    show_default=True,
+    help="Seconds without data before a network stream counts as lost.",
+)
 @click.option("--width", type=click.IntRange(min=1), help="Camera capture width (a camera index or picam).")
 @click.option("--height", type=click.IntRange(min=1), help="Camera capture height (a camera index or picam).")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Camera frame rate (a camera index or picam).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many processed frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-def detect(model, source_text, out, json_out, show, serve, score, classes, threads, engine, reconnect, retries, stall_timeout, width, height, fps,
-           max_frames, duration):
+def detect(
+    model,
+    source_text,
+    out,
+    json_out,
+    show,
+    serve,
+    score,
+    classes,
+    threads,
+    engine,
+    reconnect,
+    retries,
+    stall_timeout,
+    width,
+    height,
+    fps,
+    max_frames,
+    duration,
+):
     """Detect objects with MODEL (a .tflite from `bcn convert`) on SRC.
 
     Detections go to stdout (or --json-out) as JSON lines, one per detection, with
@@ -74,10 +130,21 @@ def detect(model, source_text, out, json_out, show, serve, score, classes, threa
     from bcn.runtime.detector import Detector
 
     result = Detector(model, engine=engine, threads=threads).run(
-        source_text, out, json_out, serve=serve, show=show, score_threshold=score,
-        classes=classes.split(",") if classes else None, reconnect=reconnect, retries=retries,
-        stall_timeout=stall_timeout, camera=CameraMode(width, height, fps), max_frames=max_frames, duration=duration,
-        log=lambda message: click.echo(message, err=True))
+        source_text,
+        out,
+        json_out,
+        serve=serve,
+        show=show,
+        score_threshold=score,
+        classes=classes.split(",") if classes else None,
+        reconnect=reconnect,
+        retries=retries,
+        stall_timeout=stall_timeout,
+        camera=CameraMode(width, height, fps),
+        max_frames=max_frames,
+        duration=duration,
+        log=lambda message: click.echo(message, err=True),
+    )
     click.echo(f"bcn detect: {result.stats.summary()}", err=True)
     for text in result.wrote:
         click.echo(f"wrote {text}", err=True)

@@ -20,21 +20,52 @@ def _format(result) -> str:
 
 @click.command("eval")
 @click.argument("model", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--data", "-d", "roots", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
-              help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge several.")
-@click.option("--split", default="test", show_default=True, help="Split to evaluate on (val also finds valid, val2017).")
-@click.option("--detections", type=click.Path(dir_okay=False, path_type=Path),
-              help="Score detections from this JSON file instead of running a model.")
+@click.option(
+    "--data",
+    "-d",
+    "roots",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge several.",
+)
+@click.option(
+    "--split", default="test", show_default=True, help="Split to evaluate on (val also finds valid, val2017)."
+)
+@click.option(
+    "--detections",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Score detections from this JSON file instead of running a model.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for metrics.json, pr_curves.png and (for a model) detections.json.")
-@click.option("--input-size", "-z", type=click.IntRange(min=32), help="Input size, for a model without a fixed one or a .tflite without bcn metadata.")
-@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True, help="Images per Keras batch.")
-@click.option("--score-threshold", type=click.FloatRange(0, 1), default=EVAL_SCORE_THRESHOLD,
-              show_default=True, help="Detections below this score are dropped before scoring.")
-@click.option("--engine", type=click.Choice(["lce", "tflite"]),
-              help="Interpreter for a .tflite MODEL: lce (LCE's own) or tflite (LiteRT; binary layers run through "
-                   "bcn's LCE delegate). Default: chosen per model and machine.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for metrics.json, pr_curves.png and (for a model) detections.json.",
+)
+@click.option(
+    "--input-size",
+    "-z",
+    type=click.IntRange(min=32),
+    help="Input size, for a model without a fixed one or a .tflite without bcn metadata.",
+)
+@click.option(
+    "--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True, help="Images per Keras batch."
+)
+@click.option(
+    "--score-threshold",
+    type=click.FloatRange(0, 1),
+    default=EVAL_SCORE_THRESHOLD,
+    show_default=True,
+    help="Detections below this score are dropped before scoring.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["lce", "tflite"]),
+    help="Interpreter for a .tflite MODEL: lce (LCE's own) or tflite (LiteRT; binary layers run through "
+    "bcn's LCE delegate). Default: chosen per model and machine.",
+)
 def evaluate(model, roots, split, detections, as_json, out, input_size, batch_size, score_threshold, engine):
     """VOC mAP@0.5 (VOC07 11-point and all-point area) of MODEL on a data set split.
 
@@ -57,8 +88,17 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
         raise click.UsageError("--engine is for a .tflite MODEL (Keras models and --detections run no interpreter)")
     from bcn.progress import log
 
-    report = run_evaluation(model, roots, split, detections=detections, input_size=input_size, batch_size=batch_size,
-                            score_threshold=score_threshold, engine=engine, out=out)
+    report = run_evaluation(
+        model,
+        roots,
+        split,
+        detections=detections,
+        input_size=input_size,
+        batch_size=batch_size,
+        score_threshold=score_threshold,
+        engine=engine,
+        out=out,
+    )
     if report.detect_seconds is not None:
         log.info(f"detected on {report.evaluation.num_images} images in {report.detect_seconds:.1f} s")
     if as_json:

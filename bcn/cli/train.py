@@ -12,36 +12,79 @@ from bcn.extras import import_tensorflow
 
 
 @click.command()
-@click.option("--arch", "-a", help="A preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256; bcn arch list), a spec string or "
-                                   "a .py builder file (taken from the run when resuming).")
-@click.option("--data", "-d", "data_roots", multiple=True, required=True,
-              type=click.Path(exists=True, file_okay=False),
-              help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge roots "
-                   "(VOC2007 + VOC2012).")
-@click.option("--out", "-o", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Run folder for model.h5, best.h5, config.json and logs.")
+@click.option(
+    "--arch",
+    "-a",
+    help="A preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256; bcn arch list), a spec string or "
+    "a .py builder file (taken from the run when resuming).",
+)
+@click.option(
+    "--data",
+    "-d",
+    "data_roots",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge roots (VOC2007 + VOC2012).",
+)
+@click.option(
+    "--out",
+    "-o",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Run folder for model.h5, best.h5, config.json and logs.",
+)
 @click.option("--input-size", "-z", type=POSITIVE_INT, help="Input size (a multiple of 32); default: the spec's.")
 @click.option("--epochs", "-e", type=POSITIVE_INT, help=f"Epochs  [default: {EPOCHS}]")
-@click.option("--batch-size", "-b", type=POSITIVE_INT,
-              help=f"Global batch size over all devices  [default: {BATCH_SIZE}]")
+@click.option(
+    "--batch-size", "-b", type=POSITIVE_INT, help=f"Global batch size over all devices  [default: {BATCH_SIZE}]"
+)
 @click.option("--lr", type=POSITIVE_FLOAT, help=f"Initial Adam learning rate  [default: {LEARNING_RATE}]")
-@click.option("--eval-every", "-k", type=POSITIVE_INT,
-              help=f"Evaluate mAP on the held-out split every K epochs  [default: {EVAL_EVERY}]")
+@click.option(
+    "--eval-every",
+    "-k",
+    type=POSITIVE_INT,
+    help=f"Evaluate mAP on the held-out split every K epochs  [default: {EVAL_EVERY}]",
+)
 @click.option("--steps-per-epoch", type=POSITIVE_INT, help="Batches per epoch, repeating the data; default: one pass.")
 @click.option("--eval-split", default="test", show_default=True, help="Held-out split for evaluation (e.g. val).")
-@click.option("--float-twin", is_flag=True,
-              help="Train the architecture's float twin (every binary conv full precision).")
+@click.option(
+    "--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision)."
+)
 @click.option("--minutes", "-m", type=POSITIVE_FLOAT, help="Wall-clock budget: stop cleanly after M minutes.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last epoch.")
-@click.option("--weights", type=click.Path(dir_okay=False),
-              help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one "
-                   "(stem, encoder...); for rtb, also larq-zoo's RealToBinaryNet no-top weights file "
-                   "(r2b_weights_notop.h5).")
-@click.option("--seed", type=int, help="Random seed for weights, shuffling, augmentation and the binary blocks of a "
-                                        "random spec ('pP'): the same seed, the same run on a CPU  "
-                                        f"[default: {DEFAULT_SEED}, or the run's when resuming]")
-def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, eval_split,
-          float_twin, minutes, resume, weights, seed):
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    help="A bcn .h5 model (e.g. an earlier run) whose leading layers of matching shape initialise this one "
+    "(stem, encoder...); for rtb, also larq-zoo's RealToBinaryNet no-top weights file "
+    "(r2b_weights_notop.h5).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    help="Random seed for weights, shuffling, augmentation and the binary blocks of a "
+    "random spec ('pP'): the same seed, the same run on a CPU  "
+    f"[default: {DEFAULT_SEED}, or the run's when resuming]",
+)
+def train(
+    arch,
+    data_roots,
+    run_dir,
+    input_size,
+    epochs,
+    batch_size,
+    lr,
+    eval_every,
+    steps_per_epoch,
+    eval_split,
+    float_twin,
+    minutes,
+    resume,
+    weights,
+    seed,
+):
     """Train a detector on the data set(s) in --data (PascalVOC, COCO JSON or YOLO layout).
 
     Writes RUN_DIR/model.h5 (last epoch), RUN_DIR/best.h5 (best VOC07 mAP@0.5 on the
@@ -64,13 +107,29 @@ def train(arch, data_roots, run_dir, input_size, epochs, batch_size, lr, eval_ev
     from bcn.train.trainer import train as run_training
 
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
-    result = run_training(arch, list(data_roots), run_dir, input_size=input_size, epochs=epochs,
-                          batch_size=batch_size, lr=lr, eval_every=eval_every, steps_per_epoch=steps_per_epoch,
-                          resume=resume, float_twin=float_twin, minutes=minutes, weights=weights,
-                          eval_split=eval_split, seed=seed, verbose=1 if sys.stdout.isatty() else 2)
+    result = run_training(
+        arch,
+        list(data_roots),
+        run_dir,
+        input_size=input_size,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        eval_every=eval_every,
+        steps_per_epoch=steps_per_epoch,
+        resume=resume,
+        float_twin=float_twin,
+        minutes=minutes,
+        weights=weights,
+        eval_split=eval_split,
+        seed=seed,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
     trained = f"trained {result.last_epoch} epochs in {result.seconds / 60:.1f} min"
     if not result.chief:
         click.echo(f"{trained} as a worker; the chief wrote {run_dir}")
         return
-    click.echo(f"{trained}; best mAP@0.5 (VOC07) {result.evaluation.get('best_map50_voc07', float('nan')):.4f}; "
-               f"wrote {run_dir}/model.h5, best.h5, config.json")
+    click.echo(
+        f"{trained}; best mAP@0.5 (VOC07) {result.evaluation.get('best_map50_voc07', float('nan')):.4f}; "
+        f"wrote {run_dir}/model.h5, best.h5, config.json"
+    )

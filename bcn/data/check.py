@@ -47,8 +47,9 @@ def image_problem(path: Path, width: int, height: int) -> str | None:
 def check_dataset(roots) -> CheckReport:
     """Read every split present in the roots, decode every image, and collect the problems."""
     roots = as_roots(roots)
-    report = CheckReport(formats.read_class_names(roots),
-                         {str(root): formats.NAMES[formats.detect_format(root)] for root in roots})
+    report = CheckReport(
+        formats.read_class_names(roots), {str(root): formats.NAMES[formats.detect_format(root)] for root in roots}
+    )
     present = list(dict.fromkeys(split for root in roots for split in formats.splits(root)))
     if not present:
         raise BcnError(f"{roots[0]}: no splits in this data set")
@@ -75,7 +76,9 @@ def check_dataset(roots) -> CheckReport:
         num_classes = len(report.class_names)
         report.images[split] = len(good)
         if not good:
-            where = have[0] / "ImageSets" / "Main" / f"{split}.txt" if formats.detect_format(have[0]) == "voc" else have[0]
+            where = (
+                have[0] / "ImageSets" / "Main" / f"{split}.txt" if formats.detect_format(have[0]) == "voc" else have[0]
+            )
             report.problems.append(Problem(where, f"split '{split}' has no usable images"))
         classes = np.concatenate([s.classes for s in good]) if good else np.zeros(0, np.int32)
         hard = np.concatenate([s.difficult for s in good]) if good else np.zeros(0, bool)
@@ -92,8 +95,10 @@ def format_report(report: CheckReport) -> str:
     lines = [f"{'class':<{width}}" + cells(splits)]
     lines.append(f"{'images':<{width}}" + cells(report.images[s] for s in splits))
     for index, name in enumerate(report.class_names):
-        lines.append(f"{name:<{width}}" + cells(
-            f"{report.objects[s][index]} ({report.difficult[s][index]})" for s in splits))
-    lines.append(f"{'objects':<{width}}" + cells(
-        f"{report.objects[s].sum()} ({report.difficult[s].sum()})" for s in splits))
+        lines.append(
+            f"{name:<{width}}" + cells(f"{report.objects[s][index]} ({report.difficult[s][index]})" for s in splits)
+        )
+    lines.append(
+        f"{'objects':<{width}}" + cells(f"{report.objects[s].sum()} ({report.difficult[s].sum()})" for s in splits)
+    )
     return "\n".join(lines)

@@ -42,8 +42,9 @@ def _categories(path: Path, document: dict) -> dict:
         used = {ann.get("category_id") for ann in document["annotations"] if isinstance(ann, dict)}
         names = {}
         for category in categories:
-            parent_of_others = any(other.get("supercategory") == category["name"] and other is not category
-                                   for other in categories)
+            parent_of_others = any(
+                other.get("supercategory") == category["name"] and other is not category for other in categories
+            )
             if category["id"] in used or not parent_of_others:
                 names[category["id"]] = str(category["name"])
     except (KeyError, TypeError) as error:
@@ -63,7 +64,7 @@ def coco_splits(root: Path) -> dict[str, tuple[Path, Path]]:
     """{split: (instances file, image folder)} of a COCO-layout root; empty if it is not one."""
     found = {}
     for path in sorted((root / "annotations").glob("instances_*.json")):
-        split = path.stem[len("instances_"):]
+        split = path.stem[len("instances_") :]
         folders = [root / split, root / "images" / split, root / "images", root]
         found[split] = (path, next(folder for folder in folders if folder.is_dir()))
     for path in sorted(root.glob(f"*/{ROBOFLOW_FILE}")):
@@ -87,8 +88,9 @@ def _annotation_problem(ann, names: dict, images: dict) -> str | None:
     return None
 
 
-def scan_coco(annotation_file, image_dir, class_names=None,
-              share: tuple[int, int] = (0, 1)) -> tuple[list[Sample], list[Problem], dict[str, int]]:
+def scan_coco(
+    annotation_file, image_dir, class_names=None, share: tuple[int, int] = (0, 1)
+) -> tuple[list[Sample], list[Problem], dict[str, int]]:
     """Read an instances file -> (samples, problems, counts of objects whose class is not in the list).
 
     class_names defaults to the file's categories in id order; objects of other categories
@@ -124,11 +126,13 @@ def scan_coco(annotation_file, image_dir, class_names=None,
         if w <= 0 or h <= 0:
             empty += 1
             continue
-        objects.setdefault(ann["image_id"], []).append((x, y, x + w, y + h, class_index[name], bool(ann.get("iscrowd", 0))))
+        objects.setdefault(ann["image_id"], []).append(
+            (x, y, x + w, y + h, class_index[name], bool(ann.get("iscrowd", 0)))
+        )
     if empty:
         problems.append(Problem(path, f"{empty} boxes of no area skipped"))
     samples = []
-    for image_id, (file_name, width, height) in list(images.items())[share[0]::share[1]]:
+    for image_id, (file_name, width, height) in list(images.items())[share[0] :: share[1]]:
         image_path = image_dir / file_name
         if image_id in broken:
             continue
@@ -139,8 +143,11 @@ def scan_coco(annotation_file, image_dir, class_names=None,
         boxes = rows[:, :4].astype(np.float32)
         boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, width)
         boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height)
-        samples.append(Sample(str(image_id), image_path, width, height, boxes,
-                              rows[:, 4].astype(np.int32), rows[:, 5].astype(bool)))
+        samples.append(
+            Sample(
+                str(image_id), image_path, width, height, boxes, rows[:, 4].astype(np.int32), rows[:, 5].astype(bool)
+            )
+        )
     return samples, problems, unknown
 
 

@@ -24,7 +24,7 @@ VOC_SPLITS = ("train", "val", "trainval", "test")
 
 
 def detect_format(root) -> str:
-    """"voc", "coco" or "yolo" from the files in `root`; a one-line error if it is none of them."""
+    """ "voc", "coco" or "yolo" from the files in `root`; a one-line error if it is none of them."""
     root = Path(root)
     if not root.is_dir():
         raise BcnError(f"{root}: no such data set folder")
@@ -34,8 +34,10 @@ def detect_format(root) -> str:
         return "yolo"
     if coco.coco_splits(root):
         return "coco"
-    raise BcnError(f"{root}: not a data set bcn reads: PascalVOC needs ImageSets/Main/ and Annotations/, "
-                   f"COCO annotations/instances_<split>.json or <split>/_annotations.coco.json, YOLO a data.yaml")
+    raise BcnError(
+        f"{root}: not a data set bcn reads: PascalVOC needs ImageSets/Main/ and Annotations/, "
+        f"COCO annotations/instances_<split>.json or <split>/_annotations.coco.json, YOLO a data.yaml"
+    )
 
 
 def splits(root) -> list[str]:
@@ -66,8 +68,10 @@ def find_split(root, split: str) -> str | None:
 def _split_or_error(root: Path, split: str) -> str:
     found = find_split(root, split)
     if found is None:
-        raise BcnError(f"{root}: no split '{split}' in this {NAMES[detect_format(root)]} data set "
-                       f"(it has: {', '.join(splits(root)) or 'none'})")
+        raise BcnError(
+            f"{root}: no split '{split}' in this {NAMES[detect_format(root)]} data set "
+            f"(it has: {', '.join(splits(root)) or 'none'})"
+        )
     return found
 
 
@@ -113,8 +117,9 @@ def _scan_root(root: Path, split: str, class_names, share: tuple[int, int]):
     return coco.scan_coco(annotation_file, image_dir, class_names, share)
 
 
-def scan(roots, split: str, class_names=None,
-         share: tuple[int, int] = (0, 1)) -> tuple[list, list[Problem], dict[str, int]]:
+def scan(
+    roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)
+) -> tuple[list, list[Problem], dict[str, int]]:
     """Read `split` of every root -> (samples, problems, counts of objects whose class is not in the list).
 
     With share (i, n), a worker's share: only every n-th image of each root from the i-th is read.
@@ -129,8 +134,12 @@ def scan(roots, split: str, class_names=None,
             unknown[name] = unknown.get(name, 0) + count
         for sample in found:
             if sample.image_id in seen:
-                problems.append(Problem(sample.image_path, f"image id {sample.image_id} already read from "
-                                                           f"{seen[sample.image_id]}; skipped"))
+                problems.append(
+                    Problem(
+                        sample.image_path,
+                        f"image id {sample.image_id} already read from {seen[sample.image_id]}; skipped",
+                    )
+                )
                 continue
             seen[sample.image_id] = root
             samples.append(sample)
@@ -145,8 +154,11 @@ def load(roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)) -
         warnings.warn(str(problem), DataWarning, stacklevel=2)
     if unknown:
         listed = ", ".join(f"{name or '(no name)'} x{count}" for name, count in sorted(unknown.items()))
-        warnings.warn(f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: "
-                      f"{listed}", DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: {listed}",
+            DataWarning,
+            stacklevel=2,
+        )
     return samples
 
 
@@ -161,6 +173,8 @@ def split_images(root, split: str) -> list[Path]:
         annotation_file, image_dir = coco.coco_splits(root)[split]
         return [sample.image_path for sample in coco.scan_coco(annotation_file, image_dir)[0]]
     folder = root / "JPEGImages"
-    found = (next((folder / f"{i}{s}" for s in IMAGE_SUFFIXES if (folder / f"{i}{s}").is_file()), None)
-             for i in voc.split_ids(root, split))
+    found = (
+        next((folder / f"{i}{s}" for s in IMAGE_SUFFIXES if (folder / f"{i}{s}").is_file()), None)
+        for i in voc.split_ids(root, split)
+    )
     return [path for path in found if path is not None]

@@ -59,8 +59,17 @@ def _shape_mask(rng, kind: str, w: int, h: int) -> np.ndarray:
         cv2.ellipse(mask, (w // 2, h // 2), (max(1, w // 2), max(1, h // 2)), 0, 0, 360, 255, -1, cv2.LINE_AA)
     elif kind == "ring":
         thickness = max(2, min(w, h) // 5)
-        cv2.ellipse(mask, (w // 2, h // 2), (max(1, (w - thickness) // 2), max(1, (h - thickness) // 2)),
-                    0, 0, 360, 255, thickness, cv2.LINE_AA)
+        cv2.ellipse(
+            mask,
+            (w // 2, h // 2),
+            (max(1, (w - thickness) // 2), max(1, (h - thickness) // 2)),
+            0,
+            0,
+            360,
+            255,
+            thickness,
+            cv2.LINE_AA,
+        )
     elif kind == "square":
         mask[:] = 255
     elif kind == "triangle":
@@ -68,8 +77,8 @@ def _shape_mask(rng, kind: str, w: int, h: int) -> np.ndarray:
         cv2.fillPoly(mask, [np.array([[apex, 0], [0, h - 1], [w - 1, h - 1]], np.int32)], 255, cv2.LINE_AA)
     elif kind == "cross":
         bar_w, bar_h = max(2, w // 3), max(2, h // 3)
-        mask[:, (w - bar_w) // 2:(w + bar_w) // 2] = 255
-        mask[(h - bar_h) // 2:(h + bar_h) // 2, :] = 255
+        mask[:, (w - bar_w) // 2 : (w + bar_w) // 2] = 255
+        mask[(h - bar_h) // 2 : (h + bar_h) // 2, :] = 255
     elif kind == "stripes":
         period = max(3, int(min(w, h) // rng.uniform(3, 5)))
         ys, xs = np.mgrid[:h, :w]
@@ -116,17 +125,21 @@ def synth_image(seed: int, index: int, size: int):
         ys, xs = np.nonzero(mask > 127)
         if len(xs) == 0:
             continue
-        patch = image[y:y + h, x:x + w].astype(np.float32)
+        patch = image[y : y + h, x : x + w].astype(np.float32)
         colour = np.array(_colour(rng, patch.reshape(-1, 3).mean(0)), np.float32)
         shade = 1 + rng.standard_normal((h, w, 1), dtype=np.float32) * 0.08  # a little texture
         alpha = (mask.astype(np.float32) / 255)[..., None]
-        image[y:y + h, x:x + w] = np.clip(patch * (1 - alpha) + colour * shade * alpha, 0, 255).astype(np.uint8)
+        image[y : y + h, x : x + w] = np.clip(patch * (1 - alpha) + colour * shade * alpha, 0, 255).astype(np.uint8)
         box = (x + xs.min(), y + ys.min(), x + xs.max() + 1, y + ys.max() + 1)
         boxes.append(box)
         classes.append(kind)
         difficult.append(min(box[2] - box[0], box[3] - box[1]) < DIFFICULT_BELOW)
-    return (image, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(classes, np.int32),
-            np.asarray(difficult, bool))
+    return (
+        image,
+        np.asarray(boxes, np.float32).reshape(-1, 4),
+        np.asarray(classes, np.int32),
+        np.asarray(difficult, bool),
+    )
 
 
 def _annotation_xml(image_id: str, width: int, height: int, boxes, classes, difficult) -> bytes:
@@ -159,8 +172,15 @@ def split_ids(ids: list[str], seed: int, test_fraction: float, val_fraction: flo
     return {name: [ids[i] for i in sorted(index)] for name, index in splits.items()}
 
 
-def write_synth(out, images: int, size: int = 128, seed: int = 0, test_fraction: float = 0.25,
-                val_fraction: float = 0.2, progress=None) -> Path:
+def write_synth(
+    out,
+    images: int,
+    size: int = 128,
+    seed: int = 0,
+    test_fraction: float = 0.25,
+    val_fraction: float = 0.2,
+    progress=None,
+) -> Path:
     """Write a generated VOC-layout data set of `images` images (long side `size`) to `out`.
 
     `out` must not exist or be empty; the set is written beside it and moved into

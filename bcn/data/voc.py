@@ -23,8 +23,26 @@ from bcn.errors import BcnError
 from bcn.images import IMAGE_SUFFIXES
 
 CLASSES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 CLASSES_FILE = "classes.txt"
 
@@ -153,7 +171,10 @@ def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> 
         classes.append(class_index[name])
         difficult.append((obj.findtext("difficult") or "0").strip() == "1")
     sample = Sample(
-        image_id=image_id, image_path=image_path, width=width, height=height,
+        image_id=image_id,
+        image_path=image_path,
+        width=width,
+        height=height,
         boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
         classes=np.asarray(classes, dtype=np.int32),
         difficult=np.asarray(difficult, dtype=bool),
@@ -161,8 +182,9 @@ def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> 
     return sample, unknown, notes
 
 
-def scan_voc(roots, split: str, class_names=None,
-             share: tuple[int, int] = (0, 1)) -> tuple[list[Sample], list[Problem], dict[str, int]]:
+def scan_voc(
+    roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)
+) -> tuple[list[Sample], list[Problem], dict[str, int]]:
     """Read a split -> (samples, problems, counts of objects whose class is not in the list).
 
     With share (i, n) only every n-th image of each root from the i-th is read (one worker's share).
@@ -172,10 +194,11 @@ def scan_voc(roots, split: str, class_names=None,
     class_index = {name: index for index, name in enumerate(class_names)}
     samples, problems, unknown, seen = [], [], {}, {}
     for root in roots:
-        ids = split_ids(root, split)[share[0]::share[1]]
+        ids = split_ids(root, split)[share[0] :: share[1]]
         if ids and not (root / "Annotations").is_dir():  # one problem, not one per image
-            problems.append(Problem(root / "Annotations", f"no such folder; the {len(ids)} images of split '{split}' "
-                                                          "are skipped"))
+            problems.append(
+                Problem(root / "Annotations", f"no such folder; the {len(ids)} images of split '{split}' are skipped")
+            )
             continue
         for image_id in ids:
             xml_path = root / "Annotations" / f"{image_id}.xml"
@@ -202,6 +225,9 @@ def load_voc(roots, split: str, class_names=None) -> list[Sample]:
         warnings.warn(str(problem), DataWarning, stacklevel=2)
     if unknown:
         listed = ", ".join(f"{name or '(no name)'} x{count}" for name, count in sorted(unknown.items()))
-        warnings.warn(f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: {listed}",
-                      DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: {listed}",
+            DataWarning,
+            stacklevel=2,
+        )
     return samples

@@ -132,8 +132,10 @@ def parse_labels(path: Path, width: int, height: int, num_classes: int):
             values = [float(v) for v in fields[1:]]
             class_id = int(fields[0])
         except ValueError:
-            raise ValueError(f"line {number}: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
-                             f"got {line.strip()[:60]!r}") from None
+            raise ValueError(
+                f"line {number}: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
+                f"got {line.strip()[:60]!r}"
+            ) from None
         if not 0 <= class_id < num_classes:
             raise ValueError(f"line {number}: class {class_id} is not in data.yaml's {num_classes} classes")
         if not all(-0.01 <= v <= 1.01 for v in values):
@@ -153,8 +155,9 @@ def parse_labels(path: Path, width: int, height: int, num_classes: int):
     return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(classes, np.int32)
 
 
-def scan_yolo(root: Path, split: str, class_names,
-              share: tuple[int, int] = (0, 1)) -> tuple[list[Sample], list[Problem], dict[str, int]]:
+def scan_yolo(
+    root: Path, split: str, class_names, share: tuple[int, int] = (0, 1)
+) -> tuple[list[Sample], list[Problem], dict[str, int]]:
     """Read a split -> (samples, problems, counts of objects whose class is not in `class_names`).
 
     With share (i, n) only every n-th image from the i-th is read (one worker's share).
@@ -163,7 +166,7 @@ def scan_yolo(root: Path, split: str, class_names,
     wanted = {name: index for index, name in enumerate(class_names)}
     remap = np.asarray([wanted.get(name, -1) for name in own], np.int32)
     samples, problems, unknown = [], [], {}
-    for image_path in split_images(root, split)[share[0]::share[1]]:
+    for image_path in split_images(root, split)[share[0] :: share[1]]:
         try:
             width, height = image_size(image_path)
         except BcnError as error:
@@ -171,14 +174,26 @@ def scan_yolo(root: Path, split: str, class_names,
             continue
         labels = label_path(image_path)
         try:
-            boxes, classes = parse_labels(labels, width, height, len(own)) if labels.is_file() else \
-                (np.zeros((0, 4), np.float32), np.zeros(0, np.int32))
+            boxes, classes = (
+                parse_labels(labels, width, height, len(own))
+                if labels.is_file()
+                else (np.zeros((0, 4), np.float32), np.zeros(0, np.int32))
+            )
         except ValueError as error:
             problems.append(Problem(labels, f"{error}; image {image_path.name} skipped"))
             continue
         known = remap[classes] >= 0
         for class_id in classes[~known]:
             unknown[own[class_id]] = unknown.get(own[class_id], 0) + 1
-        samples.append(Sample(image_path.stem, image_path, width, height, boxes[known], remap[classes[known]],
-                              np.zeros(int(known.sum()), bool)))
+        samples.append(
+            Sample(
+                image_path.stem,
+                image_path,
+                width,
+                height,
+                boxes[known],
+                remap[classes[known]],
+                np.zeros(int(known.sum()), bool),
+            )
+        )
     return samples, problems, unknown

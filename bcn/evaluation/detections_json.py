@@ -22,8 +22,14 @@ def to_records(detections: dict[str, Detections], class_names) -> list[dict]:
     records = []
     for image_id, dets in detections.items():
         for (x1, y1, x2, y2), score, class_id in zip(dets.boxes.tolist(), dets.scores.tolist(), dets.classes.tolist()):
-            records.append({"image_id": image_id, "class": class_names[class_id], "score": round(score, 6),
-                            "bbox": [round(x1 + 1, 2), round(y1 + 1, 2), round(x2, 2), round(y2, 2)]})
+            records.append(
+                {
+                    "image_id": image_id,
+                    "class": class_names[class_id],
+                    "score": round(score, 6),
+                    "bbox": [round(x1 + 1, 2), round(y1 + 1, 2), round(x2, 2), round(y2, 2)],
+                }
+            )
     return records
 
 
@@ -43,17 +49,23 @@ def read_detections_json(path, class_names) -> dict[str, Detections]:
             raise BcnError(f"{where}: unknown class {record['class']!r} (classes: {', '.join(class_names)})")
         bbox, score = record["bbox"], record["score"]
         numbers = bbox if isinstance(bbox, list) else []
-        if len(numbers) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in [*numbers, score]) \
-                or not all(math.isfinite(v) for v in [*numbers, score]):
+        if (
+            len(numbers) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in [*numbers, score])
+            or not all(math.isfinite(v) for v in [*numbers, score])
+        ):
             raise BcnError(f"{where}: bbox must be 4 numbers and score a number, got {bbox!r}, {score!r}")
         x1, y1, x2, y2 = numbers
         # 1-based inclusive corners: a box under a pixel wide has xmax < xmin, down to xmin - 1 (give or take rounding)
         if x2 < x1 - 1 - ROUNDING or y2 < y1 - 1 - ROUNDING:
             raise BcnError(f"{where}: bbox {bbox!r} is inverted (its xmax or ymax is more than 1 below xmin or ymin)")
-        grouped.setdefault(str(record["image_id"]), []).append((x1 - 1, y1 - 1, x2, y2, score, class_index[record["class"]]))
+        grouped.setdefault(str(record["image_id"]), []).append(
+            (x1 - 1, y1 - 1, x2, y2, score, class_index[record["class"]])
+        )
     detections = {}
     for image_id, rows in grouped.items():
         rows = np.asarray(rows, dtype=np.float64)
-        detections[image_id] = Detections(rows[:, :4].astype(np.float32), rows[:, 4].astype(np.float32),
-                                          rows[:, 5].astype(np.int32))
+        detections[image_id] = Detections(
+            rows[:, :4].astype(np.float32), rows[:, 4].astype(np.float32), rows[:, 5].astype(np.int32)
+        )
     return detections

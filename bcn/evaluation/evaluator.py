@@ -65,25 +65,43 @@ def _keras_detections(model_path: Path, samples, class_names, input_size, batch_
     model = load_keras_model(model_path)
     num_classes = model.outputs[0].shape[-1]
     if num_classes != len(class_names):
-        raise BcnError(f"{model_path}: the model detects {num_classes} classes but the data set has {len(class_names)} "
-                       f"({', '.join(class_names)})")
+        raise BcnError(
+            f"{model_path}: the model detects {num_classes} classes but the data set has {len(class_names)} "
+            f"({', '.join(class_names)})"
+        )
     trained_on = (read_run_config(model_path.parent) or {}).get("classes")
     if trained_on and list(trained_on) != list(class_names):
-        raise BcnError(f"{model_path}: trained on {', '.join(trained_on)} ({run_config_path(model_path.parent)}) "
-                       f"but the data set has {', '.join(class_names)}")
-    return predict_keras(model, samples, input_size, batch_size, score_threshold,
-                         progress=_progress(f"detecting ({batch_size} images a batch)", "batch", progress))
+        raise BcnError(
+            f"{model_path}: trained on {', '.join(trained_on)} ({run_config_path(model_path.parent)}) "
+            f"but the data set has {', '.join(class_names)}"
+        )
+    return predict_keras(
+        model,
+        samples,
+        input_size,
+        batch_size,
+        score_threshold,
+        progress=_progress(f"detecting ({batch_size} images a batch)", "batch", progress),
+    )
 
 
-def _model_detections(model_path: Path, samples, class_names, input_size, batch_size, score_threshold, engine,
-                      progress):
+def _model_detections(
+    model_path: Path, samples, class_names, input_size, batch_size, score_threshold, engine, progress
+):
     if model_path.suffix != ".tflite":
         return _keras_detections(model_path, samples, class_names, input_size, batch_size, score_threshold, progress)
     require("runtime", "evaluating a .tflite model")
     from bcn.evaluation.predict import predict_tflite
 
-    return predict_tflite(model_path, samples, class_names, input_size, score_threshold, engine=engine,
-                          progress=_progress("detecting", "img", progress))
+    return predict_tflite(
+        model_path,
+        samples,
+        class_names,
+        input_size,
+        score_threshold,
+        engine=engine,
+        progress=_progress("detecting", "img", progress),
+    )
 
 
 def _file_detections(path: Path, samples, class_names):
@@ -111,7 +129,9 @@ def _check_out(out: Path, inputs) -> bool:
 
     refuse_overwriting_inputs([("--out", out / name) for name in OUTPUTS], inputs)
     if importlib.util.find_spec("matplotlib") is None:
-        log.warning(f"warning: {out / 'pr_curves.png'} will not be drawn: the plot needs matplotlib (pip install matplotlib)")
+        log.warning(
+            f"warning: {out / 'pr_curves.png'} will not be drawn: the plot needs matplotlib (pip install matplotlib)"
+        )
         return False
     return True
 
@@ -131,15 +151,27 @@ def _write_outputs(out: Path, report: EvalReport, class_names, with_detections: 
         if plot:
             from bcn.evaluation.plot import pr_curves_png
 
-            Path(temps["pr_curves.png"]).write_bytes(pr_curves_png(report.evaluation, Path(report.metrics["source"]).name))
+            Path(temps["pr_curves.png"]).write_bytes(
+                pr_curves_png(report.evaluation, Path(report.metrics["source"]).name)
+            )
         if with_detections:
             Path(temps["detections.json"]).write_text(json_text(to_records(report.detections, class_names), None))
     report.written = [out / name for name in names]
 
 
-def evaluate(model=None, data=(), split: str = "test", *, detections=None, input_size: int | None = None,
-             batch_size: int = 8, score_threshold: float = EVAL_SCORE_THRESHOLD, engine: str | None = None,
-             out=None, progress: bool = True) -> EvalReport:
+def evaluate(
+    model=None,
+    data=(),
+    split: str = "test",
+    *,
+    detections=None,
+    input_size: int | None = None,
+    batch_size: int = 8,
+    score_threshold: float = EVAL_SCORE_THRESHOLD,
+    engine: str | None = None,
+    out=None,
+    progress: bool = True,
+) -> EvalReport:
     """VOC mAP@0.5 (VOC07 11-point and all-point area) of `model`, or of a `detections` file, on a split.
 
     Args:
@@ -189,14 +221,19 @@ def evaluate(model=None, data=(), split: str = "test", *, detections=None, input
         found = _file_detections(detections, samples, class_names)
     else:
         started = time.monotonic()
-        found = _model_detections(model, samples, class_names, input_size, batch_size, score_threshold, engine,
-                                  progress)
+        found = _model_detections(
+            model, samples, class_names, input_size, batch_size, score_threshold, engine, progress
+        )
         detect_seconds = time.monotonic() - started
     if score_threshold:
         _keep_scores_above(found, score_threshold)
     evaluation = evaluate_detections(samples, found, class_names)
-    metrics = {"source": str(model or detections), "data": [str(root) for root in roots], "split": split,
-               **evaluation.as_dict()}
+    metrics = {
+        "source": str(model or detections),
+        "data": [str(root) for root in roots],
+        "split": split,
+        **evaluation.as_dict(),
+    }
     report = EvalReport(evaluation, metrics, found, detect_seconds, [])
     if out is not None:
         _write_outputs(out, report, class_names, with_detections=model is not None, plot=plot)

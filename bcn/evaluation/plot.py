@@ -17,7 +17,7 @@ def pr_curves_png(evaluation: Evaluation, title: str = "") -> bytes:
     columns = min(5, max(1, math.ceil(math.sqrt(len(classes)))))
     rows = max(1, math.ceil(len(classes) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.8 * rows + 0.6), squeeze=False)
-    for ax in axes.flat[len(classes):]:
+    for ax in axes.flat[len(classes) :]:
         ax.axis("off")
     for ax, result in zip(axes.flat, classes):
         if len(result.recall):
@@ -25,7 +25,9 @@ def pr_curves_png(evaluation: Evaluation, title: str = "") -> bytes:
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
         ax.set_title(f"{result.name}  AP {result.ap_area:.3f} (07: {result.ap_voc07:.3f})", fontsize=9)
         ax.grid(alpha=0.3)
-    figure.suptitle(f"{title}  mAP@0.5 {evaluation.map50_voc07 or 0:.3f} (VOC07), {evaluation.map50_area or 0:.3f} (area)".strip())
+    figure.suptitle(
+        f"{title}  mAP@0.5 {evaluation.map50_voc07 or 0:.3f} (VOC07), {evaluation.map50_area or 0:.3f} (area)".strip()
+    )
     figure.tight_layout()
     png = io.BytesIO()
     figure.savefig(png, dpi=100, format="png")

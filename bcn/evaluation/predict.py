@@ -32,9 +32,15 @@ def _heads(model, outputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(outputs)
 
 
-def predict_keras(model, samples, input_size: int | None = None, batch_size: int = 8,
-                  score_threshold: float = EVAL_SCORE_THRESHOLD, top_k: int = EVAL_TOP_K,
-                  progress=None) -> dict[str, Detections]:
+def predict_keras(
+    model,
+    samples,
+    input_size: int | None = None,
+    batch_size: int = 8,
+    score_threshold: float = EVAL_SCORE_THRESHOLD,
+    top_k: int = EVAL_TOP_K,
+    progress=None,
+) -> dict[str, Detections]:
     """Detections (original-image pixels, bcn convention) of a Keras CenterNet on each sample.
 
     Images are letterboxed as in bcn.preprocess, run in batches, decoded with
@@ -45,7 +51,7 @@ def predict_keras(model, samples, input_size: int | None = None, batch_size: int
     if not input_size:
         raise BcnError(f"model {model.name} has no fixed input size; pass input_size")
     results = {}
-    batches = [samples[i:i + batch_size] for i in range(0, len(samples), batch_size)]
+    batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     for batch in progress(batches) if progress else batches:
         inputs, boxes = zip(*(letterbox(read_rgb(sample.image_path), input_size) for sample in batch))
         heatmaps, sizes, offsets = _heads(model, model(np.stack(inputs), training=False))
@@ -56,9 +62,16 @@ def predict_keras(model, samples, input_size: int | None = None, batch_size: int
     return results
 
 
-def predict_tflite(model_path, samples, class_names, input_size: int | None = None,
-                   score_threshold: float = EVAL_SCORE_THRESHOLD, top_k: int = EVAL_TOP_K,
-                   progress=None, engine: str | None = None) -> dict[str, Detections]:
+def predict_tflite(
+    model_path,
+    samples,
+    class_names,
+    input_size: int | None = None,
+    score_threshold: float = EVAL_SCORE_THRESHOLD,
+    top_k: int = EVAL_TOP_K,
+    progress=None,
+    engine: str | None = None,
+) -> dict[str, Detections]:
     """Detections of a converted .tflite model, run through bcn's on-device runtime.
 
     The model must detect `class_names` (the data set's); `input_size` is only for a
@@ -67,11 +80,15 @@ def predict_tflite(model_path, samples, class_names, input_size: int | None = No
     try:
         from bcn.runtime.detector import Detector
     except ImportError as error:
-        raise BcnError(f"{model_path}: evaluating a .tflite needs bcn.runtime.detector, which is not available ({error})") from None
+        raise BcnError(
+            f"{model_path}: evaluating a .tflite needs bcn.runtime.detector, which is not available ({error})"
+        ) from None
     detector = Detector(model_path, engine=engine, input_size=input_size, classes=class_names)
     if list(detector.classes) != list(class_names):
-        raise BcnError(f"{model_path}: the model detects {', '.join(detector.classes)} but the data set has "
-                       f"{', '.join(class_names)}")
+        raise BcnError(
+            f"{model_path}: the model detects {', '.join(detector.classes)} but the data set has "
+            f"{', '.join(class_names)}"
+        )
     results = {}
     for sample in progress(samples) if progress else samples:
         found = detector.detect(read_image(sample.image_path), score_threshold=score_threshold, top_k=top_k)

@@ -56,9 +56,14 @@ class ClassResult:
     precision: np.ndarray
 
     def as_dict(self) -> dict:
-        return {"ap_voc07": self.ap_voc07, "ap_area": self.ap_area, "num_gt": self.num_gt,
-                "num_detections": self.num_detections, "true_positives": self.true_positives,
-                "false_positives": self.false_positives}
+        return {
+            "ap_voc07": self.ap_voc07,
+            "ap_area": self.ap_area,
+            "num_gt": self.num_gt,
+            "num_detections": self.num_detections,
+            "true_positives": self.true_positives,
+            "false_positives": self.false_positives,
+        }
 
 
 @dataclass
@@ -82,7 +87,9 @@ class Evaluation:
 
     def as_dict(self) -> dict:
         return {
-            "map50_voc07": self.map50_voc07, "map50_area": self.map50_area, "iou_threshold": IOU_THRESHOLD,
+            "map50_voc07": self.map50_voc07,
+            "map50_area": self.map50_area,
+            "iou_threshold": IOU_THRESHOLD,
             "num_images": self.num_images,
             "classes_without_gt": [c.name for c in self.per_class if c.ap_area is None],
             "per_class": {c.name: c.as_dict() for c in self.per_class},
@@ -93,7 +100,11 @@ def _evaluate_class(name, class_id, samples, detections, iou_threshold) -> Class
     gt, num_gt = {}, 0
     for sample in samples:
         keep = sample.classes == class_id
-        gt[sample.image_id] = (sample.boxes[keep].astype(np.float64), sample.difficult[keep], np.zeros(keep.sum(), bool))
+        gt[sample.image_id] = (
+            sample.boxes[keep].astype(np.float64),
+            sample.difficult[keep],
+            np.zeros(keep.sum(), bool),
+        )
         num_gt += int(np.sum(~sample.difficult[keep]))
     image_ids, scores, boxes = [], [], []
     for image_id, dets in detections.items():
@@ -140,5 +151,7 @@ def evaluate_detections(samples, detections: dict, class_names, iou_threshold: f
     stray = [image_id for image_id in detections if image_id not in ids]
     if stray:
         raise ValueError(f"detections for {len(stray)} images not in the ground truth, e.g. {stray[0]!r}")
-    per_class = [_evaluate_class(name, index, samples, detections, iou_threshold) for index, name in enumerate(class_names)]
+    per_class = [
+        _evaluate_class(name, index, samples, detections, iou_threshold) for index, name in enumerate(class_names)
+    ]
     return Evaluation(per_class, len(samples))

@@ -43,8 +43,9 @@ class AugmentConfig:
 NO_AUGMENTATION = AugmentConfig(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 # Flips, small shifts and zooms only: what a run of minutes on a CPU learns fastest with.
-LIGHT_AUGMENTATION = AugmentConfig(rotation=0, translation=0.05, scale=0.1, shear=0, brightness=0.1, contrast=0.1,
-                                   saturation=0.1, hue=0)
+LIGHT_AUGMENTATION = AugmentConfig(
+    rotation=0, translation=0.05, scale=0.1, shear=0, brightness=0.1, contrast=0.1, saturation=0.1, hue=0
+)
 
 
 def _matrix(rows) -> tf.Tensor:
@@ -67,8 +68,12 @@ def random_affine(config: AugmentConfig, draws: tf.Tensor, centre_x, centre_y, i
     flip_x = tf.where((draws[4] + 1) / 2 < config.flip_horizontal, -1.0, 1.0)
     flip_y = tf.where((draws[5] + 1) / 2 < config.flip_vertical, -1.0, 1.0)
     cos, sin = tf.cos(angle), tf.sin(angle)
-    linear = _matrix([[flip_x, 0, 0], [0, flip_y, 0], [0, 0, 1]]) @ _matrix([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]]) \
-        @ _matrix([[1, shear_x, 0], [shear_y, 1, 0], [0, 0, 1]]) @ _matrix([[zoom, 0, 0], [0, zoom, 0], [0, 0, 1]])
+    linear = (
+        _matrix([[flip_x, 0, 0], [0, flip_y, 0], [0, 0, 1]])
+        @ _matrix([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]])
+        @ _matrix([[1, shear_x, 0], [shear_y, 1, 0], [0, 0, 1]])
+        @ _matrix([[zoom, 0, 0], [0, zoom, 0], [0, 0, 1]])
+    )
     shift_x = draws[6] * config.translation * input_size
     shift_y = draws[7] * config.translation * input_size
     return _translate(centre_x + shift_x, centre_y + shift_y) @ linear @ _translate(-centre_x, -centre_y)
@@ -90,8 +95,9 @@ def colour_jitter(image: tf.Tensor, config: AugmentConfig, draws: tf.Tensor) -> 
 def transform_boxes(boxes: tf.Tensor, matrix: tf.Tensor, input_size: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Map boxes (N, 4) by their four corners, clip to the input -> (boxes, kept mask)."""
     x1, y1, x2, y2 = tf.unstack(tf.reshape(boxes, (-1, 4)), axis=1)
-    corners = tf.stack([tf.stack([x1, y1], -1), tf.stack([x2, y1], -1), tf.stack([x1, y2], -1),
-                        tf.stack([x2, y2], -1)], axis=1)  # (N, 4, 2)
+    corners = tf.stack(
+        [tf.stack([x1, y1], -1), tf.stack([x2, y1], -1), tf.stack([x1, y2], -1), tf.stack([x2, y2], -1)], axis=1
+    )  # (N, 4, 2)
     mapped = tf.einsum("ij,nkj->nki", matrix[:2, :2], corners) + matrix[:2, 2]
     low = tf.clip_by_value(tf.reduce_min(mapped, axis=1), 0.0, float(input_size))
     high = tf.clip_by_value(tf.reduce_max(mapped, axis=1), 0.0, float(input_size))
@@ -99,8 +105,14 @@ def transform_boxes(boxes: tf.Tensor, matrix: tf.Tensor, input_size: int) -> tup
     return tf.concat([low, high], axis=1), kept
 
 
-def augment_and_letterbox(image: tf.Tensor, boxes: tf.Tensor, classes: tf.Tensor, input_size: int,
-                          config: AugmentConfig | None = None, seed=(0, 0)):
+def augment_and_letterbox(
+    image: tf.Tensor,
+    boxes: tf.Tensor,
+    classes: tf.Tensor,
+    input_size: int,
+    config: AugmentConfig | None = None,
+    seed=(0, 0),
+):
     """uint8 RGB image (H, W, 3) and its boxes in original pixels -> model input and boxes.
 
     Returns (image (Z, Z, 3) float32, boxes (M, 4) in input pixels, classes (M,)),
@@ -120,9 +132,13 @@ def augment_and_letterbox(image: tf.Tensor, boxes: tf.Tensor, classes: tf.Tensor
     # The warp maps output pixel indices to input indices (pixel centres at +0.5).
     inverse = _translate(-0.5, -0.5) @ tf.linalg.inv(matrix) @ _translate(0.5, 0.5)
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=pixels[None], transforms=tf.reshape(inverse, (9,))[None, :8],
-        output_shape=tf.constant([input_size, input_size]), fill_value=tf.constant(PAD_VALUE),
-        interpolation="BILINEAR", fill_mode="CONSTANT")[0]
+        images=pixels[None],
+        transforms=tf.reshape(inverse, (9,))[None, :8],
+        output_shape=tf.constant([input_size, input_size]),
+        fill_value=tf.constant(PAD_VALUE),
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )[0]
     warped = tf.ensure_shape(warped, (input_size, input_size, 3))
 
     boxes, kept = transform_boxes(tf.cast(boxes, tf.float32), matrix, input_size)

@@ -24,7 +24,7 @@ def focal_loss(target, predicted, alpha: float = ALPHA, beta: float = BETA):
     positive = tf.cast(tf.equal(target, 1.0), tf.float32)
     negative = 1.0 - positive
     positive_loss = tf.math.log(predicted) * (1 - predicted) ** alpha * positive
-    negative_loss = tf.math.log(1 - predicted) * predicted ** alpha * (1 - target) ** beta * negative
+    negative_loss = tf.math.log(1 - predicted) * predicted**alpha * (1 - target) ** beta * negative
     num_positive = tf.reduce_sum(positive)
     return -(tf.reduce_sum(positive_loss) + tf.reduce_sum(negative_loss)) / tf.maximum(num_positive, 1.0)
 

@@ -26,12 +26,12 @@ from bcn.train.targets import MAX_OBJECTS, encode_targets
 
 AUTOTUNE = tf.data.AUTOTUNE
 NAMES_SHOWN = 5
+DEFAULT_AUGMENT = AugmentConfig()  # frozen: one shared instance is safe as a default
 
 
 def _decode(path):
     """bcn.images.read_rgb inside tf.data: (H, W, 3) uint8 RGB; an unreadable file is an error there."""
-    image = tf.numpy_function(lambda name: read_rgb(np.asarray(name).item().decode()), [path], tf.uint8,
-                              stateful=False)
+    image = tf.numpy_function(lambda name: read_rgb(np.asarray(name).item().decode()), [path], tf.uint8, stateful=False)
     return tf.ensure_shape(image, (None, None, 3))
 
 
@@ -40,8 +40,7 @@ def drop_unreadable(samples: list[Sample]) -> list[Sample]:
     if not samples:
         return []
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:  # OpenCV releases the GIL while decoding
-        problems = list(pool.map(lambda sample: image_problem(sample.image_path, sample.width, sample.height),
-                                 samples))
+        problems = list(pool.map(lambda sample: image_problem(sample.image_path, sample.width, sample.height), samples))
     good, bad = [], []
     for sample, problem in zip(samples, problems):
         if problem:
@@ -65,22 +64,28 @@ def _padded_annotations(samples: list[Sample]):
     return boxes, classes, counts
 
 
-def make_example_fn(input_size: int, num_classes: int, augment: AugmentConfig | None,
-                    max_objects: int = MAX_OBJECTS):
+def make_example_fn(input_size: int, num_classes: int, augment: AugmentConfig | None, max_objects: int = MAX_OBJECTS):
     """(path, boxes, classes, count), seed -> (image, targets) for one sample."""
 
     def example(sample, seed):
         path, boxes, classes, count = sample
-        image, boxes, classes = augment_and_letterbox(_decode(path), boxes[:count], classes[:count], input_size,
-                                                      augment, seed)
+        image, boxes, classes = augment_and_letterbox(
+            _decode(path), boxes[:count], classes[:count], input_size, augment, seed
+        )
         return image, encode_targets(boxes, classes, input_size, num_classes, max_objects)
 
     return example
 
 
-def training_dataset(samples: list[Sample], input_size: int, num_classes: int, batch_size: int,
-                     augment: AugmentConfig | None = AugmentConfig(), shuffle: bool = True,
-                     seed: int | None = None) -> tf.data.Dataset:
+def training_dataset(
+    samples: list[Sample],
+    input_size: int,
+    num_classes: int,
+    batch_size: int,
+    augment: AugmentConfig | None = DEFAULT_AUGMENT,
+    shuffle: bool = True,
+    seed: int | None = None,
+) -> tf.data.Dataset:
     """Batches of (image (B, Z, Z, 3), targets dict) for one epoch over `samples`, prefetched.
 
     Each iteration (epoch) shuffles and augments anew; with a `seed`, the sequence of
@@ -93,8 +98,9 @@ def training_dataset(samples: list[Sample], input_size: int, num_classes: int, b
     # Two random integers per image: the key of its stateless augmentation.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     dataset = tf.data.Dataset.zip(dataset, seeds)
-    dataset = dataset.map(make_example_fn(input_size, num_classes, augment), num_parallel_calls=AUTOTUNE,
-                          deterministic=True)
+    dataset = dataset.map(
+        make_example_fn(input_size, num_classes, augment), num_parallel_calls=AUTOTUNE, deterministic=True
+    )
     dataset = dataset.ignore_errors(log_warning=True)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 

@@ -32,21 +32,22 @@ def gaussian_radius(height, width, min_overlap: float = MIN_OVERLAP):
     sqrt = tf.sqrt if isinstance(height, tf.Tensor) or isinstance(width, tf.Tensor) else math.sqrt
     b1 = height + width
     c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
-    r1 = (b1 + sqrt(b1 ** 2 - 4 * c1)) / 2
+    r1 = (b1 + sqrt(b1**2 - 4 * c1)) / 2
     b2 = 2 * (height + width)
     c2 = (1 - min_overlap) * width * height
-    r2 = (b2 + sqrt(b2 ** 2 - 16 * c2)) / 2
+    r2 = (b2 + sqrt(b2**2 - 16 * c2)) / 2
     a3 = 4 * min_overlap
     b3 = -2 * min_overlap * (height + width)
     c3 = (min_overlap - 1) * width * height
-    r3 = (b3 + sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
+    r3 = (b3 + sqrt(b3**2 - 4 * a3 * c3)) / 2
     if sqrt is math.sqrt:
         return min(r1, r2, r3)
     return tf.minimum(tf.minimum(r1, r2), r3)
 
 
-def encode_targets(boxes, classes, input_size: int, num_classes: int,
-                   max_objects: int = MAX_OBJECTS, stride: int = OUTPUT_STRIDE) -> dict:
+def encode_targets(
+    boxes, classes, input_size: int, num_classes: int, max_objects: int = MAX_OBJECTS, stride: int = OUTPUT_STRIDE
+) -> dict:
     """Boxes (N, 4) x1, y1, x2, y2 in input pixels and classes (N,) -> CenterNet targets.
 
     Returns float32 `heatmap` (H, W, C), `size` (K, 2), `offset` (K, 2), `mask` (K,)
@@ -70,8 +71,8 @@ def encode_targets(boxes, classes, input_size: int, num_classes: int,
     axis = tf.range(grid, dtype=tf.float32)
     dx = axis[None, :] - cell[:, 0:1]  # (N, W)
     dy = axis[None, :] - cell[:, 1:2]  # (N, H)
-    gx = tf.where(tf.abs(dx) <= radius[:, None], tf.exp(-dx ** 2 / (2 * sigma[:, None] ** 2)), 0.0)
-    gy = tf.where(tf.abs(dy) <= radius[:, None], tf.exp(-dy ** 2 / (2 * sigma[:, None] ** 2)), 0.0)
+    gx = tf.where(tf.abs(dx) <= radius[:, None], tf.exp(-(dx**2) / (2 * sigma[:, None] ** 2)), 0.0)
+    gy = tf.where(tf.abs(dy) <= radius[:, None], tf.exp(-(dy**2) / (2 * sigma[:, None] ** 2)), 0.0)
     peaks = gy[:, :, None] * gx[:, None, :]  # (N, H, W), exactly 1 at each object's cell
     peaks = tf.where(present[:, None, None], peaks, 0.0)
     heatmap = tf.math.unsorted_segment_max(peaks, classes, num_classes)  # empty classes -> lowest float

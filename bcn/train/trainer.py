@@ -165,8 +165,9 @@ class RunFiles(tf.keras.callbacks.Callback):
     and only the writing one saves and evaluates its copy.
     """
 
-    def __init__(self, detector, plain, run_dir: Path, eval_samples, input_size: int, class_names, eval_every: int,
-                 verbose: bool):
+    def __init__(
+        self, detector, plain, run_dir: Path, eval_samples, input_size: int, class_names, eval_every: int, verbose: bool
+    ):
         super().__init__()
         self.detector, self.plain, self.run_dir, self.eval_samples = detector, plain, run_dir, eval_samples
         self.input_size, self.class_names, self.eval_every = input_size, class_names, eval_every
@@ -195,8 +196,11 @@ class RunFiles(tf.keras.callbacks.Callback):
         self.best = max(self.best, score)
         write_json(self.run_dir / EVALUATION, {"epoch": epoch + 1, **_plain(result), "best_map50_voc07": self.best})
         if self.verbose:
-            print(f"epoch {epoch + 1}: mAP@0.5 VOC07 {score:.4f}, area {float(result['map50_area']):.4f} "
-                  f"(best {self.best:.4f})", flush=True)
+            print(
+                f"epoch {epoch + 1}: mAP@0.5 VOC07 {score:.4f}, area {float(result['map50_area']):.4f} "
+                f"(best {self.best:.4f})",
+                flush=True,
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         self.last_epoch = epoch
@@ -222,7 +226,8 @@ class LateLearningRate(tf.keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         late = epoch >= self.halfway_epoch or (
-            self.halfway_seconds is not None and time.monotonic() - self.start >= self.halfway_seconds)
+            self.halfway_seconds is not None and time.monotonic() - self.start >= self.halfway_seconds
+        )
         learning_rate = self.model.optimizer.learning_rate
         if late and float(tf.keras.backend.get_value(learning_rate)) > self.late_lr:
             tf.keras.backend.set_value(learning_rate, self.late_lr)
@@ -250,8 +255,10 @@ class RunBackup(tf.keras.callbacks.BackupAndRestore):
         except (tf.errors.OpError, ValueError, AssertionError) as error:
             reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
         if reason:
-            raise BcnError(f"{self.folder}: the run's saved training state cannot be restored ({reason}); "
-                           "move the folder away to train from scratch")
+            raise BcnError(
+                f"{self.folder}: the run's saved training state cannot be restored ({reason}); "
+                "move the folder away to train from scratch"
+            )
         self.model._train_counter.assign(0)
 
 
@@ -370,8 +377,10 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     saved = read_run_config(run_dir)
     finished = saved.get("finished_epochs") if saved is not None else None
     if finished and (run_dir / LAST).exists():
-        raise BcnError(f"{run_dir}: holds a run finished after {finished} epochs; choose another output folder, "
-                       f"or train it longer with --resume --epochs N (N > {finished})")
+        raise BcnError(
+            f"{run_dir}: holds a run finished after {finished} epochs; choose another output folder, "
+            f"or train it longer with --resume --epochs N (N > {finished})"
+        )
     if (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).iterdir()):
         raise BcnError(f"{run_dir}: holds an interrupted run; resume it (--resume) or choose another output folder")
     if (run_dir / LAST).exists():
@@ -381,8 +390,11 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
 
 def _saved_arguments(run_dir: Path, saved: dict, arch: str | None, float_twin: bool, seed: int | None):
     """(arch, input_size, float_twin, seed, recipe) of the run being resumed; refuses another architecture."""
-    if arch is not None and resolve(arch, float_twin).spec is not None and \
-            str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]:
+    if (
+        arch is not None
+        and resolve(arch, float_twin).spec is not None
+        and str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]
+    ):
         raise BcnError(f"{run_config_path(run_dir)}: the run was started with '{saved['spec']}', not '{arch}'")
     try:
         recipe = Recipe(**dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"])))
@@ -402,19 +414,23 @@ def _override(recipe: Recipe, **overrides) -> Recipe:
 
 
 def _run_kind(run_dir: Path, saved: dict | None, epochs: int) -> str:
-    """"new", "resumed" or "extended"; refuses a finished run without more epochs, or a run without its backup."""
+    """ "new", "resumed" or "extended"; refuses a finished run without more epochs, or a run without its backup."""
     if saved is None:
         return "new"
     finished = saved.get("finished_epochs")
     backed_up = (run_dir / BACKUP).is_dir() and any((run_dir / BACKUP).rglob("checkpoint"))
     if not finished:
         if (run_dir / LAST).exists() and not backed_up:  # e.g. finished by a bcn that deleted its backup
-            raise BcnError(f"{run_dir}: holds {LAST} but no training state in {BACKUP}/ to continue from, so "
-                           "--resume would start again from epoch 1; train into another folder")
+            raise BcnError(
+                f"{run_dir}: holds {LAST} but no training state in {BACKUP}/ to continue from, so "
+                "--resume would start again from epoch 1; train into another folder"
+            )
         return "resumed"
     if epochs <= finished:
-        raise BcnError(f"{run_dir}: run is finished ({finished} of {finished} epochs); to train it longer, "
-                       f"resume with --epochs more than {finished}")
+        raise BcnError(
+            f"{run_dir}: run is finished ({finished} of {finished} epochs); to train it longer, "
+            f"resume with --epochs more than {finished}"
+        )
     if not backed_up:
         raise BcnError(f"{run_dir / BACKUP}: missing, so the finished run cannot continue with its optimizer state")
     return "extended"
@@ -429,11 +445,24 @@ def _sized(architecture: Architecture, input_size: int | None, num_classes: int,
     return spec.input_size, str(spec)
 
 
-def plan_run(arch: str | None, data_root, out_dir, input_size: int | None = None, epochs: int | None = None,
-             batch_size: int | None = None, lr: float | None = None, eval_every: int | None = None,
-             steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False,
-             minutes: float | None = None, weights=None, recipe: Recipe | None = None, eval_split: str = "test",
-             seed: int | None = None) -> RunPlan:
+def plan_run(
+    arch: str | None,
+    data_root,
+    out_dir,
+    input_size: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    eval_every: int | None = None,
+    steps_per_epoch: int | None = None,
+    resume: bool = False,
+    float_twin: bool = False,
+    minutes: float | None = None,
+    weights=None,
+    recipe: Recipe | None = None,
+    eval_split: str = "test",
+    seed: int | None = None,
+) -> RunPlan:
     """Resolve a run from train()'s arguments (see there) and its folder; every mistake fails here in one line."""
     run_dir, roots = Path(out_dir), _data_roots(data_root)
     saved = _check_run_dir(run_dir, resume)
@@ -441,23 +470,43 @@ def plan_run(arch: str | None, data_root, out_dir, input_size: int | None = None
         arch, input_size, float_twin, seed, recipe = _saved_arguments(run_dir, saved, arch, float_twin, seed)
     if arch is None:
         raise BcnError("no architecture given (--arch)")
-    recipe = _override(recipe or Recipe(), epochs=epochs, batch_size=batch_size, lr=lr, eval_every=eval_every,
-                       steps_per_epoch=steps_per_epoch)
+    recipe = _override(
+        recipe or Recipe(),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        eval_every=eval_every,
+        steps_per_epoch=steps_per_epoch,
+    )
     kind = _run_kind(run_dir, saved, recipe.epochs)
     seed = DEFAULT_SEED if seed is None else seed
     architecture = resolve(arch, float_twin, seed)
     class_names = list(read_class_names(roots))
     input_size, spec_text = _sized(architecture, input_size, len(class_names), recipe.batch_size)
-    return RunPlan(kind, run_dir, roots, arch, architecture, spec_text, input_size, float_twin, seed, recipe,
-                   class_names, train_split(roots), eval_split, minutes, Path(weights) if weights is not None else None)
+    return RunPlan(
+        kind,
+        run_dir,
+        roots,
+        arch,
+        architecture,
+        spec_text,
+        input_size,
+        float_twin,
+        seed,
+        recipe,
+        class_names,
+        train_split(roots),
+        eval_split,
+        minutes,
+        Path(weights) if weights is not None else None,
+    )
 
 
 def place(strategy: tf.distribute.Strategy, minutes: float | None) -> Cluster:
     """This process's part in the cluster; a time budget is refused with several workers."""
     cluster = Cluster(strategy, is_chief(strategy), worker_share(strategy))
     if minutes and cluster.share[1] > 1:
-        raise BcnError("--minutes cannot be used with several workers (each would stop on its own clock); "
-                       "use --epochs")
+        raise BcnError("--minutes cannot be used with several workers (each would stop on its own clock); use --epochs")
     return cluster
 
 
@@ -480,13 +529,23 @@ def run_config(plan: RunPlan, cluster: Cluster, train_images: int, eval_images: 
     """What config.json records of the run (without finished_epochs)."""
     architecture = plan.architecture
     return {
-        "spec": plan.spec_text, "arch": plan.arch if architecture.spec is None else architecture.name,
-        "input_size": plan.input_size, "classes": plan.class_names, "num_classes": len(plan.class_names),
-        "float_twin": bool(plan.float_twin or architecture.float_twin), "seed": plan.seed,
-        "output_stride": OUTPUT_STRIDE, "preprocessing": PREPROCESSING, "data": [str(root) for root in plan.roots],
-        "eval_split": plan.eval_split, "train_images": train_images, "eval_images": eval_images,
-        "workers": cluster.share[1], "replicas": cluster.strategy.num_replicas_in_sync,
-        "recipe": plan.recipe.to_dict(), "bcn_version": bcn.__version__,
+        "spec": plan.spec_text,
+        "arch": plan.arch if architecture.spec is None else architecture.name,
+        "input_size": plan.input_size,
+        "classes": plan.class_names,
+        "num_classes": len(plan.class_names),
+        "float_twin": bool(plan.float_twin or architecture.float_twin),
+        "seed": plan.seed,
+        "output_stride": OUTPUT_STRIDE,
+        "preprocessing": PREPROCESSING,
+        "data": [str(root) for root in plan.roots],
+        "eval_split": plan.eval_split,
+        "train_images": train_images,
+        "eval_images": eval_images,
+        "workers": cluster.share[1],
+        "replicas": cluster.strategy.num_replicas_in_sync,
+        "recipe": plan.recipe.to_dict(),
+        "bcn_version": bcn.__version__,
     }
 
 
@@ -529,8 +588,9 @@ def build_models(plan: RunPlan, cluster: Cluster) -> Models:
     num_classes, recipe = len(plan.class_names), plan.recipe
     encoder_weights = plan.weights if plan.weights is not None and is_weights_only(plan.weights) else None
     with cluster.strategy.scope():
-        detector = build_model(plan.architecture, plan.input_size, num_classes, plan.float_twin,
-                               encoder_weights=encoder_weights)
+        detector = build_model(
+            plan.architecture, plan.input_size, num_classes, plan.float_twin, encoder_weights=encoder_weights
+        )
         if plan.weights is not None and encoder_weights is None:
             _initialise(detector, plan.weights)
         optimizer = tf.keras.optimizers.Adam(recipe.lr, recipe.beta_1, recipe.beta_2, recipe.epsilon)
@@ -548,8 +608,9 @@ def input_dataset(plan: RunPlan, train_samples) -> tf.data.Dataset:
     every batch among the worker's replicas, so a step takes batch_size images in all.
     """
     recipe = plan.recipe
-    dataset = training_dataset(train_samples, plan.input_size, len(plan.class_names), recipe.batch_size,
-                               recipe.augment, seed=plan.seed)
+    dataset = training_dataset(
+        train_samples, plan.input_size, len(plan.class_names), recipe.batch_size, recipe.augment, seed=plan.seed
+    )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     dataset = dataset.with_options(options)
@@ -560,12 +621,21 @@ def build_callbacks(plan: RunPlan, cluster: Cluster, models: Models, eval_sample
     """(RunFiles, bcn's Keras callbacks in the order they must run)."""
     recipe, run_dir = plan.recipe, plan.run_dir
     budget = plan.minutes * 60 if plan.minutes else None
-    run_files = RunFiles(models.detector, models.plain, run_dir, eval_samples, plan.input_size, plan.class_names,
-                         recipe.eval_every, verbose > 0)
+    run_files = RunFiles(
+        models.detector,
+        models.plain,
+        run_dir,
+        eval_samples,
+        plan.input_size,
+        plan.class_names,
+        recipe.eval_every,
+        verbose > 0,
+    )
     callbacks = [
         LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
-        tf.keras.callbacks.ReduceLROnPlateau("loss", recipe.plateau_factor, recipe.plateau_patience,
-                                             min_lr=recipe.min_lr, verbose=int(verbose > 0)),
+        tf.keras.callbacks.ReduceLROnPlateau(
+            "loss", recipe.plateau_factor, recipe.plateau_patience, min_lr=recipe.min_lr, verbose=int(verbose > 0)
+        ),
         run_files,  # model.h5 is on disk before the epoch's backup says it is done
         RunBackup(run_dir / BACKUP),
     ]
@@ -580,33 +650,65 @@ def fit(plan: RunPlan, models: Models, dataset, callbacks, run_files: RunFiles, 
     """(Keras history, seconds) of training; a lost worker or an interrupt is a one-line error saying how to go on."""
     start = time.monotonic()
     try:
-        history = models.training.fit(dataset, epochs=plan.recipe.epochs, steps_per_epoch=plan.recipe.steps_per_epoch,
-                                      callbacks=callbacks, verbose=verbose)
+        history = models.training.fit(
+            dataset,
+            epochs=plan.recipe.epochs,
+            steps_per_epoch=plan.recipe.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     except tf.errors.UnavailableError:  # a worker of the cluster went away
-        raise BcnError(f"{plan.run_dir}: training stopped, a worker is unreachable; restart every worker with "
-                       "--resume to continue from the last finished epoch") from None
+        raise BcnError(
+            f"{plan.run_dir}: training stopped, a worker is unreachable; restart every worker with "
+            "--resume to continue from the last finished epoch"
+        ) from None
     except KeyboardInterrupt:
         raise TrainingInterrupted(plan.run_dir, run_files.last_epoch, plan.roots) from None
     return history, time.monotonic() - start
 
 
-def finish(plan: RunPlan, cluster: Cluster, config: dict, run_files: RunFiles, history, seconds: float,
-           images: int) -> TrainResult:
+def finish(
+    plan: RunPlan, cluster: Cluster, config: dict, run_files: RunFiles, history, seconds: float, images: int
+) -> TrainResult:
     """Record the finished epochs in config.json (the writing process) and gather the result."""
     last_epoch = run_files.last_epoch + 1 if run_files.last_epoch is not None else 0
     if cluster.writes and last_epoch:
         write_run_config(plan.run_dir, {**config, "finished_epochs": last_epoch})
     evaluation = read_json(plan.run_dir / EVALUATION) if cluster.writes else {}
-    return TrainResult(plan.run_dir, seconds, len(history.epoch), last_epoch, cluster.writes, images, evaluation,
-                       config, {name: [float(v) for v in values] for name, values in history.history.items()})
+    return TrainResult(
+        plan.run_dir,
+        seconds,
+        len(history.epoch),
+        last_epoch,
+        cluster.writes,
+        images,
+        evaluation,
+        config,
+        {name: [float(v) for v in values] for name, values in history.history.items()},
+    )
 
 
-def train(arch: str | None, data_root, out_dir, input_size: int | None = None, epochs: int | None = None,
-          batch_size: int | None = None, lr: float | None = None, eval_every: int | None = None,
-          steps_per_epoch: int | None = None, resume: bool = False, float_twin: bool = False,
-          minutes: float | None = None, weights=None, strategy: tf.distribute.Strategy | None = None,
-          recipe: Recipe | None = None, eval_split: str = "test", seed: int | None = None, callbacks=(),
-          verbose: int = 1) -> TrainResult:
+def train(
+    arch: str | None,
+    data_root,
+    out_dir,
+    input_size: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    eval_every: int | None = None,
+    steps_per_epoch: int | None = None,
+    resume: bool = False,
+    float_twin: bool = False,
+    minutes: float | None = None,
+    weights=None,
+    strategy: tf.distribute.Strategy | None = None,
+    recipe: Recipe | None = None,
+    eval_split: str = "test",
+    seed: int | None = None,
+    callbacks=(),
+    verbose: int = 1,
+) -> TrainResult:
     """Train a CenterNet on a data set (PascalVOC, COCO or YOLO) into the run folder `out_dir`.
 
     Args:
@@ -637,8 +739,24 @@ def train(arch: str | None, data_root, out_dir, input_size: int | None = None, e
         >>> result = train("q1", "VOCdevkit/VOC2007", "runs/q1", epochs=2, input_size=256)
         >>> result.evaluation["map50_voc07"]
     """
-    plan = plan_run(arch, data_root, out_dir, input_size, epochs, batch_size, lr, eval_every, steps_per_epoch, resume,
-                    float_twin, minutes, weights, recipe, eval_split, seed)
+    plan = plan_run(
+        arch,
+        data_root,
+        out_dir,
+        input_size,
+        epochs,
+        batch_size,
+        lr,
+        eval_every,
+        steps_per_epoch,
+        resume,
+        float_twin,
+        minutes,
+        weights,
+        recipe,
+        eval_split,
+        seed,
+    )
     cluster = place(strategy or choose_strategy(), plan.minutes)  # the strategy before the first TensorFlow op
     tf.keras.utils.set_random_seed(plan.seed)
     train_samples, eval_samples = load_data(plan, cluster)

@@ -241,10 +241,14 @@ bool CheckInput(const TfLiteTensor* t, const char* what, int rank, std::string* 
 
 // A weight: a constant tensor of `type` (its shape is checked at prepare).
 bool CheckWeight(const TfLiteTensor* t, const char* what, TfLiteType type, std::string* error) {
-  if (!t) *error = Format("%s is missing", what);
-  else if (t->type != type) *error = Format("%s must be %s, not %s", what, TypeName(type), TypeName(t->type));
-  else if (!IsConstant(t)) *error = Format("%s is not a constant tensor", what);
-  else return true;
+  if (!t)
+    *error = Format("%s is missing", what);
+  else if (t->type != type)
+    *error = Format("%s must be %s, not %s", what, TypeName(type), TypeName(t->type));
+  else if (!IsConstant(t))
+    *error = Format("%s is not a constant tensor", what);
+  else
+    return true;
   return false;
 }
 
@@ -268,11 +272,16 @@ bool CheckInt8(const TfLiteTensor* t, const char* what, std::string* error) {
 // also one of its inputs.
 bool CheckOutput(TfLiteContext* context, const OpSpec& spec, std::string* error) {
   const TfLiteTensor* output = spec.outputs.size() == 1 ? Tensor(context, spec.outputs[0]) : nullptr;
-  if (!output) *error = "it must have exactly one output";
-  else if (IsConstant(output)) *error = "output is a constant tensor";
-  else if (output->sparsity) *error = "output is a sparse tensor";
-  else if (std::count(spec.inputs.begin(), spec.inputs.end(), spec.outputs[0])) *error = "output is also an input";
-  else return CheckInt8(output, "output", error);
+  if (!output)
+    *error = "it must have exactly one output";
+  else if (IsConstant(output))
+    *error = "output is a constant tensor";
+  else if (output->sparsity)
+    *error = "output is a sparse tensor";
+  else if (std::count(spec.inputs.begin(), spec.inputs.end(), spec.outputs[0]))
+    *error = "output is also an input";
+  else
+    return CheckInt8(output, "output", error);
   return false;
 }
 
@@ -337,8 +346,9 @@ bool ConvTensors(TfLiteContext* context, const OpSpec& spec, std::string* error)
     return false;
   if (padding == Padding::Same && spec.conv.pad_value == 0 &&
       (output->type != kTfLiteFloat32 || spec.activation != Activation::None)) {
-    *error = "pad_values=0 with SAME padding is supported only for float output without a fused activation "
-             "(as in LCE)";
+    *error =
+        "pad_values=0 with SAME padding is supported only for float output without a fused activation "
+        "(as in LCE)";
     return false;
   }
   return true;
@@ -386,8 +396,8 @@ bool Describe(TfLiteContext* context, int node_index, const TfLiteNode* node, Op
   }
 
   std::string why;
-  const std::optional<FlexMap> options =
-      ParseFlexMap(static_cast<const uint8_t*>(node->custom_initial_data), size_t(node->custom_initial_data_size), &why);
+  const std::optional<FlexMap> options = ParseFlexMap(static_cast<const uint8_t*>(node->custom_initial_data),
+                                                      size_t(node->custom_initial_data_size), &why);
   if (!options) {
     *error = why;
     return false;
@@ -467,8 +477,10 @@ bool ConvGroups(int filter_words, BConv2DShape* c, std::string* error) {
   const int groups = words % filter_words == 0 ? words / filter_words : 0;
   if (groups < 2 || c->channels_in % groups != 0 || (c->channels_in / groups) % kBitsPerWord != 0 ||
       c->channels_out % groups != 0) {
-    *error = Format("groups: filter depth %d words does not divide channels_in=%d into groups of a multiple "
-                    "of 32 channels", filter_words, c->channels_in);
+    *error = Format(
+        "groups: filter depth %d words does not divide channels_in=%d into groups of a multiple "
+        "of 32 channels",
+        filter_words, c->channels_in);
     return false;
   }
   c->groups = groups;
@@ -501,10 +513,10 @@ bool ConvShape(TfLiteContext* context, const OpSpec& spec, BConv2DShape* c, std:
                     (long long)kMaxProducts);
     return false;
   }
-  const AxisPadding py = ComputeAxisPadding(c->padding, c->in_height, c->filter_height, c->stride_height,
-                                            c->dilation_height);
-  const AxisPadding px = ComputeAxisPadding(c->padding, c->in_width, c->filter_width, c->stride_width,
-                                            c->dilation_width);
+  const AxisPadding py =
+      ComputeAxisPadding(c->padding, c->in_height, c->filter_height, c->stride_height, c->dilation_height);
+  const AxisPadding px =
+      ComputeAxisPadding(c->padding, c->in_width, c->filter_width, c->stride_width, c->dilation_width);
   if (py.out_size < 1 || px.out_size < 1) {
     *error = "the filter is larger than the input";
     return false;
@@ -623,8 +635,7 @@ TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
   std::vector<int> shape;
   std::string error;
   try {
-    if (!PrepareOp(context, kernel, &shape, &error) ||
-        !CheckDims(shape.data(), int(shape.size()), "output", 0, &error))
+    if (!PrepareOp(context, kernel, &shape, &error) || !CheckDims(shape.data(), int(shape.size()), "output", 0, &error))
       return Refuse(context, spec.name.c_str(), spec.node_index, error);
   } catch (const std::bad_alloc&) {
     return Refuse(context, spec.name.c_str(), spec.node_index, "not enough memory for its weights");
@@ -635,8 +646,8 @@ TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
   kernel->input_bytes = uint64_t(Elements(input) * TypeSize(input->type));
   kernel->output_bytes = uint64_t(Elements(output) * TypeSize(output->type));
   if (output->bytes < kernel->output_bytes) {
-    error = Format("output holds %zu bytes, its shape needs %llu", output->bytes,
-                   (unsigned long long)kernel->output_bytes);
+    error =
+        Format("output holds %zu bytes, its shape needs %llu", output->bytes, (unsigned long long)kernel->output_bytes);
     return Refuse(context, spec.name.c_str(), spec.node_index, error);
   }
   const bool unpacked_output = spec.kind == OpKind::Dequantize;
@@ -690,9 +701,7 @@ TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
       }
       return kTfLiteOk;
     }
-    case OpKind::BMaxPool2D:
-      BMaxPool2D(spec.pool, input->data.i32, output->data.i32);
-      return kTfLiteOk;
+    case OpKind::BMaxPool2D: BMaxPool2D(spec.pool, input->data.i32, output->data.i32); return kTfLiteOk;
     case OpKind::BConv2D:
       if (!kernel->conv) return kTfLiteError;
       kernel->conv->Run(input->data.i32, output->data.data, kernel->state->Pool(context));

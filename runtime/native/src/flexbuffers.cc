@@ -7,8 +7,17 @@ namespace {
 
 // FlexBuffer type codes (flexbuffers::Type).
 enum Type : int {
-  kNull = 0, kInt = 1, kUInt = 2, kFloat = 3, kKey = 4, kString = 5,
-  kIndirectInt = 6, kIndirectUInt = 7, kIndirectFloat = 8, kMap = 9, kBool = 26,
+  kNull = 0,
+  kInt = 1,
+  kUInt = 2,
+  kFloat = 3,
+  kKey = 4,
+  kString = 5,
+  kIndirectInt = 6,
+  kIndirectUInt = 7,
+  kIndirectFloat = 8,
+  kMap = 9,
+  kBool = 26,
 };
 
 class Reader {
@@ -70,9 +79,7 @@ class Reader {
     const int type = packed >> 2;
     const size_t own_width = size_t(1) << (packed & 3);
     switch (type) {
-      case kInt:
-        out->kind = FlexValue::Kind::Int;
-        return ReadInt(offset, parent_width, &out->int_value);
+      case kInt: out->kind = FlexValue::Kind::Int; return ReadInt(offset, parent_width, &out->int_value);
       case kUInt:
       case kBool: {
         uint64_t value;
@@ -81,9 +88,7 @@ class Reader {
         out->int_value = int64_t(value);
         return true;
       }
-      case kFloat:
-        out->kind = FlexValue::Kind::Float;
-        return ReadFloat(offset, parent_width, &out->float_value);
+      case kFloat: out->kind = FlexValue::Kind::Float; return ReadFloat(offset, parent_width, &out->float_value);
       case kIndirectInt:
       case kIndirectUInt: {
         size_t target;
@@ -104,9 +109,7 @@ class Reader {
         out->kind = FlexValue::Kind::String;
         return ReadCString(target, &out->string_value);
       }
-      default:
-        out->kind = FlexValue::Kind::Other;
-        return true;
+      default: out->kind = FlexValue::Kind::Other; return true;
     }
   }
 
@@ -135,8 +138,7 @@ std::optional<FlexMap> ParseFlexMap(const uint8_t* data, size_t size, std::strin
   uint64_t count, keys_width, keys_distance;
   if (map < 3 * width || !reader.ReadUInt(map - width, width, &count) ||
       !reader.ReadUInt(map - 2 * width, width, &keys_width) ||
-      !reader.ReadUInt(map - 3 * width, width, &keys_distance) || keys_distance > map - 3 * width ||
-      count > size)
+      !reader.ReadUInt(map - 3 * width, width, &keys_distance) || keys_distance > map - 3 * width || count > size)
     return fail("options are damaged");
   const size_t keys = map - 3 * width - size_t(keys_distance);
   const size_t types = map + size_t(count) * width;

@@ -21,20 +21,16 @@ const char* PathName(KernelPath path) {
 
 bool PathSupported(KernelPath path) {
   switch (path) {
-    case KernelPath::Scalar:
-      return true;
+    case KernelPath::Scalar: return true;
 #if defined(__x86_64__) || defined(_M_X64)
-    case KernelPath::Avx2:
-      return __builtin_cpu_supports("avx2");
+    case KernelPath::Avx2: return __builtin_cpu_supports("avx2");
     case KernelPath::Avx512Vpopcnt:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
 #endif
 #if defined(__aarch64__)
-    case KernelPath::Neon:
-      return true;
+    case KernelPath::Neon: return true;
 #endif
-    default:
-      return false;
+    default: return false;
   }
 }
 

@@ -59,7 +59,8 @@ void UnpackFloat(const int32_t* in, int64_t rows, int cols, float* out) {
 void UnpackInt8(const int32_t* in, int64_t rows, int cols, int8_t zero_bit, int8_t one_bit, int8_t* out) {
   const int words = PackedSize(cols);
   for (int64_t r = 0; r < rows; ++r, in += words, out += cols)
-    for (int c = 0; c < cols; ++c) out[c] = (Word(in[c / kBitsPerWord]) >> (c % kBitsPerWord)) & 1u ? one_bit : zero_bit;
+    for (int c = 0; c < cols; ++c)
+      out[c] = (Word(in[c / kBitsPerWord]) >> (c % kBitsPerWord)) & 1u ? one_bit : zero_bit;
 }
 
 void BMaxPool2D(const BMaxPoolShape& s, const int32_t* in, int32_t* out) {
@@ -89,8 +90,8 @@ void BMaxPool2D(const BMaxPoolShape& s, const int32_t* in, int32_t* out) {
 BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads,
                  KernelPath path)
     : shape_(shape), type_(output.type), tile_(TileFor(path)) {
-  const AxisPadding py =
-      ComputeAxisPadding(shape.padding, shape.in_height, shape.filter_height, shape.stride_height, shape.dilation_height);
+  const AxisPadding py = ComputeAxisPadding(shape.padding, shape.in_height, shape.filter_height, shape.stride_height,
+                                            shape.dilation_height);
   const AxisPadding px =
       ComputeAxisPadding(shape.padding, shape.in_width, shape.filter_width, shape.stride_width, shape.dilation_width);
   out_height_ = int(py.out_size);
@@ -112,7 +113,8 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
   weights_.assign(size_t(shape.groups) * blocks_per_group_ * filter_size * kBlockChannels, 0);
   filter_popcount_.assign(size_t(shape.channels_out) * taps_, 0);
   for (int o = 0; o < shape.channels_out; ++o) {
-    const int group = o / outs_per_group, block = (o % outs_per_group) / kBlockChannels, lane = o % outs_per_group % kBlockChannels;
+    const int group = o / outs_per_group, block = (o % outs_per_group) / kBlockChannels,
+              lane = o % outs_per_group % kBlockChannels;
     int32_t* dst = weights_.data() + (size_t(group) * blocks_per_group_ + block) * filter_size * kBlockChannels + lane;
     for (int t = 0; t < taps_; ++t)
       for (int w = 0; w < group_words_; ++w) {
@@ -247,13 +249,15 @@ void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, Scra
           scratch.rows[p * s.filter_height + ky] = scratch.taps[p * taps_ + ky * s.filter_width];
     for (int g = 0; g < s.groups; ++g) {
       for (int b = 0; b < blocks_per_group_; ++b) {
-        const int32_t* weights = weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels;
+        const int32_t* weights =
+            weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels;
         const int o_first = g * outs_per_group + b * kBlockChannels;
         int32_t* accum = s.groups == 1 ? &scratch.accum[o_first] : scratch.tile.data();
         const int stride = s.groups == 1 ? accum_stride_ : kBlockChannels;
-        tile_(rows_contiguous
-                  ? TileArgs{scratch.rows.data(), pixels, s.filter_height, s.filter_width * in_words_, 0, weights, accum, stride}
-                  : TileArgs{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_, weights, accum, stride});
+        tile_(rows_contiguous ? TileArgs{scratch.rows.data(), pixels, s.filter_height, s.filter_width * in_words_, 0,
+                                         weights, accum, stride}
+                              : TileArgs{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_, weights,
+                                         accum, stride});
         if (s.groups == 1) continue;
         const int lanes = std::min(kBlockChannels, outs_per_group - b * kBlockChannels);
         for (int p = 0; p < pixels; ++p)
@@ -281,7 +285,9 @@ void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, Scra
 
 void BConv2D::Run(const int32_t* input, void* output, ThreadPool* pool) {
   const int rows = shape_.batch * out_height_;
-  auto row = [&](int task, int thread) { Row(input, output, task / out_height_, task % out_height_, scratch_[thread]); };
+  auto row = [&](int task, int thread) {
+    Row(input, output, task / out_height_, task % out_height_, scratch_[thread]);
+  };
   if (pool == nullptr || int(scratch_.size()) < pool->size()) {
     for (int task = 0; task < rows; ++task) row(task, 0);
     return;

@@ -69,8 +69,7 @@ class BConv2D {
  public:
   // `filter` is LCE's packed OHWI filter: [channels_out, fh, fw, PackedSize(channels_in / groups)].
   // `threads` is the most threads Run will be given; `path` picks the inner loop.
-  BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads,
-          KernelPath path);
+  BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads, KernelPath path);
 
   int out_height() const { return out_height_; }
   int out_width() const { return out_width_; }
@@ -107,7 +106,7 @@ class BConv2D {
   std::vector<int32_t> filter_popcount_;  // [channels_out][taps]: set bits of each tap's weights
   std::vector<int32_t> zero_words_;       // what a tap (or filter row) outside the image reads: +1s
   int32_t clamp_min_ = 0, clamp_max_ = 0;
-  std::vector<float> multiplier_, bias_;  // float/int8: out = float(clamp(2 * accum)) * m + b
+  std::vector<float> multiplier_, bias_;    // float/int8: out = float(clamp(2 * accum)) * m + b
   std::vector<float> zero_pad_multiplier_;  // SAME zero padding: -post_multiplier
   std::vector<int32_t> thresholds_;
   bool zero_padding_correction_ = false;

@@ -24,7 +24,8 @@ class ThreadPool {
   // in [0, size())), and returns when all have finished. Allocates nothing.
   template <typename Function>
   void Run(int tasks, Function& fn) {
-    Dispatch(tasks, [](void* f, int task, int thread) { (*static_cast<Function*>(f))(task, thread); }, &fn);
+    Dispatch(
+        tasks, [](void* f, int task, int thread) { (*static_cast<Function*>(f))(task, thread); }, &fn);
   }
 
  private:

@@ -17,10 +17,10 @@ struct TileArgs {
   const int32_t* const* taps;  // [pixels][tap_count]: each pixel's input words at each tap
   int pixels;                  // 1..kTilePixels
   int tap_count;
-  int words;                   // words per tap, read from taps[.][.] + offset
-  int offset;                  // first word of this group in each pixel
-  const int32_t* weights;      // [tap_count][words][kBlockChannels]
-  int32_t* accum;              // out: [pixels][kBlockChannels], pixels accum_stride apart
+  int words;               // words per tap, read from taps[.][.] + offset
+  int offset;              // first word of this group in each pixel
+  const int32_t* weights;  // [tap_count][words][kBlockChannels]
+  int32_t* accum;          // out: [pixels][kBlockChannels], pixels accum_stride apart
   int accum_stride;
 };
 

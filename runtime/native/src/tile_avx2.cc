@@ -22,8 +22,8 @@ inline __m256i Widen(__m256i bytes) {
 }  // namespace
 
 void TileAvx2(const TileArgs& a) {
-  const __m256i lookup = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i lookup =
+      _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
   for (int p = 0; p < a.pixels; ++p) {
     __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, bytes0 = acc0, bytes1 = acc0;
@@ -61,7 +61,8 @@ void PackFloatAvx2(const float* in, int64_t rows, int cols, int32_t* out) {
     for (; c + 32 <= cols; c += 32) {
       uint32_t bits = 0;
       for (int k = 0; k < 4; ++k)
-        bits |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(in + c + 8 * k), zero, _CMP_LT_OQ))) << (8 * k);
+        bits |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(in + c + 8 * k), zero, _CMP_LT_OQ)))
+                << (8 * k);
       out[c / 32] = static_cast<int32_t>(bits);
     }
     if (c < cols) out[c / 32] = PackWord(in + c, cols - c);

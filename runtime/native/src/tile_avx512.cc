@@ -35,7 +35,8 @@ void TileAvx512(const TileArgs& a) {
       const int32_t* in = a.taps[p * a.tap_count + t] + a.offset;
       const int32_t* w = a.weights + t * a.words * kBlockChannels;
       for (int i = 0; i < a.words; ++i, w += kBlockChannels)
-        acc = _mm512_add_epi32(acc, _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_set1_epi32(in[i]), _mm512_loadu_si512(w))));
+        acc = _mm512_add_epi32(acc,
+                               _mm512_popcnt_epi32(_mm512_xor_si512(_mm512_set1_epi32(in[i]), _mm512_loadu_si512(w))));
     }
     _mm512_storeu_si512(a.accum + p * a.accum_stride, acc);
   }

@@ -52,32 +52,25 @@ inline void Accumulate(const int32_t** in, const int32_t* w, int count, uint16x8
 // One word of a full tile: XOR, byte counts, pairwise add into accumulator `a` (v0-v15 hold
 // acc[pixel][quarter], v16-v19 the block's 16 weights, v20-v23 the 4 pixels' broadcast words,
 // v24-v31 temporaries).
-#define BCN_NEON_STEP(t, p, w, a)                      \
-  "eor v" t ".16b, v" p ".16b, v" w ".16b\n"            \
-  "cnt v" t ".16b, v" t ".16b\n"                        \
+#define BCN_NEON_STEP(t, p, w, a)   \
+  "eor v" t ".16b, v" p ".16b, v" w \
+  ".16b\n"                          \
+  "cnt v" t ".16b, v" t             \
+  ".16b\n"                          \
   "uadalp v" a ".8h, v" t ".16b\n"
-#define BCN_NEON_WORD                                                  \
-  "ld1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[w]], #64\n"                \
-  "ld1r {v20.4s}, [%[x0]], #4\n"                                       \
-  "ld1r {v21.4s}, [%[x1]], #4\n"                                       \
-  "ld1r {v22.4s}, [%[x2]], #4\n"                                       \
-  "ld1r {v23.4s}, [%[x3]], #4\n"                                       \
-  BCN_NEON_STEP("24", "20", "16", "0") \
-  BCN_NEON_STEP("25", "20", "17", "1") \
-  BCN_NEON_STEP("26", "20", "18", "2") \
-  BCN_NEON_STEP("27", "20", "19", "3") \
-  BCN_NEON_STEP("28", "21", "16", "4") \
-  BCN_NEON_STEP("29", "21", "17", "5") \
-  BCN_NEON_STEP("30", "21", "18", "6") \
-  BCN_NEON_STEP("31", "21", "19", "7") \
-  BCN_NEON_STEP("24", "22", "16", "8") \
-  BCN_NEON_STEP("25", "22", "17", "9") \
-  BCN_NEON_STEP("26", "22", "18", "10") \
-  BCN_NEON_STEP("27", "22", "19", "11") \
-  BCN_NEON_STEP("28", "23", "16", "12") \
-  BCN_NEON_STEP("29", "23", "17", "13") \
-  BCN_NEON_STEP("30", "23", "18", "14") \
-  BCN_NEON_STEP("31", "23", "19", "15")
+#define BCN_NEON_WORD                                                                                                \
+  "ld1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[w]], #64\n"                                                              \
+  "ld1r {v20.4s}, [%[x0]], #4\n"                                                                                     \
+  "ld1r {v21.4s}, [%[x1]], #4\n"                                                                                     \
+  "ld1r {v22.4s}, [%[x2]], #4\n"                                                                                     \
+  "ld1r {v23.4s}, [%[x3]], #4\n" BCN_NEON_STEP("24", "20", "16", "0") BCN_NEON_STEP("25", "20", "17", "1")           \
+      BCN_NEON_STEP("26", "20", "18", "2") BCN_NEON_STEP("27", "20", "19", "3") BCN_NEON_STEP("28", "21", "16", "4") \
+          BCN_NEON_STEP("29", "21", "17", "5") BCN_NEON_STEP("30", "21", "18", "6")                                  \
+              BCN_NEON_STEP("31", "21", "19", "7") BCN_NEON_STEP("24", "22", "16", "8")                              \
+                  BCN_NEON_STEP("25", "22", "17", "9") BCN_NEON_STEP("26", "22", "18", "10")                         \
+                      BCN_NEON_STEP("27", "22", "19", "11") BCN_NEON_STEP("28", "23", "16", "12")                    \
+                          BCN_NEON_STEP("29", "23", "17", "13") BCN_NEON_STEP("30", "23", "18", "14")                \
+                              BCN_NEON_STEP("31", "23", "19", "15")
 
 // A full tile whose words fit the 16-bit counters, in assembly: compilers index the four
 // pixel pointers with a shared register and so broadcast each word with a load and a dup,
@@ -110,13 +103,10 @@ inline void FullTile(const TileArgs& a) {
       "add %[x0], %[x0], %[offset]\n add %[x1], %[x1], %[offset]\n"
       "add %[x2], %[x2], %[offset]\n add %[x3], %[x3], %[offset]\n"
       "mov %[n], %[words]\n"
-      "tbz %[n], #0, 1f\n"
-      BCN_NEON_WORD
+      "tbz %[n], #0, 1f\n" BCN_NEON_WORD
       "subs %[n], %[n], #1\n"
       "b.eq 2f\n"
-      "1:\n"
-      BCN_NEON_WORD
-      BCN_NEON_WORD
+      "1:\n" BCN_NEON_WORD BCN_NEON_WORD
       "subs %[n], %[n], #2\n"
       "b.ne 1b\n"
       "2:\n"
@@ -137,9 +127,9 @@ inline void FullTile(const TileArgs& a) {
       : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [n] "=&r"(n), [next] "=&r"(next),
         [taps] "+r"(taps), [taps_left] "+r"(taps_left), [w] "+r"(w), [out] "+r"(out)
       : [words] "r"(words), [offset] "r"(offset), [pixel_taps] "r"(pixel_taps), [stride] "r"(stride)
-      : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15",
-        "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",
-        "v31", "cc", "memory");
+      : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16",
+        "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc",
+        "memory");
 }
 #undef BCN_NEON_WORD
 #undef BCN_NEON_STEP
@@ -199,7 +189,8 @@ void PackFloatNeon(const float* in, int64_t rows, int cols, int32_t* out) {
         half[k] = vuzp1q_u16(vreinterpretq_u16_u32(vcltq_f32(vld1q_f32(x + 8 * k), zero)),
                              vreinterpretq_u16_u32(vcltq_f32(vld1q_f32(x + 8 * k + 4), zero)));
       const uint8x16_t low = vandq_u8(vuzp1q_u8(vreinterpretq_u8_u16(half[0]), vreinterpretq_u8_u16(half[1])), weights);
-      const uint8x16_t high = vandq_u8(vuzp1q_u8(vreinterpretq_u8_u16(half[2]), vreinterpretq_u8_u16(half[3])), weights);
+      const uint8x16_t high =
+          vandq_u8(vuzp1q_u8(vreinterpretq_u8_u16(half[2]), vreinterpretq_u8_u16(half[3])), weights);
       uint8x16_t sum = vpaddq_u8(low, high);
       sum = vpaddq_u8(sum, sum);
       sum = vpaddq_u8(sum, sum);

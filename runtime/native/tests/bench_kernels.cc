@@ -12,7 +12,9 @@
 using namespace bcn_lce;
 
 int main() {
-  struct Layer { int size, channels; };
+  struct Layer {
+    int size, channels;
+  };
   const Layer layers[] = {{128, 128}, {64, 256}, {32, 324}, {16, 512}};
   std::mt19937 rng(1);
   for (const Layer& layer : layers) {
@@ -45,9 +47,10 @@ int main() {
           times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         }
         std::sort(times.begin(), times.end());
-        std::printf("{\"path\": \"%s\", \"threads\": %d, \"size\": %d, \"channels\": %d, \"macs\": %.0f, "
-                    "\"median_ms\": %.3f, \"min_ms\": %.3f}\n",
-                    PathName(path), threads, layer.size, layer.channels, macs, times[times.size() / 2], times[0]);
+        std::printf(
+            "{\"path\": \"%s\", \"threads\": %d, \"size\": %d, \"channels\": %d, \"macs\": %.0f, "
+            "\"median_ms\": %.3f, \"min_ms\": %.3f}\n",
+            PathName(path), threads, layer.size, layer.channels, macs, times[times.size() / 2], times[0]);
         std::fflush(stdout);
       }
     }

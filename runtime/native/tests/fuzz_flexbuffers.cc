@@ -67,9 +67,7 @@ class Mutator {
 
   size_t Below(size_t n) { return n ? std::uniform_int_distribution<size_t>(0, n - 1)(rng_) : 0; }
 
-  uint8_t Byte() {
-    return Below(2) ? kInteresting[Below(sizeof kInteresting)] : uint8_t(Below(256));
-  }
+  uint8_t Byte() { return Below(2) ? kInteresting[Below(sizeof kInteresting)] : uint8_t(Below(256)); }
 
   // One to eight edits of a valid blob: overwrite, cut, insert, or splice a part of another.
   std::vector<uint8_t> Mutant() {

@@ -18,21 +18,23 @@ namespace {
 
 int failures = 0;
 
-#define CHECK(condition, ...)                                     \
-  do {                                                            \
-    if (!(condition)) {                                           \
-      ++failures;                                                 \
+#define CHECK(condition, ...)                                                            \
+  do {                                                                                   \
+    if (!(condition)) {                                                                  \
+      ++failures;                                                                        \
       std::fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #condition); \
-      std::fprintf(stderr, __VA_ARGS__);                          \
-      std::fprintf(stderr, "\n");                                 \
-    }                                                             \
+      std::fprintf(stderr, __VA_ARGS__);                                                 \
+      std::fprintf(stderr, "\n");                                                        \
+    }                                                                                    \
   } while (0)
 
 std::mt19937 rng(20261125);
 
 int Uniform(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); }
 template <typename T>
-T Pick(const std::vector<T>& values) { return values[Uniform(0, int(values.size()) - 1)]; }
+T Pick(const std::vector<T>& values) {
+  return values[Uniform(0, int(values.size()) - 1)];
+}
 
 std::vector<float> RandomSigns(size_t n) {
   std::vector<float> v(n);
@@ -56,8 +58,7 @@ void TestPacking() {
       }
     std::vector<float> unpacked(values.size());
     UnpackFloat(packed.data(), rows, cols, unpacked.data());
-    for (size_t i = 0; i < values.size(); ++i)
-      CHECK(unpacked[i] == (values[i] < 0 ? -1.0f : 1.0f), "unpack %zu", i);
+    for (size_t i = 0; i < values.size(); ++i) CHECK(unpacked[i] == (values[i] < 0 ? -1.0f : 1.0f), "unpack %zu", i);
 
     const int zero_point = Uniform(-130, 130);
     std::vector<int8_t> q(values.size());
@@ -148,9 +149,10 @@ std::vector<int> ReferenceValues(const ConvCase& c, int out_h, int out_w, int pa
               const bool inside = y >= 0 && y < s.in_height && x >= 0 && x < s.in_width;
               for (int ci = 0; ci < cg; ++ci) {
                 const float w = c.weights[((size_t(o) * s.filter_height + ky) * s.filter_width + kx) * cg + ci];
-                const float v = inside ? c.input[((size_t(b) * s.in_height + y) * s.in_width + x) * s.channels_in +
-                                                 (o / og) * cg + ci]
-                                       : float(s.pad_value);
+                const float v =
+                    inside
+                        ? c.input[((size_t(b) * s.in_height + y) * s.in_width + x) * s.channels_in + (o / og) * cg + ci]
+                        : float(s.pad_value);
                 sum += int(v * w);
               }
             }
@@ -176,16 +178,17 @@ void TestBConv2D() {
     s.padding = Uniform(0, 1) ? Padding::Same : Padding::Valid;
     s.pad_value = Uniform(0, 1);
     s.batch = Uniform(1, 2);
-    const int eff_h = (s.filter_height - 1) * s.dilation_height + 1, eff_w = (s.filter_width - 1) * s.dilation_width + 1;
+    const int eff_h = (s.filter_height - 1) * s.dilation_height + 1,
+              eff_w = (s.filter_width - 1) * s.dilation_width + 1;
     s.in_height = Uniform(eff_h, eff_h + 6), s.in_width = Uniform(eff_w, eff_w + 6);
     BConv2DOutput& out = c.output;
     const int type = Uniform(0, 2);
     out.type = type == 0 ? OutputType::Float32 : type == 1 ? OutputType::Int8 : OutputType::Bitpacked;
     const bool zero_padding = s.padding == Padding::Same && s.pad_value == 0;
     if (zero_padding) out.type = OutputType::Float32;  // LCE supports zero padding only there
-    out.activation = zero_padding ? Activation::None
-                                  : Pick<Activation>({Activation::None, Activation::Relu, Activation::Relu6,
-                                                      Activation::ReluN1To1});
+    out.activation =
+        zero_padding ? Activation::None
+                     : Pick<Activation>({Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1});
     const int cg = s.channels_in / s.groups, taps = s.filter_height * s.filter_width, k = taps * cg;
     std::uniform_real_distribution<float> real(-2.0f, 2.0f);
     for (int o = 0; o < s.channels_out; ++o) {
@@ -206,7 +209,8 @@ void TestBConv2D() {
     const int threads = Uniform(1, 3);
     ThreadPool pool(threads);
     BConv2D conv(s, filter.data(), out, threads, KernelPath::Scalar);
-    const AxisPadding py = ComputeAxisPadding(s.padding, s.in_height, s.filter_height, s.stride_height, s.dilation_height);
+    const AxisPadding py =
+        ComputeAxisPadding(s.padding, s.in_height, s.filter_height, s.stride_height, s.dilation_height);
     const AxisPadding px = ComputeAxisPadding(s.padding, s.in_width, s.filter_width, s.stride_width, s.dilation_width);
     CHECK(conv.out_height() == py.out_size && conv.out_width() == px.out_size, "output size");
     const size_t pixels = size_t(s.batch) * py.out_size * px.out_size;
@@ -228,7 +232,8 @@ void TestBConv2D() {
           CHECK(bit == (accum > out.thresholds[o]), "trial %d bitpacked pixel %zu channel %d", trial, p, o);
         }
       for (size_t p = 0; p < pixels && s.channels_out % 32; ++p)
-        CHECK((uint32_t(got[p * PackedSize(s.channels_out) + PackedSize(s.channels_out) - 1]) >> (s.channels_out % 32)) == 0,
+        CHECK((uint32_t(got[p * PackedSize(s.channels_out) + PackedSize(s.channels_out) - 1]) >>
+               (s.channels_out % 32)) == 0,
               "trial %d: unused output bits set", trial);
     } else if (out.type == OutputType::Float32) {
       std::vector<float> got(pixels * s.channels_out);
@@ -239,7 +244,8 @@ void TestBConv2D() {
         const double expected = v * out.post_multiplier[o] + out.post_bias[o];
         // LCE folds k into the bias: rounding error scales with k * |multiplier|.
         const double tolerance = 1e-6 * (k * std::fabs(out.post_multiplier[o]) + std::fabs(out.post_bias[o]) + 1);
-        CHECK(std::fabs(got[i] - expected) <= tolerance, "trial %d float %zu: %.9g vs %.9g", trial, i, got[i], expected);
+        CHECK(std::fabs(got[i] - expected) <= tolerance, "trial %d float %zu: %.9g vs %.9g", trial, i, got[i],
+              expected);
       }
     } else {
       std::vector<int8_t> got(pixels * s.channels_out);
@@ -247,7 +253,8 @@ void TestBConv2D() {
       for (size_t i = 0; i < got.size(); ++i) {
         const int o = int(i % s.channels_out);
         const double v = std::min(high, std::max(low, values[i]));
-        const double real_value = (v * out.post_multiplier[o] + out.post_bias[o]) / out.int8_scale + out.int8_zero_point;
+        const double real_value =
+            (v * out.post_multiplier[o] + out.post_bias[o]) / out.int8_scale + out.int8_zero_point;
         const double expected = std::min(127.0, std::max(-128.0, std::round(real_value)));
         CHECK(std::fabs(got[i] - expected) <= 1, "trial %d int8 %zu: %d vs %g", trial, i, got[i], expected);
       }
@@ -255,7 +262,8 @@ void TestBConv2D() {
 
     // Every SIMD path this CPU has, and any thread count, must give the scalar path's bits.
     const size_t bytes = pixels * (out.type == OutputType::Bitpacked ? PackedSize(s.channels_out) * 4
-                                   : out.type == OutputType::Int8 ? s.channels_out : s.channels_out * 4);
+                                   : out.type == OutputType::Int8    ? s.channels_out
+                                                                     : s.channels_out * 4);
     std::vector<char> scalar(bytes);
     ThreadPool single(1);
     BConv2D(s, filter.data(), out, 1, KernelPath::Scalar).Run(input.data(), scalar.data(), &single);
@@ -270,7 +278,8 @@ void TestBConv2D() {
   }
   CHECK(tested > 100, "only %d convolutions tested", tested);
   for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon})
-    if (PathSupported(path)) std::printf("%s: %d convolutions equal to scalar\n", PathName(path), paths_tested[int(path)]);
+    if (PathSupported(path))
+      std::printf("%s: %d convolutions equal to scalar\n", PathName(path), paths_tested[int(path)]);
 }
 
 // Filters longer than the NEON path's 16-bit counters hold in one pass (4095 words per tile),
@@ -343,7 +352,8 @@ void TestFlexBuffers() {
   std::vector<uint8_t> damaged(options, options + options_size);
   for (int trial = 0; trial < 5000; ++trial) {
     std::vector<uint8_t> copy = damaged;
-    for (int flips = Uniform(1, 4); flips > 0; --flips) copy[Uniform(0, int(copy.size()) - 1)] = uint8_t(Uniform(0, 255));
+    for (int flips = Uniform(1, 4); flips > 0; --flips)
+      copy[Uniform(0, int(copy.size()) - 1)] = uint8_t(Uniform(0, 255));
     (void)ParseFlexMap(copy.data(), copy.size(), &error);
   }
   CHECK(!ParseFlexMap(nullptr, 0, &error), "empty options parse");
