@@ -5,8 +5,8 @@ from bcn.runtime.detector import Detector
 detections = Detector("model.tflite").detect(read_image("image.jpg"))
 """
 
+import logging
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from bcn.preprocess import letterbox
 from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
 from bcn.runtime.flatbuffer import FlatbufferError, io_shapes
 from bcn.runtime.metadata import MetadataError, check_metadata, read_metadata
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,7 @@ def metadata_for_foreign_model(path, content: bytes, input_size: int | None, cla
             f"{Path(path)}: has no bcn metadata and no signature naming heatmap/size/offset outputs; "
             "convert it with `bcn convert`"
         )
-    warnings.warn(
-        f"{Path(path)}: no bcn metadata; assuming bcn's letterbox preprocessing at {input_size} px", stacklevel=3
-    )
+    log.warning(f"{Path(path)}: no bcn metadata; assuming bcn's letterbox preprocessing at {input_size} px")
     return {
         "classes": list(classes) if classes else None,
         "input_size": int(input_size),

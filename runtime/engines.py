@@ -15,6 +15,7 @@ default kernel on x86, where LCE has no hand-tuned binary kernels).
 
 import importlib
 import importlib.util
+import logging
 import platform
 import re
 import sys
@@ -25,6 +26,8 @@ import numpy as np
 from bcn.errors import BcnError
 from bcn.runtime import delegate as lce_delegate_library
 from bcn.runtime.flatbuffer import FlatbufferError, has_lce_ops
+
+log = logging.getLogger(__name__)
 
 ENGINES = ("lce", "tflite")
 DEFAULT_THREADS = 1
@@ -153,10 +156,9 @@ def tflite_module(allow_tensorflow: bool = True):
             break
         if importlib.util.find_spec(module_name.split(".")[0]) is not None:
             if package == "tensorflow":
-                print(
-                    "bcn: no ai-edge-litert or tflite-runtime installed; using tf.lite, which imports "
-                    "TensorFlow (pip install ai-edge-litert for a light runtime)",
-                    file=sys.stderr,
+                log.warning(
+                    "no ai-edge-litert or tflite-runtime installed; using tf.lite, which imports "
+                    "TensorFlow (pip install ai-edge-litert for a light runtime)"
                 )
             return importlib.import_module(module_name), package
     if not allow_tensorflow:

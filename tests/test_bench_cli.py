@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from bcn_log import logged_warnings
 from click.testing import CliRunner
 from runtime_models import INPUT_SIZE, TINY, shared_models
 
@@ -120,7 +121,7 @@ def test_model_without_metadata(models, tmp_path):
     result = CliRunner().invoke(main, ["bench", str(foreign), "--runs", "2", "--json", str(out)])
     assert result.exit_code == 2 and "has no bcn metadata" in result.output and "--input-size" in result.output
     assert not out.exists() and list(tmp_path.iterdir()) == [foreign]
-    with pytest.warns(UserWarning, match="no bcn metadata"):
+    with logged_warnings(match="no bcn metadata"):
         result = CliRunner().invoke(
             main,
             [

@@ -8,6 +8,7 @@ import textwrap
 import cv2
 import numpy as np
 import pytest
+from bcn_log import logged_warnings
 from runtime_models import CLASSES, INPUT_SIZE, shared_models
 
 from bcn.errors import BcnError
@@ -161,17 +162,17 @@ def test_model_without_metadata_needs_input_size_and_warns(models, image_path, t
     foreign = strip_metadata(models["float32"], tmp_path / "foreign.tflite")
     with pytest.raises(BcnError, match="has no bcn metadata.*--input-size"):
         Detector(foreign)
-    with pytest.warns(UserWarning, match="no bcn metadata; assuming bcn's letterbox"):
+    with logged_warnings(match="no bcn metadata; assuming bcn's letterbox"):
         detector = Detector(foreign, input_size=INPUT_SIZE)
     assert detector.classes == ["class0", "class1", "class2"]
-    with pytest.warns(UserWarning):
+    with logged_warnings():
         named = Detector(foreign, input_size=INPUT_SIZE, classes=CLASSES)
     reference = Detector(models["float32"]).detect(read_image(image_path), score_threshold=0.0, top_k=5)
     found = named.detect(read_image(image_path), score_threshold=0.0, top_k=5)
     assert [(d.class_name, d.box) for d in found] == [(d.class_name, d.box) for d in reference]
-    with pytest.raises(BcnError, match="does not match input size 96"), pytest.warns(UserWarning):
+    with pytest.raises(BcnError, match="does not match input size 96"), logged_warnings():
         Detector(foreign, input_size=96)
-    with pytest.raises(BcnError, match="2 class names for a heatmap of 3 classes"), pytest.warns(UserWarning):
+    with pytest.raises(BcnError, match="2 class names for a heatmap of 3 classes"), logged_warnings():
         Detector(foreign, input_size=INPUT_SIZE, classes=["a", "b"])
 
 

@@ -14,12 +14,11 @@ Problems never stop reading: a malformed annotation skips its image, named with 
 annotation's index and id in a `Problem`; a missing image is skipped the same way.
 """
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from bcn.data.voc import DataWarning, Problem, Sample
+from bcn.data.voc import Problem, Sample, warn_skipped
 from bcn.errors import BcnError
 from bcn.io import read_json
 
@@ -152,8 +151,7 @@ def scan_coco(
 
 
 def load_coco(annotation_file, image_dir, class_names=None) -> list[Sample]:
-    """Samples of a COCO instances file; problems are warned about (DataWarning) and skipped."""
+    """Samples of a COCO instances file; problems are warned about on the bcn log and skipped."""
     samples, problems, _ = scan_coco(annotation_file, image_dir, class_names)
-    for problem in problems:
-        warnings.warn(str(problem), DataWarning, stacklevel=2)
+    warn_skipped(annotation_file, problems)
     return samples

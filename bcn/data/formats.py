@@ -11,11 +11,10 @@ whose split is `valid` (Roboflow) or `val2017` (COCO) gives that one.
 """
 
 import re
-import warnings
 from pathlib import Path
 
 from bcn.data import coco, voc, yolo
-from bcn.data.voc import DataWarning, Problem, as_roots
+from bcn.data.voc import Problem, as_roots, warn_skipped
 from bcn.errors import BcnError
 from bcn.images import IMAGE_SUFFIXES
 
@@ -147,18 +146,10 @@ def scan(
 
 
 def load(roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)) -> list:
-    """The samples of `split` (or a worker's `share` of them, see scan); problems are warned about
-    (DataWarning) and their files skipped."""
+    """The samples of `split` (or a worker's `share` of them, see scan); problems are warned about on the
+    bcn log and their files skipped."""
     samples, problems, unknown = scan(roots, split, class_names, share)
-    for problem in problems:
-        warnings.warn(str(problem), DataWarning, stacklevel=2)
-    if unknown:
-        listed = ", ".join(f"{name or '(no name)'} x{count}" for name, count in sorted(unknown.items()))
-        warnings.warn(
-            f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: {listed}",
-            DataWarning,
-            stacklevel=2,
-        )
+    warn_skipped(roots, problems, unknown)
     return samples
 
 

@@ -8,11 +8,11 @@ those of the VOC devkit). A root with a `classes.txt` (one name per line) uses
 those class names instead of the 20 VOC classes.
 
 Problems (malformed or empty XML, a missing image, a bad box) never stop reading:
-the file is skipped and named in a `DataWarning`; so is a box clipped to its image.
+the file is skipped and named in a warning of the `bcn` log; so is a box clipped to its image.
 """
 
+import logging
 import os
-import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +46,7 @@ CLASSES = (
 )
 CLASSES_FILE = "classes.txt"
 
-
-class DataWarning(UserWarning):
-    """A file of a data set that is skipped (malformed XML, missing image, bad box)."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -221,13 +219,16 @@ def scan_voc(
 def load_voc(roots, split: str, class_names=None) -> list[Sample]:
     """The samples of `split` from one or several VOC roots; bad files are warned about and skipped."""
     samples, problems, unknown = scan_voc(roots, split, class_names)
+    warn_skipped(roots, problems, unknown)
+    return samples
+
+
+def warn_skipped(roots, problems, unknown: dict | None = None) -> None:
+    """One warning on the bcn log for each skipped file, and one counting objects of unknown classes."""
     for problem in problems:
-        warnings.warn(str(problem), DataWarning, stacklevel=2)
+        log.warning(str(problem))
     if unknown:
         listed = ", ".join(f"{name or '(no name)'} x{count}" for name, count in sorted(unknown.items()))
-        warnings.warn(
-            f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: {listed}",
-            DataWarning,
-            stacklevel=2,
+        log.warning(
+            f"{', '.join(map(str, as_roots(roots)))}: objects of classes not in the class list ignored: {listed}"
         )
-    return samples

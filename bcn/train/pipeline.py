@@ -10,22 +10,23 @@ With a seed the batches are reproducible: a seeded shuffle, a per-image seed for
 stateless augmentation, and a map that keeps the order.
 """
 
+import logging
 import os
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
 
 from bcn.data.check import image_problem
-from bcn.data.voc import DataWarning, Sample
+from bcn.data.voc import Sample
 from bcn.images import read_rgb
 from bcn.train.augment import AugmentConfig, augment_and_letterbox
 from bcn.train.targets import MAX_OBJECTS, encode_targets
 
 AUTOTUNE = tf.data.AUTOTUNE
 NAMES_SHOWN = 5
+log = logging.getLogger(__name__)
 DEFAULT_AUGMENT = AugmentConfig()  # frozen: one shared instance is safe as a default
 
 
@@ -49,7 +50,7 @@ def drop_unreadable(samples: list[Sample]) -> list[Sample]:
             good.append(sample)
     if bad:
         shown = "; ".join(bad[:NAMES_SHOWN]) + ("; ..." if len(bad) > NAMES_SHOWN else "")
-        warnings.warn(f"skipped {len(bad)} of {len(samples)} images: {shown}", DataWarning, stacklevel=2)
+        log.warning(f"skipped {len(bad)} of {len(samples)} images: {shown}")
     return good
 
 

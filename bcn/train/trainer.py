@@ -13,6 +13,7 @@ decoded), the chief alone writes the run folder and evaluates, and every worker
 restores from the chief's backup: the run folder must be on storage all workers see.
 """
 
+import logging
 import math
 import os
 import shutil
@@ -38,6 +39,8 @@ from bcn.run_config import read_run_config, run_config_path, write_run_config
 from bcn.train.augment import AugmentConfig
 from bcn.train.losses import centernet_losses
 from bcn.train.pipeline import drop_unreadable, training_dataset
+
+log = logging.getLogger(__name__)
 
 LAST = "model.h5"
 BEST = "best.h5"
@@ -196,10 +199,9 @@ class RunFiles(tf.keras.callbacks.Callback):
         self.best = max(self.best, score)
         write_json(self.run_dir / EVALUATION, {"epoch": epoch + 1, **_plain(result), "best_map50_voc07": self.best})
         if self.verbose:
-            print(
+            log.info(
                 f"epoch {epoch + 1}: mAP@0.5 VOC07 {score:.4f}, area {float(result['map50_area']):.4f} "
-                f"(best {self.best:.4f})",
-                flush=True,
+                f"(best {self.best:.4f})"
             )
 
     def on_epoch_end(self, epoch, logs=None):
