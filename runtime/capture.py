@@ -6,6 +6,7 @@ is reopened with exponential back-off when `reconnect` is set; it counts as reco
 only once frames flow again, so one that opens but never delivers ends after `retries`.
 """
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bcn.defaults import RETRIES, STALL_TIMEOUT_S
+
+log = logging.getLogger(__name__)
 
 FIRST_RETRY_DELAY_S = 0.5
 MAX_RETRY_DELAY_S = 8.0
@@ -43,7 +46,6 @@ class LatestFrameCapture:
         reconnect: bool = True,
         retries: int = RETRIES,
         read_timeout_s: float = STALL_TIMEOUT_S,
-        log=None,
     ):
         import cv2
 
@@ -56,7 +58,6 @@ class LatestFrameCapture:
         self.fps = fps if 0 < fps < 1000 else None
         self._capture = capture
         self._open_capture = open_capture
-        self._log = log or (lambda message: None)
         self._read_timeout_s = read_timeout_s
         self._latest: Captured | None = None
         self._ended = False
@@ -99,7 +100,7 @@ class LatestFrameCapture:
                     if attempts:  # a reopened stream counts as reconnected once it delivers again
                         attempts = 0
                         self.reconnects += 1
-                        self._log(f"{self.name}: reconnected")
+                        log.info(f"{self.name}: reconnected")
                     self._publish(image)
                     continue
                 capture.release()
@@ -139,7 +140,7 @@ class LatestFrameCapture:
         while attempts < self.retries:
             delay = min(FIRST_RETRY_DELAY_S * 2**attempts, MAX_RETRY_DELAY_S)
             attempts += 1
-            self._log(f"{self.name}: lost, reconnecting in {delay:g} s (attempt {attempts}/{self.retries})")
+            log.warning(f"{self.name}: lost, reconnecting in {delay:g} s (attempt {attempts}/{self.retries})")
             if self._closing.wait(delay):
                 return None, attempts
             capture = self._open_capture()

@@ -211,8 +211,9 @@ class Detector:
                 None or "-" writes JSON lines to stdout.
             options: serve ((host, port) of a live view), show (a window), score_threshold,
                 classes (names to keep), reconnect, retries, stall_timeout (live sources), camera
-                (a bcn.runtime.cameras.CameraMode), max_frames, duration (seconds), log (a callable
-                taking each message, e.g. reconnects) and stop (a threading.Event that ends the run).
+                (a bcn.runtime.cameras.CameraMode), max_frames, duration (seconds) and stop (a
+                threading.Event that ends the run). Reconnects and the live view's address go to the
+                `bcn` log (logging.getLogger("bcn")).
 
         Returns:
             A bcn.runtime.lifecycle.RunResult: stats (frames, FPS, latency, captured/dropped), wrote

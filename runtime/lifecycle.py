@@ -64,14 +64,14 @@ def stop_on_signals(stop: threading.Event):
             signal.signal(signum, handler)
 
 
-def _sinks(source, out: Path | None, json_out, serve, log) -> list:
+def _sinks(source, out: Path | None, json_out, serve) -> list:
     from bcn.runtime.sinks import AnnotatedImages, AnnotatedVideo, DetectionsJson
 
     sinks = []
     if serve is not None:  # first: a port already taken fails before any file is begun
         from bcn.runtime.serve import LiveView
 
-        sinks.append(LiveView(*serve, name=source.name, log=log))
+        sinks.append(LiveView(*serve, name=source.name))
         sinks[0].source = source
     sinks.append(DetectionsJson(None if json_out in (None, "-") else Path(json_out)))
     if out is not None:
@@ -97,7 +97,6 @@ def run_detector(
     camera=None,
     max_frames: int | None = None,
     duration: float | None = None,
-    log=None,
     stop: threading.Event | None = None,
 ) -> RunResult:
     """Run `detector` (a bcn.runtime.detector.Detector) on `source` until it ends or is stopped; see Detector.run."""
@@ -110,12 +109,10 @@ def run_detector(
     keep = class_ids(classes, list(detector.classes))
     stop = stop or threading.Event()
     with stop_on_signals(stop):
-        opened = open_source(
-            source, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log, camera=camera
-        )
+        opened = open_source(source, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, camera=camera)
         sinks, window, complete = [], None, False
         try:
-            sinks = _sinks(opened, out, json_out, serve, log)
+            sinks = _sinks(opened, out, json_out, serve)
             if show:
                 from bcn.runtime.window import Window
 

@@ -17,6 +17,7 @@ authentication.
 
 import ipaddress
 import json
+import logging
 import re
 import socket
 import sys
@@ -26,6 +27,8 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bcn.errors import BcnError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 BOUNDARY = "bcnframe"
@@ -251,14 +254,12 @@ class LiveView:
         host: str = DEFAULT_HOST,
         port: int = 0,
         name: str = "bcn detect",
-        log=None,
         timeout: float = TIMEOUT_S,
         max_clients: int = MAX_CLIENTS,
     ):
         self.name = name
         self.timeout = timeout
         self.max_clients = max_clients
-        self._log = log or (lambda message: None)
         self.client_errors = {}  # kind -> count: resets, timeouts, refusals
         host, port = parse_address(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")  # `serve` from Python too
         self.source = None  # set by the caller once opened: its capture counters go on the page
@@ -276,7 +277,7 @@ class LiveView:
         self.allowed_hosts = _allowed_hosts(self.host, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="live view", daemon=True)
         self._thread.start()
-        self._log(f"live view: {self.url} (stream: {self.url}stream.mjpg)")
+        log.info(f"live view: {self.url} (stream: {self.url}stream.mjpg)")
 
     def client_failed(self, kind: str) -> None:
         """Count a client's failure; the first of each kind is one line in the log (no client can flood it)."""
@@ -284,7 +285,7 @@ class LiveView:
             self.client_errors[kind] = self.client_errors.get(kind, 0) + 1
             first = self.client_errors[kind] == 1
         if first:
-            self._log(
+            log.warning(
                 f"live view: a client connection failed ({kind}); the view goes on, further ones are "
                 "counted in /stats.json"
             )

@@ -141,7 +141,6 @@ class LiveSource:
         reconnect: bool,
         retries: int,
         stall_timeout: float,
-        log=None,
         mode=None,
         opener=None,
     ):
@@ -154,7 +153,7 @@ class LiveSource:
         self.name = name
         label = f"camera {target}" if isinstance(target, int) else target
         self.capture = LatestFrameCapture(
-            capture, opener, label, reconnect=reconnect, retries=retries, read_timeout_s=stall_timeout, log=log
+            capture, opener, label, reconnect=reconnect, retries=retries, read_timeout_s=stall_timeout
         )
         self.fps = self.capture.fps
 
@@ -237,19 +236,18 @@ def open_source(
     reconnect: bool = True,
     retries: int = RETRIES,
     stall_timeout: float = STALL_TIMEOUT_S,
-    log=None,
     camera: CameraMode | None = None,
 ):
     """Open SRC: an image, a folder of images, a video file, a camera index, the Pi camera (picam[:WxH]),
     a stream URL or a GStreamer pipeline.
 
-    Live sources (camera, stream, pipeline) start capturing at once; `log` gets reconnect messages.
+    Live sources (camera, stream, pipeline) start capturing at once; reconnects go to the bcn log.
     `camera` asks a camera for a capture size and rate. A number is a camera index: write a
     folder or file named like one as ./0.
     """
     import cv2
 
-    live = dict(reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, log=log)
+    live = dict(reconnect=reconnect, retries=retries, stall_timeout=stall_timeout)
     text = text.strip()
     if camera and not (text.isdigit() or is_picam(text)):
         raise BcnError(f"{text}: --width, --height and --fps are for cameras (an index, or picam)")

@@ -6,21 +6,28 @@ import re
 
 
 @contextlib.contextmanager
-def logged_warnings(match: str | None = None):
-    """Yields the list of WARNING-and-up messages the `bcn` logger emits inside the block; with `match`, asserts
-    one of them matches that regular expression (like pytest.warns)."""
+def bcn_log(level: int = logging.WARNING):
+    """Yields the list of messages the `bcn` logger emits at `level` and above inside the block."""
     messages: list[str] = []
-    handler = logging.Handler(logging.WARNING)
+    handler = logging.Handler(level)
     handler.emit = lambda record: messages.append(record.getMessage())
     logger = logging.getLogger("bcn")
-    level = logger.level
+    previous = logger.level
     logger.addHandler(handler)
-    logger.setLevel(min(level or logging.WARNING, logging.WARNING))
+    logger.setLevel(min(previous or logging.WARNING, level))
     try:
         yield messages
     finally:
         logger.removeHandler(handler)
-        logger.setLevel(level)
+        logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def logged_warnings(match: str | None = None):
+    """Like pytest.warns for the bcn log: yields the warnings logged inside the block and asserts there was one
+    (matching the regular expression `match`, if given)."""
+    with bcn_log() as messages:
+        yield messages
     if match is not None:
         assert any(re.search(match, message) for message in messages), (match, messages)
     else:

@@ -8,6 +8,7 @@ on the clock alone.
 
 import http.client
 import json
+import logging
 import socket
 import struct
 import threading
@@ -15,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from bcn_log import bcn_log
 
 from bcn.errors import BcnError
 from bcn.runtime.serve import BACKLOG, LiveView, _allowed_hosts, parse_address
@@ -24,11 +26,11 @@ DEADLINE_S = 60  # generous: a loaded machine is slow, never this slow
 
 @pytest.fixture
 def view():
-    lines = []
-    live = LiveView("127.0.0.1", 0, log=lines.append, timeout=60)
-    live.lines = lines
-    yield live
-    live.close()
+    with bcn_log(logging.INFO) as lines:
+        live = LiveView("127.0.0.1", 0, timeout=60)
+        live.lines = lines
+        yield live
+        live.close()
 
 
 def wait_for(condition, what: str):

@@ -143,7 +143,6 @@ def detect(
         camera=CameraMode(width, height, fps),
         max_frames=max_frames,
         duration=duration,
-        log=lambda message: click.echo(message, err=True),
     )
     click.echo(f"bcn detect: {result.stats.summary()}", err=True)
     for text in result.wrote:
