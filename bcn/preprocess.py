@@ -56,11 +56,23 @@ class Letterbox:
 
 def letterbox(image_rgb: np.ndarray, input_size: int) -> tuple[np.ndarray, Letterbox]:
     """An H x W x 3 uint8 RGB image -> (Z x Z x 3 float32 input, its Letterbox)."""
+    canvas = np.empty((input_size, input_size, 3), dtype=np.float32)
+    return canvas, letterbox_into(image_rgb, canvas)
+
+
+def letterbox_into(image: np.ndarray, canvas: np.ndarray, bgr: bool = False, previous: Letterbox | None = None):
+    """Letterbox an H x W x 3 uint8 image into `canvas` (Z x Z x 3 float32, reused from frame to frame) and
+    return its Letterbox. A BGR image (`bgr`) is resized first and its channels swapped on the small copy.
+    With the `previous` frame's Letterbox of the same size, the padding already in `canvas` is kept."""
     import cv2
 
-    height, width = image_rgb.shape[:2]
-    box = Letterbox(width, height, input_size)
-    resized = cv2.resize(image_rgb, box.resized, interpolation=cv2.INTER_LINEAR)
-    canvas = np.full((input_size, input_size, 3), PAD_VALUE, dtype=np.float32)
-    canvas[: resized.shape[0], : resized.shape[1]] = resized.astype(np.float32) * PIXEL_SCALE
-    return canvas, box
+    height, width = image.shape[:2]
+    box = Letterbox(width, height, canvas.shape[0])
+    resized = cv2.resize(image, box.resized, interpolation=cv2.INTER_LINEAR)
+    if bgr:
+        resized = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+    if box != previous:
+        canvas.fill(PAD_VALUE)
+    inside = canvas[: resized.shape[0], : resized.shape[1]]
+    np.multiply(resized, np.float32(PIXEL_SCALE), out=inside, dtype=np.float32)
+    return box

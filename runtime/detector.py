@@ -17,7 +17,7 @@ from bcn.decode import decode
 from bcn.defaults import SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
-from bcn.preprocess import letterbox
+from bcn.preprocess import Letterbox, letterbox_into
 from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
 from bcn.runtime.flatbuffer import FlatbufferError, io_shapes
 from bcn.runtime.metadata import MetadataError, check_metadata, read_metadata
@@ -168,22 +168,21 @@ class Detector:
         self._outputs = [metadata["outputs"][head] for head in HEADS]
         self.classes = metadata["classes"]
         self.last_timings: Timings | None = None
+        self._batch = np.empty((1, self.input_size, self.input_size, 3), np.float32)  # reused: no per-frame input
+        self._placed: Letterbox | None = None  # the last frame's placement, whose padding the input still holds
 
     def detect(
         self, image: np.ndarray, score_threshold: float = SCORE_THRESHOLD, top_k: int = 100, bgr: bool = True
     ) -> list[Detection]:
         """Detections in `image` (H x W x 3 uint8, BGR as OpenCV reads it unless bgr=False), best first."""
-        import cv2
-
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
             raise BcnError(f"expected an H x W x 3 colour image, got an array of shape {image.shape}")
         start = time.perf_counter()
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
-        batch, box = letterbox(rgb, self.input_size)
-        batch = batch[np.newaxis]
+        box = letterbox_into(image, self._batch[0], bgr=bgr, previous=self._placed)
+        self._placed = box
         ran = time.perf_counter()
-        outputs = self.engine.run(batch)
+        outputs = self.engine.run(self._batch)
         decoded_at = time.perf_counter()
         heatmap, size, offset = (outputs[i][0] for i in self._outputs)
         found = decode(heatmap, size, offset, top_k=top_k, score_threshold=score_threshold, stride=self.output_stride)

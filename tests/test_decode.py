@@ -1,6 +1,7 @@
 """The shared decoder: peaks, top-k, thresholds and box geometry."""
 
 import numpy as np
+import pytest
 
 from bcn.decode import decode
 
@@ -46,3 +47,33 @@ def test_negative_sizes_give_empty_boxes_not_inverted_ones():
     size[3, 3] = [-2, -1]
     box = decode(heatmap, size, offset).boxes[0]
     assert box[2] >= box[0] and box[3] >= box[1]
+
+
+def reference_decode(heatmap, top_k, score_threshold):
+    """Peaks found the slow, obvious way: each cell against its 3x3 neighbourhood, all cells ranked."""
+    height, width, classes = heatmap.shape
+    found = []
+    for y in range(height):
+        for x in range(width):
+            for c in range(classes):
+                around = heatmap[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2, c]
+                if heatmap[y, x, c] == around.max() and heatmap[y, x, c] >= score_threshold:
+                    found.append((-heatmap[y, x, c], (y * width + x) * classes + c))
+    return [index for _, index in sorted(found)[:top_k]]
+
+
+@pytest.mark.parametrize("classes", [1, 3, 20, 600])
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.9])
+def test_peaks_match_the_obvious_search(classes, threshold):
+    rng = np.random.default_rng(classes)
+    heatmap = rng.random((9, 11, classes), dtype=np.float32) ** 4
+    heatmap[2, 3, 0] = heatmap[2, 4, 0] = 0.95  # a plateau: both cells are peaks
+    size = rng.random((9, 11, 2), dtype=np.float32)
+    offset = rng.random((9, 11, 2), dtype=np.float32)
+    top_k = 7 if classes < 600 else 100
+    found = decode(heatmap, size, offset, top_k=top_k, score_threshold=threshold)
+    expected = reference_decode(heatmap, top_k, threshold)
+    assert found.scores.tolist() == [heatmap.ravel()[i] for i in expected]
+    cells, expected_classes = np.divmod(np.array(expected, dtype=np.int64), classes)
+    assert found.classes.tolist() == expected_classes.tolist()
+    assert found.boxes.shape == (len(expected), 4)
