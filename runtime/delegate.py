@@ -81,8 +81,17 @@ def delegate_version(path: Path | None = None) -> str:
     return (query() or b"unknown").decode("utf-8", "replace")
 
 
-KERNELS = ("avx512-vpopcnt", "avx2", "neon", "scalar")
 KERNEL_ENV_VAR = "BCN_LCE_KERNEL"
+
+
+def kernel_paths(path: Path | None = None) -> list[str]:
+    """Every kernel path of the delegate library's own table, fastest first (whether or not this CPU runs it)."""
+    query = _open_library(path or library_path()).bcn_lce_kernel_paths
+    query.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    query.restype = ctypes.c_int
+    out = ctypes.create_string_buffer(256)
+    query(out, len(out))
+    return [name.strip() for name in out.value.decode().split(",") if name.strip()]
 
 
 def delegate_kernel(kernel: str | None = None, path: Path | None = None) -> str:
@@ -104,7 +113,7 @@ def delegate_kernel(kernel: str | None = None, path: Path | None = None) -> str:
 def available_kernels(path: Path | None = None) -> list[str]:
     """The kernel paths this CPU can run, fastest first."""
     found = []
-    for name in KERNELS:
+    for name in kernel_paths(path):
         try:
             found.append(delegate_kernel(name, path))
         except BcnError:
@@ -117,7 +126,7 @@ def lce_delegate(num_threads: int | None = None, kernel: str | None = None):
 
     num_threads: threads for the LCE ops (None or 0: the interpreter's thread count).
     kernel: the inner-loop implementation (None or "auto": $BCN_LCE_KERNEL, else the fastest
-    this CPU has; or one of KERNELS, for comparison).
+    this CPU has; or one of kernel_paths(), for comparison).
     """
     from bcn.runtime.engines import tflite_module
 

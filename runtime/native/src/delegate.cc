@@ -808,6 +808,12 @@ BCN_EXPORT void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
   if (delegate) delete static_cast<bcn_lce::DelegateState*>(delegate->data_);
 }
 
+// Every kernel path of this library's table, fastest first, comma-separated, into `out`;
+// returns the length the whole list needs (as snprintf does).
+BCN_EXPORT int bcn_lce_kernel_paths(char* out, size_t size) {
+  return std::snprintf(out, size, "%s", bcn_lce::AllPaths().c_str());
+}
+
 // Which build of the kernels this is, for benchmark reports.
 BCN_EXPORT const char* bcn_lce_delegate_version() { return "bcn-lce 0.2"; }
 

@@ -2,93 +2,93 @@
 
 #include "kernels.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#define BCN_X86(function) function
+#else
+#define BCN_X86(function) nullptr
+#endif
+#if defined(__aarch64__)
+#define BCN_ARM64(function) function
+#else
+#define BCN_ARM64(function) nullptr
+#endif
+
 namespace bcn_lce {
 namespace {
 
-constexpr KernelPath kAll[] = {KernelPath::Avx512Vpopcnt, KernelPath::Avx2, KernelPath::Neon, KernelPath::Scalar};
+[[maybe_unused]] bool Always() { return true; }
+
+#if defined(__x86_64__) || defined(_M_X64)
+bool CpuHasAvx2() { return __builtin_cpu_supports("avx2"); }
+bool CpuHasAvx512Vpopcnt() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"); }
+#endif
+
+const KernelPathRow& Row(KernelPath path) {
+  for (const KernelPathRow& row : kKernelPaths)
+    if (row.path == path) return row;
+  return kKernelPaths[kPathCount - 1];
+}
+
+std::string Names(bool supported_only) {
+  std::string names;
+  for (const KernelPathRow& row : kKernelPaths)
+    if (!supported_only || PathSupported(row.path)) names += (names.empty() ? "" : ", ") + std::string(row.name);
+  return names;
+}
 
 }  // namespace
 
-const char* PathName(KernelPath path) {
-  switch (path) {
-    case KernelPath::Scalar: return "scalar";
-    case KernelPath::Avx2: return "avx2";
-    case KernelPath::Avx512Vpopcnt: return "avx512-vpopcnt";
-    case KernelPath::Neon: return "neon";
-  }
-  return "unknown";
-}
+const KernelPathRow kKernelPaths[kPathCount] = {
+    {KernelPath::Avx512Vpopcnt, "avx512-vpopcnt", BCN_X86(CpuHasAvx512Vpopcnt), BCN_X86(TileAvx512),
+     BCN_X86(PackFloatAvx512)},
+    {KernelPath::Avx2, "avx2", BCN_X86(CpuHasAvx2), BCN_X86(TileAvx2), BCN_X86(PackFloatAvx2)},
+    {KernelPath::Neon, "neon", BCN_ARM64(Always), BCN_ARM64(TileNeon), BCN_ARM64(PackFloatNeon)},
+    {KernelPath::Scalar, "scalar", Always, TileScalar, PackFloat},
+};
+
+const char* PathName(KernelPath path) { return Row(path).name; }
 
 bool PathSupported(KernelPath path) {
-  switch (path) {
-    case KernelPath::Scalar: return true;
-#if defined(__x86_64__) || defined(_M_X64)
-    case KernelPath::Avx2: return __builtin_cpu_supports("avx2");
-    case KernelPath::Avx512Vpopcnt:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
-#endif
-#if defined(__aarch64__)
-    case KernelPath::Neon: return true;
-#endif
-    default: return false;
-  }
+  const KernelPathRow& row = Row(path);
+  return row.cpu_has && row.cpu_has();
 }
 
 KernelPath BestPath() {
-  for (KernelPath path : kAll)
-    if (PathSupported(path)) return path;
+  for (const KernelPathRow& row : kKernelPaths)
+    if (PathSupported(row.path)) return row.path;
   return KernelPath::Scalar;
 }
 
-std::string SupportedPaths() {
-  std::string names;
-  for (KernelPath path : kAll)
-    if (PathSupported(path)) names += (names.empty() ? "" : ", ") + std::string(PathName(path));
-  return names;
-}
+std::string SupportedPaths() { return Names(true); }
+
+std::string AllPaths() { return Names(false); }
 
 bool ChoosePath(const std::string& name, KernelPath* path, std::string* error) {
   if (name.empty() || name == "auto") {
     *path = BestPath();
     return true;
   }
-  for (KernelPath candidate : kAll) {
-    if (name != PathName(candidate)) continue;
-    if (!PathSupported(candidate)) {
+  for (const KernelPathRow& row : kKernelPaths) {
+    if (name != row.name) continue;
+    if (!PathSupported(row.path)) {
       *error = "kernel " + name + " cannot run on this CPU or build (available: " + SupportedPaths() + ")";
       return false;
     }
-    *path = candidate;
+    *path = row.path;
     return true;
   }
-  *error = "unknown kernel " + name + " (auto, scalar, avx2, avx512-vpopcnt, neon)";
+  *error = "unknown kernel " + name + " (auto, " + AllPaths() + ")";
   return false;
 }
 
 TileFunction TileFor(KernelPath path) {
-  switch (path) {
-#if defined(__x86_64__) || defined(_M_X64)
-    case KernelPath::Avx2: return TileAvx2;
-    case KernelPath::Avx512Vpopcnt: return TileAvx512;
-#endif
-#if defined(__aarch64__)
-    case KernelPath::Neon: return TileNeon;
-#endif
-    default: return TileScalar;
-  }
+  const TileFunction tile = Row(path).tile;
+  return tile ? tile : TileScalar;
 }
 
 PackFunction PackFor(KernelPath path) {
-  switch (path) {
-#if defined(__x86_64__) || defined(_M_X64)
-    case KernelPath::Avx2: return PackFloatAvx2;
-    case KernelPath::Avx512Vpopcnt: return PackFloatAvx512;
-#endif
-#if defined(__aarch64__)
-    case KernelPath::Neon: return PackFloatNeon;
-#endif
-    default: return PackFloat;
-  }
+  const PackFunction pack = Row(path).pack;
+  return pack ? pack : PackFloat;
 }
 
 }  // namespace bcn_lce

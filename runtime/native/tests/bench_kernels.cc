@@ -33,7 +33,8 @@ int main() {
     output.post_bias.assign(layer.channels, 0.1f);
     std::vector<float> out(size_t(layer.size) * layer.size * layer.channels);
     const double macs = double(layer.size) * layer.size * layer.channels * 9.0 * layer.channels;
-    for (KernelPath path : {KernelPath::Avx512Vpopcnt, KernelPath::Avx2, KernelPath::Neon, KernelPath::Scalar}) {
+    for (const KernelPathRow& row : kKernelPaths) {
+      const KernelPath path = row.path;
       if (!PathSupported(path)) continue;
       for (int threads : {1, 2}) {
         ThreadPool pool(threads);

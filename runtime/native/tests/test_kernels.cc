@@ -16,6 +16,14 @@ using namespace bcn_lce;
 
 namespace {
 
+// Every path of the table but the scalar reference they are all checked against.
+std::vector<KernelPath> SimdPaths() {
+  std::vector<KernelPath> paths;
+  for (const KernelPathRow& row : kKernelPaths)
+    if (row.path != KernelPath::Scalar) paths.push_back(row.path);
+  return paths;
+}
+
 int failures = 0;
 
 #define CHECK(condition, ...)                                                            \
@@ -79,7 +87,7 @@ void TestPackingPaths() {
     values[Uniform(0, int(values.size()) - 1)] = std::nanf("");
     std::vector<int32_t> scalar(size_t(rows) * PackedSize(cols));
     PackFloat(values.data(), rows, cols, scalar.data());
-    for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon}) {
+    for (KernelPath path : SimdPaths()) {
       if (!PathSupported(path)) continue;
       std::vector<int32_t> got(scalar.size(), 7);
       PackFor(path)(values.data(), rows, cols, got.data());
@@ -267,7 +275,7 @@ void TestBConv2D() {
     std::vector<char> scalar(bytes);
     ThreadPool single(1);
     BConv2D(s, filter.data(), out, 1, KernelPath::Scalar).Run(input.data(), scalar.data(), &single);
-    for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon}) {
+    for (KernelPath path : SimdPaths()) {
       if (!PathSupported(path)) continue;
       std::vector<char> got(bytes);
       BConv2D(s, filter.data(), out, 3, path).Run(input.data(), got.data(), &pool);
@@ -277,7 +285,7 @@ void TestBConv2D() {
     ++tested;
   }
   CHECK(tested > 100, "only %d convolutions tested", tested);
-  for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon})
+  for (KernelPath path : SimdPaths())
     if (PathSupported(path))
       std::printf("%s: %d convolutions equal to scalar\n", PathName(path), paths_tested[int(path)]);
 }
@@ -314,7 +322,7 @@ void TestLongFilters() {
     const std::vector<int> values = ReferenceValues(c, 1, scalar_conv.out_width(), 0, 0);
     for (size_t i = 0; i < scalar.size(); ++i)
       CHECK(scalar[i] == float(values[i]), "long filter trial %d output %zu: %g vs %d", trial, i, scalar[i], values[i]);
-    for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512Vpopcnt, KernelPath::Neon}) {
+    for (KernelPath path : SimdPaths()) {
       if (!PathSupported(path)) continue;
       std::vector<float> got(scalar.size());
       BConv2D(s, filter.data(), c.output, 1, path).Run(input.data(), got.data(), &single);
