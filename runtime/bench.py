@@ -161,7 +161,26 @@ def _in_process_result(pair: dict, runs: int, warmup: int) -> dict:
         "preprocess_ms": summarize(pair["preprocess"]),
         "decode_ms": summarize(pair["decode"]),
         "memory_mb": pair["memory_mb"],
+        "profile": layer_profile(detector.engine.profile(), pair["inference"]),
     }
+
+
+def layer_profile(records: list[dict] | None, inference_ms: list[float]) -> dict | None:
+    """Per node of bcn's LCE delegate: ms per run, binary GMAC/s and its share of the interpreter call;
+    the rest of the model (the runtime's own ops, XNNPACK) as one figure. None without a profile."""
+    if not records or not inference_ms:
+        return None
+    model_ms = sum(inference_ms) / len(inference_ms)
+    ops = []
+    for record in records:
+        if not record["runs"]:
+            continue
+        ms = record["nanoseconds"] / record["runs"] / 1e6
+        macs = record["binary_macs"]
+        rate = macs / ms / 1e6 if macs and ms > 0 else None
+        ops.append({**record, "ms": ms, "binary_gmac_per_s": rate, "share": ms / model_ms})
+    rest_ms = model_ms - sum(op["ms"] for op in ops)
+    return {"model_ms": model_ms, "ops": ops, "rest_ms": rest_ms, "rest_share": rest_ms / model_ms}
 
 
 def _external_result(item: dict, binary_path: str, runs: int, warmup: int, options: dict) -> dict:
@@ -277,6 +296,7 @@ def benchmark(
     score_threshold: float = SCORE_THRESHOLD,
     lce_benchmark_binary=None,
     sweep: bool = False,
+    profile: bool = False,
     progress: bool = True,
 ) -> dict:
     """Measure `models` at each thread count, interleaved; the report `bcn bench` prints and writes.
@@ -291,6 +311,8 @@ def benchmark(
         score_threshold: for the decoding included in end-to-end times.
         lce_benchmark_binary: LCE's lce_benchmark_model, to measure binary models with it.
         sweep: every option combination (see below).
+        profile: time each node of bcn's LCE delegate (models with LCE ops on the tflite engine): each
+            result gains `profile` (see layer_profile), averaged over every run including warm-up.
         progress: show a progress bar.
 
     Returns:
@@ -313,6 +335,8 @@ def benchmark(
     if runs < 1 or warmup < 0:
         raise BcnError(f"runs must be at least 1 and warmup at least 0, got runs={runs}, warmup={warmup}")
     options = {key: value for key, value in (options or {}).items() if value is not None}
+    if profile:
+        options["profile"] = True
     image = sample_image() if image is None else image
     machine = machine_info()
     binary_path = lce_benchmark.find_binary(lce_benchmark_binary) if lce_benchmark_binary else None

@@ -126,6 +126,44 @@ def comparison_rows(report: dict) -> list[list[str]]:
     return rows
 
 
+def profile_rows(profile: dict) -> list[list[str]]:
+    """One row per node of bcn's LCE delegate and one for the rest of the model, with a header row first."""
+    rows = [["op", "node", "input", "output", "binary MMACs", "ms", "binary GMAC/s", "share"]]
+    for op in profile["ops"]:
+        rate = op["binary_gmac_per_s"]
+        rows.append(
+            [
+                op["op"],
+                str(op["node"]),
+                op["input"],
+                op["output"],
+                f"{op['binary_macs'] / 1e6:.1f}" if op["binary_macs"] else MISSING,
+                f"{op['ms']:.3f}",
+                MISSING if rate is None else f"{rate:.1f}",
+                f"{op['share']:.1%}",
+            ]
+        )
+    rest = ["rest of the model (runtime ops, XNNPACK)", MISSING, MISSING, MISSING, MISSING]
+    rows.append(rest + [f"{profile['rest_ms']:.3f}", MISSING, f"{profile['rest_share']:.1%}"])
+    return rows
+
+
+def _profiles(report: dict, markdown: bool) -> list[str]:
+    """A per-layer table for each result measured with a profile."""
+    parts = []
+    for r in report["results"]:
+        if not r.get("profile"):
+            continue
+        title = f"{r['name']}, {r['threads']} thread(s): per-layer time of bcn's LCE delegate"
+        note = (
+            f"ms per run over every run, warm-up included; share of the mean interpreter call "
+            f"({r['profile']['model_ms']:.3f} ms)"
+        )
+        header = ["", f"### {title}", "", note, ""] if markdown else ["", f"{title} ({note}):"]
+        parts += header + [format_table(profile_rows(r["profile"]), markdown=markdown)]
+    return parts
+
+
 def format_table(rows: list[list[str]], markdown: bool = False) -> str:
     """Aligned text columns, or a Markdown pipe table."""
     if markdown:
@@ -159,6 +197,7 @@ def format_text(report: dict) -> str:
             "binary vs full precision (interpreter call, mean latency):",
             format_table(comparison_rows(report)),
         ]
+    parts += _profiles(report, markdown=False)
     parts += [
         "",
         "run = interpreter call alone; detect = letterbox + run + decode; times in ms; "
@@ -202,6 +241,8 @@ def format_markdown(report: dict) -> str:
             "",
             format_table(comparison_rows(report), markdown=True),
         ]
+    if any(r.get("profile") for r in report["results"]):
+        parts += ["", "## Per-layer profile"] + _profiles(report, markdown=True)
     return "\n".join(parts) + "\n"
 
 

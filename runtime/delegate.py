@@ -7,6 +7,7 @@ interpreter's `load_delegate`, for `Interpreter(..., experimental_delegates=[...
 """
 
 import ctypes
+import json
 import os
 import sys
 from pathlib import Path
@@ -121,12 +122,13 @@ def available_kernels(path: Path | None = None) -> list[str]:
     return found
 
 
-def lce_delegate(num_threads: int | None = None, kernel: str | None = None):
+def lce_delegate(num_threads: int | None = None, kernel: str | None = None, profile: bool = False):
     """The delegate for the installed LiteRT Interpreter's `experimental_delegates`.
 
     num_threads: threads for the LCE ops (None or 0: the interpreter's thread count).
     kernel: the inner-loop implementation (None or "auto": $BCN_LCE_KERNEL, else the fastest
     this CPU has; or one of kernel_paths(), for comparison).
+    profile: time every delegated node (see delegate_profile).
     """
     from bcn.runtime.engines import tflite_module
 
@@ -137,6 +139,8 @@ def lce_delegate(num_threads: int | None = None, kernel: str | None = None):
     options = {"num_threads": int(num_threads)} if num_threads else {}
     if kernel not in (None, "auto"):
         options["kernel"] = kernel
+    if profile:
+        options["profile"] = "1"
     try:
         return module.load_delegate(str(path), options)
     except (ValueError, RuntimeError, OSError) as error:
@@ -144,3 +148,19 @@ def lce_delegate(num_threads: int | None = None, kernel: str | None = None):
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         reason = lines[-1] if lines else type(error).__name__
         raise BcnError(f"{path}: bcn's LCE delegate refused to start ({reason})") from None
+
+
+def delegate_profile(delegate) -> list[dict]:
+    """What a delegate made with profile=True has timed: per delegated node, in the order they were
+    prepared, op, node, input and output ("1x64x64x2 int32"), binary_macs per run, runs and
+    nanoseconds (summed over every run since the interpreter was built)."""
+    query = _open_library(library_path()).bcn_lce_delegate_profile
+    query.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    query.restype = ctypes.c_int
+    pointer = delegate._get_native_delegate_pointer()
+    needed = query(pointer, None, 0)
+    if needed < 0:
+        raise BcnError("not a delegate made by bcn's LCE delegate library")
+    out = ctypes.create_string_buffer(needed + 1)
+    query(pointer, out, len(out))
+    return [json.loads(line) for line in out.value.decode().splitlines()]

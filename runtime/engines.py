@@ -38,7 +38,8 @@ LCE_DEFAULTS = {
     "use_reference_bconv": False,
 }
 # kernel: the inner loop of bcn's LCE delegate ("auto": the fastest this CPU has).
-TFLITE_DEFAULTS = {"use_xnnpack": True, "kernel": "auto"}
+# profile: bcn's LCE delegate times each of its nodes (Engine.profile).
+TFLITE_DEFAULTS = {"use_xnnpack": True, "kernel": "auto", "profile": False}
 # Plain TFLite interpreters in order of preference: (module, pip package).
 TFLITE_MODULES = (
     ("ai_edge_litert.interpreter", "ai-edge-litert"),
@@ -70,6 +71,10 @@ class Engine:
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
+
+    def profile(self) -> list[dict] | None:
+        """Per-node times of bcn's LCE delegate when made with profile=True (see delegate_profile), else None."""
+        return None
 
 
 def _version(distribution: str) -> str:
@@ -211,6 +216,7 @@ class TfliteEngine(Engine):
         threads: int,
         use_xnnpack: bool,
         kernel: str = "auto",
+        profile: bool = False,
         lce_ops: bool = False,
         source: str = "model",
     ):
@@ -218,12 +224,14 @@ class TfliteEngine(Engine):
         module, package = tflite_module()
         library = f"{package} {_version(package)}"
         options = dict(threads=threads, use_xnnpack=use_xnnpack)
-        delegates = None
+        self._delegate = None
         if lce_ops:
-            delegates = [lce_delegate_library.lce_delegate(num_threads=threads, kernel=kernel)]
+            self._delegate = lce_delegate_library.lce_delegate(num_threads=threads, kernel=kernel, profile=profile)
             library += " + bcn-lce delegate"
             options["lce_delegate"] = lce_delegate_library.delegate_version()
             options["kernel"] = lce_delegate_library.delegate_kernel(kernel)
+            if profile:
+                options["profile"] = True
         super().__init__(library, options)
         resolver = (
             module.OpResolverType.AUTO if use_xnnpack else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
@@ -232,7 +240,7 @@ class TfliteEngine(Engine):
             model_content=content,
             num_threads=threads,
             experimental_op_resolver_type=resolver,
-            experimental_delegates=delegates,
+            experimental_delegates=[self._delegate] if self._delegate else None,
         )
         self._interpreter.allocate_tensors()
         detail = self._interpreter.get_input_details()[0]
@@ -259,6 +267,11 @@ class TfliteEngine(Engine):
             # tensor that no op writes ("Input tensor 37 lacks data").
             raise BcnError(f"{self._source}: the tflite interpreter cannot run it ({_failure(error)})") from None
         return [self._interpreter.get_tensor(index) for index in self._output_indices]
+
+    def profile(self) -> list[dict] | None:
+        if self._delegate is None or not self.options.get("profile"):
+            return None
+        return lce_delegate_library.delegate_profile(self._delegate)
 
 
 def _failure(error: Exception) -> str:

@@ -331,3 +331,23 @@ def test_an_output_naming_an_input_is_refused_before_measuring(models, tmp_path)
             == f"Error: {target}: {option} would overwrite this input; choose another file"
         )
     assert models["float32"].read_bytes() == before
+
+
+def test_profile_times_each_delegated_layer(models, tmp_path):
+    out = tmp_path / "profile.json"
+    args = ["bench", str(models["binary"]), str(models["float32"]), "--profile", "--runs", "3", "--warmup", "1"]
+    result = CliRunner().invoke(main, [*args, "--json", str(out), "--markdown", str(tmp_path / "profile.md")])
+    assert result.exit_code == 0, result.output
+    binary, float32 = json.loads(out.read_text())["results"]
+    assert float32["profile"] is None  # no LCE ops: nothing of bcn's delegate to time
+    profile = binary["profile"]
+    ops = profile["ops"]
+    assert {op["op"] for op in ops} <= {"LceQuantize", "LceBconv2d", "LceDequantize", "LceBMaxPool2d"}
+    convs = [op for op in ops if op["op"] == "LceBconv2d"]
+    assert convs and all(op["binary_macs"] > 0 and op["binary_gmac_per_s"] > 0 for op in convs)
+    assert sum(op["binary_macs"] for op in convs) == binary["binary_macs"]  # the cost model's count
+    assert all(op["runs"] == 1 + 1 + 3 and op["ms"] > 0 for op in ops)  # first run, warm-up, timed runs
+    assert len({op["node"] for op in ops}) == len(ops)
+    assert sum(op["share"] for op in ops) + profile["rest_share"] == pytest.approx(1.0)
+    assert "rest of the model" in result.output and "LceBconv2d" in result.output
+    assert "## Per-layer profile" in (tmp_path / "profile.md").read_text()

@@ -58,9 +58,9 @@ def _classes(value: str | None) -> list[str] | None:
 @click.option("--reference-bconv", is_flag=True, default=None, help="LCE's reference binary conv (slow; for checking).")
 @click.option(
     "--kernel",
-    type=click.Choice(["auto", "avx512-vpopcnt", "avx2", "neon", "scalar"]),
     default=None,
-    help="Inner loop of bcn's LCE delegate (tflite engine; default: the fastest this CPU has, or $BCN_LCE_KERNEL).",
+    help="Inner loop of bcn's LCE delegate (tflite engine): auto (the fastest this CPU has, or $BCN_LCE_KERNEL) "
+    "or one of the delegate's kernel paths (a name it lacks is refused with the list).",
 )
 @click.option(
     "--sweep",
@@ -82,6 +82,12 @@ def _classes(value: str | None) -> list[str] | None:
 )
 @click.option(
     "--classes", help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line."
+)
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Also time each layer bcn's LCE delegate runs (op, node, shapes, MACs, ms, binary GMAC/s, share) "
+    "and the rest of the model, for binary models on the tflite engine.",
 )
 @click.option("--json", "json_path", type=OUTPUT_FILE, help="Write the full report as JSON.")
 @click.option("--markdown", "markdown_path", type=OUTPUT_FILE, help="Write the tables as Markdown.")
@@ -105,6 +111,7 @@ def bench(
     reference_bconv,
     kernel,
     sweep,
+    profile,
     image,
     input_size,
     classes,
@@ -157,6 +164,7 @@ def bench(
         classes=_classes(classes),
         lce_benchmark_binary=lce_benchmark_binary,
         sweep=sweep,
+        profile=profile,
     )
     click.echo(format_text(report))
     if json_path:

@@ -9,6 +9,7 @@
 // and the field. A model file is untrusted: nothing in it makes the delegate read or write
 // memory it does not own.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -44,10 +45,20 @@ constexpr OpName kOps[] = {
     {"LceBMaxPool2d", OpKind::BMaxPool2D},
 };
 
+// What `profile` mode records of one delegated node: its shapes, work and time so far.
+struct OpProfile {
+  std::string op, input, output;  // e.g. "LceBconv2d", "1x64x64x2 int32"
+  int node = -1;
+  int64_t binary_macs = 0;  // LceBconv2d: binary multiply-accumulates per run
+  int64_t runs = 0, nanoseconds = 0;
+};
+
 struct DelegateState {
   TfLiteDelegate delegate{};
   int num_threads = 0;  // 0: the interpreter's thread count
   KernelPath path = KernelPath::Scalar;
+  bool profiling = false;          // the `profile` option: time every delegated node
+  std::vector<OpProfile> profile;  // one per delegated node, in the order they were prepared
   std::unique_ptr<ThreadPool> pool;
   // How many nodes of the graph being delegated write each tensor: DelegatePrepare counts them
   // before it replaces nodes, each kernel's init reads them.
@@ -85,6 +96,8 @@ struct OpKernel {
   uint64_t input_bytes = 0, output_bytes = 0;
   DelegateState* state = nullptr;
   std::unique_ptr<BConv2D> conv;
+  int64_t binary_macs = 0;  // LceBconv2d, for the profile
+  int profile_index = -1;   // its entry in state->profile once prepared with profiling on
 };
 
 std::optional<OpKind> LceOpKind(const TfLiteRegistration* registration) {
@@ -562,6 +575,8 @@ bool PrepareConv(TfLiteContext* context, OpKernel* kernel, std::vector<int>* sha
   kernel->conv =
       std::make_unique<BConv2D>(c, Tensor(context, spec.inputs[1])->data.i32, out, pool->size(), kernel->state->path);
   *shape = {c.batch, kernel->conv->out_height(), kernel->conv->out_width(), kernel->conv->out_depth()};
+  kernel->binary_macs = int64_t(c.batch) * kernel->conv->out_height() * kernel->conv->out_width() * c.channels_out *
+                        c.filter_height * c.filter_width * (c.channels_in / c.groups);
   return true;
 }
 
@@ -598,6 +613,28 @@ TfLiteStatus Resize(TfLiteContext* context, TfLiteTensor* tensor, const std::vec
 TfLiteStatus Refuse(TfLiteContext* context, const char* name, int node_index, const std::string& why) {
   context->ReportError(context, "%s node %d: %s\n", name, node_index, why.c_str());
   return kTfLiteError;
+}
+
+// "1x64x64x2 int32": a tensor's shape and type, for the profile.
+std::string ShapeAndType(const TfLiteTensor* t) {
+  std::string text;
+  for (int i = 0; i < Rank(t); ++i) text += (i ? "x" : "") + std::to_string(Dim(t, i));
+  return text + " " + TypeName(t->type);
+}
+
+// Creates or updates the node's profile entry with its shapes as prepared now.
+void RecordShapes(TfLiteContext* context, OpKernel* kernel) {
+  std::vector<OpProfile>& profile = kernel->state->profile;
+  if (kernel->profile_index < 0) {
+    kernel->profile_index = int(profile.size());
+    profile.emplace_back();
+  }
+  OpProfile& entry = profile[kernel->profile_index];
+  entry.op = kernel->spec.name;
+  entry.node = kernel->spec.node_index;
+  entry.input = ShapeAndType(Tensor(context, kernel->spec.inputs[0]));
+  entry.output = ShapeAndType(Tensor(context, kernel->spec.outputs[0]));
+  entry.binary_macs = kernel->binary_macs;
 }
 
 void* KernelInit(TfLiteContext* context, const char* buffer, size_t) {
@@ -653,12 +690,11 @@ TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
   const bool unpacked_output = spec.kind == OpKind::Dequantize;
   kernel->cols = unpacked_output ? shape.back() : Dim(input, Rank(input) - 1);
   kernel->rows = Elements(unpacked_output ? output : input) / kernel->cols;
+  if (kernel->state->profiling) RecordShapes(context, kernel);
   return kTfLiteOk;
 }
 
-TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
-  auto* kernel = static_cast<OpKernel*>(node->user_data);
-  if (!kernel) return kTfLiteError;
+TfLiteStatus RunOp(TfLiteContext* context, OpKernel* kernel) {
   const OpSpec& spec = kernel->spec;
   const TfLiteTensor* input = &context->tensors[spec.inputs[0]];
   TfLiteTensor* output = &context->tensors[spec.outputs[0]];
@@ -708,6 +744,19 @@ TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
       return kTfLiteOk;
   }
   return kTfLiteError;
+}
+
+TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
+  auto* kernel = static_cast<OpKernel*>(node->user_data);
+  if (!kernel) return kTfLiteError;
+  if (kernel->profile_index < 0) return RunOp(context, kernel);
+  const auto start = std::chrono::steady_clock::now();
+  const TfLiteStatus status = RunOp(context, kernel);
+  OpProfile& entry = kernel->state->profile[kernel->profile_index];
+  entry.nanoseconds +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+  ++entry.runs;
+  return status;
 }
 
 const char* KernelProfilingString(const TfLiteContext*, const TfLiteNode* node) {
@@ -788,8 +837,14 @@ BCN_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** val
       state->num_threads = int(threads);
     } else if (std::strcmp(keys[i], "kernel") == 0) {
       kernel = values[i];
+    } else if (std::strcmp(keys[i], "profile") == 0) {
+      state->profiling = std::strcmp(values[i], "1") == 0;
+      if (!state->profiling && std::strcmp(values[i], "0") != 0) {
+        Report(report_error, "profile must be 0 or 1");
+        return nullptr;
+      }
     } else {
-      Report(report_error, std::string("unknown option ") + keys[i] + " (known: num_threads, kernel)");
+      Report(report_error, std::string("unknown option ") + keys[i] + " (known: num_threads, kernel, profile)");
       return nullptr;
     }
   }
@@ -812,6 +867,21 @@ BCN_EXPORT void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
 // returns the length the whole list needs (as snprintf does).
 BCN_EXPORT int bcn_lce_kernel_paths(char* out, size_t size) {
   return std::snprintf(out, size, "%s", bcn_lce::AllPaths().c_str());
+}
+
+// The profile of a delegate created with {"profile": "1"}, as JSON lines (one object per
+// delegated node: op, node, input, output, binary_macs, runs, nanoseconds) into `out`; returns
+// the length the whole text needs (as snprintf does), or -1 for a delegate that is not bcn's.
+BCN_EXPORT int bcn_lce_delegate_profile(const TfLiteDelegate* delegate, char* out, size_t size) {
+  if (!delegate || delegate->Prepare != bcn_lce::DelegatePrepare || !delegate->data_) return -1;
+  std::string text;
+  for (const bcn_lce::OpProfile& p : static_cast<const bcn_lce::DelegateState*>(delegate->data_)->profile)
+    text += bcn_lce::Format(
+        "{\"op\": \"%s\", \"node\": %d, \"input\": \"%s\", \"output\": \"%s\", \"binary_macs\": %lld, "
+        "\"runs\": %lld, \"nanoseconds\": %lld}\n",
+        p.op.c_str(), p.node, p.input.c_str(), p.output.c_str(), (long long)p.binary_macs, (long long)p.runs,
+        (long long)p.nanoseconds);
+  return std::snprintf(out, size, "%s", text.c_str());
 }
 
 // Which build of the kernels this is, for benchmark reports.
