@@ -153,6 +153,7 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
     help="Kernel path of bcn's delegate (passed to bcn bench --kernel; 'auto' keeps a sweep from "
     "measuring every path, the scalar one included).",
 )
+@click.option("--profile", is_flag=True, help="Also time each layer of bcn's delegate (bcn bench --profile).")
 @click.option("--samples", default=2, show_default=True, help="Images for int8 calibration and the parity check.")
 @click.option(
     "--work",
@@ -169,7 +170,7 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
     help="Results stem: writes STEM.md, STEM.json and STEM.png.",
 )
 @click.option("--note", default="", help="A line about the conditions (e.g. 'shared machine, load ~4').")
-def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out, note):
+def main(specs, sizes, threads, runs, warmup, sweep, kernel, profile, samples, work, out, note):
     """Build, convert and benchmark binary CenterNets and their full-precision twins."""
     models = []
     for preset in specs.split(","):
@@ -198,6 +199,8 @@ def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out,
         command.append("--sweep")
     if kernel:
         command += ["--kernel", kernel]
+    if profile:
+        command.append("--profile")
     click.echo("running: " + shlex.join(command))
     subprocess.run(command, check=True)  # a fresh process: no TensorFlow loaded while measuring
     body = Path(f"{out}.body.md")
@@ -217,6 +220,7 @@ def main(specs, sizes, threads, runs, warmup, sweep, kernel, samples, work, out,
             str(warmup),
             "--sweep" if sweep else "--no-sweep",
             *(["--kernel", kernel] if kernel else []),
+            *(["--profile"] if profile else []),
             "--out",
             f"benchmarks/{Path(out).name}",
         ]
