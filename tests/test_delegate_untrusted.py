@@ -12,19 +12,18 @@ allocate_tensors() (LiteRT refuses some itself, as it loads them), and never cra
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from lce_crafted import as_expected, build, first_op, mutate, run_model, run_recipe
+from native_build import build_native
 from runtime_models import shared_models
 
 from bcn.cli import main
 from bcn.runtime import delegate
 
 HERE = Path(__file__).resolve().parent
-NATIVE = HERE.parent / "runtime" / "native"
 REGRESSIONS = json.loads((HERE / "delegate_regressions.json").read_text())
 # The fuzzing run CI makes: seeded, so every run tries the same mutants (about a minute and a
 # half on two cores under the sanitizers). Other seeds find other mutants: run
@@ -109,23 +108,8 @@ def sanitized_library(tmp_path_factory):
     runtime = sanitizer_environment()["LD_PRELOAD"].split()[0]
     if not Path(runtime).is_file():
         pytest.skip("needs gcc's AddressSanitizer runtime (libasan)")
-    build_dir = tmp_path_factory.mktemp("asan")
-    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    for command in (
-        [
-            "cmake",
-            "-S",
-            str(NATIVE),
-            "-B",
-            str(build_dir),
-            *generator,
-            "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-            "-DBCN_LCE_SANITIZE=ON",
-        ],
-        ["cmake", "--build", str(build_dir), "--target", "bcn_lce_delegate", "--parallel", "2"],
-    ):
-        done = subprocess.run(command, capture_output=True, text=True)
-        assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}{done.stderr}"
+    options = ("-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DBCN_LCE_SANITIZE=ON")
+    build_dir = build_native(tmp_path_factory.mktemp("asan"), "bcn_lce_delegate", *options)
     return str(build_dir / delegate.LIBRARY_NAME)
 
 
