@@ -14,6 +14,11 @@ from bcn.cli import main
 from bcn.runtime.engines import default_engine
 
 
+def bench(*args):
+    """`bcn bench ARGS` in this process; paths are given as they are."""
+    return CliRunner().invoke(main, ["bench", *map(str, args)])
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     return shared_models(tmp_path_factory)
@@ -23,25 +28,21 @@ def models(tmp_path_factory):
 def report(models, tmp_path_factory):
     """One interleaved run of the binary model and its float twin at 1 and 2 threads."""
     out = tmp_path_factory.mktemp("bench")
-    result = CliRunner().invoke(
-        main,
-        [
-            "bench",
-            str(models["binary"]),
-            str(models["float32"]),
-            "--threads",
-            "1,2",
-            "--runs",
-            "4",
-            "--warmup",
-            "1",
-            "--json",
-            str(out / "bench.json"),
-            "--markdown",
-            str(out / "bench.md"),
-            "--plot",
-            str(out / "bench.png"),
-        ],
+    result = bench(
+        models["binary"],
+        models["float32"],
+        "--threads",
+        "1,2",
+        "--runs",
+        "4",
+        "--warmup",
+        "1",
+        "--json",
+        out / "bench.json",
+        "--markdown",
+        out / "bench.md",
+        "--plot",
+        out / "bench.png",
     )
     assert result.exit_code == 0, result.output
     return {
@@ -118,25 +119,11 @@ def strip_metadata(source, target):
 def test_model_without_metadata(models, tmp_path):
     foreign = strip_metadata(models["float32"], tmp_path / "foreign.tflite")
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(main, ["bench", str(foreign), "--runs", "2", "--json", str(out)])
+    result = bench(foreign, "--runs", "2", "--json", out)
     assert result.exit_code == 2 and "has no bcn metadata" in result.output and "--input-size" in result.output
     assert not out.exists() and list(tmp_path.iterdir()) == [foreign]
     with logged_warnings(match="no bcn metadata"):
-        result = CliRunner().invoke(
-            main,
-            [
-                "bench",
-                str(foreign),
-                "--runs",
-                "2",
-                "--input-size",
-                str(INPUT_SIZE),
-                "--classes",
-                "cat,dog,bird",
-                "--json",
-                str(out),
-            ],
-        )
+        result = bench(foreign, "--runs", "2", "--input-size", INPUT_SIZE, "--classes", "cat,dog,bird", "--json", out)
     assert result.exit_code == 0, result.output
     [entry] = json.loads(out.read_text())["results"]
     assert entry["variant"] is None and entry["engine"] == "tflite"
@@ -152,7 +139,7 @@ def test_model_without_metadata(models, tmp_path):
 def test_bad_models_are_one_line_errors(models, tmp_path, content, message):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(content if content is not None else models["binary"].read_bytes()[:5000])
-    result = CliRunner().invoke(main, ["bench", str(bad), "--runs", "1"])
+    result = bench(bad, "--runs", "1")
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"Error: {bad}: {message}")
@@ -161,13 +148,13 @@ def test_bad_models_are_one_line_errors(models, tmp_path, content, message):
 def test_unreadable_image_and_bad_options(models, tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("hello")
-    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--image", str(text)])
+    result = bench(models["float32"], "--image", text)
     assert result.exit_code == 2 and "notes.png: not an image OpenCV can read" in result.output
-    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--threads", "one"])
+    result = bench(models["float32"], "--threads", "one")
     assert result.exit_code == 2 and "comma-separated list of integers" in result.output
-    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--json", str(tmp_path / "no" / "x.json")])
+    result = bench(models["float32"], "--json", tmp_path / "no" / "x.json")
     assert result.exit_code == 2 and "does not exist" in result.output
-    result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--plot", str(tmp_path / "plot.gif")])
+    result = bench(models["float32"], "--plot", tmp_path / "plot.gif")
     assert result.exit_code == 2 and "pick one of those suffixes" in result.output
 
 
@@ -215,21 +202,17 @@ def test_lce_models_through_lce_benchmark_model(models, tmp_path):
 
     binary = stand_in_binary(tmp_path, OUTPUT_TF216)
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(
-        main,
-        [
-            "bench",
-            str(models["binary"]),
-            str(models["float32"]),
-            "--runs",
-            "2",
-            "--warmup",
-            "0",
-            "--lce-benchmark-binary",
-            str(binary),
-            "--json",
-            str(out),
-        ],
+    result = bench(
+        models["binary"],
+        models["float32"],
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--lce-benchmark-binary",
+        binary,
+        "--json",
+        out,
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -246,21 +229,7 @@ def test_sweep_measures_binary_models_on_both_engines(models, tmp_path):
     from bcn.runtime.delegate import available_kernels
 
     out = tmp_path / "sweep.json"
-    result = CliRunner().invoke(
-        main,
-        [
-            "bench",
-            str(models["binary"]),
-            str(models["float32"]),
-            "--sweep",
-            "--runs",
-            "2",
-            "--warmup",
-            "0",
-            "--json",
-            str(out),
-        ],
-    )
+    result = bench(models["binary"], models["float32"], "--sweep", "--runs", "2", "--warmup", "0", "--json", out)
     assert result.exit_code == 0, result.output
     results = json.loads(out.read_text())["results"]
     binary = {
@@ -283,34 +252,27 @@ def test_sweep_measures_binary_models_on_both_engines(models, tmp_path):
 
 def test_kernel_path_is_forced_recorded_and_refused_where_missing(models, tmp_path):
     out = tmp_path / "scalar.json"
-    result = CliRunner().invoke(
-        main,
-        [
-            "bench",
-            str(models["binary"]),
-            "--engine",
-            "tflite",
-            "--kernel",
-            "scalar",
-            "--threads",
-            "2",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--json",
-            str(out),
-        ],
+    result = bench(
+        models["binary"],
+        "--engine",
+        "tflite",
+        "--kernel",
+        "scalar",
+        "--threads",
+        "2",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        out,
     )
     assert result.exit_code == 0, result.output
     [run] = json.loads(out.read_text())["results"]
     assert run["options"]["kernel"] == "scalar" and run["options"]["threads"] == 2
     assert "bcn-lce scalar" in result.output
     missing = "avx2" if platform.machine() == "aarch64" else "neon"
-    result = CliRunner().invoke(
-        main,
-        ["bench", str(models["binary"]), "--engine", "tflite", "--kernel", missing, "--runs", "1", "--warmup", "0"],
-    )
+    result = bench(models["binary"], "--engine", "tflite", "--kernel", missing, "--runs", "1", "--warmup", "0")
     assert result.exit_code == 2
     assert f"kernel {missing} cannot run on this CPU" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
@@ -324,7 +286,7 @@ def test_an_output_naming_an_input_is_refused_before_measuring(models, tmp_path)
     cv2.imwrite(str(image), np.zeros((48, 64, 3), np.uint8))
     before = models["float32"].read_bytes()
     for option, target in (("--json", models["float32"]), ("--markdown", image), ("--plot", image)):
-        result = CliRunner().invoke(main, ["bench", str(models["float32"]), "--image", str(image), option, str(target)])
+        result = bench(models["float32"], "--image", image, option, target)
         assert result.exit_code == 2, result.output
         assert (
             result.output.strip().splitlines()[-1]
