@@ -176,55 +176,17 @@ def main(specs, sizes, threads, runs, warmup, sweep, kernel, profile, samples, w
     for preset in specs.split(","):
         for size in map(int, sizes.split(",")):
             models += build_and_convert(preset.strip(), size, work / f"{preset.strip()}_{size}", samples)
-    command = [
-        sys.executable,
-        "-m",
-        "bcn",
-        "bench",
-        *map(str, models),
-        "--threads",
-        threads,
-        "--runs",
-        str(runs),
-        "--warmup",
-        str(warmup),
-        "--json",
-        f"{out}.json",
-        "--markdown",
-        f"{out}.body.md",
-        "--plot",
-        f"{out}.png",
-    ]
-    if sweep:
-        command.append("--sweep")
-    if kernel:
-        command += ["--kernel", kernel]
-    if profile:
-        command.append("--profile")
+    measured = ["--threads", threads, "--runs", str(runs), "--warmup", str(warmup)]
+    switches = [*(["--kernel", kernel] if kernel else []), *(["--profile"] if profile else [])]
+    outputs = ["--json", f"{out}.json", "--markdown", f"{out}.body.md", "--plot", f"{out}.png"]
+    bench = [sys.executable, "-m", "bcn", "bench", *map(str, models), *measured, *switches, *outputs]
+    command = bench + (["--sweep"] if sweep else [])
     click.echo("running: " + shlex.join(command))
     subprocess.run(command, check=True)  # a fresh process: no TensorFlow loaded while measuring
     body = Path(f"{out}.body.md")
-    rerun = shlex.join(
-        [
-            "python",
-            "benchmarks/bench_latency.py",
-            "--specs",
-            specs,
-            "--sizes",
-            sizes,
-            "--threads",
-            threads,
-            "--runs",
-            str(runs),
-            "--warmup",
-            str(warmup),
-            "--sweep" if sweep else "--no-sweep",
-            *(["--kernel", kernel] if kernel else []),
-            *(["--profile"] if profile else []),
-            "--out",
-            f"benchmarks/{Path(out).name}",
-        ]
-    )
+    script = ["python", "benchmarks/bench_latency.py", "--specs", specs, "--sizes", sizes, *measured]
+    sweep_flag = "--sweep" if sweep else "--no-sweep"
+    rerun = shlex.join([*script, sweep_flag, *switches, "--out", f"benchmarks/{Path(out).name}"])
     header = [
         f"# Latency: binary CenterNets vs their float32 and int8 twins ({platform.machine()})",
         "",

@@ -113,18 +113,10 @@ def command(
 
 
 def run(
-    binary: str,
-    model_path,
-    threads: int,
-    runs: int,
-    warmup: int,
-    use_indirect_bgemm: bool,
-    use_xnnpack: bool,
-    use_reference_bconv: bool,
-    timeout: float | None = None,
+    binary: str, model_path, threads: int, runs: int, warmup: int, timeout: float | None = None, **switches
 ) -> dict:
-    """Run lce_benchmark_model on one model; parse_output's dict plus the command line."""
-    args = command(binary, model_path, threads, runs, warmup, use_indirect_bgemm, use_xnnpack, use_reference_bconv)
+    """Run lce_benchmark_model on one model with command()'s `switches`; parse_output's dict plus the command line."""
+    args = command(binary, model_path, threads, runs, warmup, **switches)
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     except OSError as error:

@@ -94,16 +94,8 @@ def test_output_without_timings_is_an_error():
 
 
 def test_command_line_uses_the_tools_flags():
-    args = lce_benchmark.command(
-        "/opt/lce_benchmark_model",
-        "m.tflite",
-        threads=2,
-        runs=30,
-        warmup=0,
-        use_indirect_bgemm=False,
-        use_xnnpack=True,
-        use_reference_bconv=False,
-    )
+    switches = dict(use_indirect_bgemm=False, use_xnnpack=True, use_reference_bconv=False)
+    args = lce_benchmark.command("/opt/lce_benchmark_model", "m.tflite", threads=2, runs=30, warmup=0, **switches)
     assert args == [
         "/opt/lce_benchmark_model",
         "--graph=m.tflite",
@@ -129,16 +121,8 @@ def stand_in_binary(folder, output: str, exit_code: int = 0):
 
 def test_run_passes_flags_and_parses(tmp_path):
     binary = stand_in_binary(tmp_path, OUTPUT_TF216)
-    result = lce_benchmark.run(
-        str(binary),
-        "q1.tflite",
-        threads=4,
-        runs=50,
-        warmup=5,
-        use_indirect_bgemm=True,
-        use_xnnpack=False,
-        use_reference_bconv=False,
-    )
+    switches = dict(use_indirect_bgemm=True, use_xnnpack=False, use_reference_bconv=False)
+    result = lce_benchmark.run(str(binary), "q1.tflite", threads=4, runs=50, warmup=5, **switches)
     assert result["latency_ms"]["mean"] == pytest.approx(40.0123)
     assert "--num_threads=4" in result["command"] and "--use_indirect_bgemm=true" in result["command"]
 
@@ -146,7 +130,9 @@ def test_run_passes_flags_and_parses(tmp_path):
 def test_failing_binary_and_missing_binary(tmp_path, monkeypatch):
     binary = stand_in_binary(tmp_path, "ERROR: Could not open 'q1.tflite'.\n", exit_code=1)
     with pytest.raises(BcnError, match="failed with exit code 1 .*Could not open"):
-        lce_benchmark.run(str(binary), "q1.tflite", 1, 5, 1, True, True, False)
+        lce_benchmark.run(
+            str(binary), "q1.tflite", 1, 5, 1, use_indirect_bgemm=True, use_xnnpack=True, use_reference_bconv=False
+        )
     with pytest.raises(BcnError, match="no such lce_benchmark_model binary"):
         lce_benchmark.find_binary(tmp_path / "nowhere")
     monkeypatch.setenv("PATH", str(tmp_path))
