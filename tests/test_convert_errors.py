@@ -3,11 +3,11 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from bcn_command import bcn_cli
 from click.testing import CliRunner
 
 import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
@@ -123,9 +123,7 @@ def test_failure_after_conversion_leaves_nothing(tmp_path, model_path, monkeypat
 
 def test_exit_code_and_stderr_in_a_real_process(tmp_path):
     """What a shell sees: status 2, one line on stderr, nothing on stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bcn", "convert", str(tmp_path / "absent.keras")], capture_output=True, text=True
-    )
+    done = subprocess.run(bcn_cli("convert", tmp_path / "absent.keras"), capture_output=True, text=True)
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error")]
     assert errors == [f"Error: {tmp_path / 'absent.keras'}: file not found"], done.stderr
@@ -141,19 +139,7 @@ def test_a_killed_conversion_leaves_no_temp_files_for_long(signum, tmp_path, mod
     """SIGTERM cleans up as Ctrl-C does; what kill -9 leaves, the next conversion removes."""
     output = tmp_path / "model.tflite"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bcn",
-            "convert",
-            str(model_path),
-            "-o",
-            str(output),
-            "--baselines",
-            "float32",
-            "--samples",
-            "1",
-        ],
+        bcn_cli("convert", model_path, "-o", output, "--baselines", "float32", "--samples", "1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

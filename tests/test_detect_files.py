@@ -8,6 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from bcn_command import bcn_cli
 from click.testing import CliRunner
 from runtime_models import untrained_model
 
@@ -241,7 +242,7 @@ def test_runs_where_tensorflow_cannot_be_imported(model, video_file, tmp_path):
 
 
 def test_a_reader_closing_stdout_stops_the_run_with_one_line(model, video_file):
-    command = [sys.executable, "-m", "bcn", "detect", str(model), "--source", str(video_file), "--score", "0"]
+    command = bcn_cli("detect", model, "--source", video_file, "--score", "0")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     json.loads(process.stdout.readline())
     process.stdout.close()  # like `| head -1`

@@ -13,10 +13,10 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import cv2
 import pytest
+from bcn_command import bcn_cli
 from runtime_models import untrained_model
 
 SPEC = "qn(64) qn([1x16, 1x16, 1x32, 1x32]) tp(2)([16, 16, 16]) h(8)"
@@ -71,9 +71,7 @@ def model(tmp_path_factory):
 
 
 def detect(model, *args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "bcn", "detect", str(model), *args], capture_output=True, text=True, timeout=120, env=env
-    )
+    return subprocess.run(bcn_cli("detect", model, *args), capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.fixture

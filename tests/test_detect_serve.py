@@ -12,13 +12,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 import pytest
+from bcn_command import bcn_cli
 from runtime_models import untrained_model
 from test_detect_stream import MjpegServer
 
@@ -45,24 +45,21 @@ class Detect:
     """`bcn detect ... --serve 0` in a subprocess; `url` is the live view's address it printed."""
 
     def __init__(self, model, source, out, *options):
-        command = [
-            sys.executable,
-            "-m",
-            "bcn",
+        command = bcn_cli(
             "detect",
-            str(model),
+            model,
             "--source",
             source,
             "--out",
-            str(out),
+            out,
             "--json-out",
-            str(out / "detections.jsonl"),
+            out / "detections.jsonl",
             "--threads",
             "1",
             "--serve",
             "0",
             *options,
-        ]
+        )
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.started = threading.Event()
@@ -187,19 +184,7 @@ def test_a_taken_port_or_a_bad_address_is_one_line(model, camera, tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bcn",
-                "detect",
-                str(model),
-                "--source",
-                camera.url,
-                "--serve",
-                str(port),
-                "--out",
-                str(tmp_path / "out"),
-            ],
+            bcn_cli("detect", model, "--source", camera.url, "--serve", port, "--out", tmp_path / "out"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -209,7 +194,7 @@ def test_a_taken_port_or_a_bad_address_is_one_line(model, camera, tmp_path):
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "out").iterdir())  # no output file was begun
     result = subprocess.run(
-        [sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url, "--serve", "localhost:http"],
+        bcn_cli("detect", model, "--source", camera.url, "--serve", "localhost:http"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -217,7 +202,7 @@ def test_a_taken_port_or_a_bad_address_is_one_line(model, camera, tmp_path):
     assert result.returncode == 2 and "--serve localhost:http: PORT must be a number" in result.stderr
     for ambiguous in ("0:8080", ":8080"):  # `0:8080` once bound every interface
         result = subprocess.run(
-            [sys.executable, "-m", "bcn", "detect", str(model), "--source", camera.url, "--serve", ambiguous],
+            bcn_cli("detect", model, "--source", camera.url, "--serve", ambiguous),
             capture_output=True,
             text=True,
             timeout=60,

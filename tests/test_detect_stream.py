@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import numpy as np
 import pytest
+from bcn_command import bcn_cli
 from live_stream import DEADLINE_S, DetectRun, MjpegServer, frames_written, json_lines_so_far, playable_frames
 from runtime_models import untrained_model
 
@@ -252,12 +252,9 @@ class Quiet(SimpleHTTPRequestHandler):
 
 
 def test_a_stream_that_opens_but_never_delivers_uses_up_the_retries(model, unstreamable_mp4, tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "bcn",
+    command = bcn_cli(
         "detect",
-        str(model),
+        model,
         "--source",
         unstreamable_mp4,
         "--retries",
@@ -265,8 +262,8 @@ def test_a_stream_that_opens_but_never_delivers_uses_up_the_retries(model, unstr
         "--stall-timeout",
         "2",
         "--json-out",
-        str(tmp_path / "detections.jsonl"),
-    ]
+        tmp_path / "detections.jsonl",
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _, stderr = process.communicate(timeout=DEADLINE_S)
