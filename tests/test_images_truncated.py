@@ -1,11 +1,11 @@
 """A truncated JPEG gets one verdict from every command, naming the file: data check, train, eval, detect."""
 
 import shutil
-import warnings
 
 import cv2
 import numpy as np
 import pytest
+from bcn_log import logged_warnings
 from click.testing import CliRunner
 
 import bcn  # noqa: F401
@@ -56,11 +56,10 @@ def test_training_skips_it_naming_it(truncated_voc):
 
     root, path = truncated_voc
     samples = load_voc(root, "test")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with logged_warnings() as caught:
         kept = drop_unreadable(samples)
     assert len(kept) == len(samples) - 1 and path not in {s.image_path for s in kept}
-    assert any(f"{path} (JPEG file is truncated" in str(w.message) for w in caught), [str(w.message) for w in caught]
+    assert any(f"{path} (JPEG file is truncated" in message for message in caught), caught
 
 
 def test_eval_refuses_it_in_one_line(truncated_voc, tmp_path):
