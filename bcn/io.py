@@ -2,6 +2,7 @@
 fails in one line."""
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -10,6 +11,19 @@ import tempfile
 from pathlib import Path
 
 from bcn.errors import BcnError
+
+# Errors of the disk rather than of one file: whichever output was being written, it cannot be.
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
+
+
+def os_reason(error: OSError) -> str:
+    """The OS's own words for `error` ("No space left on device"), without the file names a library adds."""
+    return os.strerror(error.errno) if error.errno else str(error)
+
+
+def cannot_write(path, error: OSError) -> BcnError:
+    """The one line for an output that could not be written: the user's `path` and the OS's reason."""
+    return BcnError(f"{path}: cannot write there ({os_reason(error)})")
 
 
 def _umask() -> int:
@@ -53,8 +67,25 @@ def check_output_folder(path: str | os.PathLike, writable: bool = True) -> Path:
     if not folder.is_dir():
         raise BcnError(f"{path}: folder {folder} does not exist")
     if writable and not os.access(folder, os.W_OK):
-        raise BcnError(f"{path}: folder {folder} is not writable")
+        reason = disk_problem(folder)
+        raise BcnError(f"{path}: folder {folder} is not writable{f' ({reason})' if reason else ''}")
     return folder
+
+
+def disk_problem(folder: str | os.PathLike) -> str | None:
+    """Why nothing can be written in `folder` whatever the file: its file system is read-only or full; else None.
+
+    For writers that report failure without an OS error (OpenCV's imwrite returns False).
+    """
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return None
+    if disk.f_flag & os.ST_RDONLY:
+        return os.strerror(errno.EROFS)
+    if disk.f_bavail == 0:
+        return os.strerror(errno.ENOSPC)
+    return None
 
 
 def temp_beside(path: str | os.PathLike) -> str:
@@ -66,7 +97,7 @@ def temp_beside(path: str | os.PathLike) -> str:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=folder)
     except OSError as error:
-        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
+        raise cannot_write(path, error) from None
     os.close(fd)
     return tmp
 
@@ -81,20 +112,39 @@ def _sync(tmp: str, path) -> None:
             os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())
     except OSError as error:
-        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
+        raise cannot_write(path, error) from None
 
 
 def _rename(tmp: str, path) -> None:
     try:
         os.replace(tmp, regular_target(path))
     except OSError as error:
-        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
+        raise cannot_write(path, error) from None
 
 
 def publish(tmp: str, path: str | os.PathLike) -> None:
-    """Flush the temp file to disk, give it a plain file's mode, rename it to `path` (a symlink's target)."""
-    _sync(tmp, path)
-    _rename(tmp, path)
+    """Flush the temp file to disk, give it a plain file's mode, rename it to `path` (a symlink's target);
+    on any failure the temp file is removed."""
+    try:
+        _sync(tmp, path)
+        _rename(tmp, path)
+    finally:
+        remove_temp(tmp)
+
+
+def remove_temp(tmp: str) -> None:
+    """Remove a temp file if it is still there (a file that could not be written, or was never published)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(tmp)
+
+
+def _write_failure(error: OSError, paths: dict, temps: dict) -> BcnError | None:
+    """The one line for an OSError raised while the temp files of `paths` were written, naming the targets,
+    never a temp file; None for an error that is not about writing them (reading an input, say)."""
+    named = [paths[key] for key, tmp in temps.items() if tmp in (error.filename, error.filename2)]
+    if not named and error.errno not in DISK_ERRORS:
+        return None
+    return cannot_write(", ".join(map(str, named or paths.values())), error)
 
 
 _KINDS = (
@@ -133,15 +183,20 @@ def atomic_outputs(paths: dict):
     try:
         for key, path in paths.items():
             temps[key] = temp_beside(path)
-        yield dict(temps)
+        try:
+            yield dict(temps)
+        except OSError as error:  # a full or read-only disk under the block's writes
+            failure = _write_failure(error, paths, temps)
+            if failure is None:
+                raise
+            raise failure from None
         for key, tmp in temps.items():
             _sync(tmp, paths[key])
         for key, tmp in temps.items():
             _rename(tmp, paths[key])
     finally:
         for tmp in temps.values():
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            remove_temp(tmp)
 
 
 @contextlib.contextmanager
@@ -165,19 +220,38 @@ def atomic_folder(path: str | os.PathLike):
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=folder))
     except OSError as error:
-        raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
+        raise cannot_write(path, error) from None
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as error:  # a full or read-only disk under the block's writes
+            if error.errno not in DISK_ERRORS:
+                raise
+            raise cannot_write(path, error) from None
         try:
             tmp.chmod(0o777 & ~_umask())
             if path.exists():
                 path.rmdir()
             tmp.rename(path)
         except OSError as error:
-            raise BcnError(f"{path}: cannot write there ({error.strerror or error})") from None
+            raise cannot_write(path, error) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: str | os.PathLike | None):
+    """Run the block; if it fails, remove `folder` and those of its parents that did not exist before it and are
+    still empty, so a failed command leaves no empty output folder behind. None: nothing to watch."""
+    created = [] if folder is None else [p for p in (Path(folder), *Path(folder).parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for path in created:  # the deepest first
+            with contextlib.suppress(OSError):
+                path.rmdir()  # fails, as wanted, on a folder that holds something
+        raise
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
 from bcn.errors import BcnError
+from bcn.io import removed_if_left_empty
 from bcn.runtime import pipeline
 from bcn.runtime.sinks import check_inputs_kept, check_writable_folder
 from bcn.runtime.sources import open_source
@@ -101,30 +102,33 @@ def run_detector(
 ) -> RunResult:
     """Run `detector` (a bcn.runtime.detector.Detector) on `source` until it ends or is stopped; see Detector.run."""
     check_inputs_kept(detector.path, source, Path(out) if out else None, json_out)
-    out = check_writable_folder(Path(out)) if out else None
-    if show:
-        from bcn.runtime.window import check_display
+    with removed_if_left_empty(out or None):  # a failed run leaves no empty --out behind
+        out = check_writable_folder(Path(out)) if out else None
+        if show:
+            from bcn.runtime.window import check_display
 
-        check_display()
-    keep = class_ids(classes, list(detector.classes))
-    stop = stop or threading.Event()
-    with stop_on_signals(stop):
-        opened = open_source(source, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, camera=camera)
-        sinks, window, complete = [], None, False
-        try:
-            sinks = _sinks(opened, out, json_out, serve)
-            if show:
-                from bcn.runtime.window import Window
+            check_display()
+        keep = class_ids(classes, list(detector.classes))
+        stop = stop or threading.Event()
+        with stop_on_signals(stop):
+            opened = open_source(
+                source, reconnect=reconnect, retries=retries, stall_timeout=stall_timeout, camera=camera
+            )
+            sinks, window, complete = [], None, False
+            try:
+                sinks = _sinks(opened, out, json_out, serve)
+                if show:
+                    from bcn.runtime.window import Window
 
-                window = Window(f"bcn detect {source}")
-            stats = pipeline.run(detector, opened, sinks, stop, score_threshold, keep, window, max_frames, duration)
-            complete = True
-        finally:
-            opened.close()
-            if window is not None:
-                window.close()
-            for sink in sinks:
-                sink.close(complete)
-    stats.count_capture(opened)
-    lost = opened.error if opened.live and opened.ended and opened.error and not stop.is_set() else None
-    return RunResult(stats, [text for text in (sink.describe() for sink in sinks) if text], stop.is_set(), lost)
+                    window = Window(f"bcn detect {source}")
+                stats = pipeline.run(detector, opened, sinks, stop, score_threshold, keep, window, max_frames, duration)
+                complete = True
+            finally:
+                opened.close()
+                if window is not None:
+                    window.close()
+                for sink in sinks:
+                    sink.close(complete)
+        stats.count_capture(opened)
+        lost = opened.error if opened.live and opened.ended and opened.error and not stop.is_set() else None
+        return RunResult(stats, [text for text in (sink.describe() for sink in sinks) if text], stop.is_set(), lost)

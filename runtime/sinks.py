@@ -7,6 +7,7 @@ written under a hidden temporary name and renamed into place when complete; the 
 run removes what a killed one left (bcn.io.temp_beside).
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -17,7 +18,15 @@ import numpy as np
 
 from bcn.errors import BcnError
 from bcn.images import image_files
-from bcn.io import check_output_folder, publish, refuse_overwriting_inputs, temp_beside
+from bcn.io import (
+    cannot_write,
+    check_output_folder,
+    disk_problem,
+    publish,
+    refuse_overwriting_inputs,
+    remove_temp,
+    temp_beside,
+)
 
 
 def check_writable_folder(folder: Path) -> Path:
@@ -63,8 +72,7 @@ class _TempFile:
         publish(self.tmp, self.path)
 
     def discard(self) -> None:
-        if os.path.exists(self.tmp):
-            os.remove(self.tmp)
+        remove_temp(self.tmp)
 
 
 class AnnotatedImages:
@@ -82,7 +90,8 @@ class AnnotatedImages:
         file = _TempFile(self.folder / f"{frame.image_id}.jpg")
         try:
             if not cv2.imwrite(file.tmp, image):
-                raise BcnError(f"{file.path}: OpenCV could not write the image")
+                reason = disk_problem(self.folder)
+                raise BcnError(f"{file.path}: OpenCV could not write the image{f' ({reason})' if reason else ''}")
             file.finalize()
         finally:
             file.discard()
@@ -176,16 +185,15 @@ class DetectionsJson:
             self._file, self._stream = None, sys.stdout
             return
         check_output_folder(self.path, writable=False)
-        if self.as_list:
-            self._file = _TempFile(self.path)
-            self._stream = open(self._file.tmp, "w", encoding="utf-8")
-            self._stream.write("[")
-            return
-        self._file = None
+        self._file = _TempFile(self.path) if self.as_list else None
         try:
-            self._stream = open(self.path, "w", encoding="utf-8")
+            self._stream = open(self._file.tmp if self.as_list else self.path, "w", encoding="utf-8")
         except OSError as error:
-            raise BcnError(f"{self.path}: cannot write there ({error.strerror or error})") from None
+            if self._file is not None:
+                self._file.discard()
+            raise cannot_write(self.path, error) from None
+        if self.as_list:
+            self._stream.write("[")  # buffered: a full disk is found by the first write() or close()
 
     def write(self, frame, detections, image=None) -> None:
         common = {"image_id": frame.image_id, "frame": frame.index, "time": round(frame.time, 3)}
@@ -215,20 +223,30 @@ class DetectionsJson:
                 raise
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             raise BcnError("stdout: the reader of the detections went away; stopping") from None
+        except OSError as error:  # a full disk, say
+            if self.path is None:
+                raise
+            raise cannot_write(self.path, error) from None
 
     def describe(self) -> str | None:
         """What was written, for the user: a file is written even when no detection was found."""
         return f"{self.written} detections to {self.path or 'stdout'}"
 
     def close(self, complete: bool = True) -> None:
+        """Close the file; a JSON list is published when the run is `complete`, else (or if that fails) removed."""
         if self.path is None:
             return
-        if self.as_list:
-            self._stream.write("\n]\n")
-        self._stream.close()
-        if self._file is None:
-            return
-        if complete:
-            self._file.finalize()
-        else:
-            self._file.discard()
+        try:
+            try:
+                if self.as_list:
+                    self._stream.write("\n]\n")
+                self._stream.close()
+            except OSError as error:  # the last bytes onto a full disk
+                with contextlib.suppress(OSError):
+                    self._stream.close()
+                raise cannot_write(self.path, error) from None
+            if complete and self._file is not None:
+                self._file.finalize()
+        finally:
+            if self._file is not None:
+                self._file.discard()

@@ -138,14 +138,20 @@ def _check_out(out: Path, inputs) -> bool:
 
 def _write_outputs(out: Path, report: EvalReport, class_names, with_detections: bool, plot: bool) -> None:
     """metrics.json, pr_curves.png and detections.json appear together or not at all."""
+    from bcn.io import removed_if_left_empty
+
+    names = ["metrics.json"] + (["pr_curves.png"] if plot else []) + (["detections.json"] if with_detections else [])
+    with removed_if_left_empty(out):  # a failure leaves no empty folder behind
+        _make_folder(out)
+        _write_files(out, names, report, class_names, plot, with_detections)
+    report.written = [out / name for name in names]
+
+
+def _write_files(out: Path, names: list[str], report: EvalReport, class_names, plot: bool, with_detections: bool):
+    """The files `names` in the existing folder `out`, together or not at all."""
     from bcn.evaluation.detections_json import to_records
     from bcn.io import atomic_outputs, json_text
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BcnError(f"{out}: cannot create the folder ({error.strerror})") from None
-    names = ["metrics.json"] + (["pr_curves.png"] if plot else []) + (["detections.json"] if with_detections else [])
     with atomic_outputs({name: out / name for name in names}) as temps:
         Path(temps["metrics.json"]).write_text(json_text(report.metrics))
         if plot:
@@ -156,7 +162,16 @@ def _write_outputs(out: Path, report: EvalReport, class_names, with_detections: 
             )
         if with_detections:
             Path(temps["detections.json"]).write_text(json_text(to_records(report.detections, class_names), None))
-    report.written = [out / name for name in names]
+
+
+def _make_folder(out: Path) -> None:
+    """Create `out` (and its parents), or a one-line BcnError naming it."""
+    from bcn.io import os_reason
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BcnError(f"{out}: cannot create the folder ({os_reason(error)})") from None
 
 
 def evaluate(
