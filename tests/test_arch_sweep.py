@@ -2,8 +2,10 @@
 
 import csv
 import json
+import subprocess
 
 import pytest
+from bcn_command import bcn_cli
 from click.testing import CliRunner
 
 from bcn.cli import main
@@ -64,6 +66,21 @@ def test_results_of_bcn_eval_go_on_the_row_of_their_spec(tmp_path):
     # The same spec drawn from another seed is another model.
     result = CliRunner().invoke(main, ["arch", "sweep", TINY, "--results", str(run / "metrics.json")])
     assert result.exit_code != 0 and "none of the swept specs" in result.output
+
+
+@pytest.mark.parametrize("option", ["--json", "--markdown", "--csv", "--plot"])
+def test_an_output_naming_a_results_file_is_refused(option, tmp_path):
+    results = tmp_path / "R.json"
+    content = json.dumps({"source": "runs/q1/best.h5", "map50_voc07": 0.4})
+    results.write_text(content)
+    done = subprocess.run(
+        bcn_cli("arch", "sweep", "q1", "--results", results, option, results), capture_output=True, text=True
+    )
+    assert (
+        done.returncode == 2
+        and done.stderr.strip() == f"Error: {results}: {option} would overwrite this input; choose another file"
+    )
+    assert results.read_text() == content
 
 
 @pytest.mark.parametrize(

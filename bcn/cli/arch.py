@@ -207,6 +207,12 @@ def sweep(
     bcn arch sweep q0 q1 q2 q2b q2c q2d q2e q3 q4 q5 rtb rn50 --plot fig1.png
     bcn arch sweep q1 q2 q3 --input-size 256 --measure --markdown sweep.md --plot sweep.png
     """
+    from bcn.io import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(
+        [("--json", json_path), ("--markdown", markdown_path), ("--csv", csv_path), ("--plot", plot_path)],
+        [*results, *(text for text in specs if text.strip().endswith(".py"))],
+    )
     for text in specs:
         _design(text, input_size, seed=seed)
     if measure:
