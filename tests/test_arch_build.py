@@ -1,8 +1,12 @@
 """Every preset and its float twin builds and has CenterNet outputs at stride 4."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from bcn_command import bcn_cli
 from click.testing import CliRunner
 
 from bcn.arch.model import build_model, load_model
@@ -79,3 +83,70 @@ def test_arch_build_writes_a_loadable_model(tmp_path):
     assert model.outputs[0].shape[1:] == (16, 16, 3)
     assert len(binary_convs(model)) == 16
     assert [p.name for p in tmp_path.iterdir()] == ["q1.h5"]
+
+
+# Runs the command line, then says whether TensorFlow was imported on the way.
+TELL_TENSORFLOW = """
+import sys
+from bcn.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    print("tensorflow loaded:", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("name", ["x.tflite", "model", "model.H5.bak"])
+def test_an_output_that_is_no_keras_model_file_is_refused_before_tensorflow_loads(name, tmp_path):
+    command = [sys.executable, "-c", TELL_TENSORFLOW, "arch", "build", "q1", "-o", str(tmp_path / name)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"Error: {tmp_path / name}: --output must end in .h5 or .keras"
+    assert done.stdout.strip() == "tensorflow loaded: False"
+    assert list(tmp_path.iterdir()) == []
+
+
+BUILDERS = {
+    "exit_on_import.py": ("import sys\nsys.exit(3)\n", "cannot load builder (it called sys.exit(3))"),
+    "exit_in_build.py": (
+        "import sys\ndef build(input_size, num_classes, float_twin):\n    sys.exit('no model')\n",
+        "build() called sys.exit('no model') instead of returning a model",
+    ),
+    "keras3.py": (
+        "import keras\n"
+        "def build(input_size, num_classes, float_twin):\n"
+        "    image = keras.Input((input_size, input_size, 3))\n"
+        "    x = keras.layers.Conv2D(16, 3, strides=4, padding='same')(image)\n"
+        "    heads = [keras.layers.Conv2D(n, 1)(x) for n in (num_classes, 2, 2)]\n"
+        "    return keras.Model(image, heads)\n",
+        "build() returned a Keras 3 model; bcn needs tf.keras (Keras 2) models",
+    ),
+}
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_builder_that_exits_or_uses_keras_3_is_one_line(builder, tmp_path):
+    text, message = BUILDERS[builder]
+    (tmp_path / builder).write_text(text)
+    output = tmp_path / "model.h5"
+    done = subprocess.run(
+        bcn_cli("arch", "build", tmp_path / builder, "-z", "64", "-c", "3", "-o", output),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"Error: {tmp_path / builder}: {message}" + (
+        ": build with `import tensorflow as tf` and tf.keras, not `import keras`" if builder == "keras3.py" else ""
+    )
+    assert not output.exists()
+
+
+def test_arch_build_h5_prints_no_legacy_format_warning(tmp_path):
+    output = tmp_path / "q1.h5"
+    done = subprocess.run(
+        bcn_cli("arch", "build", "q1", "-z", "64", "-c", "3", "-o", output), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "legacy" not in done.stderr and "HDF5" not in done.stderr, done.stderr
+    assert output.is_file()

@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import tensorflow as tf
@@ -18,6 +19,9 @@ from bcn.errors import BcnError
 
 # Layer-name prefixes that mark the four modules of the notation.
 SECTIONS = ("stem", "encoder", "decoder", "heads")
+KERAS_3_HINT = (
+    "bcn needs tf.keras (Keras 2) models: build with `import tensorflow as tf` and tf.keras, not `import keras`"
+)
 
 
 def _load_builder(path: Path):
@@ -25,11 +29,38 @@ def _load_builder(path: Path):
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
+    except SystemExit as error:
+        raise BcnError(f"{path}: cannot load builder (it called sys.exit({error.code!r}))") from None
     except Exception as error:  # a user's file: report, don't trace back
         raise BcnError(f"{path}: cannot load builder ({type(error).__name__}: {error})") from error
     if not callable(getattr(module, "build", None)):
         raise BcnError(f"{path}: defines no build(input_size, num_classes, float_twin) function")
     return module.build
+
+
+def _is_keras_3(thing) -> bool:
+    """True for an object of Keras 3 (the `keras` package), which tf.keras (tf_keras) cannot use."""
+    return type(thing).__module__.split(".")[0] == "keras"
+
+
+def _run_builder(path: Path, input_size: int, num_classes: int, float_twin: bool) -> tf.keras.Model:
+    """The model a user's builder file returns, checked to be a tf.keras CenterNet; its failures in one line."""
+    build = _load_builder(path)
+    try:
+        model = build(input_size, num_classes, float_twin)
+    except BcnError:
+        raise
+    except SystemExit as error:
+        raise BcnError(f"{path}: build() called sys.exit({error.code!r}) instead of returning a model") from None
+    except Exception as error:  # a user's code: report, don't trace back
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+        raise BcnError(f"{path}: build() failed ({type(error).__name__}{': ' + reason if reason else ''})") from error
+    if _is_keras_3(model):
+        raise BcnError(f"{path}: build() returned a Keras 3 model; {KERAS_3_HINT}")
+    if not isinstance(model, tf.keras.Model):
+        raise BcnError(f"{path}: build() returned {type(model).__name__}, not a Keras model")
+    check_outputs(model, str(path))
+    return model
 
 
 def _prefix_new_layers(inputs, outputs, section: str, seen: set) -> None:
@@ -115,20 +146,7 @@ def build_model(
     if num_classes <= 0:
         raise BcnError(f"number of classes must be positive, got {num_classes}")
     if arch.builder is not None:
-        build = _load_builder(arch.builder)
-        try:
-            model = build(input_size or 512, num_classes, float_twin)
-        except BcnError:
-            raise
-        except Exception as error:  # a user's code: report, don't trace back
-            reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
-            raise BcnError(
-                f"{arch.builder}: build() failed ({type(error).__name__}{': ' + reason if reason else ''})"
-            ) from error
-        if not isinstance(model, tf.keras.Model):
-            raise BcnError(f"{arch.builder}: build() returned {type(model).__name__}, not a Keras model")
-        check_outputs(model, str(arch.builder))
-        return model
+        return _run_builder(arch.builder, input_size or 512, num_classes, float_twin)
     spec = arch.spec.with_input_size(input_size) if input_size else arch.spec
     check_fits(spec, num_classes)
     name = f"{arch.name}_float" if float_twin and not arch.float_twin else arch.name
@@ -150,6 +168,14 @@ def check_outputs(model: tf.keras.Model, source: str) -> None:
             f"{source}: not a CenterNet model: expected outputs heatmap (H, W, C), size "
             f"(H, W, 2), offset (H, W, 2); got {', '.join(map(str, shapes))} ({', '.join(names)})"
         )
+
+
+def save_model(model: tf.keras.Model, path) -> None:
+    """Save `model` to `path` (.h5 or .keras, as the name says), without Keras' warning that HDF5 is legacy:
+    bcn's tools read .h5 on purpose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
+        model.save(path)
 
 
 def custom_objects() -> dict:

@@ -5,7 +5,7 @@ import json
 import click
 
 from bcn.arch.notation import DEFAULT_SEED
-from bcn.cli.options import OUTPUT_FILE, POSITIVE_INT
+from bcn.cli.options import KERAS_MODEL_FILE, OUTPUT_FILE, POSITIVE_INT
 from bcn.extras import import_tensorflow, require
 
 
@@ -129,7 +129,9 @@ def list_(input_size, seed, as_json):
 
 @arch.command()
 @click.argument("spec")
-@click.option("--output", "-o", type=OUTPUT_FILE, required=True, help="Where to write the Keras model (.h5 or .keras).")
+@click.option(
+    "--output", "-o", type=KERAS_MODEL_FILE, required=True, help="Where to write the Keras model (.h5 or .keras)."
+)
 @input_size_option
 @num_classes_option
 @float_twin_option
@@ -141,11 +143,11 @@ def build(spec, output, input_size, num_classes, float_twin, seed):
     refuse_overwriting_inputs([("--output", output)], [spec if spec.strip().endswith(".py") else None])
     architecture = _design(spec, input_size, float_twin, seed)
     import_tensorflow("bcn arch build")
-    from bcn.arch.model import build_model
+    from bcn.arch.model import build_model, save_model
 
     model = build_model(architecture, input_size, num_classes, float_twin)
     with atomic_output(output) as tmp:
-        model.save(tmp)
+        save_model(model, tmp)
     click.echo(f"wrote {output} ({model.name}, {model.count_params():,} params)")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bcn.errors import BcnError
 from bcn.io import check_output_folder
 
 
@@ -42,17 +43,22 @@ class ThreadCounts(click.ParamType):
 
 
 class OutputFile(click.Path):
-    """A file to write, as a Path: not an existing folder, in a folder that exists and is writable.
+    """A file to write, as a Path: not an existing folder, in a folder that exists and is writable, and with
+    `suffixes`, ending in one of them.
 
-    The folder is checked as the option is read, so a command fails before minutes of work,
+    Both are checked as the option is read, so a command fails before minutes of work,
     in one line (bcn.io.check_output_folder's).
     """
 
-    def __init__(self):
+    def __init__(self, suffixes: tuple[str, ...] = ()):
         super().__init__(dir_okay=False, path_type=Path)
+        self.suffixes = suffixes
 
     def convert(self, value, param, ctx):
         path = super().convert(value, param, ctx)
+        if self.suffixes and path.suffix.lower() not in self.suffixes:
+            option = param.opts[0] if param is not None else "the output"
+            raise BcnError(f"{path}: {option} must end in {' or '.join(self.suffixes)}")
         check_output_folder(path)
         return path
 
@@ -61,3 +67,4 @@ POSITIVE_INT = Positive(click.INT)
 POSITIVE_FLOAT = Positive(click.FLOAT)
 THREAD_COUNTS = ThreadCounts()
 OUTPUT_FILE = OutputFile()
+KERAS_MODEL_FILE = OutputFile((".h5", ".keras"))
