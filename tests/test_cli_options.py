@@ -32,6 +32,8 @@ def test_values_that_fit_come_back_typed(tmp_path):
     [
         (["--count", "0"], "must be positive, got 0"),
         (["--minutes", "-1"], "must be positive, got -1.0"),
+        (["--minutes", "nan"], "must be a finite number, got nan"),
+        (["--minutes", "inf"], "must be a finite number, got inf"),
         (["--count", "x"], "'x' is not a valid integer"),
         (["--threads", "one"], "expected a comma-separated list of integers like 1,2,4, got 'one'"),
         (["--threads", "2,0"], "thread counts must be at least 1, got '2,0'"),

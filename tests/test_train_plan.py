@@ -66,6 +66,9 @@ def test_a_finished_run_is_extended_only_with_more_epochs(synth_voc, tmp_path):
     [
         (False, None, {}, "no architecture given"),
         (False, TINY_SPEC, {"lr": 0}, "lr must be positive, got 0"),
+        (False, TINY_SPEC, {"lr": float("nan")}, "lr must be a finite number, got nan"),
+        (False, TINY_SPEC, {"lr": float("inf")}, "lr must be a finite number, got inf"),
+        (False, TINY_SPEC, {"lr": -1e-3}, "lr must be positive, got -0.001"),
         (False, TINY_SPEC, {"resume": True}, "nothing to resume"),
         (True, "qn(64) qn([1x32, 1x64]) tp(2)([32]) h(16)", {"resume": True}, "the run was started with"),
     ],
@@ -85,3 +88,10 @@ def test_a_run_without_its_backup_is_not_resumed_from_epoch_one(synth_voc, tmp_p
     _saved_run(tmp_path / "run", backup=False)
     with pytest.raises(BcnError, match="would start again from epoch 1"):
         plan_run(None, synth_voc, tmp_path / "run", resume=True)
+
+
+def test_a_learning_rate_that_is_no_number_is_a_type_error(synth_voc, tmp_path):
+    from bcn.train.trainer import plan_run
+
+    with pytest.raises(TypeError, match="lr must be a number, not str"):
+        plan_run(TINY_SPEC, synth_voc, tmp_path / "run", lr="1e-3")

@@ -2,10 +2,10 @@
 
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from bcn_command import bcn_cli
 from click.testing import CliRunner
 from conftest import TINY_SPEC
 
@@ -44,6 +44,8 @@ def test_trained_run_folder_holds_loadable_models_and_config(trained_model, synt
         (["--arch", "qn(64) bogus", "--data", "."], "bad spec"),
         (["--arch", TINY_SPEC, "--data", "no/such/root"], "does not exist"),
         (["--data", "."], "--arch is required"),
+        (["--arch", TINY_SPEC, "--data", ".", "--lr", "nan"], "'--lr': must be a finite number, got nan"),
+        (["--arch", TINY_SPEC, "--data", ".", "--lr", "-inf"], "'--lr': must be a finite number, got -inf"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(args, message, tmp_path):
@@ -55,7 +57,7 @@ def test_bad_arguments_fail_in_one_line(args, message, tmp_path):
 
 def _bcn(*args, **kwargs):
     return subprocess.Popen(
-        [sys.executable, "-m", "bcn", "train", *args],
+        bcn_cli("train", *args),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -71,6 +73,23 @@ def test_an_empty_training_split_is_one_line_error(synth_voc, tmp_path):
     output, _ = _bcn("--arch", TINY_SPEC, "--data", str(root), "--out", str(tmp_path / "run")).communicate(timeout=300)
     assert "the training split 'trainval' has no usable images" in output
     assert "Traceback" not in output and not (tmp_path / "run" / "model.h5").exists()
+
+
+def test_a_loss_that_becomes_nan_stops_training_without_saving_the_model(tmp_path):
+    from bcn.data.synth import write_synth
+
+    data = write_synth(tmp_path / "data", images=8, size=64)
+    run_dir = tmp_path / "run"
+    process = _bcn(
+        "--arch", TINY_SPEC, "--data", data, "--out", run_dir, "--epochs", "1", "--batch-size", "4", "--lr", "1e30"
+    )
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 2 and "Traceback" not in output, output
+    assert output.strip().splitlines()[-1] == (
+        f"Error: {run_dir}: training stopped in epoch 1: the loss became nan, so that epoch is not saved "
+        "(no epoch finished in this session); a lower --lr may help"
+    )
+    assert not (run_dir / "model.h5").exists() and not list(run_dir.rglob("checkpoint"))
 
 
 def test_weights_initialise_the_leading_layers_that_match(trained_model, tmp_path):

@@ -4,6 +4,7 @@ An output file that names one of a command's inputs is refused by bcn.io.refuse_
 called by the command once every input is known.
 """
 
+import math
 from pathlib import Path
 
 import click
@@ -13,13 +14,15 @@ from bcn.io import check_output_folder
 
 
 class Positive(click.ParamType):
-    """A number above zero, read as `kind` (click.INT or click.FLOAT)."""
+    """A finite number above zero, read as `kind` (click.INT or click.FLOAT): nan and inf are refused."""
 
     def __init__(self, kind: click.ParamType):
         self.kind, self.name = kind, kind.name
 
     def convert(self, value, param, ctx):
         number = self.kind.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number, got {number}", param, ctx)
         if number <= 0:
             self.fail(f"must be positive, got {number}", param, ctx)
         return number

@@ -15,6 +15,7 @@ restores from the chief's backup: the run folder must be on storage all workers 
 
 import logging
 import math
+import numbers
 import os
 import shutil
 import time
@@ -22,6 +23,7 @@ import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 import bcn
@@ -218,6 +220,37 @@ class RunFiles(tf.keras.callbacks.Callback):
             self._evaluate(self.last_epoch)
 
 
+class LossNotFinite(Exception):
+    """Raised inside Keras fit by StopWhenNotFinite: the epoch (from 0) and what became nan or infinite."""
+
+    def __init__(self, epoch: int, what: str):
+        super().__init__(what)
+        self.epoch, self.what = epoch, what
+
+
+class StopWhenNotFinite(tf.keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is nan or infinite, or at an epoch's end whose weights are.
+
+    It runs before every other callback, so the diverged epoch's model.h5 and backup are never written.
+    """
+
+    def __init__(self, detector: tf.keras.Model):
+        super().__init__()
+        self.detector, self.epoch = detector, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            raise LossNotFinite(self.epoch, f"the loss became {loss}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not all(np.isfinite(weights).all() for weights in self.detector.get_weights()):
+            raise LossNotFinite(epoch, "the weights became nan or infinite")
+
+
 class LateLearningRate(tf.keras.callbacks.Callback):
     """Caps the learning rate at `late_lr` from the halfway epoch, or half the time budget."""
 
@@ -406,12 +439,22 @@ def _saved_arguments(run_dir: Path, saved: dict, arch: str | None, float_twin: b
     return saved["spec"], saved["input_size"], saved["float_twin"], saved.get("seed", seed), recipe
 
 
+def _check_positive(name: str, value) -> None:
+    """Refuse an override that is not a finite number above zero, naming it: TypeError for a non-number."""
+    option = name.replace("_", "-")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{option} must be a number, not {type(value).__name__}")
+    if not math.isfinite(value):
+        raise BcnError(f"{option} must be a finite number, got {value}")
+    if value <= 0:
+        raise BcnError(f"{option} must be positive, got {value}")
+
+
 def _override(recipe: Recipe, **overrides) -> Recipe:
-    """A copy of `recipe` with the overrides that are not None, each positive."""
+    """A copy of `recipe` with the overrides that are not None, each a finite positive number."""
     given = {name: value for name, value in overrides.items() if value is not None}
     for name, value in given.items():
-        if value <= 0:
-            raise BcnError(f"{name.replace('_', '-')} must be positive, got {value}")
+        _check_positive(name, value)
     return replace(recipe, **given)
 
 
@@ -634,6 +677,7 @@ def build_callbacks(plan: RunPlan, cluster: Cluster, models: Models, eval_sample
         verbose > 0,
     )
     callbacks = [
+        StopWhenNotFinite(models.detector),  # first: a diverged epoch reaches no callback that writes
         LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
         tf.keras.callbacks.ReduceLROnPlateau(
             "loss", recipe.plateau_factor, recipe.plateau_patience, min_lr=recipe.min_lr, verbose=int(verbose > 0)
@@ -666,6 +710,8 @@ def fit(plan: RunPlan, models: Models, dataset, callbacks, run_files: RunFiles, 
         ) from None
     except KeyboardInterrupt:
         raise TrainingInterrupted(plan.run_dir, run_files.last_epoch, plan.roots) from None
+    except LossNotFinite as diverged:
+        raise TrainingDiverged(plan.run_dir, diverged, run_files.last_epoch) from None
     return history, time.monotonic() - start
 
 
@@ -780,8 +826,22 @@ class TrainingInterrupted(BcnError):
 
     def __init__(self, run_dir: Path, last_epoch: int | None, roots):
         resume = f"bcn train --out {run_dir} {' '.join(f'--data {root}' for root in roots)} --resume"
-        if last_epoch is None:
-            saved = "no epoch finished in this session"
-        else:
-            saved = f"{run_dir / LAST} holds epoch {last_epoch + 1}"
+        saved = _saved_epoch(run_dir, last_epoch)
         super().__init__(f"{run_dir}: training interrupted; {saved}; continue with: {resume}")
+
+
+def _saved_epoch(run_dir: Path, last_epoch: int | None) -> str:
+    """What the run folder holds of this session's training, for a message."""
+    if last_epoch is None:
+        return "no epoch finished in this session"
+    return f"{run_dir / LAST} holds epoch {last_epoch + 1}"
+
+
+class TrainingDiverged(BcnError):
+    """The loss or the weights became nan or infinite: training stops without saving the diverged epoch."""
+
+    def __init__(self, run_dir: Path, diverged: LossNotFinite, last_epoch: int | None):
+        super().__init__(
+            f"{run_dir}: training stopped in epoch {diverged.epoch + 1}: {diverged.what}, so that epoch is not saved "
+            f"({_saved_epoch(run_dir, last_epoch)}); a lower --lr may help"
+        )
