@@ -38,7 +38,23 @@ def trained_float_twin(path, model: tf.keras.Model) -> tf.keras.Model:
                 f"{path}: {name} shape {tuple(theirs.shape[1:])} "
                 f"differs from the binary model's {tuple(ours.shape[1:])}"
             )
+    _check_same_layers(path, model, twin)
     return twin
+
+
+def _check_same_layers(path, model: tf.keras.Model, twin: tf.keras.Model) -> None:
+    """Refuse a float model of another architecture: the float twin has the binary model's weights, shape by shape
+    (only the binarization differs)."""
+    ours, theirs = ([tuple(weight.shape) for weight in m.weights] for m in (model, twin))
+    if ours == theirs:
+        return
+    differ = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    where = (
+        f"weight {differ} ({twin.weights[differ].name}) has shape {theirs[differ]}, the binary model's {ours[differ]}"
+        if differ < min(len(ours), len(theirs))
+        else f"it has {len(theirs)} weights, the binary model {len(ours)}"
+    )
+    raise BcnError(f"{path}: not the float twin of this architecture: {where}")
 
 
 def convert_float32(model: tf.keras.Model) -> bytes:

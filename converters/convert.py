@@ -1,6 +1,7 @@
 """`bcn convert` as a Python API: Keras detector -> LCE flatbuffer, baselines, report."""
 
 import contextlib
+import logging
 from pathlib import Path
 
 from bcn.arch.cost import model_cost
@@ -17,6 +18,8 @@ from bcn.errors import BcnError
 from bcn.io import atomic_outputs, json_text, refuse_overwriting_inputs
 from bcn.progress import Steps
 from bcn.runtime.flatbuffer import has_lce_ops
+
+log = logging.getLogger(__name__)
 
 
 def output_paths(model_path, output=None, baselines=(), report=None) -> dict[str, Path]:
@@ -121,6 +124,11 @@ def convert(
             flatbuffer = convert_lce(model)
         graph = Graph.from_flatbuffer(flatbuffer)
         binary_layers = check_binary_layers(model, graph, str(model_path))
+        if not binary_layers[BCONV]:
+            log.warning(
+                f"warning: {model_path} has no binary conv layers: written as a float32 TFLite "
+                "(variant float32), not a binary model"
+            )
         lce = has_lce_ops(flatbuffer)
         metadata = build_metadata(
             classes=info.classes,

@@ -45,6 +45,19 @@ def _default_classes(count: int) -> list[str]:
     return [f"class_{index}" for index in range(count)]
 
 
+def fixed_input_size(path, model: tf.keras.Model) -> int:
+    """The model's square input size; a one-line BcnError when it is not fixed (None), as a flatbuffer needs."""
+    height, width = tuple(model.input_shape)[1:3]
+    if height is None or width is None:
+        raise BcnError(
+            f"{path}: the input size must be fixed to convert, and this model takes any ({height} x {width}); "
+            "build it with one (e.g. `bcn arch build SPEC -z 256`)"
+        )
+    if height != width:
+        raise BcnError(f"{path}: the input must be square, and this model takes {height} x {width}")
+    return int(height)
+
+
 def model_info(path, model: tf.keras.Model) -> ModelInfo:
     """Classes, input size, spec, float-twin flag and seed, from the run's config.json when present.
 
@@ -53,7 +66,7 @@ def model_info(path, model: tf.keras.Model) -> ModelInfo:
     """
     path = Path(path)
     num_classes = int(model.outputs[0].shape[-1])
-    input_size = int(model.input_shape[1])
+    input_size = fixed_input_size(path, model)
     config_path = run_config_path(path.parent)
     config = read_run_config(path.parent) or {}
     classes = config.get("classes") or _default_classes(num_classes)

@@ -182,3 +182,53 @@ def test_an_output_naming_the_float_model_is_refused(tmp_path, model_path):
     )
     assert_one_line_error(code, lines, f"{twin}: --report would overwrite this input")
     assert twin.read_bytes() == b"a float twin"
+
+
+def _run_convert(*args):
+    """`bcn convert ARGS` in a real process."""
+    return subprocess.run(bcn_cli("convert", *args), capture_output=True, text=True, timeout=600)
+
+
+def test_a_model_of_unknown_input_size_is_one_line(tmp_path):
+    import tensorflow as tf
+
+    image = tf.keras.Input((None, None, 3))
+    x = tf.keras.layers.Conv2D(8, 3, strides=4, padding="same")(image)
+    heads = [tf.keras.layers.Conv2D(n, 1, name=name)(x) for n, name in ((3, "heatmap"), (2, "size"), (2, "offset"))]
+    path = tmp_path / "any_size.h5"
+    tf.keras.Model(image, heads).save(path)
+    done = _run_convert(path, "-o", tmp_path / "any_size.tflite")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: {path}: the input size must be fixed to convert, and this model takes any (None x None); "
+        "build it with one (e.g. `bcn arch build SPEC -z 256`)"
+    )
+    assert leftovers(tmp_path) == []
+
+
+def test_a_float_model_of_another_architecture_is_refused(tmp_path, model_path):
+    """Same input and heads as the binary model, other layers: not its float twin."""
+    from bcn.arch.model import build_model
+
+    other = tmp_path / "other_float.h5"
+    build_model("qn(64) qn([1x32, 1x64]) tp(2)([16]) h(8)", input_size=64, num_classes=3, float_twin=True).save(other)
+    out = tmp_path / "model.tflite"
+    done = _run_convert(model_path, "-o", out, "--baselines", "float32", "--float-model", other)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: {other}: not the float twin of this architecture: weight "), error
+    assert leftovers(tmp_path) == []
+
+
+def test_a_model_without_binary_layers_is_labelled_float(tmp_path):
+    from bcn.arch.model import build_model
+    from bcn.runtime.metadata import read_metadata
+
+    path = tmp_path / "float.h5"
+    build_model(SPEC, input_size=64, num_classes=3, float_twin=True).save(path)
+    done = _run_convert(path, "-o", tmp_path / "float.tflite", "--samples", "1")
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {path} has no binary conv layers: written as a float32 TFLite" in done.stderr
+    assert "binary  none: a float model, written as a float32 TFLite" in done.stdout
+    assert "  float32  tflite" in done.stdout and "  binary " not in done.stdout.split("files")[1]
+    assert read_metadata(tmp_path / "float.tflite")["variant"] == "float32"

@@ -22,7 +22,9 @@ def format_report(report: dict) -> str:
         f"model   {report['model']}: {report['input_size']}x{report['input_size']}, {len(report['classes'])} classes, "
         f"spec {report['spec']}",
         f"cost    {cost['macs'] / 1e9:.3f} GMACs, rb {cost['binary_ratio']:.4f}, {cost['eq_flops'] / 1e9:.3f} eq GFLOP",
-        f"binary  {layers['keras_binary_convs']} binary conv layers -> {layers['LceBconv2d']} LceBconv2d",
+        f"binary  {layers['keras_binary_convs']} binary conv layers -> {layers['LceBconv2d']} LceBconv2d"
+        if layers["keras_binary_convs"]
+        else "binary  none: a float model, written as a float32 TFLite",
         "ops     " + ", ".join(f"{name} {count}" for name, count in report["files"]["binary"]["ops"].items()),
         "files",
     ]
@@ -30,7 +32,9 @@ def format_report(report: dict) -> str:
     for variant, entry in report["files"].items():
         ratio = f"  {entry['bytes'] / binary_size:.1f}x the LCE file" if variant != "binary" else ""
         weights = f", {entry['weights']} weights" if "weights" in entry else ""
-        lines.append(f"  {variant:8} {entry['engine']:6} {_mib(entry['bytes']):>11}  {entry['path']}{ratio}{weights}")
+        lines.append(
+            f"  {entry['variant']:8} {entry['engine']:6} {_mib(entry['bytes']):>11}  {entry['path']}{ratio}{weights}"
+        )
     lines.append(
         f"parity  LCE vs Keras on {parity['images']} images, detections >= {parity['score_threshold']}: "
         f"{parity['detections_reference']} Keras / {parity['detections_converted']} LCE, "
