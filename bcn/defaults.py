@@ -22,3 +22,5 @@ BENCH_RUNS = 50
 BENCH_WARMUP = 5
 # bcn convert: images for the parity check and int8 calibration.
 PARITY_SAMPLES = 8
+# Interpreter threads: the most any engine is asked for (bcn's LCE delegate refuses more).
+MAX_THREADS = 256

@@ -129,7 +129,9 @@ def _model_facts(path: Path, metadata: dict | None, size: int) -> dict:
 
 
 def _measure_interleaved(pairs: list[dict], image, runs: int, warmup: int, score_threshold: float, bar) -> None:
-    """Round-robin detect runs over the loaded pairs; fills each pair's timing lists."""
+    """Round-robin detect runs over the loaded pairs; fills each pair's timing lists (none: nothing to do)."""
+    if not pairs:  # every model runs through lce_benchmark_model
+        return
     for iteration in range(warmup + runs):
         start = iteration % len(pairs)
         for pair in pairs[start:] + pairs[:start]:

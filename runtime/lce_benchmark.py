@@ -38,12 +38,13 @@ _MEMORY = re.compile(
 
 
 def find_binary(path=None) -> str | None:
-    """The lce_benchmark_model to use: `path` if given (must exist), else the one on PATH, else None."""
+    """The lce_benchmark_model to use: `path` if given (must exist; absolute, so that a bare name in the working
+    folder is not looked up on PATH), else the one on PATH, else None."""
     if path:
         path = Path(path)
         if not path.is_file():
             raise BcnError(f"{path}: no such lce_benchmark_model binary")
-        return str(path)
+        return str(path.absolute())
     return shutil.which(BINARY_NAME)
 
 

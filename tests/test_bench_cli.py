@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from bcn_command import bcn_cli
 from bcn_log import logged_warnings
 from click.testing import CliRunner
 from runtime_models import INPUT_SIZE, TINY, shared_models
@@ -223,6 +224,34 @@ def test_lce_models_through_lce_benchmark_model(models, tmp_path):
     [comparison] = report["comparisons"]
     float32 = next(r for r in report["results"] if r["variant"] == "float32")
     assert comparison["binary_over_float32"]["mean"] == pytest.approx(40.0123 / float32["latency_ms"]["mean"])
+
+
+def test_only_lce_benchmark_model_runs_with_a_bare_binary_name(models, tmp_path):
+    """Every model through lce_benchmark_model (none in-process), the binary named without a folder."""
+    from test_runtime_lce_benchmark import OUTPUT_TF216, stand_in_binary
+
+    binary = stand_in_binary(tmp_path, OUTPUT_TF216)
+    done = subprocess.run(
+        bcn_cli("bench", models["binary"], "--runs", "2", "--warmup", "0", "--lce-benchmark-binary", binary.name),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=binary.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "lce_benchmark_model" in done.stdout and "40.0" in done.stdout
+
+
+@pytest.mark.parametrize("threads", ["1000", "1,257", "0"])
+def test_too_many_threads_names_the_option(models, threads):
+    done = subprocess.run(
+        bcn_cli("bench", models["float32"], "--threads", threads), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: Invalid value for '--threads' / '-t': thread counts must be from 1 to 256, got '{threads}'"
+    )
+    assert "delegate" not in done.stderr
 
 
 def test_sweep_measures_binary_models_on_both_engines(models, tmp_path):

@@ -306,3 +306,9 @@ def test_a_model_bcn_did_not_make_gets_advice_that_applies(model, video_file, tm
     result = _detect(foreign, "--source", video_file)
     _assert_one_line_error(result, "foreign.tflite", "has no bcn metadata", "bcn convert")
     assert "(--input-size)" not in result.stderr  # bcn detect has no such option
+
+
+def test_too_many_threads_names_the_option(model, video_file):
+    result = _detect(model, "--source", video_file, "--threads", "1000")
+    assert result.exit_code == 2 and "'--threads': 1000 is not in the range 1<=x<=256" in result.output
+    assert "delegate" not in result.output

@@ -5,7 +5,8 @@ import json
 import click
 
 from bcn.arch.notation import DEFAULT_SEED
-from bcn.cli.options import KERAS_MODEL_FILE, OUTPUT_FILE, POSITIVE_INT
+from bcn.cli.options import KERAS_MODEL_FILE, OUTPUT_FILE, POSITIVE_INT, THREAD_COUNT
+from bcn.defaults import MAX_THREADS
 from bcn.extras import import_tensorflow, require
 
 
@@ -169,7 +170,11 @@ def build(spec, output, input_size, num_classes, float_twin, seed):
     "--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Measured runs per model (--measure)."
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads (--measure)."
+    "--threads",
+    type=THREAD_COUNT,
+    default=1,
+    show_default=True,
+    help=f"Interpreter threads, 1 to {MAX_THREADS} (--measure).",
 )
 @click.option(
     "--keep", type=click.Path(file_okay=False), help="Keep the measured models (.h5, .tflite) in this folder."

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from bcn.cli.options import OUTPUT_FILE, THREAD_COUNTS
-from bcn.defaults import BENCH_RUNS, BENCH_WARMUP
+from bcn.defaults import BENCH_RUNS, BENCH_WARMUP, MAX_THREADS
 from bcn.errors import BcnError
 from bcn.extras import require
 
@@ -30,7 +30,7 @@ def _classes(value: str | None) -> list[str] | None:
     type=THREAD_COUNTS,
     default="1",
     show_default=True,
-    help="Thread counts to measure, comma-separated (e.g. 1,2,4).",
+    help=f"Thread counts to measure, comma-separated (e.g. 1,2,4), each 1 to {MAX_THREADS}.",
 )
 @click.option(
     "--runs",

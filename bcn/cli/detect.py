@@ -2,7 +2,8 @@
 
 import click
 
-from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
+from bcn.cli.options import THREAD_COUNT
+from bcn.defaults import MAX_THREADS, RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
 from bcn.extras import require
 
 SOURCE_HELP = (
@@ -58,7 +59,7 @@ def _serve_address(ctx, param, value):
     help="Keep detections scoring at least this.",
 )
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
-@click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads (default: the runtime's).")
+@click.option("--threads", type=THREAD_COUNT, help=f"Interpreter threads, 1 to {MAX_THREADS} (default: the runtime's).")
 @click.option(
     "--engine",
     type=click.Choice(["lce", "tflite"]),

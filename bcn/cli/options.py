@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bcn.defaults import MAX_THREADS
 from bcn.errors import BcnError
 from bcn.io import check_output_folder
 
@@ -29,7 +30,7 @@ class Positive(click.ParamType):
 
 
 class ThreadCounts(click.ParamType):
-    """Comma-separated thread counts, each at least 1, as a tuple without repeats: "1,2,4" -> (1, 2, 4)."""
+    """Comma-separated thread counts, each from 1 to MAX_THREADS, as a tuple without repeats: "1,2,4" -> (1, 2, 4)."""
 
     name = "threads"
 
@@ -40,8 +41,8 @@ class ThreadCounts(click.ParamType):
             counts = tuple(int(part) for part in value.split(",") if part.strip())
         except ValueError:
             self.fail(f"expected a comma-separated list of integers like 1,2,4, got {value!r}", param, ctx)
-        if not counts or min(counts) < 1:
-            self.fail(f"thread counts must be at least 1, got {value!r}", param, ctx)
+        if not counts or min(counts) < 1 or max(counts) > MAX_THREADS:
+            self.fail(f"thread counts must be from 1 to {MAX_THREADS}, got {value!r}", param, ctx)
         return tuple(dict.fromkeys(counts))
 
 
@@ -67,6 +68,7 @@ class OutputFile(click.Path):
 
 
 POSITIVE_INT = Positive(click.INT)
+THREAD_COUNT = click.IntRange(1, MAX_THREADS)
 POSITIVE_FLOAT = Positive(click.FLOAT)
 THREAD_COUNTS = ThreadCounts()
 OUTPUT_FILE = OutputFile()
