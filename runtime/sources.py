@@ -117,11 +117,23 @@ class VideoFileSource:
         while True:
             ok, image = self.capture.read()
             if not ok:
+                self._warn_if_cut_short()
                 return
             pts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
             self.captured += 1
             yield Frame(index, str(index), image, time.time(), time.monotonic(), pts)
             index += 1
+
+    def _warn_if_cut_short(self) -> None:
+        """One warning when decoding stopped before the frame count the file declares (corrupt data)."""
+        import cv2
+
+        declared = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if declared > self.captured:
+            log.warning(
+                f"warning: {self.path}: decoded {self.captured} of the {declared} frames it declares; "
+                "the rest could not be decoded (a damaged or truncated file)"
+            )
 
     def close(self) -> None:
         self.capture.release()
@@ -249,6 +261,10 @@ def open_source(
 
     live = dict(reconnect=reconnect, retries=retries, stall_timeout=stall_timeout)
     text = text.strip()
+    if not text:
+        raise BcnError(
+            "--source is empty: give an image, a folder of images, a video file, a camera index or a stream URL"
+        )
     if camera and not (text.isdigit() or is_picam(text)):
         raise BcnError(f"{text}: --width, --height and --fps are for cameras (an index, or picam)")
     if text.isdigit():

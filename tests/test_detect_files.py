@@ -312,3 +312,42 @@ def test_too_many_threads_names_the_option(model, video_file):
     result = _detect(model, "--source", video_file, "--threads", "1000")
     assert result.exit_code == 2 and "'--threads': 1000 is not in the range 1<=x<=256" in result.output
     assert "delegate" not in result.output
+
+
+def test_an_empty_source_says_so(model):
+    _assert_one_line_error(_detect(model, "--source", ""), "--source is empty")
+    _assert_one_line_error(_detect(model, "--source", "  "), "--source is empty")
+
+
+def test_frames_that_fail_to_decode_are_counted_in_one_warning(model, video_file, tmp_path):
+    damaged = tmp_path / "damaged.avi"
+    data = bytearray(video_file.read_bytes())
+    for offset in range(len(data) // 4, len(data) * 3 // 4, 7):  # garbage over the middle frames
+        data[offset] = 0xFF
+    damaged.write_bytes(data)
+    done = subprocess.run(
+        bcn_cli("detect", model, "--source", damaged, "--json-out", tmp_path / "dets.jsonl"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, done.stderr
+    decoded = int(warnings[0].split("decoded ")[1].split(" ")[0])
+    assert 0 < decoded < VIDEO_FRAMES
+    assert warnings[0] == (
+        f"warning: {damaged}: decoded {decoded} of the {VIDEO_FRAMES} frames it declares; "
+        "the rest could not be decoded (a damaged or truncated file)"
+    )
+    assert f"processed {decoded} " in done.stderr
+
+
+def test_a_whole_video_gives_no_warning(model, video_file, tmp_path):
+    done = subprocess.run(
+        bcn_cli("detect", model, "--source", video_file, "--json-out", tmp_path / "dets.jsonl"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr

@@ -67,6 +67,11 @@ def test_no_detections_score_zero(synth_voc, tmp_path):
     [
         ("{not json", "not valid JSON"),
         ('{"image_id": "000001"}', "expected a list"),
+        (
+            '{"image_id": "000001", "frame": 0, "class": "disc", "score": 0.5, "bbox": [1, 1, 5, 5]}\n' * 2,
+            "holds JSON lines, one detection a line (what `bcn detect` prints); --detections reads a JSON list: "
+            "run `bcn detect` with --json-out FILE.json to write one",
+        ),
         ('[{"image_id": "000001", "class": "disc", "score": 0.5}]', "detection 0: needs keys"),
         ('[{"image_id": "000001", "class": "dog", "score": 0.5, "bbox": [1, 1, 5, 5]}]', "unknown class 'dog'"),
         ('[{"image_id": "000001", "class": "disc", "score": 0.5, "bbox": [1, 1, 5]}]', "bbox must be 4 numbers"),

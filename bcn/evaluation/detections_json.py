@@ -5,6 +5,7 @@ A file is a list of {"image_id": "000010", "class": "dog", "score": 0.9,
 is bcn's (x1 - 1, y1 - 1, x2, y2).
 """
 
+import json
 import math
 from pathlib import Path
 
@@ -33,10 +34,27 @@ def to_records(detections: dict[str, Detections], class_names) -> list[dict]:
     return records
 
 
+def _is_json_lines(path: Path) -> bool:
+    """True when every non-empty line of the file is a JSON object on its own (JSON lines)."""
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        return len(lines) > 1 and all(isinstance(json.loads(line), dict) for line in lines)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
 def read_detections_json(path, class_names) -> dict[str, Detections]:
     """A detections file -> image_id -> Detections in bcn's convention; BcnError naming the file if malformed."""
     path = Path(path)
-    records = read_json(path)
+    try:
+        records = read_json(path)
+    except BcnError:
+        if _is_json_lines(path):
+            raise BcnError(
+                f"{path}: holds JSON lines, one detection a line (what `bcn detect` prints); --detections reads "
+                "a JSON list: run `bcn detect` with --json-out FILE.json to write one"
+            ) from None
+        raise
     if not isinstance(records, list):
         raise BcnError(f"{path}: expected a list of detections, got a JSON {type(records).__name__}")
     class_index = {name: index for index, name in enumerate(class_names)}

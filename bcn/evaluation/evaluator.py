@@ -41,16 +41,23 @@ class EvalReport:
     written: list[Path]
 
 
-def _ground_truth(roots: list[Path], split: str):
-    from bcn.data.formats import read_class_names, scan
+def _ground_truth(roots: list[Path], split: str | None):
+    """(class names, samples, split): the split asked for, else the held-out one by formats.evaluation_split."""
+    from bcn.data.formats import evaluation_split, found_splits, read_class_names, scan
 
     class_names = list(read_class_names(roots))
+    split = evaluation_split(roots, split)
+    if split is None:
+        raise BcnError(
+            f"{roots[0]}: no test or val split to evaluate on (it has: {', '.join(found_splits(roots))}); "
+            "name one with --split"
+        )
     samples, problems, _ = scan(roots, split, class_names)
     for problem in problems:
         log.warning(f"warning: {problem}")
     if not samples:
         raise BcnError(f"{roots[0]}: split '{split}' has no readable images")
-    return class_names, samples
+    return class_names, samples, split
 
 
 def _progress(desc: str, unit: str, enabled: bool):
@@ -177,7 +184,7 @@ def _make_folder(out: Path) -> None:
 def evaluate(
     model=None,
     data=(),
-    split: str = "test",
+    split: str | None = None,
     *,
     detections=None,
     input_size: int | None = None,
@@ -193,9 +200,10 @@ def evaluate(
         model: a trained .h5/.keras (needs the train extra) or a converted .tflite (runtime
             extra only); exactly one of `model` and `detections`.
         data: a data set root, or a list of roots to merge (PascalVOC, COCO JSON or YOLO layout).
-        split: the split to score on ("val" also finds valid and val2017).
-        detections: a JSON list of {"image_id", "class", "score", "bbox": [x1, y1, x2, y2]} in
-            original-image pixels, scored instead of running a model.
+        split: the split to score on ("val" also finds valid and val2017); default: test, else val.
+        detections: the path of a JSON file holding a list of {"image_id", "class", "score",
+            "bbox": [x1, y1, x2, y2]} in original-image pixels (what `bcn detect --json-out FILE.json`
+            writes), scored instead of running a model.
         input_size: for a Keras model without a fixed input size or a .tflite without bcn metadata.
         batch_size: images per Keras batch.
         score_threshold: detections scoring below it are dropped before scoring.
@@ -230,7 +238,7 @@ def evaluate(
         raise BcnError("no data set given to evaluate on")
     out = Path(out) if out is not None else None
     plot = _check_out(out, [model, detections]) if out is not None else False
-    class_names, samples = _ground_truth(roots, split)
+    class_names, samples, split = _ground_truth(roots, split)
     detect_seconds = None
     if detections is not None:
         found = _file_detections(detections, samples, class_names)
