@@ -18,7 +18,7 @@ from bcn.defaults import SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import Letterbox, letterbox_into
-from bcn.runtime.engines import lce_ops_in, open_engine, tflite_module, verify_flatbuffer
+from bcn.runtime.engines import lce_ops_in, open_engine, quiet_native_info, tflite_module, verify_flatbuffer
 from bcn.runtime.flatbuffer import FlatbufferError, io_shapes
 from bcn.runtime.metadata import MetadataError, check_metadata, read_metadata
 
@@ -79,11 +79,12 @@ def _signature_outputs(content: bytes) -> dict | None:
     module, _ = tflite_module(allow_tensorflow=False)
     if module is None:
         return None
-    interpreter = module.Interpreter(model_content=content)
-    try:
-        named = interpreter.get_signature_runner().get_output_details()
-    except ValueError:  # no signature
-        return None
+    with quiet_native_info():
+        interpreter = module.Interpreter(model_content=content)
+        try:
+            named = interpreter.get_signature_runner().get_output_details()
+        except ValueError:  # no signature
+            return None
     order = [detail["index"] for detail in interpreter.get_output_details()]
     if not all(head in named and named[head]["index"] in order for head in HEADS):
         return None

@@ -13,12 +13,15 @@ thread; on the lce engine, LCE's indirect BGEMM kernel (several times faster tha
 default kernel on x86, where LCE has no hand-tuned binary kernels).
 """
 
+import contextlib
 import importlib
 import importlib.util
 import logging
+import os
 import platform
 import re
 import sys
+import tempfile
 import types
 
 import numpy as np
@@ -152,6 +155,36 @@ class LceEngine(Engine):
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self._interpreter.predict([batch])
+
+
+@contextlib.contextmanager
+def quiet_native_info():
+    """Keep the interpreters' informational lines ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") off
+    stderr unless the bcn log is verbose (-v); every other line they write is passed on when the block ends.
+
+    The native code writes to file descriptor 2 directly and reads no setting that silences it (LiteRT 2.3 does
+    not honour TF_CPP_MIN_LOG_LEVEL), so fd 2 points at a temp file while interpreters are created.
+    """
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    sys.stderr.flush()
+    try:
+        captured = tempfile.TemporaryFile()
+    except OSError:  # no temp folder to write to: let the lines through
+        yield
+        return
+    saved = os.dup(2)
+    os.dup2(captured.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        with captured:
+            captured.seek(0)
+            lines = captured.read().splitlines(keepends=True)
+        os.write(2, b"".join(line for line in lines if not line.startswith(b"INFO: ")))
 
 
 def tflite_module(allow_tensorflow: bool = True):
@@ -330,11 +363,12 @@ def open_engine(
         for key, default in defaults.items()
     }
     try:
-        if engine == "lce":
-            verify_flatbuffer(content, source)
-            return LceEngine(content, threads, **chosen)
-        # LiteRT verifies the flatbuffer as it loads.
-        return TfliteEngine(content, threads, **chosen, lce_ops=lce_ops, source=source)
+        with quiet_native_info():
+            if engine == "lce":
+                verify_flatbuffer(content, source)
+                return LceEngine(content, threads, **chosen)
+            # LiteRT verifies the flatbuffer as it loads.
+            return TfliteEngine(content, threads, **chosen, lce_ops=lce_ops, source=source)
     except BcnError:
         raise
     except Exception as error:  # the interpreters raise ValueError/RuntimeError on bad models

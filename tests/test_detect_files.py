@@ -351,3 +351,18 @@ def test_a_whole_video_gives_no_warning(model, video_file, tmp_path):
         timeout=120,
     )
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("engine", ["tflite", "lce"])
+def test_a_bad_input_error_is_the_only_line_unless_verbose(model, video_file, engine):
+    """The interpreter's own "INFO: Created TensorFlow Lite XNNPACK delegate" line shows with -v only."""
+    args = ("detect", model, "--source", video_file, "--engine", engine, "--classes", "unicorn")
+    done = subprocess.run(bcn_cli(*args), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "Error: --classes: unknown class unicorn (the model has: " + done.stderr.split("has: ")[1].strip()
+    ]
+    verbose = subprocess.run(bcn_cli("-v", *args), capture_output=True, text=True, timeout=120)
+    assert verbose.returncode == 2 and verbose.stderr.splitlines()[-1] == done.stderr.strip()
+    if engine == "tflite":
+        assert "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." in verbose.stderr
