@@ -173,3 +173,49 @@ def test_train_and_eval_end_to_end(layouts, name, tmp_path):
     metrics = json.loads(result.output[result.output.index("{") :])
     assert metrics["num_images"] == 8 and 0.0 <= metrics["map50_voc07"] <= 1.0
     assert set(metrics["per_class"]) == set(config["classes"])
+
+
+def _yolo_copy(layouts, tmp_path, drop_split=None):
+    """A copy of the YOLO layout whose data.yaml points at the copy (and names no `drop_split`)."""
+    root = shutil.copytree(layouts["yolo"], tmp_path / "yolo")
+    lines = (root / "data.yaml").read_text().replace(str(layouts["yolo"]), str(root)).splitlines()
+    (root / "data.yaml").write_text("".join(f"{line}\n" for line in lines if not line.startswith(f"{drop_split}:")))
+    return root
+
+
+def test_the_held_out_split_is_test_else_val_else_none_in_every_layout(layouts, synth_voc, tmp_path):
+    for name in LAYOUTS:
+        assert formats.evaluation_split(layouts[name]) == "test"
+    assert formats.train_split(synth_voc, "test") == "trainval"
+    assert formats.train_split(synth_voc, "val") == "train"  # trainval holds val
+    only_val = _yolo_copy(layouts, tmp_path, drop_split="test")
+    assert formats.evaluation_split(only_val) == "val" and formats.train_split(only_val, "val") == "train"
+    voc = shutil.copytree(synth_voc, tmp_path / "voc", ignore=shutil.ignore_patterns("test.txt", "val.txt"))
+    assert formats.evaluation_split(voc) is None and formats.train_split(voc) == "trainval"
+    assert formats.evaluation_split([synth_voc, voc]) == "test"  # read from the roots that have it
+
+
+def test_an_unknown_split_name_is_refused_naming_the_splits_found(layouts):
+    assert formats.evaluation_split(layouts["roboflow-coco"], "val") == "val"
+    assert formats.find_split(layouts["coco"], "valid") == "val2017"
+    for root, found in [(layouts["roboflow-coco"], "train, valid, test"), (layouts["yolo"], "train, val, test")]:
+        with pytest.raises(BcnError, match=rf"no split 'valid2' in this .* data set \(it has: {found}\)"):
+            formats.evaluation_split(root, "valid2")
+    result = CliRunner().invoke(main, ["eval", "--detections", "x.json", "--data", layouts["yolo"], "--split", "val2"])
+    assert result.exit_code == 2 and "no split 'val2' in this YOLO data set (it has: train, val, test)" in result.output
+
+
+def test_a_yolo_export_with_only_train_and_val_trains_and_evaluates_on_val(layouts, tmp_path):
+    """Ultralytics and Roboflow export train and val only: check, train and eval all take val as held out."""
+    root, run = _yolo_copy(layouts, tmp_path, drop_split="test"), tmp_path / "run"
+    runner = CliRunner()
+    checked = runner.invoke(main, ["data", "check", str(root)])
+    assert checked.exit_code == 0, checked.output
+    assert "splits: train, val\nbcn train: trains on train, evaluates on val\nbcn eval: scores val\n" in checked.output
+    spec = "qn(64) qn([1x16, 1x16, 1x32, 1x32]) tp(2)([16, 16, 16]) h(8)"
+    trained = runner.invoke(main, ["train", "-a", spec, "-d", str(root), "-o", str(run), "-e", "1", "-b", "8"])
+    assert trained.exit_code == 0, trained.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["eval_split"] == "val" and config["train_images"] == 32 and config["eval_images"] == 8
+    scored = runner.invoke(main, ["eval", str(run / "model.h5"), "--data", str(root)])
+    assert scored.exit_code == 0 and f"{run / 'model.h5'} on val (8 images)" in scored.output, scored.output

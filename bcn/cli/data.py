@@ -70,6 +70,8 @@ def check(roots):
     JSON (annotations/instances_<split>.json or <split>/_annotations.coco.json) or
     YOLO (data.yaml, images/ and labels/). Every annotation is parsed and every image
     decoded; each problem is printed with its file name (and line, for YOLO labels).
+    Prints the splits found and the
+    ones `bcn train` (training, evaluation) and `bcn eval` use by default.
     Exits with 1 when there are problems.
 
     \b
@@ -77,11 +79,13 @@ def check(roots):
     bcn data check datasets/coco128
     """
     require("runtime", "bcn data check")
-    from bcn.data.check import check_dataset, format_report
+    from bcn.data.check import check_dataset, format_report, format_splits
 
     report = check_dataset(roots)
     for root, layout in report.layouts.items():
         click.echo(f"{layout}: {root}")
+    click.echo(f"splits: {', '.join(report.images)}")
+    click.echo(format_splits(report))
     click.echo(f"classes: {len(report.class_names)}   objects per split (difficult in brackets)")
     click.echo(format_report(report))
     for problem in report.problems:

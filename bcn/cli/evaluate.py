@@ -29,9 +29,7 @@ def _format(result) -> str:
     type=click.Path(exists=True, file_okay=False),
     help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge several.",
 )
-@click.option(
-    "--split", default="test", show_default=True, help="Split to evaluate on (val also finds valid, val2017)."
-)
+@click.option("--split", help="Split to evaluate on (val also finds valid, val2017)  [default: test, else val]")
 @click.option(
     "--detections",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -104,7 +102,7 @@ def evaluate(model, roots, split, detections, as_json, out, input_size, batch_si
     if as_json:
         click.echo(json.dumps(report.metrics, indent=2))
     else:
-        click.echo(f"{report.metrics['source']} on {split} ({report.evaluation.num_images} images)")
+        click.echo(f"{report.metrics['source']} on {report.metrics['split']} ({report.evaluation.num_images} images)")
         click.echo(_format(report.evaluation))
         if report.written:
             click.echo(f"wrote {', '.join(map(str, report.written))}")

@@ -48,7 +48,10 @@ from bcn.extras import import_tensorflow
     help=f"Evaluate mAP on the held-out split every K epochs  [default: {EVAL_EVERY}]",
 )
 @click.option("--steps-per-epoch", type=POSITIVE_INT, help="Batches per epoch, repeating the data; default: one pass.")
-@click.option("--eval-split", default="test", show_default=True, help="Held-out split for evaluation (e.g. val).")
+@click.option(
+    "--eval-split",
+    help="Held-out split for evaluation  [default: test, else val (valid, val2017), else none: no evaluation]",
+)
 @click.option(
     "--float-twin", is_flag=True, help="Train the architecture's float twin (every binary conv full precision)."
 )
@@ -128,8 +131,10 @@ def train(
     trained = f"trained {result.last_epoch} epochs in {result.seconds / 60:.1f} min"
     if not result.chief:
         click.echo(f"{trained} as a worker; the chief wrote {run_dir}")
-        return
-    click.echo(
-        f"{trained}; best mAP@0.5 (VOC07) {result.evaluation.get('best_map50_voc07', float('nan')):.4f}; "
-        f"wrote {run_dir}/model.h5, best.h5, config.json"
-    )
+    elif not result.evaluation:
+        click.echo(f"{trained}, without evaluation; wrote {run_dir}/model.h5, config.json")
+    else:
+        click.echo(
+            f"{trained}; best mAP@0.5 (VOC07) {result.evaluation['best_map50_voc07']:.4f}; "
+            f"wrote {run_dir}/model.h5, best.h5, config.json"
+        )

@@ -21,6 +21,8 @@ class CheckReport:
     objects: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (C,) objects per class
     difficult: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (C,) difficult objects
     problems: list[Problem] = field(default_factory=list)
+    training_split: str | None = None  # what `bcn train` trains on; None: no split to train on
+    evaluation_split: str | None = None  # what `bcn train` evaluates on and `bcn eval` scores; None: none
 
 
 def image_problem(path: Path, width: int, height: int) -> str | None:
@@ -50,9 +52,10 @@ def check_dataset(roots) -> CheckReport:
     report = CheckReport(
         formats.read_class_names(roots), {str(root): formats.NAMES[formats.detect_format(root)] for root in roots}
     )
-    present = list(dict.fromkeys(split for root in roots for split in formats.splits(root)))
+    present = formats.found_splits(roots)
     if not present:
         raise BcnError(f"{roots[0]}: no splits in this data set")
+    report.training_split, report.evaluation_split = _split_roles(roots)
     decoded: dict[Path, str | None] = {}
     reported = set()
     for split in present:
@@ -85,6 +88,24 @@ def check_dataset(roots) -> CheckReport:
         report.objects[split] = np.bincount(classes, minlength=num_classes)
         report.difficult[split] = np.bincount(classes[hard], minlength=num_classes)
     return report
+
+
+def _split_roles(roots) -> tuple[str | None, str | None]:
+    """(training split, held-out split) that `bcn train` and `bcn eval` take from the data by default."""
+    held_out = formats.evaluation_split(roots)
+    try:
+        return formats.train_split(roots, held_out), held_out
+    except BcnError:  # a data set only to evaluate on
+        return None, held_out
+
+
+def format_splits(report: CheckReport) -> str:
+    """Two lines: the split each command uses by default."""
+    held_out = report.evaluation_split
+    training = f"trains on {report.training_split}" if report.training_split else "no split to train on"
+    evaluating = f"evaluates on {held_out}" if held_out else "without evaluation (no test or val split)"
+    scoring = f"scores {held_out}" if held_out else "needs --split (no test or val split)"
+    return f"bcn train: {training}, {evaluating}\nbcn eval: {scoring}"
 
 
 def format_report(report: CheckReport) -> str:

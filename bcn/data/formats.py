@@ -7,7 +7,13 @@ COCO categories, data.yaml's names); several roots merge when their classes agre
 
 Split names are each layout's own (VOC: train, val, trainval, test; YOLO: train, val,
 test; COCO: the instances files' names, e.g. train2017). Asked for `val`, a data set
-whose split is `valid` (Roboflow) or `val2017` (COCO) gives that one.
+whose split is `valid`, `validation` (Roboflow) or `val2017` (COCO: a year) gives that one;
+any other name must be the split's own (`valid2` is not val).
+
+One rule picks the splits every command uses (evaluation_split, train_split): the
+held-out split is the one asked for, else test, else val, else none (training then runs
+without evaluation); training uses trainval where every root has it and the held-out
+split is not val (which trainval holds), else train.
 """
 
 import re
@@ -20,6 +26,8 @@ from bcn.images import IMAGE_SUFFIXES
 
 NAMES = {"voc": "PascalVOC", "coco": "COCO JSON", "yolo": "YOLO"}
 VOC_SPLITS = ("train", "val", "trainval", "test")
+SPLIT_NAME = re.compile(r"(train|val|valid|validation|test|trainval)((19|20)\d\d)?")  # a year may follow
+EVALUATION_SPLITS = ("test", "val")  # the held-out split when none is asked for, in order of preference
 
 
 def detect_format(root) -> str:
@@ -48,12 +56,16 @@ def splits(root) -> list[str]:
     if kind == "yolo":
         return yolo.yolo_splits(root)
     order = {name: index for index, name in enumerate(("train", "val", "test"))}
-    return sorted(coco.coco_splits(root), key=lambda name: (order.get(_plain(name), len(order)), name))
+    return sorted(coco.coco_splits(root), key=lambda name: (order.get(canonical_split(name), len(order)), name))
 
 
-def _plain(name: str) -> str:
-    name = re.sub(r"\d+$", "", name.lower())
-    return "val" if name in ("valid", "validation") else name
+def canonical_split(name: str) -> str | None:
+    """train, val, test or trainval for the names layouts give them (valid, validation, val2017 -> val);
+    None for any other name."""
+    match = SPLIT_NAME.fullmatch(name.lower())
+    if match is None:
+        return None
+    return "val" if match[1] in ("valid", "validation") else match[1]
 
 
 def find_split(root, split: str) -> str | None:
@@ -61,26 +73,61 @@ def find_split(root, split: str) -> str | None:
     have = splits(root)
     if split in have:
         return split
-    return next((name for name in have if _plain(name) == _plain(split)), None)
+    canonical = canonical_split(split)
+    if canonical is None:
+        return None
+    return next((name for name in have if canonical_split(name) == canonical), None)
+
+
+def found_splits(roots) -> list[str]:
+    """Every split name the roots have, in order, without repeats."""
+    return list(dict.fromkeys(split for root in as_roots(roots) for split in splits(root)))
+
+
+def _no_split(roots: list[Path], split: str) -> BcnError:
+    """The error for a split that none of `roots` has, naming the splits they have (and one root's layout)."""
+    where = f" in this {NAMES[detect_format(roots[0])]} data set" if len(roots) == 1 else ""
+    have = ", ".join(found_splits(roots)) or "none"
+    return BcnError(f"{', '.join(map(str, roots))}: no split '{split}'{where} (it has: {have})")
 
 
 def _split_or_error(root: Path, split: str) -> str:
     found = find_split(root, split)
     if found is None:
-        raise BcnError(
-            f"{root}: no split '{split}' in this {NAMES[detect_format(root)]} data set "
-            f"(it has: {', '.join(splits(root)) or 'none'})"
-        )
+        raise _no_split([root], split)
     return found
 
 
-def train_split(roots) -> str:
-    """trainval where every root has it, else train."""
+def roots_with(roots, split: str) -> list[Path]:
+    """The roots that have `split`; none is a one-line error naming the splits they have."""
     roots = as_roots(roots)
-    for split in ("trainval", "train"):
+    having = [root for root in roots if find_split(root, split)]
+    if not having:
+        raise _no_split(roots, split)
+    return having
+
+
+def evaluation_split(roots, requested: str | None = None) -> str | None:
+    """The held-out split training evaluates on and `bcn eval` scores: `requested` if given (a name no root has
+    is refused, naming the splits found), else test, else val (valid, val2017), else None."""
+    if requested is not None:
+        if not isinstance(requested, str):
+            raise TypeError(f"split must be a split name, not {type(requested).__name__}")
+        roots_with(roots, requested)
+        return requested
+    return next((split for split in EVALUATION_SPLITS if any(find_split(r, split) for r in as_roots(roots))), None)
+
+
+def train_split(roots, held_out: str | None = None) -> str:
+    """trainval where every root has it and the held-out split is not val (part of trainval), else train."""
+    roots = as_roots(roots)
+    candidates = ("train",) if held_out is not None and canonical_split(held_out) == "val" else ("trainval", "train")
+    for split in candidates:
         if all(find_split(root, split) for root in roots):
             return split
-    raise BcnError(f"{roots[0]}: no training split (trainval or train); it has: {', '.join(splits(roots[0]))}")
+    raise BcnError(
+        f"{roots[0]}: no training split ({' or '.join(candidates)}); it has: {', '.join(found_splits(roots))}"
+    )
 
 
 def _class_names(root: Path) -> tuple[str, ...]:
@@ -119,14 +166,15 @@ def _scan_root(root: Path, split: str, class_names, share: tuple[int, int]):
 def scan(
     roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)
 ) -> tuple[list, list[Problem], dict[str, int]]:
-    """Read `split` of every root -> (samples, problems, counts of objects whose class is not in the list).
+    """Read `split` of every root that has it -> (samples, problems, counts of objects whose class is not in
+    the list).
 
     With share (i, n), a worker's share: only every n-th image of each root from the i-th is read.
     """
     roots = as_roots(roots)
     class_names = tuple(class_names) if class_names is not None else read_class_names(roots)
     samples, problems, unknown, seen = [], [], {}, {}
-    for root in roots:
+    for root in roots_with(roots, split):
         found, trouble, extra = _scan_root(root, split, class_names, share)
         problems += trouble
         for name, count in extra.items():

@@ -2,7 +2,7 @@
 
 A run directory holds `config.json` (written first), `model.h5` (the last epoch),
 `best.h5` (best VOC07 mAP@0.5 on the held-out split), `eval.json` (the latest
-evaluation), `logs/` (TensorBoard) and `backup/` (Keras BackupAndRestore: weights,
+evaluation; neither without a held-out split), `logs/` (TensorBoard) and `backup/` (Keras BackupAndRestore: weights,
 optimizer state and epoch) from which `resume=True` continues it: an interrupted run
 from its last finished epoch, a finished one (config.json's `finished_epochs`) only
 when given more epochs.
@@ -31,7 +31,7 @@ from bcn.arch.model import build_model, check_fits
 from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.resolve import Architecture, resolve
 from bcn.centernet import OUTPUT_STRIDE
-from bcn.data.formats import load, read_class_names, train_split
+from bcn.data.formats import evaluation_split, load, read_class_names, train_split
 from bcn.data.voc import as_roots
 from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
 from bcn.errors import BcnError
@@ -162,7 +162,8 @@ def save_h5(model: tf.keras.Model, path: Path) -> None:
 
 
 class RunFiles(tf.keras.callbacks.Callback):
-    """Saves model.h5 every epoch; evaluates every K epochs and at the end, keeping best.h5.
+    """Saves model.h5 every epoch; evaluates every K epochs and at the end, keeping best.h5 (with no
+    held-out samples, nothing is evaluated and there is no best.h5).
 
     `detector` is the trained model; `plain` a copy of it outside the distribution
     strategy, or None on a worker that does not write. Every worker reads the trained
@@ -188,7 +189,7 @@ class RunFiles(tf.keras.callbacks.Callback):
 
     def _evaluate(self, epoch: int) -> None:
         self.last_evaluated = epoch
-        if not self.writes:
+        if not (self.writes and self.eval_samples):
             return
         result = evaluate_model(self.plain, self.eval_samples, self.input_size, self.class_names)
         score = float(result["map50_voc07"])
@@ -343,7 +344,7 @@ class RunPlan:
     recipe: Recipe
     class_names: list[str]
     training_split: str
-    eval_split: str
+    eval_split: str | None  # None: the data set has no held-out split, so nothing is evaluated
     minutes: float | None
     weights: Path | None
 
@@ -375,7 +376,8 @@ class TrainResult:
     trained. last_epoch: the run's last epoch finished by this call, counted from 1 (0:
     none). chief: whether this process wrote the run folder. images: training images this
     worker read. evaluation: eval.json, the latest held-out evaluation ({} on a worker that
-    does not write). config: what config.json holds. history: each loss per epoch of this call.
+    does not write, or without a held-out split). config: what config.json holds. history:
+    each loss per epoch of this call.
     """
 
     run_dir: Path
@@ -505,7 +507,7 @@ def plan_run(
     minutes: float | None = None,
     weights=None,
     recipe: Recipe | None = None,
-    eval_split: str = "test",
+    eval_split: str | None = None,
     seed: int | None = None,
 ) -> RunPlan:
     """Resolve a run from train()'s arguments (see there) and its folder; every mistake fails here in one line."""
@@ -528,6 +530,7 @@ def plan_run(
     architecture = resolve(arch, float_twin, seed)
     class_names = list(read_class_names(roots))
     input_size, spec_text = _sized(architecture, input_size, len(class_names), recipe.batch_size)
+    eval_split = _held_out(roots, eval_split)
     return RunPlan(
         kind,
         run_dir,
@@ -540,11 +543,19 @@ def plan_run(
         seed,
         recipe,
         class_names,
-        train_split(roots),
+        train_split(roots, eval_split),
         eval_split,
         minutes,
         Path(weights) if weights is not None else None,
     )
+
+
+def _held_out(roots: list[Path], requested: str | None) -> str | None:
+    """The split to evaluate on (formats.evaluation_split's rule); its absence is said in one line."""
+    held_out = evaluation_split(roots, requested)
+    if held_out is None:
+        log.warning(f"{', '.join(map(str, roots))}: no test or val split, so the run trains without evaluation")
+    return held_out
 
 
 def place(strategy: tf.distribute.Strategy, minutes: float | None) -> Cluster:
@@ -564,10 +575,12 @@ def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int
 
 
 def load_data(plan: RunPlan, cluster: Cluster) -> tuple[list, list]:
-    """(training samples of this worker's share, held-out samples: none on a worker that does not write)."""
+    """(training samples of this worker's share, held-out samples: none on a worker that does not write or
+    without a held-out split)."""
     train_samples = _load_split(plan.roots, plan.training_split, plan.class_names, "training", cluster.share)
-    eval_samples = _load_split(plan.roots, plan.eval_split, plan.class_names, "held-out") if cluster.writes else []
-    return train_samples, eval_samples
+    if not (cluster.writes and plan.eval_split):
+        return train_samples, []
+    return train_samples, _load_split(plan.roots, plan.eval_split, plan.class_names, "held-out")
 
 
 def run_config(plan: RunPlan, cluster: Cluster, train_images: int, eval_images: int) -> dict:
@@ -722,7 +735,8 @@ def finish(
     last_epoch = run_files.last_epoch + 1 if run_files.last_epoch is not None else 0
     if cluster.writes and last_epoch:
         write_run_config(plan.run_dir, {**config, "finished_epochs": last_epoch})
-    evaluation = read_json(plan.run_dir / EVALUATION) if cluster.writes else {}
+    evaluated = cluster.writes and (plan.run_dir / EVALUATION).is_file()
+    evaluation = read_json(plan.run_dir / EVALUATION) if evaluated else {}
     return TrainResult(
         plan.run_dir,
         seconds,
@@ -752,7 +766,7 @@ def train(
     weights=None,
     strategy: tf.distribute.Strategy | None = None,
     recipe: Recipe | None = None,
-    eval_split: str = "test",
+    eval_split: str | None = None,
     seed: int | None = None,
     callbacks=(),
     verbose: int = 1,
@@ -773,7 +787,8 @@ def train(
             (for rtb also larq-zoo's RealToBinaryNet no-top weights file).
         strategy: a tf.distribute strategy (default: from TF_CONFIG and the GPUs present).
         recipe: a Recipe to start from instead of the paper's.
-        eval_split: the held-out split mAP is measured on.
+        eval_split: the held-out split mAP is measured on (default: test, else val, valid or val2017,
+            else none: the run trains without evaluation, and says so on the bcn log).
         seed: seeds the weights, shuffling, augmentation and a random spec's binary blocks
             (default DEFAULT_SEED; the run's when resuming).
         callbacks: extra Keras callbacks, run after bcn's own.
