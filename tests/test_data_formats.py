@@ -219,3 +219,24 @@ def test_a_yolo_export_with_only_train_and_val_trains_and_evaluates_on_val(layou
     assert config["eval_split"] == "val" and config["train_images"] == 32 and config["eval_images"] == 8
     scored = runner.invoke(main, ["eval", str(run / "model.h5"), "--data", str(root)])
     assert scored.exit_code == 0 and f"{run / 'model.h5'} on val (8 images)" in scored.output, scored.output
+
+
+def test_a_yolo_set_without_labels_is_refused_by_check_and_train(layouts, tmp_path):
+    root = _yolo_copy(layouts, tmp_path)
+    shutil.rmtree(root / "labels")
+    runner = CliRunner()
+    checked = runner.invoke(main, ["data", "check", str(root)])
+    assert checked.exit_code == 1
+    assert (
+        f"problem: {root}: split 'train' has 32 images but no objects "
+        f"(YOLO labels are read from {root / 'labels' / 'train'}, which does not exist)"
+    ) in checked.output.splitlines()
+    run = tmp_path / "run"
+    spec = "qn(64) qn([1x16, 1x16, 1x32, 1x32]) tp(2)([16, 16, 16]) h(8)"
+    trained = runner.invoke(main, ["train", "-a", spec, "-d", str(root), "-o", str(run), "-e", "1"])
+    assert trained.exit_code == 2 and "Traceback" not in trained.output, trained.output
+    assert trained.output.strip().splitlines()[-1] == (
+        f"Error: {root}: split 'train' has 32 images but no objects (YOLO labels are read from "
+        f"{root / 'labels' / 'train'}, which does not exist); there is nothing to learn from"
+    )
+    assert not (run / "model.h5").exists()

@@ -69,8 +69,8 @@ def check(roots):
     Each root's layout is detected: PascalVOC (Annotations/, ImageSets/Main/), COCO
     JSON (annotations/instances_<split>.json or <split>/_annotations.coco.json) or
     YOLO (data.yaml, images/ and labels/). Every annotation is parsed and every image
-    decoded; each problem is printed with its file name (and line, for YOLO labels).
-    Prints the splits found and the
+    decoded; each problem is printed with its file name (and line, for YOLO labels),
+    and so is a split with images but no objects. Prints the splits found and the
     ones `bcn train` (training, evaluation) and `bcn eval` use by default.
     Exits with 1 when there are problems.
 

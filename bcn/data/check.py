@@ -76,6 +76,9 @@ def check_dataset(roots) -> CheckReport:
                     report.problems.append(Problem(sample.image_path, f"{decoded[sample.image_path]}; skipped"))
             if not decoded[sample.image_path]:
                 good.append(sample)
+        empty_labels = formats.no_objects(have, split, good)
+        if empty_labels:
+            report.problems.append(empty_labels)
         num_classes = len(report.class_names)
         report.images[split] = len(good)
         if not good:

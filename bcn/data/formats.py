@@ -201,6 +201,18 @@ def load(roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)) -
     return samples
 
 
+def no_objects(roots, split: str, samples) -> Problem | None:
+    """A Problem when `split` has images but not one object among them (a YOLO set without labels/, say)."""
+    if not samples or any(sample.classes.size for sample in samples):
+        return None
+    roots = as_roots(roots)
+    message = f"split '{split}' has {len(samples)} images but no objects"
+    labels = yolo.label_path(samples[0].image_path).parent
+    if detect_format(roots[0]) == "yolo" and not labels.is_dir():
+        message += f" (YOLO labels are read from {labels}, which does not exist)"
+    return Problem(roots[0], message)
+
+
 def split_images(root, split: str) -> list[Path]:
     """The image files of a split, without reading annotations (for sample images)."""
     root = Path(root)

@@ -31,7 +31,7 @@ from bcn.arch.model import build_model, check_fits
 from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.resolve import Architecture, resolve
 from bcn.centernet import OUTPUT_STRIDE
-from bcn.data.formats import evaluation_split, load, read_class_names, train_split
+from bcn.data.formats import evaluation_split, load, no_objects, read_class_names, train_split
 from bcn.data.voc import as_roots
 from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
 from bcn.errors import BcnError
@@ -576,11 +576,18 @@ def _load_split(roots, split: str, class_names, what: str, share: tuple[int, int
 
 def load_data(plan: RunPlan, cluster: Cluster) -> tuple[list, list]:
     """(training samples of this worker's share, held-out samples: none on a worker that does not write or
-    without a held-out split)."""
+    without a held-out split). Training images without one object are refused; held-out ones are warned about."""
     train_samples = _load_split(plan.roots, plan.training_split, plan.class_names, "training", cluster.share)
+    unlabelled = no_objects(plan.roots, plan.training_split, train_samples)
+    if unlabelled:
+        raise BcnError(f"{unlabelled}; there is nothing to learn from")
     if not (cluster.writes and plan.eval_split):
         return train_samples, []
-    return train_samples, _load_split(plan.roots, plan.eval_split, plan.class_names, "held-out")
+    eval_samples = _load_split(plan.roots, plan.eval_split, plan.class_names, "held-out")
+    unlabelled = no_objects(plan.roots, plan.eval_split, eval_samples)
+    if unlabelled:
+        log.warning(f"{unlabelled}; its mAP will be 0")
+    return train_samples, eval_samples
 
 
 def run_config(plan: RunPlan, cluster: Cluster, train_images: int, eval_images: int) -> dict:
