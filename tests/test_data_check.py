@@ -73,3 +73,31 @@ def test_check_names_a_box_outside_its_image(synth_voc, tmp_path):
     assert result.exit_code == 1, result.output
     assert f"{xml}: object '" in result.output and "500" in result.output
     assert "lies partly outside the" in result.output and "clipped" in result.output
+
+
+def test_synth_writes_no_empty_split_and_training_then_runs_without_evaluation(tmp_path):
+    """Two images leave no test or val image: those split files are not written, and bcn train says it does not
+    evaluate."""
+    runner = CliRunner()
+    out, run = tmp_path / "set", tmp_path / "run"
+    assert runner.invoke(main, ["data", "synth", str(out), "--images", "2", "--size", "64"]).exit_code == 0
+    assert sorted(path.stem for path in (out / "ImageSets" / "Main").iterdir()) == ["train", "trainval"]
+    checked = runner.invoke(main, ["data", "check", str(out)])
+    assert checked.exit_code == 0, checked.output
+    assert "bcn train: trains on trainval, without evaluation (no test or val split)" in checked.output
+    assert "bcn eval: needs --split (no test or val split)" in checked.output
+    spec = "qn(64) qn([1x16, 1x16, 1x32, 1x32]) tp(2)([16, 16, 16]) h(8)"
+    trained = runner.invoke(main, ["train", "-a", spec, "-d", str(out), "-o", str(run), "-e", "1", "-b", "2"])
+    assert trained.exit_code == 0, trained.output
+    assert f"{out}: no test or val split, so the run trains without evaluation" in trained.output
+    assert f"without evaluation; wrote {run}/model.h5, config.json" in trained.output
+    assert (run / "model.h5").is_file() and not (run / "best.h5").exists() and not (run / "eval.json").exists()
+    scored = runner.invoke(main, ["eval", str(run / "model.h5"), "--data", str(out)])
+    assert scored.exit_code == 2 and "no test or val split to evaluate on (it has: train, trainval)" in scored.output
+
+
+def test_synth_refuses_a_test_fraction_that_leaves_nothing_to_train_on(tmp_path):
+    result = CliRunner().invoke(main, ["data", "synth", str(tmp_path / "set"), "-n", "1", "--test-fraction", "0.9"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{tmp_path / 'set'}: --test-fraction 0.9 leaves none of the 1 images to train on" in result.output
+    assert not list(tmp_path.iterdir())

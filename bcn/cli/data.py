@@ -40,7 +40,8 @@ def synth(out, images, size, seed, test_fraction):
     """Write a generated detection data set in PascalVOC layout to OUT.
 
     Six shape classes (named in OUT/classes.txt) of varied size, colour and overlap
-    on cluttered backgrounds, with train, val, trainval and test split files.
+    on cluttered backgrounds, with train, val, trainval and test split files (one
+    left without images is not written: training then evaluates on val, or on nothing).
     Tiny objects are marked difficult. OUT must not exist or be empty.
 
     \b

@@ -184,7 +184,10 @@ def write_synth(
     """Write a generated VOC-layout data set of `images` images (long side `size`) to `out`.
 
     `out` must not exist or be empty; the set is written beside it and moved into
-    place when complete. `progress` wraps the image loop (e.g. tqdm).
+    place when complete. `progress` wraps the image loop (e.g. tqdm). A split left
+    without images (no test images with test_fraction 0) has no split file, so training
+    falls back to the next held-out split or none; a test_fraction that leaves no image
+    to train on is refused.
     """
     import cv2
 
@@ -195,10 +198,13 @@ def write_synth(
         raise BcnError(f"{out}: --seed must not be negative, got {seed}")
     if size < 32:
         raise BcnError(f"{out}: --size must be at least 32, got {size}")
+    ids = [f"{index:06d}" for index in range(1, images + 1)]
+    splits = split_ids(ids, seed, test_fraction, val_fraction)
+    if not splits["trainval"]:
+        raise BcnError(f"{out}: --test-fraction {test_fraction:g} leaves none of the {images} images to train on")
     with atomic_folder(out) as tmp:
         for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
             (tmp / sub).mkdir(parents=True)
-        ids = [f"{index:06d}" for index in range(1, images + 1)]
         loop = progress(ids) if progress else ids
         for index, image_id in enumerate(loop):
             image, boxes, classes, difficult = synth_image(seed, index, size)
@@ -206,7 +212,8 @@ def write_synth(
                 raise BcnError(f"{tmp / 'JPEGImages' / image_id}.jpg: could not write the image")
             xml = _annotation_xml(image_id, image.shape[1], image.shape[0], boxes, classes, difficult)
             (tmp / "Annotations" / f"{image_id}.xml").write_bytes(xml)
-        for name, members in split_ids(ids, seed, test_fraction, val_fraction).items():
-            (tmp / "ImageSets" / "Main" / f"{name}.txt").write_text("".join(f"{i}\n" for i in members))
+        for name, members in splits.items():
+            if members:
+                (tmp / "ImageSets" / "Main" / f"{name}.txt").write_text("".join(f"{i}\n" for i in members))
         (tmp / CLASSES_FILE).write_text("".join(f"{name}\n" for name in SHAPES))
     return out
