@@ -45,7 +45,7 @@ def test_a_resumed_run_takes_its_saved_spec_seed_and_recipe(synth_voc, tmp_path)
     from bcn.train.trainer import plan_run
 
     _saved_run(tmp_path / "run")
-    plan = plan_run(None, synth_voc, tmp_path / "run", input_size=128, resume=True, seed=9)
+    plan = plan_run(None, synth_voc, tmp_path / "run", resume=True, seed=9)
     assert plan.kind == "resumed" and plan.arch == TINY_SPEC and plan.input_size == 64 and plan.seed == 3
     assert (plan.recipe.epochs, plan.recipe.batch_size) == (4, 8)
 
@@ -71,6 +71,8 @@ def test_a_finished_run_is_extended_only_with_more_epochs(synth_voc, tmp_path):
         (False, TINY_SPEC, {"lr": -1e-3}, "lr must be positive, got -0.001"),
         (False, TINY_SPEC, {"resume": True}, "nothing to resume"),
         (True, "qn(64) qn([1x32, 1x64]) tp(2)([32]) h(16)", {"resume": True}, "the run was started with"),
+        (True, None, {"resume": True, "input_size": 128}, "the run was started at input size 64, not 128"),
+        (True, None, {"resume": True, "float_twin": True}, "the run trains the binary model, not its float twin"),
     ],
 )
 def test_mistakes_fail_before_anything_is_built(synth_voc, tmp_path, saved, arch, kwargs, message):

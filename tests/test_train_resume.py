@@ -170,3 +170,42 @@ def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path)
     process = _bcn("--data", str(synth_voc), "--out", str(run_dir), "--resume")
     output = process.communicate(timeout=300)[0]
     assert process.returncode == 2 and "would start again from epoch 1" in output.strip().splitlines()[-1], output
+
+
+def test_a_resume_on_data_the_run_was_not_trained_on_is_refused_before_anything_is_written(tmp_path):
+    """Other classes, the same classes in another order, another layout, another input size: one line each,
+    and the run folder keeps every byte (config.json's classes and finished epochs)."""
+    from click.testing import CliRunner
+    from data_layouts import write_yolo
+
+    from bcn.cli import main
+    from bcn.data.synth import write_synth
+    from bcn.train.trainer import train
+
+    data, run_dir = write_synth(tmp_path / "data", images=8, size=64), tmp_path / "run"
+    train(TINY_SPEC, data, run_dir, input_size=64, epochs=1, batch_size=4, seed=0, verbose=0)
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    classes = (data / "classes.txt").read_text().split()
+    other = shutil.copytree(data, tmp_path / "other")
+    (other / "classes.txt").write_text("\n".join(["hoop" if name == "ring" else name for name in classes]))
+    reordered = shutil.copytree(data, tmp_path / "reordered")
+    (reordered / "classes.txt").write_text("\n".join([classes[1], classes[0], *classes[2:]]))
+    cases = [
+        (other, [], "the data set has 1 classes the run does not have (hoop) and not 1 of the run's classes (ring)"),
+        (
+            reordered,
+            [],
+            f"the data set lists the run's classes in another order (class 0 is '{classes[1]}', in the run "
+            f"'{classes[0]}'), so training on would relabel the model",
+        ),
+        (write_yolo(data, tmp_path / "yolo"), [], "the run was trained on PascalVOC data, not YOLO"),
+        (data, ["--input-size", "96"], "the run was started at input size 64, not 96"),
+    ]
+    for root, args, message in cases:
+        result = CliRunner().invoke(main, ["train", "-d", root, "-o", run_dir, "--resume", "-e", "2", *args])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith(f"Error: {run_dir / 'config.json'}: ") and last.endswith(message), last
+        if root != data:
+            assert f"cannot resume on {root}: " in last
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before

@@ -31,7 +31,7 @@ from bcn.arch.model import build_model, check_fits
 from bcn.arch.notation import DEFAULT_SEED
 from bcn.arch.resolve import Architecture, resolve
 from bcn.centernet import OUTPUT_STRIDE
-from bcn.data.formats import evaluation_split, load, no_objects, read_class_names, train_split
+from bcn.data.formats import NAMES, detect_format, evaluation_split, load, no_objects, read_class_names, train_split
 from bcn.data.voc import as_roots
 from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
 from bcn.errors import BcnError
@@ -329,7 +329,8 @@ class RunPlan:
     kind: "new", "resumed" (an interrupted run, at its next epoch) or "extended" (a
     finished run given more epochs). A resumed or extended run takes its spec, input
     size, float-twin flag, seed and recipe from config.json; the arguments only add epochs
-    and the other recipe overrides.
+    and the other recipe overrides, and the data must have the run's classes, in its
+    order, in its layout (checked here, before anything is written).
     """
 
     kind: str
@@ -347,6 +348,7 @@ class RunPlan:
     eval_split: str | None  # None: the data set has no held-out split, so nothing is evaluated
     minutes: float | None
     weights: Path | None
+    finished_epochs: int = 0  # of a finished run being extended: kept in config.json until an epoch more is done
 
 
 @dataclass
@@ -425,14 +427,22 @@ def _check_run_dir(run_dir: Path, resume: bool) -> dict | None:
     return None
 
 
-def _saved_arguments(run_dir: Path, saved: dict, arch: str | None, float_twin: bool, seed: int | None):
-    """(arch, input_size, float_twin, seed, recipe) of the run being resumed; refuses another architecture."""
+def _saved_arguments(
+    run_dir: Path, saved: dict, arch: str | None, input_size: int | None, float_twin: bool, seed: int | None
+):
+    """(arch, input_size, float_twin, seed, recipe) of the run being resumed; refuses another architecture,
+    input size or float twin."""
+    config = run_config_path(run_dir)
     if (
         arch is not None
         and resolve(arch, float_twin).spec is not None
         and str(resolve(arch, float_twin).spec.with_input_size(saved["input_size"])) != saved["spec"]
     ):
-        raise BcnError(f"{run_config_path(run_dir)}: the run was started with '{saved['spec']}', not '{arch}'")
+        raise BcnError(f"{config}: the run was started with '{saved['spec']}', not '{arch}'")
+    if input_size is not None and input_size != saved["input_size"]:
+        raise BcnError(f"{config}: the run was started at input size {saved['input_size']}, not {input_size}")
+    if float_twin and not saved["float_twin"]:
+        raise BcnError(f"{config}: the run trains the binary model, not its float twin (--float-twin)")
     try:
         recipe = Recipe(**dict(saved["recipe"], augment=AugmentConfig(**saved["recipe"]["augment"])))
     except (TypeError, KeyError) as error:
@@ -450,6 +460,47 @@ def _check_positive(name: str, value) -> None:
         raise BcnError(f"{option} must be a finite number, got {value}")
     if value <= 0:
         raise BcnError(f"{option} must be positive, got {value}")
+
+
+def _layouts(roots: list[Path]) -> list[str]:
+    """The layout of each data set root (PascalVOC, COCO JSON, YOLO)."""
+    return [NAMES[detect_format(root)] for root in roots]
+
+
+def _class_difference(saved: list[str], found: list[str]) -> str:
+    """How the data set's class list differs from the run's, for a message."""
+    if sorted(saved) == sorted(found):
+        index = next(i for i, (mine, theirs) in enumerate(zip(saved, found, strict=True)) if mine != theirs)
+        return (
+            f"lists the run's classes in another order (class {index} is '{found[index]}', in the run "
+            f"'{saved[index]}'), so training on would relabel the model"
+        )
+    new, gone = [name for name in found if name not in saved], [name for name in saved if name not in found]
+    parts = [f"{len(new)} classes the run does not have ({_few(new)})"] if new else []
+    parts += [f"not {len(gone)} of the run's classes ({_few(gone)})"] if gone else []
+    return f"has {' and '.join(parts)}"
+
+
+def _few(names: list[str], shown: int = 5) -> str:
+    """The first `shown` names, then how many more."""
+    more = f", and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _check_same_data(run_dir: Path, saved: dict, roots: list[Path], class_names: list[str]) -> None:
+    """Refuse resuming on data whose classes (names and order) or layout are not the run's, before any write."""
+    config, data = run_config_path(run_dir), ", ".join(map(str, roots))
+    classes = saved.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(name, str) for name in classes)):
+        raise BcnError(f"{config}: 'classes' is not a list of class names")
+    if classes is not None and classes != class_names:
+        raise BcnError(f"{config}: cannot resume on {data}: the data set {_class_difference(classes, class_names)}")
+    layouts = saved.get("layouts")
+    if layouts is not None and layouts != _layouts(roots):
+        raise BcnError(
+            f"{config}: cannot resume on {data}: the run was trained on {' + '.join(map(str, layouts))} data, "
+            f"not {' + '.join(_layouts(roots))}"
+        )
 
 
 def _override(recipe: Recipe, **overrides) -> Recipe:
@@ -514,7 +565,9 @@ def plan_run(
     run_dir, roots = Path(out_dir), _data_roots(data_root)
     saved = _check_run_dir(run_dir, resume)
     if saved is not None:
-        arch, input_size, float_twin, seed, recipe = _saved_arguments(run_dir, saved, arch, float_twin, seed)
+        arch, input_size, float_twin, seed, recipe = _saved_arguments(
+            run_dir, saved, arch, input_size, float_twin, seed
+        )
     if arch is None:
         raise BcnError("no architecture given (--arch)")
     recipe = _override(
@@ -529,6 +582,8 @@ def plan_run(
     seed = DEFAULT_SEED if seed is None else seed
     architecture = resolve(arch, float_twin, seed)
     class_names = list(read_class_names(roots))
+    if saved is not None:
+        _check_same_data(run_dir, saved, roots, class_names)
     input_size, spec_text = _sized(architecture, input_size, len(class_names), recipe.batch_size)
     eval_split = _held_out(roots, eval_split)
     return RunPlan(
@@ -547,6 +602,7 @@ def plan_run(
         eval_split,
         minutes,
         Path(weights) if weights is not None else None,
+        (saved or {}).get("finished_epochs") or 0,
     )
 
 
@@ -604,6 +660,7 @@ def run_config(plan: RunPlan, cluster: Cluster, train_images: int, eval_images: 
         "output_stride": OUTPUT_STRIDE,
         "preprocessing": PREPROCESSING,
         "data": [str(root) for root in plan.roots],
+        "layouts": _layouts(plan.roots),
         "eval_split": plan.eval_split,
         "train_images": train_images,
         "eval_images": eval_images,
@@ -735,13 +792,18 @@ def fit(plan: RunPlan, models: Models, dataset, callbacks, run_files: RunFiles, 
     return history, time.monotonic() - start
 
 
+def _with_finished_epochs(config: dict, finished_epochs: int) -> dict:
+    """config.json's content: the run config, and the epochs finished if any."""
+    return {**config, "finished_epochs": finished_epochs} if finished_epochs else config
+
+
 def finish(
     plan: RunPlan, cluster: Cluster, config: dict, run_files: RunFiles, history, seconds: float, images: int
 ) -> TrainResult:
     """Record the finished epochs in config.json (the writing process) and gather the result."""
     last_epoch = run_files.last_epoch + 1 if run_files.last_epoch is not None else 0
     if cluster.writes and last_epoch:
-        write_run_config(plan.run_dir, {**config, "finished_epochs": last_epoch})
+        write_run_config(plan.run_dir, _with_finished_epochs(config, last_epoch))
     evaluated = cluster.writes and (plan.run_dir / EVALUATION).is_file()
     evaluation = read_json(plan.run_dir / EVALUATION) if evaluated else {}
     return TrainResult(
@@ -834,7 +896,7 @@ def train(
     models = build_models(plan, cluster)
     if cluster.writes:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
-        write_run_config(plan.run_dir, config)
+        write_run_config(plan.run_dir, _with_finished_epochs(config, plan.finished_epochs))
     dataset = input_dataset(plan, train_samples)
     run_files, own_callbacks = build_callbacks(plan, cluster, models, eval_samples, verbose)
     history, seconds = fit(plan, models, dataset, own_callbacks + list(callbacks), run_files, verbose)
