@@ -4,6 +4,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from bcn import checks
 from bcn.arch.cost import model_cost
 from bcn.arch.model import load_model
 from bcn.converters.baselines import VARIANTS, convert_baseline, float_twin, trained_float_twin
@@ -80,7 +81,8 @@ def convert(
     Args:
         model_path: the .h5/.keras model (`bcn train`'s best.h5, or `bcn arch build`'s).
         output: the LCE flatbuffer's path (default: the model's, with .tflite).
-        baselines: any of "float32", "int8": the float twin converted beside it, as NAME_VARIANT.tflite.
+        baselines: any of "float32", "int8" (a list, or one name): the float twin converted beside it, as
+            NAME_VARIANT.tflite.
         data_root: a data set whose held-out images feed parity and int8 calibration (default: generated ones).
         float_model: a trained float twin for the baselines (default: fresh weights, same latency).
         report: the JSON report's path (default: NAME_report.json beside the output).
@@ -100,10 +102,13 @@ def convert(
         >>> report = convert("runs/q1/best.h5", "q1.tflite", baselines=("float32", "int8"), check=True)
         >>> report["parity"]["agreement"]
     """
-    model_path = Path(model_path)
+    model_path = Path(checks.path("model_path", model_path))
+    baselines = checks.names("baselines", baselines)
+    checks.integer("samples", samples)
+    checks.number("score_threshold", score_threshold, 0, 1)
     unknown = [b for b in baselines if b not in VARIANTS]
     if unknown:
-        raise BcnError(f"unknown baseline '{unknown[0]}': choose from {', '.join(VARIANTS)}")
+        raise checks.ArgumentValueError(f"unknown baseline '{unknown[0]}': choose from {', '.join(VARIANTS)}")
     paths = output_paths(model_path, output, baselines, report)
     _check_paths(model_path, paths)
     options = {"binary": "--output", "report": "--report"}

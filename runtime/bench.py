@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bcn import __version__
+from bcn import __version__, checks
 from bcn.defaults import BENCH_RUNS, BENCH_WARMUP, SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.progress import progress_bar
@@ -304,8 +304,8 @@ def benchmark(
     """Measure `models` at each thread count, interleaved; the report `bcn bench` prints and writes.
 
     Args:
-        models: .tflite paths (a binary model and its float32/int8 twins, say).
-        threads: the thread counts to measure each model at.
+        models: .tflite paths (a binary model and its float32/int8 twins, say), or one path.
+        threads: the thread counts to measure each model at, or one count.
         runs, warmup: timed and untimed inferences per model and thread count.
         engine, options: the engine and its options (bcn.runtime.engines); None: defaults.
         image: the BGR image to detect on (default: a generated one).
@@ -334,8 +334,14 @@ def benchmark(
     kernel option combination of each model's engine (see option_sets), and with no `engine`
     given, a model with LCE ops on every in-process engine (see sweep_engines).
     """
-    if runs < 1 or warmup < 0:
-        raise BcnError(f"runs must be at least 1 and warmup at least 0, got runs={runs}, warmup={warmup}")
+    models = checks.paths("models", models)
+    threads = checks.integers("threads", threads, checks.threads)
+    checks.integer("runs", runs)
+    checks.integer("warmup", warmup, 0)
+    checks.optional(checks.integer, "input_size", input_size)
+    classes = checks.optional(checks.names, "classes", classes)
+    checks.number("score_threshold", score_threshold, 0, 1)
+    checks.optional(checks.path, "lce_benchmark_binary", lce_benchmark_binary)
     options = {key: value for key, value in (options or {}).items() if value is not None}
     if profile:
         options["profile"] = True

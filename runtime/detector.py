@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bcn import checks
 from bcn.centernet import HEADS, OUTPUT_STRIDE
 from bcn.decode import decode
 from bcn.defaults import SCORE_THRESHOLD
@@ -150,7 +151,10 @@ class Detector:
         classes=None,
         **options,
     ):
-        self.path = Path(model_path)
+        self.path = Path(checks.path("model_path", model_path))
+        threads = checks.optional(checks.threads, "threads", threads)
+        input_size = checks.optional(checks.integer, "input_size", input_size)
+        classes = checks.optional(checks.names, "classes", classes)
         content, metadata = read_model(self.path)
         foreign = metadata is None
         if foreign:
@@ -176,9 +180,9 @@ class Detector:
         self, image: np.ndarray, score_threshold: float = SCORE_THRESHOLD, top_k: int = 100, bgr: bool = True
     ) -> list[Detection]:
         """Detections in `image` (H x W x 3 uint8, BGR as OpenCV reads it unless bgr=False), best first."""
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
-            raise BcnError(f"expected an H x W x 3 colour image, got an array of shape {image.shape}")
+        checks.image("image", image)
+        checks.number("score_threshold", score_threshold)  # above 1 keeps nothing, as a caller may want
+        checks.integer("top_k", top_k)
         start = time.perf_counter()
         box = letterbox_into(image, self._batch[0], bgr=bgr, previous=self._placed)
         self._placed = box
@@ -205,13 +209,14 @@ class Detector:
 
         Args:
             source: what `bcn detect --source` takes: an image, a folder of images, a video file,
-                a camera index ("0"), "picam[:WxH]", a stream URL or a GStreamer pipeline.
+                a camera index ("0"), "picam[:WxH]", a stream URL or a GStreamer pipeline; a
+                pathlib.Path names a file or folder.
             out: folder for the annotated images, or the video NAME.mkv (created if missing).
             json_out: a file for the detections as JSON lines (a JSON list if it ends in .json);
                 None or "-" writes JSON lines to stdout.
-            options: serve ((host, port) of a live view), show (a window), score_threshold,
-                classes (names to keep), reconnect, retries, stall_timeout (live sources), camera
-                (a bcn.runtime.cameras.CameraMode), max_frames, duration (seconds) and stop (a
+            options: serve (the live view's "[HOST:]PORT", a port number or (host, port)), show (a
+                window), score_threshold, classes (names to keep), reconnect, retries, stall_timeout (live
+                sources), camera (a bcn.runtime.cameras.CameraMode), max_frames, duration (seconds) and stop (a
                 threading.Event that ends the run). Reconnects and the live view's address go to the
                 `bcn` log (logging.getLogger("bcn")).
 

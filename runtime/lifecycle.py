@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from bcn import checks
 from bcn.defaults import RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
 from bcn.errors import BcnError
 from bcn.io import removed_if_left_empty
@@ -83,6 +84,21 @@ def _sinks(source, out: Path | None, json_out, serve) -> list:
     return sinks
 
 
+def _serve_address(serve) -> tuple[str, int] | None:
+    """The live view's (host, port) from what the caller gave: None, "[HOST:]PORT", a port number or the pair."""
+    from bcn.runtime.serve import parse_address
+
+    if serve is None or (isinstance(serve, tuple) and len(serve) == 2):
+        return serve
+    if isinstance(serve, int) and not isinstance(serve, bool):
+        serve = str(serve)
+    if not isinstance(serve, str):
+        raise checks.ArgumentTypeError(
+            f'serve must be "[HOST:]PORT", a port number or (host, port), not {type(serve).__name__} {serve!r}'
+        )
+    return parse_address(serve)
+
+
 def run_detector(
     detector,
     source: str,
@@ -101,6 +117,17 @@ def run_detector(
     stop: threading.Event | None = None,
 ) -> RunResult:
     """Run `detector` (a bcn.runtime.detector.Detector) on `source` until it ends or is stopped; see Detector.run."""
+    source = str(checks.path("source", source))
+    checks.optional(checks.path, "out", out)
+    checks.optional(checks.path, "json_out", json_out)
+    serve = _serve_address(serve)
+    checks.number("score_threshold", score_threshold, 0, 1)
+    classes = checks.optional(checks.names, "classes", classes)
+    checks.integer("retries", retries)
+    checks.number("stall_timeout", stall_timeout, 0, low_open=True)
+    checks.optional(checks.integer, "max_frames", max_frames)
+    checks.optional(checks.number, "duration", duration, 0, low_open=True)
+    checks.event("stop", stop)
     check_inputs_kept(detector.path, source, Path(out) if out else None, json_out)
     with removed_if_left_empty(out or None):  # a failed run leaves no empty --out behind
         out = check_writable_folder(Path(out)) if out else None

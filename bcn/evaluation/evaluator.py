@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bcn import checks
 from bcn.decode import Detections
 from bcn.defaults import EVAL_SCORE_THRESHOLD
 from bcn.errors import BcnError
@@ -181,6 +182,19 @@ def _make_folder(out: Path) -> None:
         raise BcnError(f"{out}: cannot create the folder ({os_reason(error)})") from None
 
 
+def _check_arguments(model, data, split, detections, input_size, batch_size, score_threshold, out) -> None:
+    """evaluate()'s arguments, by type and range, before any work (bcn.checks)."""
+    checks.optional(checks.path, "model", model)
+    checks.paths("data", data)
+    if split is not None and not isinstance(split, str):
+        raise checks.ArgumentTypeError(f"split must be a str such as 'test' or 'val', not {type(split).__name__}")
+    checks.optional(checks.path, "detections", detections)
+    checks.optional(checks.integer, "input_size", input_size, 32)
+    checks.integer("batch_size", batch_size)
+    checks.number("score_threshold", score_threshold, 0, 1)
+    checks.optional(checks.path, "out", out)
+
+
 def evaluate(
     model=None,
     data=(),
@@ -227,6 +241,7 @@ def evaluate(
         >>> report = evaluate("runs/q1/best.h5", "VOCdevkit/VOC2007", split="test")
         >>> round(report.evaluation.map50_voc07, 3)
     """
+    _check_arguments(model, data, split, detections, input_size, batch_size, score_threshold, out)
     if (model is None) == (detections is None):
         raise BcnError("give either a model or a detections file to evaluate")
     model = Path(model) if model is not None else None
