@@ -9,6 +9,8 @@ EPOCHS = 200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 EVAL_EVERY = 5
+# bcn train with TF_CONFIG: seconds to wait for every other worker to start before giving up.
+WORKER_TIMEOUT_S = 300.0
 # Detections a user sees: bcn detect, the detect step of bcn bench, convert's parity check, the demo's images.
 SCORE_THRESHOLD = 0.3
 # Detections scored for mAP: low, so the precision-recall curve reaches high recall.

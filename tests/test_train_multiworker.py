@@ -2,7 +2,8 @@
 
 Both train on their own half of the images, the chief alone writes the run folder; one
 worker killed with SIGKILL mid-training stops the other with one line, and both
-restarted with --resume continue from the chief's last backup.
+restarted with --resume continue from the chief's last backup. A malformed TF_CONFIG is
+one line; a worker that never starts is named after --worker-timeout, and SIGTERM ends the wait.
 """
 
 import json
@@ -11,12 +12,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
+from bcn_command import bcn_cli
+from click.testing import CliRunner
 from conftest import TINY_SPEC
 
 import bcn  # noqa: F401
+from bcn.cli import main
 
 EPOCHS = 4
 
@@ -144,3 +149,73 @@ def test_two_workers_train_and_resume_after_one_is_killed(synth_voc, tmp_path):
     # A finished run keeps its backup, so it can train longer with --resume --epochs N.
     assert config["finished_epochs"] == EPOCHS and list((run_dir / "backup").rglob("checkpoint"))
     _no_partial_files(run_dir)
+
+
+def _tf_config(ports, index=0) -> str:
+    return json.dumps(
+        {"cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]}, "task": {"type": "worker", "index": index}}
+    )
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        ("{'cluster': 1", "TF_CONFIG: not valid JSON (Expecting property name enclosed in double quotes"),
+        (_tf_config([2222, 2223], index=2), "TF_CONFIG: task index 2 is out of range: the cluster has 2 worker"),
+        (_tf_config([2222]).replace('"worker", "index"', '"boss", "index"'), "TF_CONFIG: task type 'boss' is not one"),
+        (_tf_config(["x"]), "TF_CONFIG: the address of worker 0, '127.0.0.1:x', is not host:port"),
+    ],
+)
+def test_a_malformed_tf_config_is_one_line(tf_config, message, synth_voc, tmp_path):
+    result = CliRunner().invoke(
+        main, ["train", "-a", TINY_SPEC, "-d", synth_voc, "-o", tmp_path / "run"], env={"TF_CONFIG": tf_config}
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[-1].startswith(f"Error: {message}"), result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_port_in_use_and_a_worker_that_never_starts_are_one_line(synth_voc, tmp_path):
+    own, absent = _free_ports(2)  # nothing listens on `absent`: a worker that never started
+    args = ["train", "-a", TINY_SPEC, "-d", synth_voc, "-o", tmp_path / "run", "--worker-timeout", "1"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", own))
+        taken.listen()
+        result = CliRunner().invoke(main, args, env={"TF_CONFIG": _tf_config([own, absent])})
+    assert result.exit_code == 2 and result.output.strip().splitlines()[-1] == (
+        f"Error: TF_CONFIG: port {own} of this task (worker 0) is in use by another program"
+    ), result.output
+    result = CliRunner().invoke(main, args, env={"TF_CONFIG": _tf_config([own, absent])})
+    assert result.exit_code == 2 and result.output.strip().splitlines()[-1] == (
+        f"Error: TF_CONFIG: worker 1 (127.0.0.1:{absent}) did not answer within 1 s; start every worker, "
+        "or wait longer with --worker-timeout"
+    ), result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_ends_the_wait_for_workers(synth_voc, tmp_path):
+    own, absent = _free_ports(2)
+    process = subprocess.Popen(
+        bcn_cli("train", "-a", TINY_SPEC, "-d", synth_voc, "-o", tmp_path / "run"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CONFIG": _tf_config([own, absent]), "PYTHONUNBUFFERED": "1"},
+    )
+    watchdog = threading.Timer(300, process.kill)  # a wait that never says so fails the test, not the suite
+    watchdog.start()
+    try:
+        lines = []
+        while not any("waiting for workers" in line for line in lines):
+            lines.append(process.stderr.readline())
+            assert lines[-1], "".join(lines)  # the process ended first
+        assert lines[-1].strip() == f"waiting for workers: worker 1 (127.0.0.1:{absent}) (up to 300 s)"
+        process.send_signal(signal.SIGTERM)
+        rest = process.stderr.read()
+        assert process.wait() == 130, rest
+    finally:
+        watchdog.cancel()
+    assert "Traceback" not in rest and rest.strip().splitlines()[-1] == (
+        f"Error: TF_CONFIG: stopped while waiting for workers: worker 1 (127.0.0.1:{absent})"
+    ), rest
+    assert not (tmp_path / "run").exists()

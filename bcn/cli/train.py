@@ -7,7 +7,7 @@ import click
 
 from bcn.arch.notation import DEFAULT_SEED
 from bcn.cli.options import POSITIVE_FLOAT, POSITIVE_INT
-from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
+from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE, WORKER_TIMEOUT_S
 from bcn.extras import import_tensorflow
 
 
@@ -71,6 +71,13 @@ from bcn.extras import import_tensorflow
     "random spec ('pP'): the same seed, the same run on a CPU  "
     f"[default: {DEFAULT_SEED}, or the run's when resuming]",
 )
+@click.option(
+    "--worker-timeout",
+    type=POSITIVE_FLOAT,
+    default=WORKER_TIMEOUT_S,
+    show_default=True,
+    help="With TF_CONFIG: seconds to wait for every other worker to start before giving up.",
+)
 def train(
     arch,
     data_roots,
@@ -87,6 +94,7 @@ def train(
     resume,
     weights,
     seed,
+    worker_timeout,
 ):
     """Train a detector on the data set(s) in --data (PascalVOC, COCO JSON or YOLO layout).
 
@@ -127,6 +135,7 @@ def train(
         eval_split=eval_split,
         seed=seed,
         verbose=1 if sys.stdout.isatty() else 2,
+        worker_timeout=worker_timeout,
     )
     trained = f"trained {result.last_epoch} epochs in {result.seconds / 60:.1f} min"
     if not result.chief:

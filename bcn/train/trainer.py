@@ -16,7 +16,6 @@ restores from the chief's backup: the run folder must be on storage all workers 
 import logging
 import math
 import numbers
-import os
 import shutil
 import time
 import warnings
@@ -33,12 +32,13 @@ from bcn.arch.resolve import Architecture, resolve
 from bcn.centernet import OUTPUT_STRIDE
 from bcn.data.formats import NAMES, detect_format, evaluation_split, load, no_objects, read_class_names, train_split
 from bcn.data.voc import as_roots
-from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE
+from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE, WORKER_TIMEOUT_S
 from bcn.errors import BcnError
 from bcn.io import atomic_output, read_json, write_json
 from bcn.preprocess import PREPROCESSING
 from bcn.run_config import read_run_config, run_config_path, write_run_config
 from bcn.train.augment import AugmentConfig
+from bcn.train.cluster import TfConfig, read_tf_config, wait_for_workers
 from bcn.train.losses import centernet_losses
 from bcn.train.pipeline import drop_unreadable, training_dataset
 
@@ -103,13 +103,15 @@ class CenterNetTraining(tf.keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
-def choose_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy on several GPUs, else the default.
+def choose_strategy(tf_config: TfConfig | None, worker_timeout: float = WORKER_TIMEOUT_S) -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy with a TF_CONFIG (once every other worker answers, see
+    bcn.train.cluster), MirroredStrategy on several GPUs, else the default.
 
     Call it before anything runs a TensorFlow op: collective ops can only be set up
     while TensorFlow's runtime is not yet started.
     """
-    if os.environ.get("TF_CONFIG"):
+    if tf_config is not None:
+        wait_for_workers(tf_config, worker_timeout)
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
@@ -839,6 +841,7 @@ def train(
     seed: int | None = None,
     callbacks=(),
     verbose: int = 1,
+    worker_timeout: float = WORKER_TIMEOUT_S,
 ) -> TrainResult:
     """Train a CenterNet on a data set (PascalVOC, COCO or YOLO) into the run folder `out_dir`.
 
@@ -862,6 +865,9 @@ def train(
             (default DEFAULT_SEED; the run's when resuming).
         callbacks: extra Keras callbacks, run after bcn's own.
         verbose: Keras' verbosity.
+        worker_timeout: with TF_CONFIG, seconds to wait for every other worker to answer.
+
+    A malformed TF_CONFIG is refused before anything else.
 
     Returns:
         A TrainResult: the run folder, seconds, epochs run, the last held-out evaluation
@@ -871,6 +877,8 @@ def train(
         >>> result = train("q1", "VOCdevkit/VOC2007", "runs/q1", epochs=2, input_size=256)
         >>> result.evaluation["map50_voc07"]
     """
+    tf_config = read_tf_config() if strategy is None else None
+    _check_positive("worker_timeout", worker_timeout)
     plan = plan_run(
         arch,
         data_root,
@@ -889,7 +897,12 @@ def train(
         eval_split,
         seed,
     )
-    cluster = place(strategy or choose_strategy(), plan.minutes)  # the strategy before the first TensorFlow op
+    cluster = place(strategy or choose_strategy(tf_config, worker_timeout), plan.minutes)  # before any TF op
+    return _train(plan, cluster, callbacks, verbose)
+
+
+def _train(plan: RunPlan, cluster: Cluster, callbacks, verbose: int) -> TrainResult:
+    """Train the planned run in its place in the cluster (train's steps after the plan and the strategy)."""
     tf.keras.utils.set_random_seed(plan.seed)
     train_samples, eval_samples = load_data(plan, cluster)
     config = run_config(plan, cluster, len(train_samples), len(eval_samples))
