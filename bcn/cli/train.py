@@ -101,7 +101,8 @@ def train(
     Writes RUN_DIR/model.h5 (last epoch), RUN_DIR/best.h5 (best VOC07 mAP@0.5 on the
     held-out split), RUN_DIR/config.json and TensorBoard logs in RUN_DIR/logs.
     Several GPUs train with MirroredStrategy; with TF_CONFIG set, several workers
-    train with MultiWorkerMirroredStrategy (see docs/multi-worker.md).
+    train with MultiWorkerMirroredStrategy (see docs/multi-worker.md). One run at a
+    time trains into RUN_DIR: a second is refused, naming the PID of the first.
 
     \b
     bcn data synth data/synth --images 2000

@@ -44,6 +44,11 @@ class TfConfig:
         """This task, as tasks() names it."""
         return f"{self.task_type} {self.task_index}"
 
+    @property
+    def writes(self) -> bool:
+        """Whether this task writes the run folder: the chief, or worker 0 of a cluster without one."""
+        return self.name == next(iter(self.tasks()))
+
 
 class WaitInterrupted(BcnError):
     """Ctrl-C or SIGTERM while waiting for the other workers."""

@@ -13,6 +13,7 @@ decoded), the chief alone writes the run folder and evaluates, and every worker
 restores from the chief's backup: the run folder must be on storage all workers see.
 """
 
+import contextlib
 import logging
 import math
 import numbers
@@ -41,6 +42,7 @@ from bcn.train.augment import AugmentConfig
 from bcn.train.cluster import TfConfig, read_tf_config, wait_for_workers
 from bcn.train.losses import centernet_losses
 from bcn.train.pipeline import drop_unreadable, training_dataset
+from bcn.train.run_lock import run_lock
 
 log = logging.getLogger(__name__)
 
@@ -867,7 +869,9 @@ def train(
         verbose: Keras' verbosity.
         worker_timeout: with TF_CONFIG, seconds to wait for every other worker to answer.
 
-    A malformed TF_CONFIG is refused before anything else.
+    The process that writes the run folder holds its lock (bcn.train.run_lock) from
+    before the plan to the end: a second run into the same folder is refused, naming the
+    PID of the first. A malformed TF_CONFIG is refused before anything else.
 
     Returns:
         A TrainResult: the run folder, seconds, epochs run, the last held-out evaluation
@@ -879,26 +883,28 @@ def train(
     """
     tf_config = read_tf_config() if strategy is None else None
     _check_positive("worker_timeout", worker_timeout)
-    plan = plan_run(
-        arch,
-        data_root,
-        out_dir,
-        input_size,
-        epochs,
-        batch_size,
-        lr,
-        eval_every,
-        steps_per_epoch,
-        resume,
-        float_twin,
-        minutes,
-        weights,
-        recipe,
-        eval_split,
-        seed,
-    )
-    cluster = place(strategy or choose_strategy(tf_config, worker_timeout), plan.minutes)  # before any TF op
-    return _train(plan, cluster, callbacks, verbose)
+    writes = is_chief(strategy) if strategy is not None else tf_config is None or tf_config.writes
+    with run_lock(Path(out_dir)) if writes else contextlib.nullcontext():
+        plan = plan_run(
+            arch,
+            data_root,
+            out_dir,
+            input_size,
+            epochs,
+            batch_size,
+            lr,
+            eval_every,
+            steps_per_epoch,
+            resume,
+            float_twin,
+            minutes,
+            weights,
+            recipe,
+            eval_split,
+            seed,
+        )
+        cluster = place(strategy or choose_strategy(tf_config, worker_timeout), plan.minutes)  # before any TF op
+        return _train(plan, cluster, callbacks, verbose)
 
 
 def _train(plan: RunPlan, cluster: Cluster, callbacks, verbose: int) -> TrainResult:
@@ -908,7 +914,6 @@ def _train(plan: RunPlan, cluster: Cluster, callbacks, verbose: int) -> TrainRes
     config = run_config(plan, cluster, len(train_samples), len(eval_samples))
     models = build_models(plan, cluster)
     if cluster.writes:
-        plan.run_dir.mkdir(parents=True, exist_ok=True)
         write_run_config(plan.run_dir, _with_finished_epochs(config, plan.finished_epochs))
     dataset = input_dataset(plan, train_samples)
     run_files, own_callbacks = build_callbacks(plan, cluster, models, eval_samples, verbose)
