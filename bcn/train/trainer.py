@@ -41,7 +41,7 @@ from bcn.run_config import read_run_config, run_config_path, write_run_config
 from bcn.train.augment import AugmentConfig
 from bcn.train.cluster import TfConfig, read_tf_config, wait_for_workers
 from bcn.train.losses import centernet_losses
-from bcn.train.pipeline import drop_unreadable, training_dataset
+from bcn.train.pipeline import drop_unreadable, fits_in_memory_decoded, training_dataset
 from bcn.train.run_lock import run_lock
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,7 @@ class RunFiles(tf.keras.callbacks.Callback):
         self.writes, self.verbose = plain is not None, verbose
         self.best = self._previous_best()
         self.last_evaluated = self.last_epoch = None
+        self.evaluations: list[dict] = []  # {"epoch", "map50_voc07"} of each evaluation of this call
         self.writer = tf.summary.create_file_writer(str(run_dir / LOGS / "eval")) if self.writes else None
 
     def _previous_best(self) -> float:
@@ -197,6 +198,7 @@ class RunFiles(tf.keras.callbacks.Callback):
             return
         result = evaluate_model(self.plain, self.eval_samples, self.input_size, self.class_names)
         score = float(result["map50_voc07"])
+        self.evaluations.append({"epoch": epoch + 1, "map50_voc07": score})
         with self.writer.as_default(step=epoch + 1):
             tf.summary.scalar("map50_voc07", score)
             tf.summary.scalar("map50_area", float(result["map50_area"]))
@@ -305,6 +307,8 @@ class RunBackup(tf.keras.callbacks.BackupAndRestore):
 class TimeBudget(tf.keras.callbacks.Callback):
     """Stops training cleanly (after the current batch) once `seconds` have passed."""
 
+    _supports_tf_logs = True  # it reads no logs: Keras need not copy them to numpy after every batch
+
     def __init__(self, seconds: float):
         super().__init__()
         self.seconds = seconds
@@ -383,7 +387,8 @@ class TrainResult:
     none). chief: whether this process wrote the run folder. images: training images this
     worker read. evaluation: eval.json, the latest held-out evaluation ({} on a worker that
     does not write, or without a held-out split). config: what config.json holds. history:
-    each loss per epoch of this call.
+    each loss per epoch of this call. evaluations: each held-out evaluation of this call,
+    {"epoch" (counted from 1), "map50_voc07"}, in order.
     """
 
     run_dir: Path
@@ -395,6 +400,7 @@ class TrainResult:
     evaluation: dict
     config: dict
     history: dict[str, list[float]]
+    evaluations: list[dict]
 
 
 def _data_roots(data_root) -> list[Path]:
@@ -732,10 +738,17 @@ def input_dataset(plan: RunPlan, train_samples) -> tf.data.Dataset:
 
     Each worker batches its own share at the global batch size; tf.distribute splits
     every batch among the worker's replicas, so a step takes batch_size images in all.
+    A share small enough is decoded once and kept in memory, not decoded again every epoch.
     """
     recipe = plan.recipe
     dataset = training_dataset(
-        train_samples, plan.input_size, len(plan.class_names), recipe.batch_size, recipe.augment, seed=plan.seed
+        train_samples,
+        plan.input_size,
+        len(plan.class_names),
+        recipe.batch_size,
+        recipe.augment,
+        seed=plan.seed,
+        cache_decoded=fits_in_memory_decoded(train_samples),
     )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
@@ -820,6 +833,7 @@ def finish(
         evaluation,
         config,
         {name: [float(v) for v in values] for name, values in history.history.items()},
+        run_files.evaluations,
     )
 
 
