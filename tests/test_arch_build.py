@@ -28,6 +28,7 @@ def fresh_session():
     tf.keras.backend.clear_session()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PRESETS))
 @pytest.mark.parametrize("float_twin", [False, True])
 def test_preset_builds_at_its_input_size(name, float_twin):
@@ -44,6 +45,7 @@ def test_preset_builds_at_its_input_size(name, float_twin):
     assert bool(binary_convs(model)) == binary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_runs_at_128(name):
     model = build_model(name, input_size=128, num_classes=3)

@@ -29,6 +29,7 @@ def test_printed_rows_are_self_consistent():
         assert equivalent_flops(paper.gmacs, paper.gmacs * paper.rb) == pytest.approx(paper.eq_gflop, abs=0.006), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRINTED)
 def test_presets_reproduce_the_paper(preset):
     paper = PRESETS[preset].paper
@@ -67,6 +68,7 @@ def test_float_twin_has_no_binary_macs_and_same_total():
     assert twin["size_bytes"] > 8 * binary["size_bytes"]
 
 
+@pytest.mark.slow
 def test_arch_list_shows_every_preset_with_its_paper_row():
     result = CliRunner().invoke(main, ["arch", "list", "--input-size", "64", "--json"])
     assert result.exit_code == 0, result.output
@@ -94,6 +96,7 @@ def test_arch_list_shows_every_preset_with_its_paper_row():
     assert notes["q2a"].startswith("= q2;")
 
 
+@pytest.mark.slow
 def test_arch_list_at_each_presets_own_size():
     result = CliRunner().invoke(main, ["arch", "list"])
     assert result.exit_code == 0, result.output

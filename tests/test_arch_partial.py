@@ -127,6 +127,7 @@ def test_masks_follow_the_spec_and_the_float_twin_overrides_them():
     assert not any(masks(build_model("qn(64) qn([2x32:bf, 3x64:fbf]) tp(2)([16]) h(8)", float_twin=True)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "preset, spec",
     [

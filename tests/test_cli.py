@@ -67,6 +67,7 @@ def test_missing_extra_prints_the_install_line():
     assert "pip install 'bcn[train]'" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "body, problem",
     [

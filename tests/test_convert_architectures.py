@@ -18,6 +18,7 @@ def _build(spec: str, path, input_size: int = 64):
     return path
 
 
+@pytest.mark.slow
 def test_encoder_heavy_spec_is_8x_smaller_than_its_float_twin(tmp_path):
     from bcn.converters.convert import convert
 

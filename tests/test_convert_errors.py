@@ -107,6 +107,7 @@ def test_float_model_that_is_binary(tmp_path, model_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_failure_after_conversion_leaves_nothing(tmp_path, model_path, monkeypatch):
     """The LCE model is converted and checked, then the int8 step fails: nothing may stay behind."""
     import bcn.converters.convert as converting
@@ -134,6 +135,7 @@ def _hidden(folder: Path) -> list[str]:
     return sorted(name for name in os.listdir(folder) if name.startswith("."))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_a_killed_conversion_leaves_no_temp_files_for_long(signum, tmp_path, model_path):
     """SIGTERM cleans up as Ctrl-C does; what kill -9 leaves, the next conversion removes."""

@@ -44,6 +44,7 @@ def graph(converted):
         return Graph.from_flatbuffer(file.read())
 
 
+@pytest.mark.slow
 def test_every_binary_conv_is_an_lce_bconv(converted, keras_model, graph):
     from bcn.converters.keras_model import binary_conv_layers
 

@@ -140,6 +140,7 @@ def test_a_malformed_coco_annotation_is_named_with_its_index_and_id(layouts, tmp
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["yolo", "roboflow-coco"])
 def test_train_and_eval_end_to_end(layouts, name, tmp_path):
     """A tiny model trains for one epoch on the layout and `bcn eval` scores it on its val split."""

@@ -123,6 +123,7 @@ def _streaming(launch, model, server, *options):
     return run, out
 
 
+@pytest.mark.slow
 def test_a_slower_detector_drops_frames_and_sigint_finalizes_the_video(model, server, launch):
     run, out = launch(model, server.url, "--score", "0.0", gated=True)
     released = 6

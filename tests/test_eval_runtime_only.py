@@ -38,6 +38,7 @@ def run_without(blocked, *args):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_tflite_eval_needs_no_tensorflow_and_scores_as_in_process(tflite, synth_voc, tmp_path):
     out = tmp_path / "eval"
     result = run_without(TRAIN_ONLY, "eval", tflite, "--data", synth_voc, "--out", out)

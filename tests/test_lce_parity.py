@@ -149,6 +149,7 @@ def test_random_models_match_lce_bit_for_bit(random_models, random_cases, librar
     assert _check_all(whole + singles, library, kernels) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", binary_presets())
 def test_preset_matches_lce_bit_for_bit(preset, library, kernels, tmp_path):
     content = preset_flatbuffer(preset, input_size=64, seed=SEED)
@@ -223,6 +224,7 @@ class DelegateEngine:
         return [self._interpreter.get_tensor(o["index"]).copy() for o in self._outputs]
 
 
+@pytest.mark.slow
 def test_trained_detector_finds_the_same_objects(trained_detector, synth_voc, library):
     from bcn.images import read_image
     from bcn.runtime.detector import Detector

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # minutes of training or several runtimes: out of the fast lane
+
 pytest.importorskip("larq_compute_engine")  # the reference outputs: LCE's interpreter
 if platform.machine().lower() not in ("x86_64", "amd64"):
     pytest.skip("LCE's interpreter, the reference, runs on x86_64 here", allow_module_level=True)

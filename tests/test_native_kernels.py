@@ -10,6 +10,7 @@ import pytest
 from native_build import NATIVE, build_native, run_or_fail
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("cmake") is None or shutil.which("c++") is None, reason="needs cmake and a C++ compiler"
 )

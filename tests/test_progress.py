@@ -37,6 +37,7 @@ def keras_model(yolo_root, tmp_path_factory):
     return run / "model.h5"
 
 
+@pytest.mark.slow
 def test_convert_prints_each_step_with_its_time_and_eval_its_own(keras_model, yolo_root, tmp_path):
     runner = CliRunner()
     result = runner.invoke(

@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 import bcn  # noqa: F401
+
+pytestmark = pytest.mark.slow  # minutes of training or several runtimes: out of the fast lane
 
 RANDOM_SPEC = "qn(64) qn([2x32, 2x64, 2x64, 2x128]:p0.5) tp(2)([16, 16, 16]) h(8)"
 

@@ -5,9 +5,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import TINY_SPEC
 
 import bcn  # noqa: F401
+
+pytestmark = pytest.mark.slow  # minutes of training or several runtimes: out of the fast lane
 
 # Logical devices must be configured before TensorFlow initialises: run in a fresh process.
 SCRIPT = textwrap.dedent("""
