@@ -163,32 +163,47 @@ def _scan_root(root: Path, split: str, class_names, share: tuple[int, int]):
     return coco.scan_coco(annotation_file, image_dir, class_names, share)
 
 
+def _identity(root: Path, split: str):
+    """A function of a sample of `root` giving what makes two samples of merged roots one image: a VOC id (the
+    same file name in every root), a COCO id within its instances file (ids are per file), a YOLO image's file."""
+    kind = detect_format(root)
+    if kind == "voc":
+        return lambda sample: sample.image_id
+    if kind == "coco":
+        annotation_file = coco.coco_splits(root)[_split_or_error(root, split)][0]
+        return lambda sample: (annotation_file, sample.image_id)
+    return lambda sample: sample.image_path
+
+
 def scan(
     roots, split: str, class_names=None, share: tuple[int, int] = (0, 1)
 ) -> tuple[list, list[Problem], dict[str, int]]:
     """Read `split` of every root that has it -> (samples, problems, counts of objects whose class is not in
     the list).
 
-    With share (i, n), a worker's share: only every n-th image of each root from the i-th is read.
+    With share (i, n), a worker's share: only every n-th image of each root from the i-th is read. An image
+    read twice (one root given twice) is kept once; distinct images of two roots that share an id (COCO ids
+    count from 1 in every file) are both kept, the later one's id prefixed with its root.
     """
     roots = as_roots(roots)
     class_names = tuple(class_names) if class_names is not None else read_class_names(roots)
-    samples, problems, unknown, seen = [], [], {}, {}
+    samples, problems, unknown, seen, ids = [], [], {}, {}, set()
     for root in roots_with(roots, split):
         found, trouble, extra = _scan_root(root, split, class_names, share)
         problems += trouble
         for name, count in extra.items():
             unknown[name] = unknown.get(name, 0) + count
+        identity_of = _identity(root, split)
         for sample in found:
-            if sample.image_id in seen:
-                problems.append(
-                    Problem(
-                        sample.image_path,
-                        f"image id {sample.image_id} already read from {seen[sample.image_id]}; skipped",
-                    )
-                )
+            identity = identity_of(sample)
+            if identity in seen:
+                message = f"image id {sample.image_id} already read from {seen[identity]}; skipped"
+                problems.append(Problem(sample.image_path, message))
                 continue
-            seen[sample.image_id] = root
+            seen[identity] = root
+            if sample.image_id in ids:
+                sample.image_id = f"{root}/{sample.image_id}"
+            ids.add(sample.image_id)
             samples.append(sample)
     return samples, problems, unknown
 
