@@ -14,8 +14,11 @@ one). Spaces are optional; `×` may stand for `x`.
 
 Partial binarization: a scale `nxf` may end in `:b` (its blocks binary, the default),
 `:f` (full precision), a mask of n letters `b`/`f` (one per block, e.g. `4x256:bffb`)
-or `:pP` (each block binary with probability P, drawn from a seed). `]:MODE` after the
-list applies MODE to every scale that names none.
+or `:pP` (each block binary with probability P, a number from 0 to 1 written as 0.x,
+drawn from a seed). `]:MODE` after the list applies MODE to every scale that names none.
+
+An encoder has at most MAX_ENCODER_BLOCKS residual blocks in all: a deeper spec is
+refused as it is parsed, before anything is built.
 """
 
 import random
@@ -29,6 +32,13 @@ from bcn.errors import BcnError
 DEFAULT_SEED = 0
 
 BINARY, FLOAT = "b", "f"
+
+# The most residual blocks an encoder may have, all scales together (the paper's deepest has 24).
+MAX_ENCODER_BLOCKS = 64
+
+# What may follow `:p` up to the next delimiter, and how P must be written.
+_PROBABILITY_TEXT = re.compile(r"[^\s,()\[\]:]*")
+_PROBABILITY = re.compile(r"\d+(\.\d*)?|\.\d+")
 
 
 class SpecError(BcnError):
@@ -191,11 +201,13 @@ class _Parser:
         self.text = text.replace("×", "x")
         self.pos = 0
 
-    def fail(self, expected: str) -> SpecError:
+    def fail(self, expected: str, rule: str | None = None) -> SpecError:
+        """The error for an unexpected token at the current position; `rule` says what the notation requires."""
         rest = self.text[self.pos :].strip()
         found = f"'{rest[:12]}'" if rest else "the end"
         column = len(self.text) - len(self.text[self.pos :].lstrip()) + 1
-        return SpecError(f"bad spec '{self.text}': expected {expected} at column {column}, found {found}")
+        why = f": {rule}" if rule else ""
+        return SpecError(f"bad spec '{self.text}': expected {expected} at column {column}, found {found}{why}")
 
     def peek(self) -> str | None:
         match = _TOKEN.match(self.text, self.pos)
@@ -231,16 +243,20 @@ class _Parser:
             raise self.fail(what)
         word = word.lower()
         if word == "p":
-            after = _TOKEN.match(self.text, match.end())
-            text = after and (after.group("decimal") or after.group("int"))
-            if not text or not 0 <= float(text) <= 1:
-                raise self.fail(what)
-            self.pos = after.end()
-            return _probability_mode(float(text))
+            self.pos = self.probability(match.end(), what)
+            return _probability_mode(float(self.text[match.end() : self.pos]))
         if set(word) - {BINARY, FLOAT} or (len(word) > 1 and len(word) != blocks):
             raise self.fail(what)
         self.pos = match.end()
         return word if len(set(word)) > 1 else word[0]
+
+    def probability(self, start: int, what: str) -> int:
+        """Where the P of `pP` starting at `start` ends; refused, saying the rule, unless it is 0.x, 0 or 1."""
+        text = _PROBABILITY_TEXT.match(self.text, start).group()
+        if not _PROBABILITY.fullmatch(text) or not 0 <= float(text) <= 1:
+            written = f", not '{text}'" if text else ""
+            raise self.fail(what, f"p must be a number from 0 to 1 written as 0.x (e.g. p0.5){written}")
+        return start + len(text)
 
     def encoder(self) -> tuple[Section, ...]:
         self.call("qn", "an encoder 'qn([n x f, ...])'")
@@ -264,6 +280,12 @@ class _Parser:
             self.take(":")
             shared = self.mode(None)
         self.take(")", "')' or ':'")
+        depth = sum(blocks for blocks, _, _ in sections)
+        if depth > MAX_ENCODER_BLOCKS:
+            raise SpecError(
+                f"bad spec '{self.text}': the encoder has {depth} residual blocks; at most {MAX_ENCODER_BLOCKS} "
+                "are supported (all scales together)"
+            )
         return tuple(Section(n, f, shared if mode is None else mode) for n, f, mode in sections)
 
     def parse(self) -> ArchSpec:
