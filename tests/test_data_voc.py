@@ -134,3 +134,57 @@ def test_a_missing_annotations_folder_is_one_warning(tmp_path):
     with logged_warnings() as messages:
         assert load_voc(root, "trainval") == []
     assert messages == [f"{root / 'Annotations'}: no such folder; the 48 images of split 'trainval' are skipped"]
+
+
+def test_class_and_split_files_that_are_not_utf8_are_one_error_naming_them(tmp_path):
+    from click.testing import CliRunner
+
+    from bcn.cli import main
+
+    root = make_root(tmp_path / "voc", {"000001": annotation("000001.jpg", 10, 10, [("cat", (2, 2, 5, 5), 0)])})
+    split = root / "ImageSets" / "Main" / "trainval.txt"
+    split.write_bytes("000001\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(BcnError, match=f"^{split}: not UTF-8 text \\(byte 0xe9 at offset 10\\)$"):
+        load_voc(root, "trainval")
+    split.write_text("000001\n")
+    (root / "classes.txt").write_bytes("cat\ncaf\xe9\n".encode("latin-1"))
+    result = CliRunner().invoke(main, ["data", "check", str(root)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        result.output.strip().splitlines()[-1]
+        == f"Error: {root / 'classes.txt'}: not UTF-8 text (byte 0xe9 at offset 7)"
+    )
+
+
+def test_latin1_xml_reads_by_its_declaration_and_is_named_without_one(tmp_path):
+    xml = annotation("00000\xe9.jpg", 10, 10, [("cat", (2, 2, 5, 5), 0)])
+    root = make_root(tmp_path / "voc", {"declared": None, "undeclared": None})
+    declaration = '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+    (root / "Annotations" / "declared.xml").write_bytes((declaration + xml).encode("latin-1"))
+    (root / "Annotations" / "undeclared.xml").write_bytes(xml.encode("latin-1"))
+    with logged_warnings() as caught:
+        [sample] = load_voc(root, "trainval")
+    assert sample.image_id == "declared" and sample.classes.tolist() == [CLASSES.index("cat")]
+    assert caught == [
+        f"{root / 'Annotations' / 'undeclared.xml'}: not UTF-8 (byte 0xe9 at offset 27) and no XML declaration "
+        "names its encoding; skipped"
+    ]
+
+
+@pytest.mark.parametrize(
+    "size, box, reason",
+    [
+        (("inf", 10), (2, 2, 5, 5), "<width> is 'inf', not a finite number"),
+        ((10, "nan"), (2, 2, 5, 5), "<height> is 'nan', not a finite number"),
+        ((10, 10), ("nan", 2, 5, 5), "<xmin> is 'nan', not a finite number"),
+        ((10, 10), (2, 2, "inf", 5), "<xmax> is 'inf', not a finite number"),
+        ((10, 10), (2, "-inf", 5, 5), "<ymin> is '-inf', not a finite number"),
+    ],
+)
+def test_infinite_or_nan_sizes_and_coordinates_skip_the_file_naming_the_tag(tmp_path, size, box, reason):
+    bad = annotation("bad.jpg", *size, [("cat", box, 0)])
+    root = make_root(tmp_path / "voc", {"good": annotation("good.jpg", 10, 10, []), "bad": bad})
+    with logged_warnings() as caught:
+        [sample] = load_voc(root, "trainval")
+    assert sample.image_id == "good"
+    assert caught == [f"{root / 'Annotations' / 'bad.xml'}: {reason}; skipped"]

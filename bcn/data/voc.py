@@ -7,12 +7,17 @@ x1 = xmin - 1, y1 = ymin - 1, x2 = xmax, y2 = ymax (areas and IoUs stay exactly
 those of the VOC devkit). A root with a `classes.txt` (one name per line) uses
 those class names instead of the 20 VOC classes.
 
-Problems (malformed or empty XML, a missing image, a bad box) never stop reading:
-the file is skipped and named in a warning of the `bcn` log; so is a box clipped to its image.
+Problems (malformed or empty XML, a missing image, a bad box, a size or coordinate
+that is not a finite number) never stop reading: the file is skipped and named in a
+warning of the `bcn` log; so is a box clipped to its image. XML is decoded as its
+declaration says (UTF-8 without one); classes.txt and the split files are UTF-8 text,
+and one that is not is a one-line BcnError naming it.
 """
 
 import logging
+import math
 import os
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,13 +85,25 @@ def as_roots(roots) -> list[Path]:
     return [Path(root) for root in roots]
 
 
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a list file (class names, split ids, image paths), or a one-line BcnError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise BcnError(f"{path}: cannot read ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise BcnError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+        ) from None
+
+
 def read_class_names(roots) -> tuple[str, ...]:
     """The class names of a data set: its classes.txt if it has one, else the VOC classes."""
     found = {}
     for root in as_roots(roots):
         path = root / CLASSES_FILE
         if path.is_file():
-            names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+            names = tuple(line.strip() for line in read_text(path).splitlines() if line.strip())
             if not names:
                 raise BcnError(f"{path}: no class names in it")
             if len(set(names)) != len(names):
@@ -106,7 +123,7 @@ def split_ids(root: Path, split: str) -> list[str]:
         raise BcnError(f"{root}: no such data set folder")
     if not path.is_file():
         raise BcnError(f"{path}: no split file '{split}' in this data set")
-    return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+    return [line.split()[0] for line in read_text(path).splitlines() if line.strip()]
 
 
 def _find_image(root: Path, image_id: str, filename: str | None) -> Path | None:
@@ -117,11 +134,31 @@ def _find_image(root: Path, image_id: str, filename: str | None) -> Path | None:
 
 
 def _number(node, tag: str) -> float:
+    """The finite number in `node`'s child `tag`; ValueError naming the tag otherwise."""
     text = node.findtext(tag)
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         raise ValueError(f"<{tag}> is {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"<{tag}> is {text.strip()!r}, not a finite number")
+    return value
+
+
+# An XML declaration naming its encoding: the file is then decoded as it says.
+_ENCODING_DECLARATION = re.compile(rb"<\?xml[^>]*\bencoding\s*=", re.I)
+
+
+def _xml_problem(xml_path: Path, error: ET.ParseError) -> str:
+    """Why an XML file does not parse: its bytes are not UTF-8 and no declaration says otherwise, or `error`."""
+    data = xml_path.read_bytes()
+    if not _ENCODING_DECLARATION.match(data.lstrip()):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            where = f"byte 0x{data[bad.start]:02x} at offset {bad.start}"
+            return f"not UTF-8 ({where}) and no XML declaration names its encoding"
+    return f"malformed XML ({error})"
 
 
 def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> tuple[Sample, list[str], list[str]]:
@@ -135,7 +172,7 @@ def parse_annotation(root: Path, image_id: str, class_index: dict[str, int]) -> 
     try:
         tree = ET.parse(xml_path).getroot()
     except ET.ParseError as error:
-        raise ValueError(f"malformed XML ({error})") from None
+        raise ValueError(_xml_problem(xml_path, error)) from None
     if tree.tag != "annotation":
         raise ValueError(f"root element is <{tree.tag}>, not <annotation>")
     image_path = _find_image(root, image_id, tree.findtext("filename"))
