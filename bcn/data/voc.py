@@ -85,6 +85,11 @@ def as_roots(roots) -> list[Path]:
     return [Path(root) for root in roots]
 
 
+def not_utf8(error: UnicodeDecodeError) -> str:
+    """What a file that failed to decode is, and where: "not UTF-8 text (byte 0xe9 at offset 7)"."""
+    return f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+
+
 def read_text(path: Path) -> str:
     """The UTF-8 text of a list file (class names, split ids, image paths), or a one-line BcnError naming it."""
     try:
@@ -92,9 +97,7 @@ def read_text(path: Path) -> str:
     except OSError as error:
         raise BcnError(f"{path}: cannot read ({error.strerror or error})") from None
     except UnicodeDecodeError as error:
-        raise BcnError(
-            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
-        ) from None
+        raise BcnError(f"{path}: {not_utf8(error)}") from None
 
 
 def read_class_names(roots) -> tuple[str, ...]:

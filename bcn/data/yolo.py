@@ -1,6 +1,7 @@
 """YOLO-layout reader (Ultralytics, Roboflow): a data.yaml, images/ and labels/ per split.
 
-data.yaml names the classes (`names`: a list, or a {index: name} map) and the images of
+data.yaml names the classes (`names`: a list, or a {index: name} map whose indices may be
+written as strings, '0': cat, as Ultralytics reads them) and the images of
 each split (`train`, `val`, `test`): a folder of images, or a .txt file listing image
 paths, relative to the YAML's `path` key if it has one, else to the YAML's folder; a
 leading `../` that leads nowhere is dropped (Roboflow's exports), as Ultralytics does.
@@ -13,15 +14,16 @@ Labels are fractions of the image size, which is read from the image's header wh
 format allows (JPEG, PNG; bcn.images.image_size), so reading a split does not decode its
 images: training and `bcn data check` decode each one once, later.
 
-Problems (a malformed label line, an image that cannot be read) never stop reading:
-the image is skipped and its file named, with the line, in a `Problem`.
+Problems (a malformed label line, a label file that is not UTF-8, an image that cannot
+be read) never stop reading: the image is skipped and its file named, with the line, in a
+`Problem`. A list file of image paths that is not UTF-8 is a one-line BcnError naming it.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from bcn.data.voc import Problem, Sample
+from bcn.data.voc import Problem, Sample, not_utf8, read_text
 from bcn.errors import BcnError
 from bcn.images import image_files, image_size
 
@@ -51,14 +53,29 @@ def _read_yaml(root: Path) -> tuple[Path, dict]:
     return path, document
 
 
+def _class_index(path: Path, key) -> int:
+    """A key of data.yaml's `names` map as a class index: an integer, or one written as a string ('0')."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if isinstance(key, str) and key.strip().isdecimal():
+        return int(key)
+    raise BcnError(f"{path}: 'names' must map class indices 0, 1, 2, ... to names; {key!r} is no index")
+
+
+def _names_in_order(path: Path, names: dict) -> list:
+    """The values of a {class index: name} map, in index order; the indices must be 0, 1, 2, ..."""
+    by_index = {_class_index(path, key): name for key, name in names.items()}
+    if len(by_index) != len(names) or sorted(by_index) != list(range(len(names))):
+        raise BcnError(f"{path}: 'names' must map 0, 1, 2, ... to class names")
+    return [by_index[index] for index in range(len(names))]
+
+
 def yolo_class_names(root: Path) -> tuple[str, ...]:
     """The class names of data.yaml, in index order."""
     path, document = _read_yaml(root)
     names = document["names"]
     if isinstance(names, dict):
-        if sorted(names) != list(range(len(names))):
-            raise BcnError(f"{path}: 'names' must map 0, 1, 2, ... to class names")
-        names = [names[index] for index in range(len(names))]
+        names = _names_in_order(path, names)
     if not isinstance(names, list) or not names:
         raise BcnError(f"{path}: 'names' must be a non-empty list or map of class names")
     names = tuple(str(name).strip() for name in names)
@@ -103,7 +120,7 @@ def split_images(root: Path, split: str) -> list[Path]:
         if location.is_dir():
             images += image_files(location, recursive=True)
         elif location.is_file() and location.suffix == ".txt":
-            lines = [line.strip() for line in location.read_text().splitlines() if line.strip()]
+            lines = [line.strip() for line in read_text(location).splitlines() if line.strip()]
             images += [_located(base, line) if not Path(line).is_absolute() else Path(line) for line in lines]
         else:
             raise BcnError(f"{path}: split '{split}' points to {location}, which is neither a folder nor a .txt list")
@@ -121,8 +138,12 @@ def label_path(image_path: Path) -> Path:
 
 def parse_labels(path: Path, width: int, height: int, num_classes: int):
     """(boxes, classes) of one label file, boxes in pixels; raises ValueError naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(not_utf8(error)) from None
     boxes, classes = [], []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
