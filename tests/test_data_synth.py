@@ -82,3 +82,18 @@ def test_a_killed_synth_leaves_nothing_the_next_run_keeps(tmp_path):
     assert [name for name in os.listdir(tmp_path) if name.startswith(".set.")]  # kill -9: the partial set stays...
     write_synth(out, images=2, size=64)
     assert os.listdir(tmp_path) == ["set"]  # ...until the next run to the same folder removes it
+
+
+@pytest.mark.parametrize("state, reason", [("full", "No space left on device"), ("read-only", "Read-only file system")])
+def test_synth_on_a_full_or_read_only_disk_names_the_users_folder(tmp_path, state, reason):
+    from click.testing import CliRunner
+    from disks import small_disk
+
+    from bcn.cli import main
+
+    with small_disk(tmp_path / "disk", state) as disk:
+        result = CliRunner().invoke(main, ["data", "synth", str(disk / "set"), "--images", "4", "--size", "64"])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        line = result.output.strip().splitlines()[-1]
+        assert line.startswith(f"Error: {disk / 'set'}: ") and line.endswith(f"({reason})")  # never the temp folder
+        assert not [path.name for path in disk.iterdir() if path.name != "filler"]  # no hidden temp folder stays

@@ -14,7 +14,7 @@ import numpy as np
 
 from bcn.data.voc import CLASSES_FILE
 from bcn.errors import BcnError
-from bcn.io import atomic_folder
+from bcn.io import atomic_folder, disk_problem
 
 SHAPES = ("disc", "square", "triangle", "ring", "cross", "stripes")
 DIFFICULT_BELOW = 8  # objects whose shorter side is under this many pixels are marked difficult
@@ -172,6 +172,15 @@ def split_ids(ids: list[str], seed: int, test_fraction: float, val_fraction: flo
     return {name: [ids[i] for i in sorted(index)] for name, index in splits.items()}
 
 
+def _image_not_written(out: Path, tmp: Path, image_id: str) -> BcnError:
+    """The error for an image OpenCV could not write into the set being built in `tmp`, naming `out`, the user's
+    folder, and a full or read-only disk where that is the reason."""
+    reason = disk_problem(tmp)
+    if reason:
+        return BcnError(f"{out}: cannot write there ({reason})")
+    return BcnError(f"{out / 'JPEGImages' / image_id}.jpg: could not write the image")
+
+
 def write_synth(
     out,
     images: int,
@@ -209,7 +218,7 @@ def write_synth(
         for index, image_id in enumerate(loop):
             image, boxes, classes, difficult = synth_image(seed, index, size)
             if not cv2.imwrite(str(tmp / "JPEGImages" / f"{image_id}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-                raise BcnError(f"{tmp / 'JPEGImages' / image_id}.jpg: could not write the image")
+                raise _image_not_written(out, tmp, image_id)
             xml = _annotation_xml(image_id, image.shape[1], image.shape[0], boxes, classes, difficult)
             (tmp / "Annotations" / f"{image_id}.xml").write_bytes(xml)
         for name, members in splits.items():
