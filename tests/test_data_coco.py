@@ -160,3 +160,10 @@ def test_an_image_listed_twice_is_warned_about_once_and_the_first_kept(tmp_path)
         [sample] = load_coco(path, tmp_path / "images")
     assert sample.width == 10
     assert caught == [f"{path}: image id 7 is listed more than once; the first kept"]
+
+
+def test_json_nested_too_deeply_is_one_error_naming_the_file(tmp_path):
+    path = tmp_path / "instances.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BcnError, match=f"^{path}: not valid JSON \\(nested too deeply\\)$"):
+        load_coco(path, tmp_path)

@@ -64,3 +64,12 @@ def test_a_label_file_that_is_not_utf8_skips_its_image_naming_it(yolo_root):
     offset = len(label.read_bytes()) - 2  # the é before the last newline
     expected = f"problem: {label}: not UTF-8 text (byte 0xe9 at offset {offset}); image {label.stem}.jpg skipped"
     assert expected in result.output.splitlines()
+
+
+def test_a_data_yaml_nested_too_deeply_is_one_line_naming_it(tmp_path):
+    root = tmp_path / "yolo"
+    root.mkdir()
+    (root / "data.yaml").write_text("names: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    result = CliRunner().invoke(main, ["data", "check", str(root)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == f"Error: {root / 'data.yaml'}: not valid YAML (nested too deeply)"

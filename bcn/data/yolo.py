@@ -48,6 +48,8 @@ def _read_yaml(root: Path) -> tuple[Path, dict]:
         raise BcnError(f"{path}: cannot read ({error})") from None
     except yaml.YAMLError as error:
         raise BcnError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    except RecursionError:
+        raise BcnError(f"{path}: not valid YAML (nested too deeply)") from None
     if not isinstance(document, dict) or "names" not in document:
         raise BcnError(f"{path}: no 'names' (the class names) in it")
     return path, document
