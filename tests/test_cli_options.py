@@ -36,8 +36,9 @@ def test_values_that_fit_come_back_typed(tmp_path):
         (["--minutes", "inf"], "must be a finite number, got inf"),
         (["--count", "x"], "'x' is not a valid integer"),
         (["--threads", "one"], "expected a comma-separated list of integers like 1,2,4, got 'one'"),
-        (["--threads", "2,0"], "thread counts must be at least 1, got '2,0'"),
-        (["--threads", ","], "thread counts must be at least 1"),
+        (["--threads", "2,0"], "thread counts must be from 1 to 256, got '2,0'"),
+        (["--threads", "2,257"], "thread counts must be from 1 to 256, got '2,257'"),
+        (["--threads", ","], "thread counts must be from 1 to 256"),
     ],
 )
 def test_bad_values_name_the_option(args, message):
