@@ -288,3 +288,5 @@ def read_json(path: Path):
         raise BcnError(f"{path}: cannot read ({error.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BcnError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise BcnError(f"{path}: not valid JSON (nested too deeply)") from None

@@ -1,4 +1,4 @@
-"""Atomic output: all or nothing, with a normal file mode."""
+"""Atomic output: all or nothing, with a normal file mode; JSON files read or refused in one line."""
 
 import os
 
@@ -112,3 +112,14 @@ def test_an_atomic_folder_appears_whole_or_not_at_all(tmp_path):
     with pytest.raises(BcnError, match="already exists and is not an empty folder"):
         with atomic_folder(tmp_path / "set"):
             pytest.fail("the block must not run")
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [("[" * 100_000, "nested too deeply"), ("{", "Expecting property name"), (b"\xff{}", "codec can't decode")],
+)
+def test_read_json_of_a_bad_file_is_one_line_naming_it(tmp_path, content, reason):
+    path = tmp_path / "config.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(BcnError, match=f"^{path}: not valid JSON \\(.*{reason}"):
+        read_json(path)

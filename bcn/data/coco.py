@@ -32,10 +32,7 @@ ROBOFLOW_FILE = "_annotations.coco.json"
 
 def _read(path: Path) -> dict:
     """The parsed instances file, which must hold lists of images, annotations and categories."""
-    try:
-        document = read_json(path)
-    except RecursionError:
-        raise BcnError(f"{path}: not valid JSON (nested too deeply)") from None
+    document = read_json(path)
     if not isinstance(document, dict) or not {"images", "annotations", "categories"} <= document.keys():
         raise BcnError(f"{path}: not a COCO instances file (needs images, annotations and categories)")
     if not all(isinstance(document[key], list) for key in ("images", "annotations", "categories")):
