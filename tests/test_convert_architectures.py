@@ -42,5 +42,6 @@ def test_presets_convert_from_the_command_line(tmp_path, preset, binary_convs):
     metadata = read_metadata(tmp_path / f"{preset}.tflite")
     binary = binary_convs > 0
     assert (metadata["engine"], metadata["variant"]) == (("lce", "binary") if binary else ("tflite", "float32"))
-    expected = f"{binary_convs} binary conv layers -> {binary_convs} LceBconv2d" if binary else "binary  none: a float model"
+    binary_line = f"{binary_convs} binary conv layers -> {binary_convs} LceBconv2d"
+    expected = binary_line if binary else "binary  none: a float model"
     assert expected in result.output
