@@ -3,12 +3,18 @@
 Generate data, train a small binary CenterNet and its float twin, evaluate both, convert
 the binary model to LCE (plus float32 and int8 baselines), benchmark them side by side,
 detect on a few test images, and write every figure into a report folder.
+
+Training is a fixed amount of work (DEMO_EPOCHS epochs per model), so a slower or busier
+machine takes longer rather than training less; it says how much longer after the first
+epoch. A time budget (`minutes`) is the opt-in alternative.
 """
 
+import logging
 import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from bcn.defaults import SCORE_THRESHOLD
@@ -16,10 +22,28 @@ from bcn.errors import BcnError
 from bcn.io import atomic_output, check_output_folder, read_json, write_json
 from bcn.progress import Steps
 
+log = logging.getLogger(__name__)
+
 # Small enough to train in minutes on two cores, big enough to learn the generated shapes
-# (benchmarks/train_synth_binary_constant_lr.md: 0.558 mAP@0.5 after 10 minutes).
+# (benchmarks/train_synth_binary_constant_lr.md: 0.558 mAP@0.5 after 43 epochs).
 DEMO_ARCH = "qn(96) qn([1x32, 2x64, 2x128, 2x256]) tp(2)([64, 32, 32]) h(32)"
 DEMO_INPUT_SIZE = 96
+DEMO_IMAGES = 2000
+DEMO_OUT = "demo-report"
+DEMO_SEED = 0
+# Epochs per model. Measured 2026-12-05 on a quiet 2-core "Intel(R) Xeon(R) Processor" (lscpu's
+# model name), 1500 training images of 96 px, batch 16: an epoch of the binary model takes
+# 9.2-9.8 s (benchmarks/train_step_speed.md), one of its float twin 0.85 of that, and each
+# model's first step about 15 s more (tracing). 40 epochs each: about 12.5 minutes of training,
+# 14 for the whole demo (the other steps took 1.5 minutes).
+DEMO_EPOCHS = 40
+# The float twin's epoch time as a share of the binary model's (the same measurement).
+FLOAT_TWIN_EPOCH_SHARE = 0.85
+# With a time budget the epochs are not known ahead: held-out mAP is measured every this many
+# epochs (and at the end), so the report can tell whether it was still rising.
+BUDGET_EVAL_EVERY = 5
+# Epochs a time budget may not exceed.
+BUDGET_MAX_EPOCHS = 1000
 MARKER = "demo.json"
 # A short CPU run: a constant learning rate (the paper's late drop to 1e-4 stalls a
 # minutes-long binary run) and light augmentation.
@@ -84,13 +108,84 @@ def benchmark_fresh(tflites: list[Path], out: Path, threads: tuple[int, ...], ru
     return read_json(out / "bench.json")
 
 
+def duration(seconds: float) -> str:
+    """Seconds in words at a useful precision: "40 s", "12 min"."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def training_estimate(epoch_seconds: float, tracing_seconds: float, epochs: int, minutes: float | None) -> str:
+    """The line logged after the binary model's first epoch: what the demo's training will take on this machine
+    as it is now (fixed epochs), or how many epochs a time budget will give each model."""
+    speed = f"training estimate: {epoch_seconds:.1f} s an epoch on this machine now"
+    if minutes:
+        given = max(1, int((minutes / 2 * 60 - tracing_seconds) / epoch_seconds))
+        return (
+            f"{speed}, so the {minutes / 2:g}-minute budget gives each model about {given} epochs "
+            f"(without --minutes the demo trains {DEMO_EPOCHS})"
+        )
+    remaining = epoch_seconds * (epochs - 1) + tracing_seconds + epoch_seconds * FLOAT_TWIN_EPOCH_SHARE * epochs
+    return (
+        f"{speed}, so about {duration(remaining)} more for {epochs} epochs of each model "
+        f"(a busier or slower machine takes longer; tracing the first step took {tracing_seconds:.0f} s)"
+    )
+
+
+def log_training_estimate(first_epoch, epochs: int, minutes: float | None) -> None:
+    """Log training_estimate's line from the binary model's first epoch (a bcn.train.progress.FirstEpoch)."""
+    log.info(training_estimate(first_epoch.seconds, first_epoch.tracing, epochs, minutes))
+
+
+def train_models(
+    data: Path, runs_dir: Path, arch: str, input_size: int, seed: int, held_out: str, step, epochs: int, minutes
+) -> dict:
+    """Train the binary model and its float twin alike, `epochs` each or, with `minutes`, for half of that
+    budget each (at most `epochs`), into runs_dir/binary and runs_dir/float, with a progress bar; returns
+    each one's epochs, seconds and held-out evaluations."""
+    from bcn.train.augment import LIGHT_AUGMENTATION
+    from bcn.train.progress import training_progress
+    from bcn.train.trainer import Recipe, train
+
+    trained = {}
+    for variant in ("binary", "float"):
+        amount = f"{minutes / 2:g} min" if minutes else f"{epochs} epochs"
+        estimate = partial(log_training_estimate, epochs=epochs, minutes=minutes) if variant == "binary" else None
+        with (
+            step(f"train the {variant} model for {amount}"),
+            training_progress(f"train {variant}", None if minutes else epochs, estimate) as progress,
+        ):
+            result = train(
+                arch,
+                data,
+                runs_dir / variant,
+                input_size=input_size,
+                epochs=epochs,
+                batch_size=SHORT_RUN["batch_size"],
+                lr=SHORT_RUN["lr"],
+                eval_every=BUDGET_EVAL_EVERY if minutes else epochs,
+                float_twin=variant == "float",
+                minutes=minutes / 2 if minutes else None,
+                seed=seed,
+                verbose=0,
+                recipe=Recipe(late_lr=SHORT_RUN["lr"], augment=LIGHT_AUGMENTATION),
+                eval_split=held_out,
+                callbacks=[progress],
+            )
+        trained[variant] = {
+            "epochs": result.last_epoch,
+            "seconds": round(result.seconds, 1),
+            "evaluations": result.evaluations,
+        }
+    return trained
+
+
 def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
     """Run the runtime's Detector on `count` test images and save them annotated (enlarged
-    to READABLE_SIDE); returns the engine that ran them and the images written."""
+    to READABLE_SIDE; one without detections says so on the picture); returns the engine
+    that ran them and the images written."""
     import cv2
 
     from bcn.images import read_image
-    from bcn.runtime.annotate import draw_detections
+    from bcn.runtime.annotate import draw_detections, draw_no_detection
     from bcn.runtime.detector import Detector
 
     detector = Detector(model_path)
@@ -100,6 +195,8 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
         image = read_image(sample.image_path)
         detections = detector.detect(image, score_threshold=SCORE_THRESHOLD)
         annotated = draw_detections(image, detections, min_side=READABLE_SIDE)
+        if not detections:
+            draw_no_detection(annotated)
         path = out / f"{sample.image_id}.jpg"
         with atomic_output(path) as tmp:
             cv2.imwrite(tmp, annotated)
@@ -121,7 +218,6 @@ def annotate_samples(model_path: Path, samples, out: Path, count: int) -> dict:
 
 def run_demo(
     out: Path,
-    minutes: float,
     images: int,
     arch: str,
     input_size: int,
@@ -129,18 +225,21 @@ def run_demo(
     runs: int,
     seed: int,
     data_root: Path | None = None,
+    epochs: int | None = None,
+    minutes: float | None = None,
 ) -> dict:
     """Run every step; returns the summary also written to OUT/demo.json.
 
-    With `data_root` (any layout bcn reads) the demo runs on that data set instead of a
-    generated one, and evaluates on its test split (its val split where it has no test).
+    Each model trains `epochs` epochs (default DEMO_EPOCHS); with `minutes`, the two share that
+    time budget instead (each at most `epochs`, default BUDGET_MAX_EPOCHS). With `data_root` (any
+    layout bcn reads) the demo runs on that data set instead of a generated one, and evaluates
+    on its test split (its val split where it has no test). Warnings about the result (see
+    bcn.demo_report.result_warnings) are logged as well as written into the report.
     """
     from bcn.converters.convert import convert
     from bcn.data.formats import NAMES, detect_format, find_split, load, read_class_names
     from bcn.data.synth import write_synth
-    from bcn.demo_report import write_report
-    from bcn.train.augment import LIGHT_AUGMENTATION
-    from bcn.train.trainer import Recipe, train
+    from bcn.demo_report import result_warnings, write_report
 
     prepare_out(out)
     step = Steps(total=8)
@@ -155,27 +254,8 @@ def run_demo(
         test_samples = load([data], held_out, class_names)
 
     runs_dir = out / "runs"
-    trained = {}
-    for variant in ("binary", "float"):
-        with step(f"train the {variant} model for {minutes / 2:.1f} min"):
-            recipe = Recipe(late_lr=SHORT_RUN["lr"], augment=LIGHT_AUGMENTATION)
-            result = train(
-                arch,
-                data,
-                runs_dir / variant,
-                input_size=input_size,
-                epochs=1000,
-                batch_size=SHORT_RUN["batch_size"],
-                lr=SHORT_RUN["lr"],
-                eval_every=1000,
-                float_twin=variant == "float",
-                minutes=minutes / 2,
-                seed=seed,
-                verbose=2,
-                recipe=recipe,
-                eval_split=held_out,
-            )
-            trained[variant] = {"epochs": result.last_epoch, "seconds": round(result.seconds, 1)}
+    epochs = epochs or (BUDGET_MAX_EPOCHS if minutes else DEMO_EPOCHS)
+    trained = train_models(data, runs_dir, arch, input_size, seed, held_out, step, epochs, minutes)
 
     with step("convert to LCE, float32 and int8"):
         models = out / "models"
@@ -224,6 +304,8 @@ def run_demo(
                 "held_out_images": len(test_samples),
             },
             "held_out": held_out,
+            "out": str(out),
+            "epochs": epochs,
             "minutes": minutes,
             "seed": seed,
             "training": trained,
@@ -236,4 +318,6 @@ def run_demo(
         summary["total_seconds"] = round(time.monotonic() - started, 1)
         write_report(out, summary)
         write_json(out / MARKER, summary)
+    for warning in result_warnings(summary):
+        log.warning(warning)
     return summary

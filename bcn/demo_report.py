@@ -1,8 +1,19 @@
-"""report.md of `bcn demo`: every figure comes from the summary written beside it (demo.json)."""
+"""report.md of `bcn demo`: every figure comes from the summary written beside it (demo.json).
 
+The report judges its own result: the warnings it opens with (result_warnings) are also what
+`bcn demo` logs on the terminal.
+"""
+
+import shlex
 from pathlib import Path
 
 from bcn.io import write_text
+
+# The least mAP@0.5 (VOC07) a working binary model reaches on the generated data (the demo's
+# default run scores about 0.58); below it the report says why and how to train longer.
+MAP_FLOOR = 0.3
+# Held-out mAP counts as still rising when its last evaluation beats the one before by more than this.
+STILL_RISING = 0.01
 
 
 def mib(num_bytes: float) -> str:
@@ -61,6 +72,109 @@ def map_difference(converted: float | None, keras: float | None) -> str:
     return (
         f"is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras model's "
         f"({metric(converted)} vs {metric(keras)})"
+    )
+
+
+def train_longer_command(summary: dict) -> str:
+    """The `bcn demo` command that trains longer than this run (twice the binary model's epochs, at least
+    DEMO_EPOCHS), keeping this run's other choices about its data, model and report folder."""
+    from bcn.demo import DEMO_ARCH, DEMO_EPOCHS, DEMO_IMAGES, DEMO_INPUT_SIZE, DEMO_OUT, DEMO_SEED
+
+    words = ["bcn", "demo", "--epochs", str(max(DEMO_EPOCHS, 2 * summary["training"]["binary"]["epochs"]))]
+    if summary.get("data"):
+        words += ["--data", summary["data"]["root"]]
+    elif summary["images"] != DEMO_IMAGES:
+        words += ["--images", str(summary["images"])]
+    for option, value, default in (
+        ("--arch", summary["arch"], DEMO_ARCH),
+        ("--input-size", summary["input_size"], DEMO_INPUT_SIZE),
+        ("--seed", summary["seed"], DEMO_SEED),
+        ("--out", summary["out"], DEMO_OUT),
+    ):
+        if value != default:
+            words += [option, str(value)]
+    return shlex.join(words)
+
+
+def floor_warning(summary: dict) -> str | None:
+    """On generated data, one line when the binary model scores below MAP_FLOOR: the likely cause and the
+    command that trains longer; None otherwise (a user's data set has no known floor)."""
+    score = summary["evaluation"]["binary_keras"]["map50_voc07"]
+    if summary.get("data") or score is None or float(metric(score)) >= MAP_FLOOR:
+        return None
+    epochs = plural(summary["training"]["binary"]["epochs"], "epoch")
+    cause = (
+        f"the {summary['minutes']:g}-minute time budget gave it only {epochs} on this machine (its speed or load)"
+        if summary.get("minutes")
+        else f"{epochs} are too few for it to learn the data"
+    )
+    return (
+        f"Warning: the binary model's mAP@0.5 (VOC07) is {metric(score)}, below {MAP_FLOOR}, the least a working "
+        f"detector reaches on the generated data; likely cause: {cause}; train longer with "
+        f"`{train_longer_command(summary)}`."
+    )
+
+
+def trend(evaluations: list[dict]) -> str:
+    """How held-out mAP ended, from its last two evaluations at the report's precision: "rising" (by more than
+    STILL_RISING), "level", "once" (a single evaluation) or "never"."""
+    if len(evaluations) < 2:
+        return "once" if evaluations else "never"
+    before, last = (float(metric(evaluation["map50_voc07"])) for evaluation in evaluations[-2:])
+    return "rising" if round(last - before, 3) > STILL_RISING else "level"
+
+
+def _trend_clause(name: str, evaluations: list[dict]) -> str:
+    """How the held-out mAP of the model called `name` ended, with the evaluations it is judged on."""
+    kind = trend(evaluations)
+    if kind == "never":
+        return f"the {name}'s was never measured (no epoch finished)"
+    if kind == "once":
+        return f"the {name}'s was measured once (epoch {evaluations[0]['epoch']}), too few times to tell"
+    pair = ", ".join(f"{metric(e['map50_voc07'])} at epoch {e['epoch']}" for e in evaluations[-2:])
+    return f"the {name}'s {'was still rising' if kind == 'rising' else 'had levelled off'} ({pair})"
+
+
+def budget_warning(summary: dict) -> str | None:
+    """Under a time budget, one line when either model's held-out mAP was still rising at its end (or measured
+    too rarely to tell), with the command that trains longer; None otherwise."""
+    if not summary.get("minutes"):
+        return None
+    models = (("binary model", "binary"), ("float twin", "float"))
+    if all(trend(summary["training"][run].get("evaluations", [])) == "level" for _, run in models):
+        return None
+    clauses = "; ".join(_trend_clause(name, summary["training"][run].get("evaluations", [])) for name, run in models)
+    return (
+        f"Warning: held-out mAP@0.5 (VOC07) at the end of the {summary['minutes']:g}-minute time budget: {clauses}. "
+        f"More epochs would likely score higher: `{train_longer_command(summary)}`."
+    )
+
+
+def result_warnings(summary: dict) -> list[str]:
+    """The lines that open the report and that `bcn demo` logs: a result below the floor, a budget ended too soon."""
+    return [warning for warning in (floor_warning(summary), budget_warning(summary)) if warning]
+
+
+def training_amount(summary: dict) -> str:
+    """The training the run asked for, in a few words: its epochs per model or its time budget."""
+    if summary.get("minutes"):
+        return f"a {summary['minutes']:g}-minute training budget"
+    return f"{plural(summary['epochs'], 'training epoch')} per model"
+
+
+def training_sentence(summary: dict) -> str:
+    """How much the two models trained: the same epochs, or the same time budget and the epochs it gave each."""
+    if summary.get("minutes"):
+        training = summary["training"]
+        return (
+            f"The binary model and its float twin train on the same data with the same time budget "
+            f"({summary['minutes'] / 2:g} min each), which gave the binary model "
+            f"{plural(training['binary']['epochs'], 'epoch')} and its float twin "
+            f"{plural(training['float']['epochs'], 'epoch')} on this machine"
+        )
+    return (
+        f"The binary model and its float twin train on the same data for the same number of epochs "
+        f"({summary['epochs']} each)"
     )
 
 
@@ -187,10 +301,11 @@ def render(summary: dict) -> str:
             f"{summary['data']['held_out']} split of {summary['data']['held_out_images']} images, "
         )
         + f"classes: {', '.join(summary['classes'])}), "
-        f"input {summary['input_size']}x{summary['input_size']}, {summary['minutes']:g} training minutes, "
+        f"input {summary['input_size']}x{summary['input_size']}, {training_amount(summary)}, "
         f"seed {summary['seed']}. Machine: {machine.get('cpu')} ({machine.get('logical_cores')} logical cores, "
         f"{machine.get('arch')}, {machine.get('os')}). Whole run: {summary['total_seconds'] / 60:.1f} min.",
         "",
+        *[line for warning in result_warnings(summary) for line in (f"> {warning}", "")],
         "## Architecture",
         "",
         f"`{summary['arch']}`",
@@ -220,8 +335,7 @@ def render(summary: dict) -> str:
         )
     lines += [
         "",
-        f"The binary model and its float twin train on the same data with the same time budget "
-        f"({summary['minutes'] / 2:g} min each); the float twin is the fair baseline (same graph, every binary "
+        f"{training_sentence(summary)}; the float twin is the fair baseline (same graph, every binary "
         "conv full precision). The converted row is `models/binary.tflite` run as `bcn detect` runs it, by "
         f"bcn's runtime with its defaults on {engine_phrase(shown['runtime'])}: its mAP@0.5 (VOC07) "
         f"{map_difference(ev['binary_lce']['map50_voc07'], ev['binary_keras']['map50_voc07'])}.",

@@ -28,6 +28,10 @@ PALETTE_HEX = (
     "a9a9a9",
 )
 PALETTE_BGR = tuple((int(h[4:6], 16), int(h[2:4], 16), int(h[0:2], 16)) for h in PALETTE_HEX)
+# Drawn on an image whose detector found nothing to draw (bcn demo's test images).
+NO_DETECTION = "no detection above the threshold"
+# Background of notes that are not detections: the FPS overlay and NO_DETECTION.
+NOTE_BACKGROUND = (32, 32, 32)
 
 
 def class_color(class_id: int) -> tuple[int, int, int]:
@@ -95,8 +99,21 @@ def draw_detections(image: np.ndarray, detections, min_side: int = 0) -> np.ndar
     return canvas
 
 
+def draw_no_detection(image: np.ndarray) -> np.ndarray:
+    """Write NO_DETECTION across the top of `image` in place (made smaller where the image is too narrow for
+    it), so an empty picture reads as a result rather than a drawing that failed; returns the image."""
+    import cv2
+
+    thickness, font_scale = _scale(image)
+    thickness = max(1, thickness // 2)
+    (width, _), _ = cv2.getTextSize(NO_DETECTION, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+    font_scale *= min(1.0, (image.shape[1] - 4) / width)
+    _label(image, NO_DETECTION, 0, 0, NOTE_BACKGROUND, font_scale, thickness)
+    return image
+
+
 def draw_fps(image: np.ndarray, fps: float) -> np.ndarray:
     """Draw "NN.N FPS" in the bottom-left corner of `image` in place (away from most labels), and return it."""
     thickness, font_scale = _scale(image)
-    _label(image, f"{fps:.1f} FPS", 0, image.shape[0], (32, 32, 32), font_scale, max(1, thickness // 2))
+    _label(image, f"{fps:.1f} FPS", 0, image.shape[0], NOTE_BACKGROUND, font_scale, max(1, thickness // 2))
     return image

@@ -8,9 +8,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from bcn.demo import READABLE_SIDE, benchmark_fresh
-from bcn.demo_report import metric, mib, ratio
+from bcn.demo import DEMO_EPOCHS, READABLE_SIDE, benchmark_fresh
+from bcn.demo_report import MAP_FLOOR, STILL_RISING, metric, mib, plural, ratio
 from bcn.errors import BcnError
+from bcn.runtime.annotate import draw_detections
 
 pytestmark = pytest.mark.slow
 
@@ -138,6 +139,42 @@ def test_report_sentences_say_what_the_json_says(demo_run):
     assert "held-out test split" in report and "LCE interpreter" not in report and "Raspberry Pi" not in report
 
 
+def test_the_report_says_what_the_time_budget_gave(demo_run):
+    out, result = demo_run
+    report = (out / "report.md").read_text()
+    summary = json.loads((out / "demo.json").read_text())
+    binary, floating = summary["training"]["binary"], summary["training"]["float"]
+    assert "a 0.3-minute training budget" in report
+    assert (
+        f"with the same time budget (0.15 min each), which gave the binary model {plural(binary['epochs'], 'epoch')} "
+        f"and its float twin {plural(floating['epochs'], 'epoch')} on this machine"
+    ) in report
+    for training in (binary, floating):
+        evaluations = training["evaluations"]
+        assert not evaluations or evaluations[-1]["epoch"] == training["epochs"]  # the last epoch is evaluated
+        maps = [float(metric(e["map50_voc07"])) for e in evaluations]
+        if len(maps) < 2 or round(maps[-1] - maps[-2], 3) > STILL_RISING:
+            assert "Warning: held-out mAP@0.5 (VOC07) at the end of the 0.3-minute time budget" in report
+
+
+def test_a_score_below_the_floor_is_said_in_the_report_and_on_the_terminal(demo_run):
+    out, result = demo_run
+    report = (out / "report.md").read_text()
+    summary = json.loads((out / "demo.json").read_text())
+    score = metric(summary["evaluation"]["binary_keras"]["map50_voc07"])
+    epochs = summary["training"]["binary"]["epochs"]
+    line = (
+        f"Warning: the binary model's mAP@0.5 (VOC07) is {score}, below {MAP_FLOOR}, the least a working detector "
+        f"reaches on the generated data; likely cause: the 0.3-minute time budget gave it only "
+        f"{plural(epochs, 'epoch')} on this machine (its speed or load); train longer with "
+        f"`bcn demo --epochs {max(DEMO_EPOCHS, 2 * epochs)} --images 40 --out {out}`."
+    )
+    if float(score) < MAP_FLOOR:  # 40 images for seconds: expected
+        assert f"> {line}" in report and line in result.stderr.splitlines()
+    else:
+        assert "below 0.3" not in report and "below 0.3" not in result.stderr
+
+
 def test_annotated_images_are_drawn_enlarged(demo_run):
     out, _ = demo_run
     report = (out / "report.md").read_text()
@@ -151,6 +188,10 @@ def test_annotated_images_are_drawn_enlarged(demo_run):
             f"({item['image']}): detections {item['detections']}, objects in the annotation "
             f"{item['ground_truth']}, drawn {item['enlarged']}x enlarged"
         ) in report
+        if item["detections"] == 0:  # "no detection above the threshold" across the top, the rest as drawn
+            plain = draw_detections(cv2.imread(str(out / "data" / "JPEGImages" / Path(item["image"]).name)), [], 480)
+            difference = abs(cv2.imread(str(out / item["image"])).astype(int) - plain)
+            assert difference[:20].mean() > 4 * difference[40:].mean()
 
 
 def test_a_failing_benchmark_is_one_line_naming_the_model(tmp_path):

@@ -23,8 +23,8 @@ def test_demo_runs_on_a_yolo_data_set(synth_voc, tmp_path):
             str(data),
             "--out",
             str(out),
-            "--minutes",
-            "0.1",
+            "--epochs",
+            "1",
             "--runs",
             "2",
             "--threads",
@@ -42,6 +42,7 @@ def test_demo_runs_on_a_yolo_data_set(synth_voc, tmp_path):
     assert json.loads((out / "runs" / "binary" / "config.json").read_text())["eval_split"] == "test"
     report = (out / "report.md").read_text()
     assert f"Data set {data} (YOLO, evaluated on its test split of 20 images" in report
+    assert "1 training epoch per model" in report and "for the same number of epochs (1 each)" in report
     assert not (out / "data").exists() and "`data/`" not in report
     assert len(list((out / "detections").glob("*.jpg"))) == 6
 
