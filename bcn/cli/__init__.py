@@ -16,7 +16,7 @@ from bcn.cli.train import train
 from bcn.progress import configure_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="bcn")
 @click.option("-v", "--verbose", count=True, help="Report more on stderr (repeatable).")
 @click.option(

@@ -54,9 +54,7 @@ def format_cost(name: str, cost: dict) -> str:
 input_size_option = click.option(
     "--input-size", "-z", type=POSITIVE_INT, help="Input size z (overrides the spec's); a multiple of 32."
 )
-num_classes_option = click.option(
-    "--num-classes", "-c", type=POSITIVE_INT, default=20, show_default=True, help="Number of classes C."
-)
+num_classes_option = click.option("--num-classes", "-c", type=POSITIVE_INT, default=20, help="Number of classes C.")
 float_twin_option = click.option(
     "--float-twin", is_flag=True, help="Make every binary conv full precision (the fair float baseline)."
 )
@@ -64,7 +62,6 @@ seed_option = click.option(
     "--seed",
     type=click.IntRange(min=0),
     default=DEFAULT_SEED,
-    show_default=True,
     help="Seed that draws the binary blocks of a random spec (':pP').",
 )
 
@@ -166,16 +163,8 @@ def build(spec, output, input_size, num_classes, float_twin, seed):
     type=click.Path(exists=True, dir_okay=False),
     help="A `bcn eval --json` output (or a run's eval.json) whose mAP goes on the row of its spec; repeat.",
 )
-@click.option(
-    "--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Measured runs per model (--measure)."
-)
-@click.option(
-    "--threads",
-    type=THREAD_COUNT,
-    default=1,
-    show_default=True,
-    help=f"Interpreter threads, 1 to {MAX_THREADS} (--measure).",
-)
+@click.option("--runs", type=click.IntRange(min=1), default=10, help="Measured runs per model (--measure).")
+@click.option("--threads", type=THREAD_COUNT, default=1, help=f"Interpreter threads, 1 to {MAX_THREADS} (--measure).")
 @click.option(
     "--keep", type=click.Path(file_okay=False), help="Keep the measured models (.h5, .tflite) in this folder."
 )

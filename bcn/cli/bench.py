@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from bcn.cli.options import OUTPUT_FILE, THREAD_COUNTS
+from bcn.cli.options import OUTPUT_FILE, THREAD_COUNTS, engine_option, input_size_option
 from bcn.defaults import BENCH_RUNS, BENCH_WARMUP, MAX_THREADS
 from bcn.errors import BcnError
 from bcn.extras import require
@@ -29,26 +29,13 @@ def _classes(value: str | None) -> list[str] | None:
     "-t",
     type=THREAD_COUNTS,
     default="1",
-    show_default=True,
     help=f"Thread counts to measure, comma-separated (e.g. 1,2,4), each 1 to {MAX_THREADS}.",
 )
 @click.option(
-    "--runs",
-    "-n",
-    type=click.IntRange(min=1),
-    default=BENCH_RUNS,
-    show_default=True,
-    help="Measured runs per model and thread count.",
+    "--runs", "-n", type=click.IntRange(min=1), default=BENCH_RUNS, help="Measured runs per model and thread count."
 )
-@click.option(
-    "--warmup", "-w", type=click.IntRange(min=0), default=BENCH_WARMUP, show_default=True, help="Unmeasured runs first."
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["lce", "tflite"]),
-    help="Interpreter for every model: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's "
-    "LCE delegate). Default: chosen per model and machine.",
-)
+@click.option("--warmup", "-w", type=click.IntRange(min=0), default=BENCH_WARMUP, help="Unmeasured runs first.")
+@engine_option("every model")
 @click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops (default: on).")
 @click.option(
     "--indirect-bgemm/--no-indirect-bgemm",
@@ -74,12 +61,7 @@ def _classes(value: str | None) -> list[str] | None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Image to run detect on (default: a fixed 640x480 test image).",
 )
-@click.option(
-    "--input-size",
-    "-z",
-    type=click.IntRange(min=1),
-    help="Input size of a .tflite without bcn metadata (runs it with a warning).",
-)
+@input_size_option(1, "Input size of a .tflite without bcn metadata (runs it with a warning).")
 @click.option(
     "--classes", help="Class names of a .tflite without bcn metadata: comma-separated or a file with one per line."
 )

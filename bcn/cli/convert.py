@@ -79,15 +79,10 @@ def _baselines(ctx, param, value):
     "--score-threshold",
     type=click.FloatRange(0, 1, min_open=True),
     default=SCORE_THRESHOLD,
-    show_default=True,
     help="Parity compares detections scoring at least this.",
 )
 @click.option(
-    "--samples",
-    type=POSITIVE_INT,
-    default=PARITY_SAMPLES,
-    show_default=True,
-    help="Images for the parity check and int8 calibration.",
+    "--samples", type=POSITIVE_INT, default=PARITY_SAMPLES, help="Images for the parity check and int8 calibration."
 )
 def convert(model, output, baselines, float_model, data_root, report, check, score_threshold, samples):
     """Convert a trained Keras MODEL (.h5/.keras) to an LCE flatbuffer for ARM CPUs.

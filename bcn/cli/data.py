@@ -13,27 +13,14 @@ def data():
 @data.command()
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--images", "-n", type=click.IntRange(min=1), required=True, help="Number of images.")
+@click.option("--size", "-z", type=click.IntRange(min=32), default=128, help="Long side of the images in pixels.")
 @click.option(
-    "--size",
-    "-z",
-    type=click.IntRange(min=32),
-    default=128,
-    show_default=True,
-    help="Long side of the images in pixels.",
-)
-@click.option(
-    "--seed",
-    "-s",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Random seed; the same seed gives the same files.",
+    "--seed", "-s", type=click.IntRange(min=0), default=0, help="Random seed; the same seed gives the same files."
 )
 @click.option(
     "--test-fraction",
     type=click.FloatRange(0, 1, max_open=True),
     default=0.25,
-    show_default=True,
     help="Share of images in the test split.",
 )
 def synth(out, images, size, seed, test_fraction):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from bcn.cli.options import THREAD_COUNTS
+from bcn.cli.options import THREAD_COUNTS, input_size_option
 from bcn.defaults import BENCH_RUNS
 from bcn.demo import DEMO_EPOCHS, DEMO_IMAGES, DEMO_INPUT_SIZE, DEMO_OUT, DEMO_SEED
 from bcn.extras import import_tensorflow, require
@@ -15,7 +15,6 @@ from bcn.extras import import_tensorflow, require
     "--out",
     "-o",
     default=DEMO_OUT,
-    show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Report folder (created; an earlier demo report there is replaced).",
 )
@@ -32,9 +31,7 @@ from bcn.extras import import_tensorflow, require
     help="Train for this time instead, the binary model and its float twin together (a slower or busier "
     "machine then trains fewer epochs; the report says how many).",
 )
-@click.option(
-    "--images", default=DEMO_IMAGES, show_default=True, type=click.IntRange(min=20), help="Images to generate."
-)
+@click.option("--images", default=DEMO_IMAGES, type=click.IntRange(min=20), help="Images to generate.")
 @click.option(
     "--data",
     "data_root",
@@ -42,19 +39,10 @@ from bcn.extras import import_tensorflow, require
     help="Run on this data set (PascalVOC, COCO JSON or YOLO layout) instead of generating one.",
 )
 @click.option("--arch", default=None, help="Architecture to train (default: a small QuickNet CenterNet).")
-@click.option(
-    "--input-size",
-    "-z",
-    default=DEMO_INPUT_SIZE,
-    show_default=True,
-    type=click.IntRange(min=32),
-    help="Input size of the trained models.",
-)
-@click.option("--threads", type=THREAD_COUNTS, default="1,2", show_default=True, help="Thread counts to benchmark.")
-@click.option("--runs", default=BENCH_RUNS, show_default=True, type=click.IntRange(min=1), help="Timed runs per model.")
-@click.option(
-    "--seed", default=DEMO_SEED, show_default=True, type=click.IntRange(min=0), help="Seed of data and training."
-)
+@input_size_option(32, "Input size of the trained models.", default=DEMO_INPUT_SIZE)
+@click.option("--threads", type=THREAD_COUNTS, default="1,2", help="Thread counts to benchmark.")
+@click.option("--runs", default=BENCH_RUNS, type=click.IntRange(min=1), help="Timed runs per model.")
+@click.option("--seed", default=DEMO_SEED, type=click.IntRange(min=0), help="Seed of data and training.")
 def demo(out, epochs, minutes, images, data_root, arch, input_size, threads, runs, seed):
     """Generate data, train, evaluate, convert, benchmark and detect, then write a report.
 

@@ -2,7 +2,7 @@
 
 import click
 
-from bcn.cli.options import THREAD_COUNT
+from bcn.cli.options import THREAD_COUNT, engine_option
 from bcn.defaults import MAX_THREADS, RETRIES, SCORE_THRESHOLD, STALL_TIMEOUT_S
 from bcn.extras import require
 
@@ -52,38 +52,19 @@ def _serve_address(ctx, param, value):
     "0:PORT or an empty HOST is refused.",
 )
 @click.option(
-    "--score",
-    type=click.FloatRange(0, 1),
-    default=SCORE_THRESHOLD,
-    show_default=True,
-    help="Keep detections scoring at least this.",
+    "--score", type=click.FloatRange(0, 1), default=SCORE_THRESHOLD, help="Keep detections scoring at least this."
 )
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
 @click.option("--threads", type=THREAD_COUNT, help=f"Interpreter threads, 1 to {MAX_THREADS} (default: the runtime's).")
+@engine_option("the model")
 @click.option(
-    "--engine",
-    type=click.Choice(["lce", "tflite"]),
-    help="Interpreter: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's LCE delegate). "
-    "Default: chosen per model and machine.",
+    "--reconnect/--no-reconnect", default=True, help="Reopen a live stream that stalls or drops, with back-off."
 )
-@click.option(
-    "--reconnect/--no-reconnect",
-    default=True,
-    show_default=True,
-    help="Reopen a live stream that stalls or drops, with back-off.",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=1),
-    default=RETRIES,
-    show_default=True,
-    help="Reconnect attempts before giving up.",
-)
+@click.option("--retries", type=click.IntRange(min=1), default=RETRIES, help="Reconnect attempts before giving up.")
 @click.option(
     "--stall-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=STALL_TIMEOUT_S,
-    show_default=True,
     help="Seconds without data before a network stream counts as lost.",
 )
 @click.option("--width", type=click.IntRange(min=1), help="Camera capture width (a camera index or picam).")

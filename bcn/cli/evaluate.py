@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from bcn.cli.options import data_roots_option, engine_option, input_size_option
 from bcn.defaults import EVAL_SCORE_THRESHOLD
 
 
@@ -20,15 +21,7 @@ def _format(result) -> str:
 
 @click.command("eval")
 @click.argument("model", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--data",
-    "-d",
-    "roots",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge several.",
-)
+@data_roots_option("roots")
 @click.option("--split", help="Split to evaluate on (val also finds valid, val2017)  [default: test, else val]")
 @click.option(
     "--detections",
@@ -42,28 +35,15 @@ def _format(result) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for metrics.json, pr_curves.png and (for a model) detections.json.",
 )
-@click.option(
-    "--input-size",
-    "-z",
-    type=click.IntRange(min=32),
-    help="Input size, for a model without a fixed one or a .tflite without bcn metadata.",
-)
-@click.option(
-    "--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True, help="Images per Keras batch."
-)
+@input_size_option(32, "Input size, for a model without a fixed one or a .tflite without bcn metadata.")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, help="Images per Keras batch.")
 @click.option(
     "--score-threshold",
     type=click.FloatRange(0, 1),
     default=EVAL_SCORE_THRESHOLD,
-    show_default=True,
     help="Detections below this score are dropped before scoring.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["lce", "tflite"]),
-    help="Interpreter for a .tflite MODEL: lce (LCE's own) or tflite (LiteRT; binary layers run through "
-    "bcn's LCE delegate). Default: chosen per model and machine.",
-)
+@engine_option("a .tflite MODEL")
 def evaluate(model, roots, split, detections, as_json, out, input_size, batch_size, score_threshold, engine):
     """VOC mAP@0.5 (VOC07 11-point and all-point area) of MODEL on a data set split.
 

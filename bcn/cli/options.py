@@ -73,3 +73,35 @@ POSITIVE_FLOAT = Positive(click.FLOAT)
 THREAD_COUNTS = ThreadCounts()
 OUTPUT_FILE = OutputFile()
 KERAS_MODEL_FILE = OutputFile((".h5", ".keras"))
+
+# Options that mean the same in several commands; each takes the words that differ.
+ENGINE_CHOICES = ("lce", "tflite")
+
+
+def engine_option(what: str):
+    """--engine: the interpreter that runs `what` (a .tflite model)."""
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINE_CHOICES),
+        help=f"Interpreter for {what}: lce (LCE's own) or tflite (LiteRT; binary layers run through bcn's LCE "
+        "delegate). Default: chosen per model and machine.",
+    )
+
+
+def data_roots_option(dest: str):
+    """--data/-d, repeatable: the data set roots to read and merge, passed as `dest`."""
+    return click.option(
+        "--data",
+        "-d",
+        dest,
+        multiple=True,
+        required=True,
+        type=click.Path(exists=True, file_okay=False),
+        help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge roots "
+        "(VOC2007 + VOC2012).",
+    )
+
+
+def input_size_option(minimum: int, help: str, **kwargs):
+    """--input-size/-z: a model's input side in pixels, at least `minimum`."""
+    return click.option("--input-size", "-z", type=click.IntRange(min=minimum), help=help, **kwargs)

@@ -6,7 +6,7 @@ import warnings
 import click
 
 from bcn.arch.notation import DEFAULT_SEED
-from bcn.cli.options import POSITIVE_FLOAT, POSITIVE_INT
+from bcn.cli.options import POSITIVE_FLOAT, POSITIVE_INT, data_roots_option
 from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE, WORKER_TIMEOUT_S
 from bcn.extras import import_tensorflow
 
@@ -18,15 +18,7 @@ from bcn.extras import import_tensorflow
     help="A preset (q0-q5, q2a-q2e, rtb, rn50, rn50-256; bcn arch list), a spec string or "
     "a .py builder file (taken from the run when resuming).",
 )
-@click.option(
-    "--data",
-    "-d",
-    "data_roots",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Data set root (PascalVOC, COCO JSON or YOLO layout, detected); repeat to merge roots (VOC2007 + VOC2012).",
-)
+@data_roots_option("data_roots")
 @click.option(
     "--out",
     "-o",
@@ -75,27 +67,9 @@ from bcn.extras import import_tensorflow
     "--worker-timeout",
     type=POSITIVE_FLOAT,
     default=WORKER_TIMEOUT_S,
-    show_default=True,
     help="With TF_CONFIG: seconds to wait for every other worker to start before giving up.",
 )
-def train(
-    arch,
-    data_roots,
-    run_dir,
-    input_size,
-    epochs,
-    batch_size,
-    lr,
-    eval_every,
-    steps_per_epoch,
-    eval_split,
-    float_twin,
-    minutes,
-    resume,
-    weights,
-    seed,
-    worker_timeout,
-):
+def train(arch, data_roots, run_dir, resume, float_twin, **options):
     """Train a detector on the data set(s) in --data (PascalVOC, COCO JSON or YOLO layout).
 
     Writes RUN_DIR/model.h5 (last epoch), RUN_DIR/best.h5 (best VOC07 mAP@0.5 on the
@@ -123,20 +97,10 @@ def train(
         arch,
         list(data_roots),
         run_dir,
-        input_size=input_size,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        eval_every=eval_every,
-        steps_per_epoch=steps_per_epoch,
         resume=resume,
         float_twin=float_twin,
-        minutes=minutes,
-        weights=weights,
-        eval_split=eval_split,
-        seed=seed,
         verbose=1 if sys.stdout.isatty() else 2,
-        worker_timeout=worker_timeout,
+        **options,  # the other options are train()'s arguments of the same names
     )
     trained = f"trained {result.last_epoch} epochs in {result.seconds / 60:.1f} min"
     if not result.chief:
