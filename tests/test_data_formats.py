@@ -93,22 +93,30 @@ def test_data_check_reports_the_layout_and_the_same_counts(layouts, synth_voc, n
     assert [objects[i] for i in (1, 3, 5)] == [row(voc, "objects")[i] for i in (1, 3, 7)]  # YOLO has no difficult flag
 
 
+def data_check(root):
+    """`bcn data check ROOT`, in this process."""
+    return CliRunner().invoke(main, ["data", "check", str(root)])
+
+
 def test_a_malformed_yolo_line_is_named_with_file_and_line(layouts, tmp_path):
     root = shutil.copytree(layouts["yolo"], tmp_path / "yolo")
     (root / "data.yaml").write_text((root / "data.yaml").read_text().replace(str(layouts["yolo"]), str(root)))
     label = sorted((root / "labels" / "test").iterdir())[0]
     lines = label.read_text().splitlines()
     label.write_text("\n".join(lines[:1] + ["2 0.5 0.5 oops"] + lines[1:]) + "\n")
-    result = CliRunner().invoke(main, ["data", "check", str(root)])
-    assert result.exit_code == 1
+    result = data_check(root)
     assert (
-        f"problem: {label}: line 2: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
-        f"got '2 0.5 0.5 oops'; image {label.stem}.jpg skipped"
-    ) in result.output.splitlines()
+        result.exit_code == 1
+        and (
+            f"problem: {label}: line 2: expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), "
+            f"got '2 0.5 0.5 oops'; image {label.stem}.jpg skipped"
+        )
+        in result.output.splitlines()
+    )
     assert "Traceback" not in result.output and "1 problems found" in result.output
     other = sorted((root / "labels" / "train").iterdir())[0]
     other.write_text("9 0.5 0.5 0.1 0.1\n")
-    result = CliRunner().invoke(main, ["data", "check", str(root)])
+    result = data_check(root)
     assert f"{other}: line 1: class 9 is not in data.yaml's 6 classes" in result.output
 
 
@@ -130,12 +138,15 @@ def test_a_malformed_coco_annotation_is_named_with_its_index_and_id(layouts, tmp
     document["annotations"][3]["category_id"] = 99
     path.write_text(json.dumps(document))
     first, second = document["annotations"][2], document["annotations"][3]
-    result = CliRunner().invoke(main, ["data", "check", str(root)])
-    assert result.exit_code == 1
+    result = data_check(root)
     assert (
-        f"problem: {path}: annotation 2 (id {first['id']}): bbox [1, 2, 3] is not [x, y, width, height] numbers; "
-        f"image {first['image_id']} skipped"
-    ) in result.output.splitlines()
+        result.exit_code == 1
+        and (
+            f"problem: {path}: annotation 2 (id {first['id']}): bbox [1, 2, 3] is not [x, y, width, height] numbers; "
+            f"image {first['image_id']} skipped"
+        )
+        in result.output.splitlines()
+    )
     assert f"annotation 3 (id {second['id']}): category_id 99 is not among the categories" in result.output
     assert "Traceback" not in result.output
 

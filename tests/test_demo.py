@@ -2,11 +2,11 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import pytest
+from bcn_command import bcn_cli
 
 from bcn.demo import DEMO_EPOCHS, READABLE_SIDE, benchmark_fresh
 from bcn.demo_report import MAP_FLOOR, STILL_RISING, metric, mib, plural, ratio
@@ -19,27 +19,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "report"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bcn",
-            "demo",
-            "--out",
-            str(out),
-            "--minutes",
-            "0.3",
-            "--images",
-            "40",
-            "--runs",
-            "3",
-            "--threads",
-            "1,2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    command = bcn_cli("demo", "--out", out, "--minutes", 0.3, "--images", 40, "--runs", 3, "--threads", "1,2")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 

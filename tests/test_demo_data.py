@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from bcn_command import bcn_cli
 from data_layouts import write_yolo
 
 pytestmark = pytest.mark.slow
@@ -13,27 +14,8 @@ pytestmark = pytest.mark.slow
 def test_demo_runs_on_a_yolo_data_set(synth_voc, tmp_path):
     data = write_yolo(synth_voc, tmp_path / "yolo")
     out = tmp_path / "report"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bcn",
-            "demo",
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--epochs",
-            "1",
-            "--runs",
-            "2",
-            "--threads",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    command = bcn_cli("demo", "--data", data, "--out", out, "--epochs", 1, "--runs", 2, "--threads", 1)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"[1/8] read the data set {data}" in result.stderr
     summary = json.loads((out / "demo.json").read_text())

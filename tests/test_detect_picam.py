@@ -125,22 +125,8 @@ def test_picam_frames_flow_through_the_live_capture(model, tmp_path, fake_picame
     """Wiring only (a stand-in picamera2): size and rate asked, newest frames taken, drops counted."""
     env, log = fake_picamera2
     out = tmp_path / "out"
-    result = detect(
-        model,
-        "--source",
-        "picam:320x240",
-        "--fps",
-        "200",
-        "--out",
-        str(out),
-        "--max-frames",
-        "30",
-        "--threads",
-        "1",
-        "--json-out",
-        str(tmp_path / "dets.jsonl"),
-        env=env,
-    )
+    camera = ["--source", "picam:320x240", "--fps", 200, "--out", out, "--max-frames", 30]
+    result = detect(model, *camera, "--threads", 1, "--json-out", tmp_path / "dets.jsonl", env=env)
     assert result.returncode == 0, result.stderr
     [config] = [json.loads(line) for line in log.read_text().splitlines()]
     assert config["main"] == {"size": [320, 240], "format": "RGB888"}
@@ -156,18 +142,8 @@ def test_a_failing_picam_reconnects(model, tmp_path, fake_picamera2):
     """Wiring only (a stand-in picamera2): a capture that fails reopens the camera with back-off."""
     env, log = fake_picamera2
     env["FAKE_PICAMERA2_FAIL_AFTER"] = "20"
-    result = detect(
-        model,
-        "--source",
-        "picam",
-        "--max-frames",
-        "40",
-        "--threads",
-        "1",
-        "--json-out",
-        str(tmp_path / "dets.jsonl"),
-        env=env,
-    )
+    camera = ["--source", "picam", "--max-frames", 40]
+    result = detect(model, *camera, "--threads", 1, "--json-out", tmp_path / "dets.jsonl", env=env)
     assert result.returncode == 0, result.stderr
     assert "picam: lost, reconnecting in 0.5 s (attempt 1/5)" in result.stderr and "picam: reconnected" in result.stderr
     configs = [json.loads(line) for line in log.read_text().splitlines()]

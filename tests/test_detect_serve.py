@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 import pytest
-from bcn_command import bcn_cli
+from bcn_command import bcn_cli, detect_args
 from runtime_models import untrained_model
 from test_detect_stream import MjpegServer
 
@@ -45,21 +45,7 @@ class Detect:
     """`bcn detect ... --serve 0` in a subprocess; `url` is the live view's address it printed."""
 
     def __init__(self, model, source, out, *options):
-        command = bcn_cli(
-            "detect",
-            model,
-            "--source",
-            source,
-            "--out",
-            out,
-            "--json-out",
-            out / "detections.jsonl",
-            "--threads",
-            "1",
-            "--serve",
-            "0",
-            *options,
-        )
+        command = bcn_cli("detect", *detect_args(model, source, out), "--serve", "0", *options)
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.started = threading.Event()

@@ -19,7 +19,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import numpy as np
 import pytest
-from bcn_command import bcn_cli
+from bcn_command import bcn_cli, detect_args
 from live_stream import DEADLINE_S, DetectRun, MjpegServer, frames_written, json_lines_so_far, playable_frames
 from runtime_models import untrained_model
 
@@ -55,21 +55,7 @@ def launch(tmp_path):
     def start(model, source, *options, gated=False):
         out = tmp_path / "out"
         out.mkdir(exist_ok=True)
-        runs.append(
-            DetectRun(
-                model,
-                "--source",
-                source,
-                "--out",
-                out,
-                "--json-out",
-                out / "detections.jsonl",
-                "--threads",
-                "1",
-                *options,
-                gated=gated,
-            )
-        )
+        runs.append(DetectRun(*detect_args(model, source, out), *options, gated=gated))
         return runs[-1], out
 
     yield start

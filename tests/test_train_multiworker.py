@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from bcn_command import bcn_cli
+from bcn_command import bcn_cli, tiny_train_args
 from click.testing import CliRunner
 from conftest import TINY_SPEC
 
@@ -78,24 +78,7 @@ def test_two_workers_train_and_resume_after_one_is_killed(synth_voc, tmp_path):
     from bcn.arch.model import load_model
 
     run_dir = tmp_path / "run"
-    args = [
-        "--arch",
-        TINY_SPEC,
-        "--data",
-        str(synth_voc),
-        "--out",
-        str(run_dir),
-        "--input-size",
-        "64",
-        "--epochs",
-        str(EPOCHS),
-        "--batch-size",
-        "8",
-        "--eval-every",
-        "100",
-        "--seed",
-        "0",
-    ]
+    args = tiny_train_args(synth_voc, run_dir, EPOCHS)
     ports = _free_ports(2)
     logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
     chief, worker = workers = _workers(args, ports, logs)

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from bcn_command import tiny_train_args
 from conftest import TINY_SPEC
 
 import bcn  # noqa: F401
@@ -28,24 +29,7 @@ def _bcn(*args):
 @pytest.mark.slow
 def test_resume_continues_a_killed_run(synth_voc, tmp_path):
     run_dir = tmp_path / "run"
-    args = [
-        "--arch",
-        TINY_SPEC,
-        "--data",
-        str(synth_voc),
-        "--out",
-        str(run_dir),
-        "--input-size",
-        "64",
-        "--epochs",
-        "6",
-        "--batch-size",
-        "8",
-        "--eval-every",
-        "100",
-        "--seed",
-        "0",
-    ]
+    args = tiny_train_args(synth_voc, run_dir, 6)
     first = _bcn(*args)
     deadline = time.monotonic() + 300
     while not [path for path in (run_dir / "backup").rglob("checkpoint")]:
@@ -115,24 +99,7 @@ def test_resume_of_a_finished_run_refuses_or_continues_at_the_next_epoch(synth_v
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_says_what_is_saved_and_how_to_continue(synth_voc, tmp_path, signum):
     run_dir = tmp_path / "run"
-    process = _bcn(
-        "--arch",
-        TINY_SPEC,
-        "--data",
-        str(synth_voc),
-        "--out",
-        str(run_dir),
-        "--input-size",
-        "64",
-        "--epochs",
-        "50",
-        "--batch-size",
-        "8",
-        "--eval-every",
-        "100",
-        "--seed",
-        "0",
-    )
+    process = _bcn(*tiny_train_args(synth_voc, run_dir, 50))
     deadline = time.monotonic() + 300
     while not (run_dir / "model.h5").exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
