@@ -46,9 +46,9 @@ def speed(over: float | None, than: str) -> str:
     """A latency ratio (binary / other) in words, with the ratio as the tables print it."""
     if over is None:
         return f"not measured against {than}"
-    if ratio(over) == "1.00":
-        return f"as fast as {than} ({ratio(over)}x its latency)"
-    return f"{'faster' if over < 1 else 'slower'} than {than} ({ratio(over)}x its latency)"
+    shown = ratio(over)
+    pace = "as fast as" if shown == "1.00" else "faster than" if over < 1 else "slower than"
+    return f"{pace} {than} ({shown}x its latency)"
 
 
 def size(over: float | None, than: str) -> str:
@@ -57,9 +57,7 @@ def size(over: float | None, than: str) -> str:
         return f"not compared with {than}"
     if ratio(over) == "1.00":
         return f"the same size as {than}"
-    if over > 1:
-        return f"{ratio(over)}x smaller than {than}"
-    return f"{ratio(1 / over)}x larger than {than}"
+    return f"{ratio(over)}x smaller than {than}" if over > 1 else f"{ratio(1 / over)}x larger than {than}"
 
 
 def map_difference(converted: float | None, keras: float | None) -> str:

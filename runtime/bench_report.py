@@ -30,30 +30,18 @@ def _options(result: dict) -> str:
     return " ".join(words) or "plain"
 
 
+# The header rows of result_rows' and comparison_rows' tables.
+RESULT_COLUMNS = (
+    "model|variant|engine (options)|thr|MiB|GMACs|rb|eqGFLOP|run mean|p50|p90|p99|FPS|detect mean|p50|p99|FPS|mem MB"
+).split("|")
+COMPARISON_COLUMNS = (
+    "architecture|z|thr|binary ms|float32 ms|int8 ms|binary/float32|binary/int8|options (binary / float32 / int8)"
+).split("|")
+
+
 def result_rows(report: dict) -> list[list[str]]:
     """One row per model and thread count, with a header row first."""
-    rows = [
-        [
-            "model",
-            "variant",
-            "engine (options)",
-            "thr",
-            "MiB",
-            "GMACs",
-            "rb",
-            "eqGFLOP",
-            "run mean",
-            "p50",
-            "p90",
-            "p99",
-            "FPS",
-            "detect mean",
-            "p50",
-            "p99",
-            "FPS",
-            "mem MB",
-        ]
-    ]
+    rows = [RESULT_COLUMNS]
     for r in report["results"]:
         rows.append(
             [
@@ -93,19 +81,7 @@ def _ratio(comparison: dict, baseline: str) -> str:
 
 def comparison_rows(report: dict) -> list[list[str]]:
     """Binary versus its float32 and int8 twins, per architecture and thread count (interpreter call)."""
-    rows = [
-        [
-            "architecture",
-            "z",
-            "thr",
-            "binary ms",
-            "float32 ms",
-            "int8 ms",
-            "binary/float32",
-            "binary/int8",
-            "options (binary / float32 / int8)",
-        ]
-    ]
+    rows = [COMPARISON_COLUMNS]
     for c in report["comparisons"]:
         options = " / ".join(
             _options(c[variant]) if c[variant] else MISSING for variant in ("binary", "float32", "int8")
