@@ -108,6 +108,29 @@ def benchmark_fresh(tflites: list[Path], out: Path, threads: tuple[int, ...], ru
     return read_json(out / "bench.json")
 
 
+def short_run_arguments() -> dict:
+    """bcn.train.train's batch size, learning rate and recipe for the demo's short CPU runs (SHORT_RUN)."""
+    from bcn.train.augment import LIGHT_AUGMENTATION
+    from bcn.train.trainer import Recipe
+
+    return {
+        "batch_size": SHORT_RUN["batch_size"],
+        "lr": SHORT_RUN["lr"],
+        "recipe": Recipe(late_lr=SHORT_RUN["lr"], augment=LIGHT_AUGMENTATION),
+    }
+
+
+def train_like_the_demo(data: Path, run_dir: Path, epochs: int, **options):
+    """bcn.train.train on `data` into `run_dir` for `epochs` as the demo trains: DEMO_ARCH at DEMO_INPUT_SIZE,
+    short_run_arguments(), seed DEMO_SEED, no Keras output; `options` are train's other arguments (float_twin,
+    minutes, eval_every, callbacks, ...) or replace these (arch, input_size, seed, recipe, ...)."""
+    from bcn.train.trainer import train
+
+    arguments = {"arch": DEMO_ARCH, "input_size": DEMO_INPUT_SIZE, "seed": DEMO_SEED, "verbose": 0}
+    arguments.update(short_run_arguments(), **options)
+    return train(arguments.pop("arch"), data, run_dir, epochs=epochs, **arguments)
+
+
 def duration(seconds: float) -> str:
     """Seconds in words at a useful precision: "40 s", "12 min"."""
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
@@ -141,9 +164,7 @@ def train_models(
     """Train the binary model and its float twin alike, `epochs` each or, with `minutes`, for half of that
     budget each (at most `epochs`), into runs_dir/binary and runs_dir/float, with a progress bar; returns
     each one's epochs, seconds and held-out evaluations."""
-    from bcn.train.augment import LIGHT_AUGMENTATION
     from bcn.train.progress import training_progress
-    from bcn.train.trainer import Recipe, train
 
     trained = {}
     for variant in ("binary", "float"):
@@ -153,20 +174,16 @@ def train_models(
             step(f"train the {variant} model for {amount}"),
             training_progress(f"train {variant}", None if minutes else epochs, estimate) as progress,
         ):
-            result = train(
-                arch,
+            result = train_like_the_demo(
                 data,
                 runs_dir / variant,
+                epochs,
+                arch=arch,
                 input_size=input_size,
-                epochs=epochs,
-                batch_size=SHORT_RUN["batch_size"],
-                lr=SHORT_RUN["lr"],
+                seed=seed,
                 eval_every=BUDGET_EVAL_EVERY if minutes else epochs,
                 float_twin=variant == "float",
                 minutes=minutes / 2 if minutes else None,
-                seed=seed,
-                verbose=0,
-                recipe=Recipe(late_lr=SHORT_RUN["lr"], augment=LIGHT_AUGMENTATION),
                 eval_split=held_out,
                 callbacks=[progress],
             )
