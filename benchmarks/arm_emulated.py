@@ -320,13 +320,16 @@ def report(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command()
+# A folder option's type.
+FOLDER = click.Path(file_okay=False, path_type=Path)
+
+
+@click.command(context_settings={"show_default": True})
 @click.option(
     "--model",
     "models",
     multiple=True,
     default=DEFAULT_MODELS,
-    show_default=True,
     help="PRESET:SIZE[:R1,R2[,R3]][/VARIANT+...][@CPU+...], repeatable: a preset ('demo' is bcn "
     "demo's architecture), its input size, and the run counts: instructions per inference come "
     "from the two largest; a third, smallest one (0) measures what the first inference costs "
@@ -334,32 +337,26 @@ def report(results: dict) -> str:
     "entry overrides an earlier one.",
 )
 @click.option(
-    "--cpus",
-    default="cortex-a72,cortex-a76",
-    show_default=True,
-    help="QEMU CPU models, comma-separated: cortex-a72, cortex-a76.",
+    "--cpus", default="cortex-a72,cortex-a76", help="QEMU CPU models, comma-separated: cortex-a72, cortex-a76."
 )
-@click.option("--variants", default=",".join(VARIANTS), show_default=True, help="Which of the three to run.")
-@click.option("--samples", default=2, show_default=True, help="Images for int8 calibration.")
+@click.option("--variants", default=",".join(VARIANTS), help="Which of the three to run.")
+@click.option("--samples", default=2, help="Images for int8 calibration.")
 @click.option(
     "--work",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FOLDER,
     default=Path("bench_models"),
-    show_default=True,
     help="Where the models, the plugin and the count cache go (reused on a rerun).",
 )
 @click.option(
     "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FOLDER,
     default=Path(os.environ.get("BCN_AARCH64_WORKDIR", Path.home() / ".cache" / "bcn-aarch64")),
-    show_default=True,
     help="check-runtime-aarch64.sh's cache (the arm64 root).",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=HERE / "arm_emulated",
-    show_default=True,
     help="Results stem: writes STEM.md and STEM.json.",
 )
 def main(models, cpus, variants, samples, work, workdir, out):

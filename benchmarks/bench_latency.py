@@ -129,21 +129,19 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
     return paths
 
 
-@click.command()
-@click.option(
-    "--specs",
-    default="q1,q5",
-    show_default=True,
-    help="Presets to build, comma-separated; 'demo' is bcn demo's architecture.",
-)
-@click.option("--sizes", default="512", show_default=True, help="Input sizes, comma-separated.")
-@click.option("--threads", default="1,2", show_default=True, help="Thread counts for bcn bench.")
-@click.option("--runs", default=30, show_default=True, help="Measured runs per model, option set and thread count.")
-@click.option("--warmup", default=3, show_default=True, help="Warm-up runs.")
+# A folder option's type.
+FOLDER = click.Path(file_okay=False, path_type=Path)
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--specs", default="q1,q5", help="Presets to build, comma-separated; 'demo' is bcn demo's architecture.")
+@click.option("--sizes", default="512", help="Input sizes, comma-separated.")
+@click.option("--threads", default="1,2", help="Thread counts for bcn bench.")
+@click.option("--runs", default=30, help="Measured runs per model, option set and thread count.")
+@click.option("--warmup", default=3, help="Warm-up runs.")
 @click.option(
     "--sweep/--no-sweep",
     default=True,
-    show_default=True,
     help="Also measure every engine and option combination: the binary model through bcn's delegate "
     "and LCE's interpreter, XNNPACK on and off, LCE's indirect BGEMM on and off (slower).",
 )
@@ -154,19 +152,12 @@ def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> lis
     "measuring every path, the scalar one included).",
 )
 @click.option("--profile", is_flag=True, help="Also time each layer of bcn's delegate (bcn bench --profile).")
-@click.option("--samples", default=2, show_default=True, help="Images for int8 calibration and the parity check.")
-@click.option(
-    "--work",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("bench_models"),
-    show_default=True,
-    help="Where the models go (reused on a rerun).",
-)
+@click.option("--samples", default=2, help="Images for int8 calibration and the parity check.")
+@click.option("--work", type=FOLDER, default=Path("bench_models"), help="Where the models go (reused on a rerun).")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=HERE / f"latency_{ARCH_NAMES.get(platform.machine().lower(), platform.machine())}",
-    show_default=True,
     help="Results stem: writes STEM.md, STEM.json and STEM.png.",
 )
 @click.option("--note", default="", help="A line about the conditions (e.g. 'shared machine, load ~4').")

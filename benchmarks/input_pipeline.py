@@ -10,34 +10,24 @@ input_pipeline.md is rewritten from all the recorded labels. Rerun:
 """
 
 import argparse
-import json
 import os
-import platform
-import shlex
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from provenance import command_lines, commit, provenance, provenance_cells, results_head, save_labelled
+
 import bcn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
-from bcn.io import read_json, write_json
-from bcn.runtime.machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "input_pipeline.json"
-
-
-def commit() -> str:
-    done = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(
-        ["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
-    ).stdout.strip()
-    return done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+ABOUT = """
+Read, decode, augment (the paper's ranges), letterbox to 512 px and encode CenterNet targets; batch 32;
+images/s after the first batch, best of the repeats. The machine is shared with other work running at the
+same time (see the load averages), so the figures are noisy: compare rows measured close together.
+"""
 
 
 def measure(args) -> dict:
-    import tensorflow as tf
 
     from bcn.data.synth import write_synth
     from bcn.data.voc import load_voc, read_class_names
@@ -53,43 +43,25 @@ def measure(args) -> dict:
         )
         load_before = os.getloadavg()
         rates = [images_per_second(dataset, args.seconds) for _ in range(args.repeats)]
-        load_after = os.getloadavg()
+        recorded = provenance(revision, load_before)
     return {
         "images_per_second": rates,
         "best": max(rates),
-        "commit": revision,
-        "command": shlex.join(["python", "benchmarks/input_pipeline.py", *sys.argv[1:]]),
-        "machine": f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}",
-        "load_average_before": [round(v, 2) for v in load_before],
-        "load_average_after": [round(v, 2) for v in load_after],
         "images": len(samples),
         "input_size": args.input_size,
         "batch_size": args.batch_size,
         "seconds_per_repeat": args.seconds,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **recorded,
     }
 
 
 def write_markdown(results: dict) -> None:
-    lines = [
-        "# Training input pipeline throughput (one worker, CPU)",
-        "",
-        "Written by `benchmarks/input_pipeline.py`; rerun it to reproduce. Read, decode, augment (the paper's",
-        "ranges), letterbox to 512 px and encode CenterNet targets; batch 32; images/s after the first batch,",
-        "best of the repeats. The machine is shared with other work running at the same time (see the load",
-        "averages), so the figures are noisy: compare rows measured close together.",
-        "",
-        "| label | images/s (best) | each repeat | commit | load avg before / after | machine | date |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    lines = results_head(
+        "Training input pipeline throughput (one worker, CPU)", ABOUT, "images/s (best)", "each repeat"
+    )
     for label, result in results.items():
         rates = ", ".join(f"{rate:.1f}" for rate in result["images_per_second"])
-        lines.append(
-            f"| {label} | **{result['best']:.1f}** | {rates} | {result['commit']} | "
-            f"{result['load_average_before']} / {result['load_average_after']} | {result['machine']} | "
-            f"{result['date']} |"
-        )
+        lines.append(f"| {label} | **{result['best']:.1f}** | {rates} | {provenance_cells(result)} |")
     bests = {
         kind: [result["best"] for label, result in results.items() if label.startswith(kind)]
         for kind in ("before", "after")
@@ -104,9 +76,7 @@ def write_markdown(results: dict) -> None:
             )
             + ".",
         ]
-    lines += ["", "Commands:", ""] + [
-        f"- {label}: `{result['command']}` at commit {result['commit']}" for label, result in results.items()
-    ]
+    lines += command_lines(results)
     (HERE / "input_pipeline.md").write_text("\n".join(lines) + "\n")
 
 
@@ -120,11 +90,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     result = measure(args)
-    results = read_json(RESULTS) if RESULTS.is_file() else {}
-    results[args.label] = result
-    write_json(RESULTS, results)
-    write_markdown(results)
-    print(json.dumps(result, indent=2))
+    save_labelled(RESULTS, args.label, result, write_markdown)
 
 
 if __name__ == "__main__":
