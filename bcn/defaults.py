@@ -22,7 +22,10 @@ STALL_TIMEOUT_S = 5.0
 # bcn bench: measured and unmeasured runs per model and thread count.
 BENCH_RUNS = 50
 BENCH_WARMUP = 5
-# bcn convert: images for the parity check and int8 calibration.
+# bcn convert: images for the parity check; images whose activation ranges calibrate the int8 models.
 PARITY_SAMPLES = 8
+CALIBRATION_IMAGES = 200
+# bcn convert: the precision of the binary model's full-precision layers (stem, transitions, decoder, heads).
+REST_PRECISION = "float32"
 # Interpreter threads: the most any engine is asked for (bcn's LCE delegate refuses more).
 MAX_THREADS = 256

@@ -17,10 +17,11 @@ import time
 from functools import partial
 from pathlib import Path
 
-from bcn.defaults import SCORE_THRESHOLD
+from bcn.defaults import REST_PRECISION, SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.io import atomic_output, check_output_folder, read_json, write_json
 from bcn.progress import Steps
+from bcn.runtime.metadata import BINARY_VARIANTS, VARIANTS
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ DEMO_INPUT_SIZE = 96
 DEMO_IMAGES = 2000
 DEMO_OUT = "demo-report"
 DEMO_SEED = 0
+# The converted models: DEMO_MODEL is what `bcn convert` writes by default, the other variants beside it.
+DEMO_MODEL = "detector.tflite"
+MAIN_VARIANT = next(variant for variant, rest in BINARY_VARIANTS.items() if rest == REST_PRECISION)
 # Epochs per model. Measured 2026-12-05 on a quiet 2-core "Intel(R) Xeon(R) Processor" (lscpu's
 # model name), 1500 training images of 96 px, batch 16: an epoch of the binary model takes
 # 9.2-9.8 s (benchmarks/train_step_speed.md), one of its float twin 0.85 of that, and each
@@ -274,18 +278,19 @@ def run_demo(
     epochs = epochs or (BUDGET_MAX_EPOCHS if minutes else DEMO_EPOCHS)
     trained = train_models(data, runs_dir, arch, input_size, seed, held_out, step, epochs, minutes)
 
-    with step("convert to LCE, float32 and int8"):
+    with step("convert to LCE (float32 and int8 rest) and the float twin's float32 and int8"):
         models = out / "models"
         models.mkdir()
         keras_models = {variant: runs_dir / variant / "best.h5" for variant in ("binary", "float")}
         conversion = convert(
             keras_models["binary"],
-            models / "binary.tflite",
-            baselines=("float32", "int8"),
+            models / DEMO_MODEL,
+            baselines=[variant for variant in VARIANTS if variant != MAIN_VARIANT],
             data_root=data,
             float_model=keras_models["float"],
             report=out / "convert.json",
         )
+        tflites = {variant: Path(entry["path"]) for variant, entry in conversion["files"].items()}
 
     with step("evaluate mAP@0.5 on the test split"):
         evaluation = {
@@ -295,16 +300,18 @@ def run_demo(
             "float_keras": evaluate_model(
                 keras_models["float"], data, held_out, out / "pr_float.png", "float twin (Keras)"
             ),
-            "binary_lce": evaluate_model(models / "binary.tflite", data, held_out),
+            **{
+                f"{variant.replace('-', '_')}_lce": evaluate_model(tflites[variant], data, held_out)
+                for variant in BINARY_VARIANTS
+            },
         }
         write_json(out / "eval.json", evaluation)
 
     with step("benchmark latency, interleaved, in a new process"):
-        tflites = [models / "binary.tflite", models / "binary_float32.tflite", models / "binary_int8.tflite"]
-        bench = benchmark_fresh(tflites, out, threads, runs, warmup=max(2, runs // 10))
+        bench = benchmark_fresh(list(tflites.values()), out, threads, runs, warmup=max(2, runs // 10))
 
     with step("detect on test images"):
-        detections = annotate_samples(models / "binary.tflite", test_samples, out / "detections", 6)
+        detections = annotate_samples(tflites[MAIN_VARIANT], test_samples, out / "detections", 6)
 
     with step("write the report"):
         summary = {

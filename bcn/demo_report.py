@@ -192,23 +192,36 @@ def _bench_rows(bench: dict) -> list[str]:
 
 
 def _ratio_rows(bench: dict) -> list[str]:
-    rows = ["| threads | binary / float32 (p50) | binary / int8 (p50) |", "| --- | --- | --- |"]
+    from bcn.runtime.bench import RATIOS, ratio_key
+
+    rows = [
+        "| threads | " + " | ".join(f"{variant} / {baseline} (p50)" for variant, baseline in RATIOS) + " |",
+        "| --- |" + " --- |" * len(RATIOS),
+    ]
     for c in bench.get("comparisons", []):
-        f32, i8 = c.get("binary_over_float32") or {}, c.get("binary_over_int8") or {}
-        rows.append(f"| {c['threads']} | {ratio(f32.get('p50'))} | {ratio(i8.get('p50'))} |")
+        cells = [ratio((c.get(ratio_key(variant, baseline)) or {}).get("p50")) for variant, baseline in RATIOS]
+        rows.append(f"| {c['threads']} | " + " | ".join(cells) + " |")
     return rows
 
 
+# What each variant of the conversion is, in the report's words.
+MADE_FROM = {
+    "binary": "the binary model, full-precision layers in float32",
+    "binary-int8": "the binary model, full-precision layers in int8",
+}
+
+
 def _made_from(variant: str, entry: dict) -> str:
-    if variant == "binary":
-        return "the binary model"
+    if variant in MADE_FROM:
+        return MADE_FROM[variant]
     return {"trained": "the trained float twin", "fresh": "a float twin with fresh (untrained) weights"}.get(
         entry.get("weights"), "the float twin"
     )
 
 
-def _parity_sentence(parity: dict) -> str:
-    """What convert's parity check compared, and its verdict with the numbers it was judged on."""
+def _parity_sentence(path: str, parity: dict) -> str:
+    """What convert's parity check compared for the file at `path`, and its verdict with the numbers it was
+    judged on."""
     from bcn.converters.parity import parity_problem
 
     runner = f" on {engine_phrase(parity['runtime'])}" if parity.get("runtime") else ""
@@ -227,9 +240,33 @@ def _parity_sentence(parity: dict) -> str:
         heatmap = "" if largest is None else f", heatmap scores differ by at most {largest:.3g}"
         verdict = f"{parity.get('check')}: {matched}{heatmap}"
     return (
-        f"Parity of `models/binary.tflite`, run by bcn's runtime with its defaults{runner}, vs Keras on "
+        f"Parity of `models/{Path(path).name}`, run by bcn's runtime with its defaults{runner}, vs Keras on "
         f"{plural(parity['images'], 'image')}: check {verdict}; details in [convert.json](convert.json)."
     )
+
+
+def _converted_sentence(key: str, ev: dict) -> str:
+    name = "float32" if key == "binary_lce" else "int8"
+    return (
+        f"With {name} rest its mAP@0.5 (VOC07) "
+        f"{map_difference(ev[key]['map50_voc07'], ev['binary_keras']['map50_voc07'])}."
+    )
+
+
+def _speeds(comparison: dict) -> str:
+    """How much faster each binary variant ran than the baselines it replaces, at one thread count."""
+    from bcn.runtime.bench import RATIOS, ratio_key
+
+    phrases = {
+        "binary": "the binary model (float32 rest)",
+        "binary-int8": "the binary model with int8 rest",
+    }
+    parts = [
+        f"{phrases[variant]} is {speed(comparison[ratio_key(variant, baseline)]['p50'], f'its {baseline} twin')}"
+        for variant, baseline in RATIOS
+        if comparison.get(ratio_key(variant, baseline))
+    ]
+    return f"At {plural(comparison['threads'], 'thread')} " + "; ".join(parts) + "."
 
 
 def _latency_prose(bench: dict) -> list[str]:
@@ -253,12 +290,7 @@ def _latency_prose(bench: dict) -> list[str]:
         + "."
     )
     lines.append("Ratios are of the interpreter call's p50; below 1 the binary model is faster.")
-    for c in bench.get("comparisons", []):
-        f32, i8 = c.get("binary_over_float32") or {}, c.get("binary_over_int8") or {}
-        lines.append(
-            f"At {plural(c['threads'], 'thread')} the binary model is "
-            f"{speed(f32.get('p50'), 'its float32 twin')} and {speed(i8.get('p50'), 'its int8 twin')}."
-        )
+    lines += [_speeds(c) for c in bench.get("comparisons", [])]
     threads = bench["settings"]["threads"]
     if len(threads) > 1:
         p50s: dict[str, dict] = {}
@@ -287,7 +319,7 @@ def render(summary: dict) -> str:
     machine = bench["machine"]
     cost = conv["cost"]
     files = conv["files"]
-    parity = conv["parity"]
+    main = conv.get("main", "binary")
     shown = summary["detections"]
     lines = [
         "# bcn demo report",
@@ -323,9 +355,12 @@ def render(summary: dict) -> str:
     ]
     for key, label, run in (
         ("binary_keras", "binary (Keras)", "binary"),
-        ("binary_lce", "binary (converted .tflite)", None),
+        ("binary_lce", "binary, float32 rest (converted .tflite)", None),
+        ("binary_int8_lce", "binary, int8 rest (converted .tflite)", None),
         ("float_keras", "float twin (Keras)", "float"),
     ):
+        if key not in ev:
+            continue
         training = summary["training"].get(run, {}) if run else {}
         lines.append(
             f"| {label} | {metric(ev[key]['map50_voc07'])} | {metric(ev[key]['map50_area'])} | "
@@ -334,9 +369,9 @@ def render(summary: dict) -> str:
     lines += [
         "",
         f"{training_sentence(summary)}; the float twin is the fair baseline (same graph, every binary "
-        "conv full precision). The converted row is `models/binary.tflite` run as `bcn detect` runs it, by "
-        f"bcn's runtime with its defaults on {engine_phrase(shown['runtime'])}: its mAP@0.5 (VOC07) "
-        f"{map_difference(ev['binary_lce']['map50_voc07'], ev['binary_keras']['map50_voc07'])}.",
+        "conv full precision). The converted rows are the binary model's .tflite files run as `bcn detect` "
+        f"runs them, by bcn's runtime with its defaults on {engine_phrase(shown['runtime'])}. "
+        + " ".join(_converted_sentence(key, ev) for key in ("binary_lce", "binary_int8_lce") if key in ev),
         "",
         "![precision-recall, binary](pr_binary.png) ![precision-recall, float twin](pr_float.png)",
         "",
@@ -353,12 +388,17 @@ def render(summary: dict) -> str:
         )
     lines += [
         "",
-        f"The binary model is {size(conv['size_ratios'].get('float32'), 'its float32 twin')} "
-        f"and {size(conv['size_ratios'].get('int8'), 'its int8 twin')}. "
+        f"`{Path(files[main]['path']).name}` (what `bcn convert` writes by default) is "
+        f"{size(conv['size_ratios'].get('float32'), 'the float32 twin')} "
+        f"and {size(conv['size_ratios'].get('int8'), 'the int8 twin')}. "
         f"{conv['binary_layers'].get('LceBconv2d', 0)} of {conv['binary_layers'].get('keras_binary_convs', '?')} "
         "binary Keras layers became bitpacked LceBconv2d ops.",
         "",
-        _parity_sentence(parity),
+        *(
+            line
+            for variant, parity in conv.get("parities", {main: conv["parity"]}).items()
+            for line in (_parity_sentence(files[variant]["path"], parity), "")
+        ),
         "",
         "## Latency (one interleaved run)",
         "",
@@ -372,7 +412,7 @@ def render(summary: dict) -> str:
         "",
         "## Detections",
         "",
-        f"`models/binary.tflite` run by bcn's runtime on {engine_phrase(shown['runtime'])}, on "
+        f"`models/{Path(files[main]['path']).name}` run by bcn's runtime on {engine_phrase(shown['runtime'])}, on "
         f"{plural(len(shown['images']), 'test image')}; boxes with score >= {shown['score_threshold']}:",
         "",
     ]

@@ -1,8 +1,9 @@
-"""Latency of binary CenterNets against their float32 and int8 twins, from scratch.
+"""Latency of binary CenterNets (full-precision layers in float32 or int8) against their float32 and int8
+twins, from scratch.
 
 Builds each architecture (untrained: latency does not depend on weight values), converts
-it with bcn's converter to an LCE flatbuffer plus float32 and int8 baselines of its float
-twin (skipping the LCE-vs-Keras parity check, meaningless on untrained weights), then
+it with bcn's converter to LCE flatbuffers (variants binary and binary-int8) plus float32 and int8
+baselines of its float twin (skipping the LCE-vs-Keras parity check, meaningless on untrained weights), then
 measures all of them in one interleaved `bcn bench` run and writes
 benchmarks/latency_<arch>.{md,json,png}.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import click
 
 from bcn.io import read_json
+from bcn.runtime.metadata import BINARY_VARIANTS, VARIANTS
 
 HERE = Path(__file__).resolve().parent
 ARCH_NAMES = {"x86_64": "x86", "amd64": "x86", "aarch64": "aarch64", "arm64": "arm64"}
@@ -31,12 +33,13 @@ ARCH_NAMES = {"x86_64": "x86", "amd64": "x86", "aarch64": "aarch64", "arm64": "a
 def convert_untrained(model, paths: list[Path], classes, spec: str, samples: int) -> None:
     """bcn's converter steps without the parity check, which is meaningless on untrained weights.
 
-    LCE flatbuffer (checked to have every binary conv as LceBconv2d) and float32/int8
-    baselines of the float twin, each with the "bcn" metadata the runtime reads.
+    LCE flatbuffers, float32 and int8 rest (checked to have every binary conv as LceBconv2d), and
+    float32/int8 baselines of the float twin, each with the "bcn" metadata the runtime reads.
     """
     from bcn.arch.cost import model_cost
     from bcn.converters.baselines import convert_baseline, float_twin
     from bcn.converters.inspect import Graph, check_binary_layers, output_layout
+    from bcn.converters.int8_rest import convert_binary_int8
     from bcn.converters.lce import convert_lce
     from bcn.converters.metadata import build_metadata, embed_metadata
     from bcn.converters.samples import sample_inputs
@@ -45,21 +48,28 @@ def convert_untrained(model, paths: list[Path], classes, spec: str, samples: int
     size = int(model.input_shape[1])
     twin = float_twin(model)
     _, inputs = sample_inputs(None, samples, size)
-    for path, variant in zip(paths, ("binary", "float32", "int8")):
+    convert = {
+        "binary": lambda: convert_lce(model),
+        "binary-int8": lambda: convert_binary_int8(model, inputs),
+        "float32": lambda: convert_baseline("float32", twin, inputs),
+        "int8": lambda: convert_baseline("int8", twin, inputs),
+    }
+    for path, variant in zip(paths, VARIANTS):
         start = time.perf_counter()
-        source = model if variant == "binary" else twin
-        flatbuffer = convert_lce(model) if variant == "binary" else convert_baseline(variant, twin, inputs)
+        binary = variant in BINARY_VARIANTS
+        source = model if binary else twin
+        flatbuffer = convert[variant]()
         graph = Graph.from_flatbuffer(flatbuffer)
-        if variant == "binary":
+        if binary:
             check_binary_layers(model, graph, str(path))
         metadata = build_metadata(
             classes=classes,
             input_size=size,
             outputs=output_layout(graph, source, str(path)),
             spec=spec,
-            float_twin=variant != "binary",
+            float_twin=not binary,
             cost=model_cost(source),
-            engine="lce" if variant == "binary" else "tflite",
+            engine="lce" if binary else "tflite",
             variant=variant,
         )
         with atomic_output(path) as tmp:
@@ -69,18 +79,19 @@ def convert_untrained(model, paths: list[Path], classes, spec: str, samples: int
 
 def engine_table(report: dict) -> str:
     """Markdown: per architecture and thread count, the binary model on each engine (its fastest
-    options) beside the float32 and int8 twins, by mean interpreter latency."""
+    options) and with int8 rest beside the float32 and int8 twins, by mean interpreter latency."""
     best = {}
     for r in report["results"]:
-        key = (r["spec"], r["input_size"], r["threads"], r["variant"], r["engine"] if r["variant"] == "binary" else "")
+        engine = r["engine"] if r["variant"] in BINARY_VARIANTS else ""
+        key = (r["spec"], r["input_size"], r["threads"], r["variant"], engine)
         if key not in best or r["latency_ms"]["mean"] < best[key]["latency_ms"]["mean"]:
             best[key] = r
     lines = [
         "## Binary model per engine vs its twins (mean interpreter latency, ms; fastest options of each)",
         "",
-        "| model | z | threads | binary, bcn delegate (LiteRT) | binary, LCE interpreter | float32 | int8 "
-        "| bcn / LCE | bcn / float32 | bcn / int8 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | z | threads | binary, bcn delegate (LiteRT) | binary, LCE interpreter | binary-int8, bcn delegate "
+        "| float32 | int8 | bcn / LCE | bcn / float32 | bcn / int8 | binary-int8 / int8 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows = sorted({key[:3] for key in best}, key=lambda k: (str(k[0]), k[1] or 0, k[2]))
     for spec, size, threads in rows:
@@ -89,6 +100,7 @@ def engine_table(report: dict) -> str:
             for name, variant, engine in (
                 ("ours", "binary", "tflite"),
                 ("lce", "binary", "lce"),
+                ("ours-int8", "binary-int8", "tflite"),
                 ("float32", "float32", ""),
                 ("int8", "int8", ""),
             )
@@ -98,16 +110,18 @@ def engine_table(report: dict) -> str:
         ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.2f}"  # noqa: E731
         name = next(r["name"] for key, r in best.items() if key[:3] == (spec, size, threads) and key[3] == "binary")
         lines.append(
-            f"| {name} | {size} | {threads} | {cell(ms['ours'])} | {cell(ms['lce'])} | {cell(ms['float32'])} "
-            f"| {cell(ms['int8'])} | {ratio(ms['ours'], ms['lce'])} | {ratio(ms['ours'], ms['float32'])} "
-            f"| {ratio(ms['ours'], ms['int8'])} |"
+            f"| {name} | {size} | {threads} | {cell(ms['ours'])} | {cell(ms['lce'])} | {cell(ms['ours-int8'])} "
+            f"| {cell(ms['float32'])} | {cell(ms['int8'])} | {ratio(ms['ours'], ms['lce'])} "
+            f"| {ratio(ms['ours'], ms['float32'])} | {ratio(ms['ours'], ms['int8'])} "
+            f"| {ratio(ms['ours-int8'], ms['int8'])} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def build_and_convert(preset: str, size: int, folder: Path, samples: int) -> list[Path]:
-    """The LCE model of `preset` at `size` and its float32/int8 baselines (reused if present)."""
-    paths = [folder / f"{preset}_{size}{suffix}.tflite" for suffix in ("", "_float32", "_int8")]
+    """The LCE models of `preset` at `size` (float32 and int8 rest) and its float32/int8 baselines (reused if
+    present)."""
+    paths = [folder / f"{preset}_{size}{'' if variant == 'binary' else '_' + variant}.tflite" for variant in VARIANTS]
     if all(path.is_file() for path in paths):
         click.echo(f"reusing {', '.join(map(str, paths))}")
         return paths
@@ -179,7 +193,7 @@ def main(specs, sizes, threads, runs, warmup, sweep, kernel, profile, samples, w
     sweep_flag = "--sweep" if sweep else "--no-sweep"
     rerun = shlex.join([*script, sweep_flag, *switches, "--out", f"benchmarks/{Path(out).name}"])
     header = [
-        f"# Latency: binary CenterNets vs their float32 and int8 twins ({platform.machine()})",
+        f"# Latency: binary CenterNets (float32 and int8 rest) vs their float32 and int8 twins ({platform.machine()})",
         "",
         f"Made by `{rerun}` (untrained models: latency does not depend on weights).",
         f"Plot: `{Path(out).name}.png`, full figures: `{Path(out).name}.json`.",

@@ -1,6 +1,6 @@
 """What the converter needs to know about a trained detector: binary layers, classes, spec."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import larq
@@ -35,6 +35,7 @@ class ModelInfo:
     spec: str
     float_twin: bool
     seed: int | None = None  # drew a random spec's binary blocks
+    data: list[str] = field(default_factory=list)  # the data roots it was trained on
 
 
 def _default_classes(count: int) -> list[str]:
@@ -59,7 +60,7 @@ def fixed_input_size(path, model: tf.keras.Model) -> int:
 
 
 def model_info(path, model: tf.keras.Model) -> ModelInfo:
-    """Classes, input size, spec, float-twin flag and seed, from the run's config.json when present.
+    """Classes, input size, spec, float-twin flag, seed and data roots, from the run's config.json when present.
 
     Without one (e.g. a model from `bcn arch build`): VOC's classes for 20 heatmap
     channels, else class_0, class_1...; the spec is "unknown".
@@ -80,4 +81,5 @@ def model_info(path, model: tf.keras.Model) -> ModelInfo:
         str(config.get("spec") or "unknown"),
         bool(config.get("float_twin", False)),
         config.get("seed"),
+        [str(root) for root in config.get("data") or [] if isinstance(root, str)],
     )

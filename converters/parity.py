@@ -2,6 +2,8 @@
 the flatbuffer run as the runtime runs it (bcn.runtime.engines with its defaults: the kernels
 `bcn detect` uses)."""
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from bcn.boxes import iou
@@ -9,12 +11,35 @@ from bcn.centernet import HEADS
 from bcn.decode import Detections, decode
 from bcn.defaults import SCORE_THRESHOLD  # detections compared: those a user would see
 from bcn.runtime.engines import open_engine
+from bcn.runtime.metadata import PRECISION
 
-SCORE_MARGIN = 0.05  # a detection just under the threshold on the other side still counts as found
-MIN_IOU = 0.9
-MIN_AGREEMENT = 0.9  # --check: share of detections found on both sides
-MAX_HEATMAP_MEAN_DIFF = 0.01  # --check when no image has a detection
-MAX_HEATMAP_MAX_DIFF = 0.02  # --check: no heatmap score may move more, anywhere
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a flatbuffer may stray from Keras and pass --check."""
+
+    min_iou: float = 0.9  # a detection is found on the other side: same class, at least this IoU
+    score_margin: float = 0.05  # ... and at least the score threshold minus this
+    min_agreement: float = 0.9  # share of detections found on both sides
+    max_heatmap_mean_diff: float = 0.01  # when no image has a detection
+    max_heatmap_max_diff: float = 0.02  # no heatmap score may move more, anywhere
+
+
+# By the precision of the full-precision layers: float32 computes what Keras computes up to summation
+# order; int8 rounds every activation to 1/256 of its calibrated range, heads included.
+TOLERANCES = {
+    "float32": Tolerance(),
+    "int8": Tolerance(
+        min_iou=0.8, score_margin=0.1, min_agreement=0.8, max_heatmap_mean_diff=0.02, max_heatmap_max_diff=0.2
+    ),
+}
+
+
+def tolerance_of(variant: str) -> dict:
+    """The --check thresholds for a file of `variant` (runtime.metadata.VARIANTS), as a dict."""
+    return asdict(TOLERANCES[PRECISION.get(variant, "float32")])
+
+
 TOP_K = 100  # detections per image compared, as the decoder's default
 SEARCH_TOP_K = 1000
 
@@ -44,23 +69,27 @@ def _top(detections: Detections) -> Detections:
     return Detections(detections.boxes[:TOP_K], detections.scores[:TOP_K], detections.classes[:TOP_K])
 
 
-def _found(ours: Detections, theirs: Detections, threshold: float) -> list[tuple[float, float]]:
-    """For each of our detections >= threshold found in theirs (same class, IoU >= MIN_IOU): (IoU, score diff)."""
+def _found(ours: Detections, theirs: Detections, threshold: float, min_iou: float) -> list[tuple[float, float]]:
+    """For each of our detections >= threshold found in theirs (same class, IoU >= min_iou): (IoU, score diff)."""
     taken = np.zeros(len(theirs), bool)
     pairs = []
     for box, score, cls in zip(ours.boxes, ours.scores, ours.classes):
         if score < threshold:
             continue
         overlaps = np.where((theirs.classes == cls) & ~taken, iou(box, theirs.boxes, min_side=1.0), 0.0)
-        if len(overlaps) and overlaps.max() >= MIN_IOU:
+        if len(overlaps) and overlaps.max() >= min_iou:
             best = int(overlaps.argmax())
             taken[best] = True
             pairs.append((float(overlaps[best]), abs(float(score - theirs.scores[best]))))
     return pairs
 
 
-def compare(reference, converted, score_threshold: float = SCORE_THRESHOLD) -> dict:
-    """Agreement of decoded detections and heatmaps between two lists of (heatmap, size, offset)."""
+def compare(reference, converted, score_threshold: float = SCORE_THRESHOLD, variant: str = "binary") -> dict:
+    """Agreement of decoded detections and heatmaps between two lists of (heatmap, size, offset), with the
+    thresholds --check applies to a file of `variant` (under "tolerance")."""
+    tolerance = tolerance_of(variant)
+    min_iou = tolerance["min_iou"]
+    floor = max(0.0, score_threshold - tolerance["score_margin"])  # found on the other side down to this score
     counts = {"reference": 0, "converted": 0, "found": 0}
     ious, score_diffs, max_diffs, mean_diffs = [], [], [], []
     for ref, conv in zip(reference, converted):
@@ -68,10 +97,10 @@ def compare(reference, converted, score_threshold: float = SCORE_THRESHOLD) -> d
         mean_diffs.append(float(np.abs(ref[0] - conv[0]).mean()))
         # The top 100 of each side are looked for among the other's top 1000: equal (saturated)
         # scores may be cut differently at the 100th place.
-        ref_dets = decode(*ref, top_k=SEARCH_TOP_K, score_threshold=score_threshold - SCORE_MARGIN)
-        conv_dets = decode(*conv, top_k=SEARCH_TOP_K, score_threshold=score_threshold - SCORE_MARGIN)
-        forward = _found(_top(ref_dets), conv_dets, score_threshold)
-        backward = _found(_top(conv_dets), ref_dets, score_threshold)
+        ref_dets = decode(*ref, top_k=SEARCH_TOP_K, score_threshold=floor)
+        conv_dets = decode(*conv, top_k=SEARCH_TOP_K, score_threshold=floor)
+        forward = _found(_top(ref_dets), conv_dets, score_threshold, min_iou)
+        backward = _found(_top(conv_dets), ref_dets, score_threshold, min_iou)
         counts["reference"] += int((_top(ref_dets).scores >= score_threshold).sum())
         counts["converted"] += int((_top(conv_dets).scores >= score_threshold).sum())
         counts["found"] += len(forward) + len(backward)
@@ -81,7 +110,8 @@ def compare(reference, converted, score_threshold: float = SCORE_THRESHOLD) -> d
     return {
         "images": len(reference),
         "score_threshold": score_threshold,
-        "min_iou": MIN_IOU,
+        "min_iou": min_iou,
+        "tolerance": tolerance,
         "detections_reference": counts["reference"],
         "detections_converted": counts["converted"],
         "agreement": counts["found"] / total if total else None,
@@ -95,21 +125,22 @@ def compare(reference, converted, score_threshold: float = SCORE_THRESHOLD) -> d
 
 
 def parity_problem(parity: dict) -> str | None:
-    """Why the parity numbers fail the --check thresholds, or None."""
+    """Why the parity numbers fail their --check thresholds (parity["tolerance"]), or None."""
+    limits = parity["tolerance"]
     if parity["agreement"] is None:
-        if parity["heatmap_mean_abs_diff"] > MAX_HEATMAP_MEAN_DIFF:
+        if parity["heatmap_mean_abs_diff"] > limits["max_heatmap_mean_diff"]:
             return (
                 f"no detections to compare and the heatmaps differ by {parity['heatmap_mean_abs_diff']:.4f} "
-                f"on average (> {MAX_HEATMAP_MEAN_DIFF})"
+                f"on average (> {limits['max_heatmap_mean_diff']})"
             )
-    elif parity["agreement"] < MIN_AGREEMENT:
+    elif parity["agreement"] < limits["min_agreement"]:
         return (
             f"only {parity['agreement']:.1%} of the detections (score >= {parity['score_threshold']}) match "
-            f"within IoU {MIN_IOU} with the same class (need {MIN_AGREEMENT:.0%})"
+            f"within IoU {limits['min_iou']} with the same class (need {limits['min_agreement']:.0%})"
         )
-    if parity["heatmap_max_abs_diff"] is not None and parity["heatmap_max_abs_diff"] > MAX_HEATMAP_MAX_DIFF:
+    if parity["heatmap_max_abs_diff"] is not None and parity["heatmap_max_abs_diff"] > limits["max_heatmap_max_diff"]:
         return (
-            f"a heatmap score differs by {parity['heatmap_max_abs_diff']:.4f} (> {MAX_HEATMAP_MAX_DIFF}): "
+            f"a heatmap score differs by {parity['heatmap_max_abs_diff']:.4f} (> {limits['max_heatmap_max_diff']}): "
             "the runtime does not compute what Keras computes"
         )
     return None

@@ -9,23 +9,30 @@ from bcn.errors import BcnError
 from bcn.images import image_files
 from bcn.preprocess import letterbox
 
-# Held-out splits first: parity on images the model did not train on.
-SPLITS = ("test", "val", "trainval", "train")
+# Parity: held-out splits first, images the model did not train on. Calibration: the training images first, the
+# distribution the model's activations were shaped on.
+PARITY_SPLITS = ("test", "val", "trainval", "train")
+CALIBRATION_SPLITS = ("train", "trainval", "val", "test")
 SYNTH_SEED = 2024
 
 
-def _data_set_images(root: Path, count: int) -> list[Path]:
+def _data_set_images(root: Path, count: int, order) -> list[Path]:
+    """Up to `count` images of the data set at `root`, split after split in `order`, or of a plain image folder."""
     if not root.is_dir():
         raise BcnError(f"{root}: no such data set folder")
     try:
         splits = formats.splits(root)
     except BcnError:  # not a data set: a plain folder of images
         splits = []
-    held_out_first = [formats.find_split(root, split) for split in SPLITS] if splits else []
-    for split in dict.fromkeys(name for name in held_out_first + splits if name):
-        paths = formats.split_images(root, split)
-        if paths:
-            return paths[:count]
+    preferred = [formats.find_split(root, split) for split in order] if splits else []
+    paths = {}  # insertion-ordered, each image once
+    for split in dict.fromkeys(name for name in preferred + splits if name):
+        for path in formats.split_images(root, split):
+            paths.setdefault(path)
+            if len(paths) == count:
+                return list(paths)
+    if paths:
+        return list(paths)
     folder = root / "JPEGImages" if (root / "JPEGImages").is_dir() else root
     paths = image_files(folder)
     if not paths:
@@ -33,8 +40,9 @@ def _data_set_images(root: Path, count: int) -> list[Path]:
     return paths[:count]
 
 
-def sample_inputs(data_root, count: int, input_size: int) -> tuple[list[str], list[np.ndarray]]:
-    """(names, letterboxed model inputs) of `count` images from `data_root`, or generated ones."""
+def sample_inputs(data_root, count: int, input_size: int, order=PARITY_SPLITS) -> tuple[list[str], list[np.ndarray]]:
+    """(names, letterboxed model inputs) of up to `count` images from `data_root` (its splits in `order`), or
+    `count` generated ones."""
     if count < 1:
         raise BcnError(f"the number of sample images must be at least 1, got {count}")
     if data_root is None:
@@ -49,7 +57,7 @@ def sample_inputs(data_root, count: int, input_size: int) -> tuple[list[str], li
     else:
         from bcn.images import read_rgb
 
-        paths = _data_set_images(Path(data_root), count)
+        paths = _data_set_images(Path(data_root), count, order)
         images = [read_rgb(path) for path in paths]
         names = [str(path) for path in paths]
     return names, [letterbox(image, input_size)[0] for image in images]

@@ -24,8 +24,8 @@ from bcn.runtime.detector import Detector, read_model
 from bcn.runtime.engines import LCE_DEFAULTS, TFLITE_DEFAULTS, default_engine, lce_available
 from bcn.runtime.flatbuffer import has_lce_ops
 from bcn.runtime.machine import machine_info
+from bcn.runtime.metadata import BINARY_VARIANTS, VARIANTS
 
-VARIANTS = ("binary", "float32", "int8")
 LIBRARIES = (
     "numpy",
     "opencv-python-headless",
@@ -206,8 +206,29 @@ def _external_result(item: dict, binary_path: str, runs: int, warmup: int, optio
     }
 
 
+# The latency ratios a comparison reports: each binary variant against the baseline it replaces.
+RATIOS = (("binary", "float32"), ("binary", "int8"), ("binary-int8", "int8"))
+
+
+def ratio_key(variant: str, baseline: str) -> str:
+    """The comparison's key for variant / baseline, e.g. "binary_int8_over_int8"."""
+    return f"{variant}_over_{baseline}".replace("-", "_")
+
+
+RATIO_KEYS = tuple(ratio_key(variant, baseline) for variant, baseline in RATIOS)
+
+
+def _ratio(result: dict | None, baseline: dict | None) -> dict | None:
+    if result is None or baseline is None:
+        return None
+    mine, theirs = result["latency_ms"], baseline["latency_ms"]
+    return {
+        stat: mine[stat] / theirs[stat] if mine.get(stat) and theirs.get(stat) else None for stat in ("mean", "p50")
+    }
+
+
 def comparisons(results: list[dict]) -> list[dict]:
-    """Binary / float32 and binary / int8 latency ratios per architecture and thread count.
+    """Binary variants over their float32 and int8 baselines per architecture and thread count (RATIOS).
 
     Models of one architecture share spec, input size and MACs in their metadata. Each
     variant enters with its fastest measured options (they differ only when sweeping).
@@ -221,8 +242,7 @@ def comparisons(results: list[dict]) -> list[dict]:
                 groups[key][result["variant"]] = result
     rows = []
     for (spec, input_size, _, threads), by_variant in groups.items():
-        binary = by_variant.get("binary")
-        if binary is None or len(by_variant) < 2:
+        if not set(by_variant) & set(BINARY_VARIANTS) or len(by_variant) < 2:
             continue
         row = {"spec": spec, "input_size": input_size, "threads": threads}
         for variant in VARIANTS:
@@ -237,18 +257,8 @@ def comparisons(results: list[dict]) -> list[dict]:
                     "latency_ms": {stat: chosen["latency_ms"].get(stat) for stat in ("mean", "p50")},
                 }
             )
-        for baseline in ("float32", "int8"):
-            other = by_variant.get(baseline)
-            row[f"binary_over_{baseline}"] = (
-                None
-                if other is None
-                else {
-                    stat: binary["latency_ms"][stat] / other["latency_ms"][stat]
-                    if binary["latency_ms"].get(stat) and other["latency_ms"].get(stat)
-                    else None
-                    for stat in ("mean", "p50")
-                }
-            )
+        for variant, baseline in RATIOS:
+            row[ratio_key(variant, baseline)] = _ratio(by_variant.get(variant), by_variant.get(baseline))
         rows.append(row)
     return rows
 

@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from bcn.errors import BcnError
+from bcn.runtime.bench import RATIOS, ratio_key
+from bcn.runtime.metadata import VARIANTS
 
 MISSING = "-"
 
@@ -34,9 +36,14 @@ def _options(result: dict) -> str:
 RESULT_COLUMNS = (
     "model|variant|engine (options)|thr|MiB|GMACs|rb|eqGFLOP|run mean|p50|p90|p99|FPS|detect mean|p50|p99|FPS|mem MB"
 ).split("|")
-COMPARISON_COLUMNS = (
-    "architecture|z|thr|binary ms|float32 ms|int8 ms|binary/float32|binary/int8|options (binary / float32 / int8)"
-).split("|")
+COMPARISON_COLUMNS = [
+    "architecture",
+    "z",
+    "thr",
+    *(f"{variant} ms" for variant in VARIANTS),
+    *(f"{variant}/{baseline}" for variant, baseline in RATIOS),
+    f"options ({' / '.join(VARIANTS)})",
+]
 
 
 def result_rows(report: dict) -> list[list[str]]:
@@ -70,32 +77,27 @@ def result_rows(report: dict) -> list[list[str]]:
 
 def _mean_of(comparison: dict, variant: str) -> str:
     """The variant's mean latency in a comparison, or MISSING where it was not measured."""
-    return _ms(comparison[variant]["latency_ms"], "mean") if comparison[variant] else MISSING
+    return _ms(comparison[variant]["latency_ms"], "mean") if comparison.get(variant) else MISSING
 
 
-def _ratio(comparison: dict, baseline: str) -> str:
-    """binary's mean latency over the baseline's, or MISSING."""
-    value = (comparison[f"binary_over_{baseline}"] or {}).get("mean")
+def _ratio(comparison: dict, variant: str, baseline: str) -> str:
+    """The variant's mean latency over the baseline's, or MISSING."""
+    value = (comparison.get(ratio_key(variant, baseline)) or {}).get("mean")
     return MISSING if value is None else f"{value:.2f}"
 
 
 def comparison_rows(report: dict) -> list[list[str]]:
-    """Binary versus its float32 and int8 twins, per architecture and thread count (interpreter call)."""
+    """Binary variants versus the float32 and int8 twins, per architecture and thread count (interpreter call)."""
     rows = [COMPARISON_COLUMNS]
     for c in report["comparisons"]:
-        options = " / ".join(
-            _options(c[variant]) if c[variant] else MISSING for variant in ("binary", "float32", "int8")
-        )
+        options = " / ".join(_options(c[variant]) if c.get(variant) else MISSING for variant in VARIANTS)
         rows.append(
             [
                 c["spec"],
                 str(c["input_size"]),
                 str(c["threads"]),
-                _mean_of(c, "binary"),
-                _mean_of(c, "float32"),
-                _mean_of(c, "int8"),
-                _ratio(c, "float32"),
-                _ratio(c, "int8"),
+                *(_mean_of(c, variant) for variant in VARIANTS),
+                *(_ratio(c, variant, baseline) for variant, baseline in RATIOS),
                 options,
             ]
         )

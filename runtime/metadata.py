@@ -29,7 +29,11 @@ MAX_INPUT_SIZE = 1 << 14
 MAX_CLASSES = 4096
 MAX_NAME = 128  # characters of a class name
 MAX_TEXT = 4096  # characters of spec and other free text
-VARIANTS = ("binary", "float32", "int8")
+# What a converted file is: the binary model with its full-precision layers (stem, transitions, decoder,
+# heads) in float32 or int8, or the float twin in float32 or int8; each variant's precision of those layers.
+PRECISION = {"binary": "float32", "binary-int8": "int8", "float32": "float32", "int8": "int8"}
+VARIANTS = tuple(PRECISION)
+BINARY_VARIANTS = {variant: PRECISION[variant] for variant in ("binary", "binary-int8")}
 ENGINES = ("lce", "tflite")
 REQUIRED = ("format", "classes", "input_size", "output_stride", "outputs")
 

@@ -28,6 +28,7 @@ import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
 
 LCE_OPS = ("LceQuantize", "LceBconv2d", "LceDequantize", "LceBMaxPool2d")
 INT32 = 2  # TensorType.INT32: bitpacked tensors
+INT8 = 9  # TensorType.INT8
 BINARY = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip", use_bias=False)
 # Channel counts the random models must use as some LceBconv2d's channels_in: none a
 # multiple of 32 but 64 and 96, which are there for grouped convs.
@@ -86,7 +87,7 @@ def lce_ops(content: bytes) -> list[dict]:
     """Each LCE op of the main subgraph: op, node, options, and its tensors' types and shapes.
 
     input and output are (TensorType, shape). For LceBconv2d also `groups` (from the
-    filter's depth), `output_kind` ("float32" or "bitpacked") and `filter` (its OHWI shape).
+    filter's depth), `output_kind` ("float32", "int8" or "bitpacked") and `filter` (its OHWI shape).
     """
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     graph = model.subgraphs[0]
@@ -108,7 +109,7 @@ def lce_ops(content: bytes) -> list[dict]:
             filter_shape = [int(d) for d in tensors[1].shape]
             record["filter"] = filter_shape
             record["groups"] = packed_words(record["options"]["channels_in"]) // filter_shape[3]
-            record["output_kind"] = "bitpacked" if output.type == INT32 else "float32"
+            record["output_kind"] = {INT32: "bitpacked", INT8: "int8"}.get(int(output.type), "float32")
         ops.append(record)
     return ops
 
@@ -436,6 +437,17 @@ def build_recipe(recipe: Recipe, seed: int) -> tf.keras.Model:
     for layer, fan_in in batchnorms:
         randomize_batchnorm(layer, fan_in, rng)
     return model
+
+
+def convert_int8_rest(model: tf.keras.Model, seed: int, images: int = 8) -> bytes:
+    """The model's LCE flatbuffer with int8 full-precision tensors, as `bcn convert --rest int8` makes it
+    (activation ranges calibrated on standard normal inputs from `seed`)."""
+    from bcn.converters.int8_rest import activation_ranges, quantized_layers, with_fake_quant
+
+    rng = np.random.default_rng(seed)
+    calibration = [rng.standard_normal(model.input_shape[1:]).astype(np.float32) for _ in range(images)]
+    ranges = activation_ranges(model, quantized_layers(model), calibration)
+    return convert(with_fake_quant(model, ranges))
 
 
 # --- a folder of cases for another machine ------------------------------------------------

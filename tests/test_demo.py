@@ -12,6 +12,7 @@ from bcn.demo import DEMO_EPOCHS, READABLE_SIDE, benchmark_fresh
 from bcn.demo_report import MAP_FLOOR, STILL_RISING, metric, mib, plural, ratio
 from bcn.errors import BcnError
 from bcn.runtime.annotate import draw_detections
+from bcn.runtime.bench import RATIO_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +43,10 @@ def test_every_artifact_exists(demo_run):
         "latency.png",
         "pr_binary.png",
         "pr_float.png",
-        "models/binary.tflite",
-        "models/binary_float32.tflite",
-        "models/binary_int8.tflite",
+        "models/detector.tflite",
+        "models/detector_binary-int8.tflite",
+        "models/detector_float32.tflite",
+        "models/detector_int8.tflite",
         "runs/binary/best.h5",
         "runs/float/best.h5",
         "runs/binary/config.json",
@@ -61,15 +63,16 @@ def test_report_numbers_are_the_json_numbers(demo_run):
     evaluation = json.loads((out / "eval.json").read_text())
     conversion = json.loads((out / "convert.json").read_text())
     bench = json.loads((out / "bench.json").read_text())
-    for key in ("binary_keras", "float_keras", "binary_lce"):
+    for key in ("binary_keras", "float_keras", "binary_lce", "binary_int8_lce"):
         assert metric(evaluation[key]["map50_voc07"]) in report
         assert metric(evaluation[key]["map50_area"]) in report
     for entry in conversion["files"].values():
         assert mib(entry["bytes"]) in report
-    assert f"{ratio(conversion['size_ratios']['float32'])}x smaller than its float32 twin" in report
+    assert f"{ratio(conversion['size_ratios']['float32'])}x smaller than the float32 twin" in report
     assert f"{conversion['cost']['binary_ratio']:.4f}" in report
     for comparison in bench["comparisons"]:
-        assert f"| {comparison['threads']} | {ratio(comparison['binary_over_float32']['p50'])} |" in report
+        cells = [ratio(comparison[key]["p50"]) for key in RATIO_KEYS]
+        assert f"| {comparison['threads']} | {' | '.join(cells)} |" in report
     for result in bench["results"]:
         assert f"{result['latency_ms']['p50']:.2f}" in report
 
@@ -84,39 +87,46 @@ def test_report_sentences_say_what_the_json_says(demo_run):
     summary = json.loads((out / "demo.json").read_text())
     evaluation, bench = summary["evaluation"], summary["bench"]
     conversion = json.loads((out / "convert.json").read_text())
-    converted, keras = (metric(evaluation[key]["map50_voc07"]) for key in ("binary_lce", "binary_keras"))
-    difference = float(converted) - float(keras)
-    assert (
-        f"its mAP@0.5 (VOC07) equals the Keras model's, {keras}"
-        if converted == keras
-        else f"its mAP@0.5 (VOC07) is {abs(difference):.3f} {'higher' if difference > 0 else 'lower'} than the Keras "
-        f"model's ({converted} vs {keras})"
-    ) in report
+    keras = metric(evaluation["binary_keras"]["map50_voc07"])
+    for key, rest in (("binary_lce", "float32"), ("binary_int8_lce", "int8")):
+        converted = metric(evaluation[key]["map50_voc07"])
+        difference = float(converted) - float(keras)
+        assert (
+            f"With {rest} rest its mAP@0.5 (VOC07) equals the Keras model's, {keras}"
+            if converted == keras
+            else f"With {rest} rest its mAP@0.5 (VOC07) is {abs(difference):.3f} "
+            f"{'higher' if difference > 0 else 'lower'} than the Keras model's ({converted} vs {keras})"
+        ) in report
     runtime = summary["detections"]["runtime"]
     assert f"with its defaults on the {runtime['engine']} engine ({runtime['library']}" in report
-    parity = conversion["parity"]
-    assert f"on the {parity['runtime']['engine']} engine ({parity['runtime']['library']}" in report
-    assert f"vs Keras on {parity['images']} images: check {parity['check']}" in report
+    for variant, parity in conversion["parities"].items():
+        name = Path(conversion["files"][variant]["path"]).name
+        assert f"Parity of `models/{name}`, run by bcn's runtime with its defaults on the " in report
+        assert f"on the {parity['runtime']['engine']} engine ({parity['runtime']['library']}" in report
+        assert f"vs Keras on {parity['images']} images: check {parity['check']}" in report
     for comparison in bench["comparisons"]:
-        f32, i8 = comparison["binary_over_float32"]["p50"], comparison["binary_over_int8"]["p50"]
+        f32, i8, both = (comparison[key]["p50"] for key in RATIO_KEYS)
         thread_word = "thread" if comparison["threads"] == 1 else "threads"
         assert (
-            f"At {comparison['threads']} {thread_word} the binary model is {_speed(f32)} its float32 twin "
-            f"({ratio(f32)}x its latency) and {_speed(i8)} its int8 twin ({ratio(i8)}x its latency)."
+            f"At {comparison['threads']} {thread_word} the binary model (float32 rest) is {_speed(f32)} its float32 "
+            f"twin ({ratio(f32)}x its latency); the binary model (float32 rest) is {_speed(i8)} its int8 twin "
+            f"({ratio(i8)}x its latency); the binary model with int8 rest is {_speed(both)} its int8 twin "
+            f"({ratio(both)}x its latency)."
         ) in report
     p50 = {(r["variant"], r["threads"]): r["latency_ms"]["p50"] for r in bench["results"]}
     assert (
         "From 1 thread to 2 the p50 changes by a factor of: "
         + ", ".join(
-            f"{variant} {ratio(p50[variant, 2] / p50[variant, 1])}x" for variant in ("binary", "float32", "int8")
+            f"{variant} {ratio(p50[variant, 2] / p50[variant, 1])}x"
+            for variant in ("binary", "binary-int8", "float32", "int8")
         )
         in report
     )
     binary = next(r for r in bench["results"] if r["variant"] == "binary")
     kernel = f", kernel {binary['options']['kernel']}" if binary["options"].get("kernel") else ""
-    assert f"binary on the {binary['engine']} engine ({binary['library']}{kernel})" in report
+    assert f"binary and binary-int8 on the {binary['engine']} engine ({binary['library']}{kernel})" in report
     assert not bench["tensorflow_loaded"] and "a new Python process that never loaded TensorFlow" in report
-    assert "`binary_float32.tflite` (the trained float twin)" in report
+    assert "`detector_float32.tflite` (the trained float twin)" in report
     assert "held-out test split" in report and "LCE interpreter" not in report and "Raspberry Pi" not in report
 
 

@@ -11,6 +11,7 @@ The delegate library: bcn.runtime.delegate.library_path() when bcn ships it, els
 $BCN_LCE_DELEGATE; without either these tests are skipped.
 """
 
+import dataclasses
 import os
 import platform
 import shutil
@@ -31,6 +32,8 @@ from lce_models import (  # noqa: E402
     CHANNELS,
     LCE_OPS,
     binary_presets,
+    build_recipe,
+    convert_int8_rest,
     lce_ops,
     lce_reference,
     node_of,
@@ -160,6 +163,55 @@ def test_preset_matches_lce_bit_for_bit(preset, library, kernels, tmp_path):
     singles = write_op_cases(tmp_path, preset, content, seed=SEED)
     assert _check_all([whole], library, kernels) == []
     assert _check_all(singles, library, kernels, threads=(1,)) == []
+
+
+@pytest.fixture(scope="module")
+def int8_cases(tmp_path_factory) -> dict[str, bytes]:
+    """The random models converted with int8 full-precision tensors (`bcn convert --rest int8`'s route), each
+    LCE op alone as a case; name -> the whole flatbuffer."""
+    folder = tmp_path_factory.mktemp("lce_int8_cases")
+    models = {}
+    for number, recipe in enumerate(random_recipes(SEED)):
+        recipe = _without_zero_same_padding(recipe)
+        content = models[recipe.name] = convert_int8_rest(build_recipe(recipe, SEED), seed=SEED + number)
+        write_op_cases(folder, f"{recipe.name}-int8", content, seed=SEED + number)
+    return {"folder": folder, "models": models}
+
+
+def _without_zero_same_padding(recipe):
+    """SAME padding with zeros computes only with float output (LCE and the delegate refuse the rest): ones."""
+    blocks = [
+        dataclasses.replace(block, pad_values=1.0) if block.padding == "same" else block for block in recipe.blocks
+    ]
+    return dataclasses.replace(recipe, blocks=tuple(blocks))
+
+
+def test_int8_models_match_lce_bit_for_bit_op_by_op(int8_cases, library, kernels):
+    """int8 in and out of the LCE ops: LceQuantize from int8, LceBconv2d to int8 with its requantization,
+    LceDequantize to int8. Op by op: in a whole model, LiteRT's and LCE's int8 builtins round differently."""
+    ops = [op for content in int8_cases["models"].values() for op in lce_ops(content)]
+    int8 = 9
+    assert any(op["op"] == "LceQuantize" and op["input"][0] == int8 for op in ops)
+    assert {"int8", "bitpacked"} <= {op["output_kind"] for op in ops if op["op"] == "LceBconv2d"}
+    cases = sorted(int8_cases["folder"].glob("*.tflite"))
+    assert len(cases) == len(ops)
+    assert _check_all(cases, library, kernels) == []
+
+
+def test_int8_output_with_zero_same_padding_is_refused(library):
+    for number, recipe in enumerate(random_recipes(SEED)):
+        content = convert_int8_rest(build_recipe(recipe, SEED), seed=SEED + number)
+        zero_padded = [
+            op["node"]
+            for op in lce_ops(content)
+            if op["op"] == "LceBconv2d"
+            and op["output_kind"] == "int8"
+            and (op["options"]["padding"], op["options"]["pad_values"]) == (SAME, 0)
+        ]
+        if zero_padded:
+            break
+    with pytest.raises((RuntimeError, ValueError), match=f"LceBconv2d node {zero_padded[0]}: pad_values=0 with SAME"):
+        delegate_interpreter(content, library)
 
 
 def test_more_threads_give_the_outputs_of_one(random_cases, library, kernels):

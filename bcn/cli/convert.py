@@ -3,7 +3,7 @@
 import click
 
 from bcn.cli.options import OUTPUT_FILE, POSITIVE_INT
-from bcn.defaults import PARITY_SAMPLES, SCORE_THRESHOLD
+from bcn.defaults import CALIBRATION_IMAGES, PARITY_SAMPLES, REST_PRECISION, SCORE_THRESHOLD
 from bcn.extras import require
 
 
@@ -15,29 +15,10 @@ def _number(value, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
-def format_report(report: dict) -> str:
-    """The conversion report as a few readable lines."""
-    cost, layers, parity = report["cost"], report["binary_layers"], report["parity"]
-    lines = [
-        f"model   {report['model']}: {report['input_size']}x{report['input_size']}, {len(report['classes'])} classes, "
-        f"spec {report['spec']}",
-        f"cost    {cost['macs'] / 1e9:.3f} GMACs, rb {cost['binary_ratio']:.4f}, {cost['eq_flops'] / 1e9:.3f} eq GFLOP",
-        f"binary  {layers['keras_binary_convs']} binary conv layers -> {layers['LceBconv2d']} LceBconv2d"
-        if layers["keras_binary_convs"]
-        else "binary  none: a float model, written as a float32 TFLite",
-        "ops     " + ", ".join(f"{name} {count}" for name, count in report["files"]["binary"]["ops"].items()),
-        "files",
-    ]
-    binary_size = report["files"]["binary"]["bytes"]
-    for variant, entry in report["files"].items():
-        ratio = f"  {entry['bytes'] / binary_size:.1f}x the LCE file" if variant != "binary" else ""
-        weights = f", {entry['weights']} weights" if "weights" in entry else ""
-        lines.append(
-            f"  {entry['variant']:8} {entry['engine']:6} {_mib(entry['bytes']):>11}  {entry['path']}{ratio}{weights}"
-        )
-    lines.append(
-        f"parity  LCE vs Keras on {parity['images']} images, detections >= {parity['score_threshold']}: "
-        f"{parity['detections_reference']} Keras / {parity['detections_converted']} LCE, "
+def _parity_line(variant: str, parity: dict) -> str:
+    return (
+        f"parity  {variant} vs Keras on {parity['images']} images, detections >= {parity['score_threshold']}: "
+        f"{parity['detections_reference']} Keras / {parity['detections_converted']} runtime, "
         f"agreement {_number(parity['agreement'], '.1%')} (same class, IoU >= {parity['min_iou']}), "
         f"score diff max {_number(parity['score_diff_max'], '.4f')}, "
         f"matched IoU min {_number(parity['matched_iou_min'], '.3f')}; "
@@ -45,6 +26,34 @@ def format_report(report: dict) -> str:
         f"mean {_number(parity['heatmap_mean_abs_diff'], '.5f')} "
         f"[{parity['check']}]"
     )
+
+
+def format_report(report: dict) -> str:
+    """The conversion report as a few readable lines."""
+    cost, layers, main = report["cost"], report["binary_layers"], report["main"]
+    lines = [
+        f"model   {report['model']}: {report['input_size']}x{report['input_size']}, {len(report['classes'])} classes, "
+        f"spec {report['spec']}",
+        f"cost    {cost['macs'] / 1e9:.3f} GMACs, rb {cost['binary_ratio']:.4f}, {cost['eq_flops'] / 1e9:.3f} eq GFLOP",
+        f"binary  {layers['keras_binary_convs']} binary conv layers -> {layers['LceBconv2d']} LceBconv2d"
+        if layers["keras_binary_convs"]
+        else f"binary  none: a float model, written as a {report['files'][main]['variant']} TFLite",
+        "ops     " + ", ".join(f"{name} {count}" for name, count in report["files"][main]["ops"].items()),
+    ]
+    calibration = report.get("calibration")
+    if calibration:
+        lines.append(f"int8    ranges calibrated on {calibration['images']} images of {calibration['source']}")
+    lines.append("files")
+    main_size = report["files"][main]["bytes"]
+    for variant, entry in report["files"].items():
+        ratio = f"  {entry['bytes'] / main_size:.1f}x the main file" if variant != main else ""
+        weights = f", {entry['weights']} weights" if "weights" in entry else ""
+        lines.append(
+            f"  {entry['variant']:11} {entry['engine']:6} {_mib(entry['bytes']):>11}  {entry['path']}{ratio}{weights}"
+        )
+    lines += [
+        _parity_line(report["files"][variant]["variant"], parity) for variant, parity in report["parities"].items()
+    ]
     return "\n".join(lines)
 
 
@@ -59,7 +68,21 @@ def _baselines(ctx, param, value):
     "--baselines",
     callback=_baselines,
     default="",
-    help="Also write full-precision baselines of the float twin: float32,int8.",
+    help="Also write other variants beside it: binary or binary-int8 (the binary model with the other --rest), "
+    "float32, int8 (the float twin).",
+)
+@click.option(
+    "--rest",
+    type=click.Choice(["float32", "int8"]),
+    default=REST_PRECISION,
+    help="Precision of the binary model's full-precision layers (stem, transitions, decoder, heads): int8 "
+    "writes variant binary-int8, calibrated on --data or the run's data.",
+)
+@click.option(
+    "--calibration-images",
+    type=POSITIVE_INT,
+    default=CALIBRATION_IMAGES,
+    help="Images whose activation ranges calibrate the int8 variants.",
 )
 @click.option(
     "--float-model",
@@ -71,7 +94,7 @@ def _baselines(ctx, param, value):
     "data_root",
     type=click.Path(file_okay=False),
     help="Data set (PascalVOC, COCO or YOLO) or image folder for parity and int8 calibration images "
-    "[default: generated images].",
+    "[default: the run's data to calibrate, generated images for parity].",
 )
 @click.option("--report", type=OUTPUT_FILE, help="Where to write the JSON report [default: OUTPUT_report.json].")
 @click.option("--check", is_flag=True, help="Fail (and write nothing) if LCE and Keras detections disagree.")
@@ -81,10 +104,8 @@ def _baselines(ctx, param, value):
     default=SCORE_THRESHOLD,
     help="Parity compares detections scoring at least this.",
 )
-@click.option(
-    "--samples", type=POSITIVE_INT, default=PARITY_SAMPLES, help="Images for the parity check and int8 calibration."
-)
-def convert(model, output, baselines, float_model, data_root, report, check, score_threshold, samples):
+@click.option("--samples", type=POSITIVE_INT, default=PARITY_SAMPLES, help="Images for the parity check.")
+def convert(model, output, baselines, rest, calibration_images, float_model, data_root, report, check, **options):
     """Convert a trained Keras MODEL (.h5/.keras) to an LCE flatbuffer for ARM CPUs.
 
     Every binary conv becomes a bitpacked LceBconv2d (checked against the Keras model).
@@ -95,6 +116,7 @@ def convert(model, output, baselines, float_model, data_root, report, check, sco
     \b
     Examples:
       bcn convert runs/q1/model.h5
+      bcn convert runs/q1/model.h5 --rest int8 --baselines binary,int8
       bcn convert runs/q1/model.h5 --baselines float32,int8 --data VOCdevkit/VOC2007 --check
       bcn convert runs/q1/model.h5 --baselines float32 --float-model runs/q1-float/model.h5
     """
@@ -110,9 +132,10 @@ def convert(model, output, baselines, float_model, data_root, report, check, sco
             data_root=data_root,
             float_model=float_model,
             report=report,
-            samples=samples,
             check=check,
-            score_threshold=score_threshold,
+            rest=rest,
+            calibration_images=calibration_images,
+            **options,
         )
     except ParityError as error:
         click.echo(format_report(error.report))
