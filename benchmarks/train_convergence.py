@@ -10,6 +10,9 @@ the command, the machine and its load; train_convergence.md is rewritten from al
 
     python benchmarks/train_convergence.py                     # the demo's recipe
     python benchmarks/train_convergence.py --recipe late-drop  # one lever
+
+--keep DIR keeps the generated data and both runs (DIR/data, DIR/binary, DIR/float) for
+what comes after training, e.g. benchmarks/int8_rest.py.
 """
 
 import argparse
@@ -92,7 +95,9 @@ def measure(args) -> dict:
     from bcn.demo import DEMO_IMAGES, DEMO_INPUT_SIZE
 
     revision, load_before = commit(), os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         data = write_synth(Path(tmp) / "data", images=DEMO_IMAGES, size=DEMO_INPUT_SIZE, seed=args.seed)
         stop = plateau_stop(Path(tmp) / "binary", args.patience, args.min_gain)
         epochs = args.epochs or args.max_epochs
@@ -160,9 +165,12 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=4, help="Evaluations without a gain that end training.")
     parser.add_argument("--min-gain", type=float, default=0.005, help="The least mAP gain that counts.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="Keep the data and both runs in this new folder.")
     args = parser.parse_args()
     if args.recipe == "late-drop" and not args.epochs:
         parser.error("--recipe late-drop needs --epochs (the drop comes at half of them)")
+    if args.keep and args.keep.exists():
+        parser.error(f"--keep {args.keep}: already exists")
     result = measure(args)
     save_labelled(RESULTS, args.recipe, result, write_markdown)
 
