@@ -711,6 +711,7 @@ TfLiteStatus RunOp(TfLiteContext* context, OpKernel* kernel) {
     case OpKind::Quantize: {
       const int words = PackedSize(cols);
       const PackFunction pack = PackFor(kernel->state->path);
+      const PackInt8Function pack_int8 = PackInt8For(kernel->state->path);
       // Rows split evenly over the pool's threads.
       ThreadPool* pool = kernel->state->Pool(context);
       const int tasks = int(std::min<int64_t>(rows, pool->size()));
@@ -719,8 +720,8 @@ TfLiteStatus RunOp(TfLiteContext* context, OpKernel* kernel) {
         if (input->type == kTfLiteFloat32)
           pack(input->data.f + begin * cols, end - begin, cols, output->data.i32 + begin * words);
         else
-          PackInt8(input->data.int8 + begin * cols, end - begin, cols, input->params.zero_point,
-                   output->data.i32 + begin * words);
+          pack_int8(input->data.int8 + begin * cols, end - begin, cols, input->params.zero_point,
+                    output->data.i32 + begin * words);
       };
       pool->Run(tasks, pack_rows);
       return kTfLiteOk;

@@ -39,11 +39,12 @@ std::string Names(bool supported_only) {
 }  // namespace
 
 const KernelPathRow kKernelPaths[kPathCount] = {
+    // Every AVX-512 CPU has AVX2: its int8 bitpacking is AVX2's.
     {KernelPath::Avx512Vpopcnt, "avx512-vpopcnt", BCN_X86(CpuHasAvx512Vpopcnt), BCN_X86(TileAvx512),
-     BCN_X86(PackFloatAvx512)},
-    {KernelPath::Avx2, "avx2", BCN_X86(CpuHasAvx2), BCN_X86(TileAvx2), BCN_X86(PackFloatAvx2)},
-    {KernelPath::Neon, "neon", BCN_ARM64(Always), BCN_ARM64(TileNeon), BCN_ARM64(PackFloatNeon)},
-    {KernelPath::Scalar, "scalar", Always, TileScalar, PackFloat},
+     BCN_X86(PackFloatAvx512), BCN_X86(PackInt8Avx2)},
+    {KernelPath::Avx2, "avx2", BCN_X86(CpuHasAvx2), BCN_X86(TileAvx2), BCN_X86(PackFloatAvx2), BCN_X86(PackInt8Avx2)},
+    {KernelPath::Neon, "neon", BCN_ARM64(Always), BCN_ARM64(TileNeon), BCN_ARM64(PackFloatNeon), nullptr},
+    {KernelPath::Scalar, "scalar", Always, TileScalar, PackFloat, PackInt8},
 };
 
 const char* PathName(KernelPath path) { return Row(path).name; }
@@ -89,6 +90,11 @@ TileFunction TileFor(KernelPath path) {
 PackFunction PackFor(KernelPath path) {
   const PackFunction pack = Row(path).pack;
   return pack ? pack : PackFloat;
+}
+
+PackInt8Function PackInt8For(KernelPath path) {
+  const PackInt8Function pack = Row(path).pack_int8;
+  return pack ? pack : PackInt8;
 }
 
 }  // namespace bcn_lce

@@ -15,13 +15,14 @@ namespace bcn_lce {
 enum class KernelPath { Scalar, Avx2, Avx512Vpopcnt, Neon };
 
 // One instruction set: its name, whether this CPU runs it (null where this build lacks it),
-// and its tile and pack functions (null where this build lacks it).
+// and its tile and pack functions (null where this build lacks it: the scalar one runs).
 struct KernelPathRow {
   KernelPath path;
   const char* name;
   bool (*cpu_has)();
   TileFunction tile;
   PackFunction pack;
+  PackInt8Function pack_int8;
 };
 
 constexpr int kPathCount = 4;
@@ -43,6 +44,7 @@ std::string AllPaths();
 
 TileFunction TileFor(KernelPath path);
 PackFunction PackFor(KernelPath path);
+PackInt8Function PackInt8For(KernelPath path);
 
 }  // namespace bcn_lce
 

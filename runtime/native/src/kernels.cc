@@ -10,10 +10,6 @@ namespace {
 
 inline uint32_t Word(int32_t w) { return static_cast<uint32_t>(w); }
 
-// Saturated in float, before the conversion: a float outside int32's range (an extreme int8
-// scale) or NaN would make the conversion itself undefined.
-inline int8_t SaturateInt8(float x) { return static_cast<int8_t>(std::min(127.0f, std::max(-128.0f, x))); }
-
 // A double as float, finite values saturated (converting one beyond float's range is undefined).
 inline float ToFloat(double x) {
   constexpr double kMax = std::numeric_limits<float>::max();
@@ -194,10 +190,16 @@ void BConv2D::Transform(const int32_t* accum, const int32_t* correction, bool co
       dst[w] = static_cast<int32_t>(bits);
     }
   } else if (type_ == OutputType::Int8) {
-    int8_t* dst = static_cast<int8_t*>(output) + at;
+    // Locals and restrict: int8_t stores may alias anything, members included, which would keep
+    // the compiler from vectorizing this loop.
+    int8_t* __restrict dst = static_cast<int8_t*>(output) + at;
+    const int32_t* __restrict sums = accum;
+    const float* __restrict m = multiplier_.data();
+    const float* __restrict b = bias_.data();
+    const int32_t low = clamp_min_, high = clamp_max_;
     for (int o = 0; o < channels; ++o) {
-      const int32_t x = std::min(clamp_max_, std::max(clamp_min_, accum[o] * 2));
-      dst[o] = SaturateInt8(std::round(static_cast<float>(x) * multiplier_[o] + bias_[o]));
+      const int32_t x = std::min(high, std::max(low, sums[o] * 2));
+      dst[o] = RoundToInt8(static_cast<float>(x) * m[o] + b[o]);
     }
   } else {
     float* dst = static_cast<float*>(output) + at;

@@ -5,6 +5,7 @@
 #ifndef BCN_LCE_KERNELS_H_
 #define BCN_LCE_KERNELS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -15,6 +16,18 @@ namespace bcn_lce {
 
 constexpr int kBitsPerWord = 32;
 inline int PackedSize(int channels) { return channels / kBitsPerWord + (channels % kBitsPerWord != 0); }
+
+// std::round (halves away from zero) saturated to int8, as LCE writes an int8 output, in
+// operations a compiler vectorizes: x is clamped to [-129, 128] first (NaN to -129, where
+// std::max places it), which changes no saturated result and keeps the integer conversion
+// defined; the fraction x - trunc(x) is exact in float.
+inline int8_t RoundToInt8(float x) {
+  const float clamped = std::min(128.0f, std::max(-129.0f, x));
+  const int32_t whole = static_cast<int32_t>(clamped);
+  const float fraction = clamped - static_cast<float>(whole);
+  const int32_t rounded = whole + (fraction >= 0.5f) - (fraction <= -0.5f);
+  return static_cast<int8_t>(std::min(127, std::max(-128, rounded)));
+}
 
 enum class Padding { Same, Valid };
 // TFLite's fused activations, applied by LceBconv2d to the convolution's integer result.

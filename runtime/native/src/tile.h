@@ -53,6 +53,12 @@ void PackFloatAvx512(const float* in, int64_t rows, int cols, int32_t* out);
 void PackFloatNeon(const float* in, int64_t rows, int cols, int32_t* out);
 #endif
 
+// The same for int8 rows: bit set where value < zero_point (a zero point within int8).
+using PackInt8Function = void (*)(const int8_t* in, int64_t rows, int cols, int32_t zero_point, int32_t* out);
+#if defined(__x86_64__) || defined(_M_X64)
+void PackInt8Avx2(const int8_t* in, int64_t rows, int cols, int32_t zero_point, int32_t* out);
+#endif
+
 }  // namespace bcn_lce
 
 #endif  // BCN_LCE_TILE_H_

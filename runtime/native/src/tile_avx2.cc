@@ -3,6 +3,7 @@
 // Compiled with -mavx2; only called where the CPU has it.
 #include <immintrin.h>
 
+#include "kernels.h"
 #include "tile.h"
 
 namespace bcn_lce {
@@ -66,6 +67,20 @@ void PackFloatAvx2(const float* in, int64_t rows, int cols, int32_t* out) {
       out[c / 32] = static_cast<int32_t>(bits);
     }
     if (c < cols) out[c / 32] = PackWord(in + c, cols - c);
+  }
+}
+
+// 32 int8 values per compare: bit set where value < zero_point, in the order of the bytes.
+void PackInt8Avx2(const int8_t* in, int64_t rows, int cols, int32_t zero_point, int32_t* out) {
+  const int words = (cols + 31) / 32;
+  const __m256i zero = _mm256_set1_epi8(static_cast<char>(zero_point));
+  for (int64_t r = 0; r < rows; ++r, in += cols, out += words) {
+    int c = 0;
+    for (; c + 32 <= cols; c += 32) {
+      const __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + c));
+      out[c / 32] = _mm256_movemask_epi8(_mm256_cmpgt_epi8(zero, values));
+    }
+    if (c < cols) PackInt8(in + c, 1, cols - c, zero_point, out + c / 32);
   }
 }
 

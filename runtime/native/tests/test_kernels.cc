@@ -96,6 +96,37 @@ void TestPackingPaths() {
   }
 }
 
+void TestInt8PackingPaths() {
+  for (int trial = 0; trial < 50; ++trial) {
+    const int rows = Uniform(1, 4), cols = Uniform(1, 200), zero_point = Uniform(-128, 127);
+    std::vector<int8_t> values(size_t(rows) * cols);
+    for (auto& x : values) x = int8_t(Uniform(-128, 127));
+    values[Uniform(0, int(values.size()) - 1)] = int8_t(zero_point);  // equal: bit clear
+    std::vector<int32_t> scalar(size_t(rows) * PackedSize(cols));
+    PackInt8(values.data(), rows, cols, zero_point, scalar.data());
+    for (KernelPath path : SimdPaths()) {
+      if (!PathSupported(path)) continue;
+      std::vector<int32_t> got(scalar.size(), 7);
+      PackInt8For(path)(values.data(), rows, cols, zero_point, got.data());
+      CHECK(got == scalar, "trial %d: %s int8 packing differs from scalar", trial, PathName(path));
+    }
+  }
+}
+
+// RoundToInt8 against its definition, std::round saturated in float, on halves, values next to
+// halves, the saturation edges and non-finite values.
+void TestRoundToInt8() {
+  auto reference = [](float x) { return int8_t(std::min(127.0f, std::max(-128.0f, std::round(x)))); };
+  std::vector<float> values = {0.0f,    -0.0f,   0.5f,    -0.5f, 1.5f,  -1.5f,    126.5f,    127.5f,       -127.5f,
+                               -128.5f, -129.5f, 128.49f, 1e9f,  -1e9f, INFINITY, -INFINITY, std::nanf("")};
+  for (int n = -140; n <= 140; ++n)
+    for (float base : {float(n), n + 0.5f})
+      values.insert(values.end(), {base, std::nextafter(base, -1e9f), std::nextafter(base, 1e9f)});
+  std::uniform_real_distribution<float> wide(-300.0f, 300.0f);
+  for (int i = 0; i < 100000; ++i) values.push_back(wide(rng));
+  for (float x : values) CHECK(RoundToInt8(x) == reference(x), "RoundToInt8(%.9g) = %d", x, RoundToInt8(x));
+}
+
 void TestBMaxPool() {
   for (int trial = 0; trial < 40; ++trial) {
     BMaxPoolShape s{};
@@ -373,6 +404,8 @@ int main() {
   std::printf("kernel paths on this CPU: %s\n", SupportedPaths().c_str());
   TestPacking();
   TestPackingPaths();
+  TestInt8PackingPaths();
+  TestRoundToInt8();
   TestBMaxPool();
   TestBConv2D();
   TestLongFilters();
