@@ -54,9 +54,12 @@ def _check_variants(baselines, rest: str) -> tuple[str, tuple[str, ...]]:
     main = next(variant for variant, precision in BINARY_VARIANTS.items() if precision == rest)
     others = [variant for variant in VARIANTS if variant != main]
     for name in baselines:
+        if name == main:
+            raise checks.ArgumentValueError(
+                f"baseline '{name}' is the main file's variant (rest {rest}): choose from {', '.join(others)}"
+            )
         if name not in others:
-            reason = "is the main model (see --rest)" if name == main else "is unknown"
-            raise checks.ArgumentValueError(f"baseline '{name}' {reason}: choose from {', '.join(others)}")
+            raise checks.ArgumentValueError(f"unknown baseline '{name}': choose from {', '.join(others)}")
     return main, tuple(dict.fromkeys(baselines))
 
 

@@ -22,10 +22,27 @@ def converted(trained_model, synth_voc, tmp_path_factory):
     return convert(
         trained_model,
         out,
-        baselines=("binary-int8", "float32", "int8"),
+        baselines=("float32", "int8"),
         data_root=synth_voc,
         samples=4,
         score_threshold=PARITY_THRESHOLD,
+    )
+
+
+@pytest.fixture(scope="module")
+def converted_int8(trained_model, synth_voc, tmp_path_factory):
+    """The same model with int8 rest (the main file), the float-rest one beside it."""
+    from bcn.converters.convert import convert
+
+    out = tmp_path_factory.mktemp("converted_int8") / "tiny.tflite"
+    return convert(
+        trained_model,
+        out,
+        baselines=("binary",),
+        data_root=synth_voc,
+        samples=4,
+        score_threshold=PARITY_THRESHOLD,
+        rest="int8",
     )
 
 
@@ -73,7 +90,6 @@ def test_metadata_lets_the_runtime_run_each_file(converted, trained_model):
     config = json.loads((trained_model.parent / "config.json").read_text())
     expected = {
         "binary": ("lce", False),
-        "binary-int8": ("lce", False),
         "float32": ("tflite", True),
         "int8": ("tflite", True),
     }
@@ -130,7 +146,10 @@ def _tensor_types(path) -> list[tuple[str, list[int], list[int]]]:
 FLOAT32, INT32, INT8 = 0, 2, 9
 
 
-def test_binary_int8_runs_every_full_precision_layer_in_int8(converted):
+@pytest.mark.slow
+def test_binary_int8_runs_every_full_precision_layer_in_int8(converted_int8):
+    converted = converted_int8
+    assert converted["main"] == "binary-int8" and set(converted["files"]) == {"binary-int8", "binary"}
     entry = converted["files"]["binary-int8"]
     ops = _tensor_types(entry["path"])
     assert entry["ops"]["LceBconv2d"] == converted["binary_layers"]["LceBconv2d"]
@@ -145,7 +164,9 @@ def test_binary_int8_runs_every_full_precision_layer_in_int8(converted):
     assert entry["bytes"] < converted["files"]["binary"]["bytes"]
 
 
-def test_binary_int8_is_calibrated_on_training_images_and_checked_against_keras(converted):
+@pytest.mark.slow
+def test_binary_int8_is_calibrated_on_training_images_and_checked_against_keras(converted_int8):
+    converted = converted_int8
     assert converted["calibration"]["images"] == 60  # every image of the set, the training split first
     parity = converted["parities"]["binary-int8"]
     assert parity["tolerance"]["min_agreement"] < 0.9  # judged as int8, not as float32
