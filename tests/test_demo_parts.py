@@ -3,6 +3,8 @@ results (a score below the floor, a time budget that ended while mAP still rose)
 drawn on a test image without detections."""
 
 import copy
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +178,18 @@ def test_an_image_without_detections_says_so():
     assert changed[:, 0].max() < 40 and changed[:, 1].max() > 250  # across the top
     small = draw_no_detection(image.copy())  # too narrow for the usual size: made smaller, still drawn
     assert (small != image).any() and (small[-40:] == image[-40:]).all()
+
+
+def test_the_convergence_figures_are_the_recorded_benchmarks():
+    """The report's sentence about training to convergence quotes benchmarks/train_convergence.json."""
+    from bcn.demo_report import CONVERGED, CONVERGENCE_COMMAND
+
+    recorded = json.loads((Path(__file__).parents[1] / "benchmarks" / "train_convergence.json").read_text())["demo"]
+    assert CONVERGED == {
+        "epochs": recorded["binary"]["epochs"],
+        "binary_final": round(recorded["binary"]["final_map50_voc07"], 3),
+        "binary_best": round(recorded["binary"]["best_map50_voc07"], 3),
+        "float_final": round(recorded["float_twin"]["final_map50_voc07"], 3),
+    }
+    assert recorded["command"].startswith(CONVERGENCE_COMMAND)
+    assert recorded["float_twin"]["epochs"] == recorded["binary"]["epochs"]
