@@ -35,11 +35,13 @@ DEMO_SEED = 0
 # The converted models: DEMO_MODEL is what `bcn convert` writes by default, the other variants beside it.
 DEMO_MODEL = "detector.tflite"
 MAIN_VARIANT = next(variant for variant, rest in BINARY_VARIANTS.items() if rest == REST_PRECISION)
-# Epochs per model. Measured 2026-12-05 on a quiet 2-core "Intel(R) Xeon(R) Processor" (lscpu's
-# model name), 1500 training images of 96 px, batch 16: an epoch of the binary model takes
-# 9.2-9.8 s (benchmarks/train_step_speed.md), one of its float twin 0.85 of that, and each
-# model's first step about 15 s more (tracing). 40 epochs each: about 12.5 minutes of training,
-# 14 for the whole demo (the other steps took 1.5 minutes).
+# Epochs per model. Measured on a quiet 2-core "Intel(R) Xeon(R) Processor" (lscpu's model name),
+# 1500 training images of 96 px, batch 16: an epoch of the binary model took 9.2-9.8 s on one day
+# (benchmarks/train_step_speed.md) and 7.2 s on another (2026-12-05), one of its float twin 0.85 to
+# 1.0 of that, each model's first step about 15 s more (tracing). 40 epochs each: 10 to 13 minutes
+# of training, 11 to 15 for the whole demo (the other steps take about a minute). The binary model's
+# held-out mAP is still rising steeply there (benchmarks/train_convergence.md: 0.476 at epoch 36,
+# 0.561 at 40): fewer epochs would cost more than they save.
 DEMO_EPOCHS = 40
 # The float twin's epoch time as a share of the binary model's (the same measurement).
 FLOAT_TWIN_EPOCH_SHARE = 0.85

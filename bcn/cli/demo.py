@@ -46,7 +46,7 @@ from bcn.extras import import_tensorflow, require
 def demo(out, epochs, minutes, images, data_root, arch, input_size, threads, runs, seed):
     """Generate data, train, evaluate, convert, benchmark and detect, then write a report.
 
-    Trains a fixed number of epochs: about 14 minutes in all on a quiet 2-core CPU with the
+    Trains a fixed number of epochs: 11 to 15 minutes in all on a quiet 2-core CPU with the
     defaults; a busier or slower machine takes longer and says how long after the first
     epoch. Everything it makes (models, data, figures) lands in --out, with report.md as
     the entry point. With --data it trains on your data set instead (its test split, else
