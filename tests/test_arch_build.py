@@ -144,6 +144,7 @@ def test_a_builder_that_exits_or_uses_keras_3_is_one_line(builder, tmp_path):
     assert not output.exists()
 
 
+@pytest.mark.slow
 def test_arch_build_h5_prints_no_legacy_format_warning(tmp_path):
     output = tmp_path / "q1.h5"
     done = subprocess.run(

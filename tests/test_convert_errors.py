@@ -209,6 +209,7 @@ def test_a_model_of_unknown_input_size_is_one_line(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_float_model_of_another_architecture_is_refused(tmp_path, model_path):
     """Same input and heads as the binary model, other layers: not its float twin."""
     from bcn.arch.model import build_model
@@ -223,6 +224,7 @@ def test_a_float_model_of_another_architecture_is_refused(tmp_path, model_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_model_without_binary_layers_is_labelled_float(tmp_path):
     from bcn.arch.model import build_model
     from bcn.runtime.metadata import read_metadata

@@ -10,40 +10,30 @@ import bcn  # noqa: F401  (Keras 2 API before TensorFlow loads)
 from bcn.errors import BcnError
 from bcn.runtime.metadata import read_metadata
 
+pytestmark = pytest.mark.slow  # a minute to convert and check: the full suite runs it, the fast lane not
+
 # A briefly trained net's heatmap peaks sit low; compare every detection the evaluation would see.
 PARITY_THRESHOLD = 0.05
 
 
-@pytest.fixture(scope="module")
-def converted(trained_model, synth_voc, tmp_path_factory):
+def _convert(trained_model, synth_voc, folder, **options) -> dict:
+    """bcn's conversion of the briefly trained model into `folder`, parity on 4 of its data set's images."""
     from bcn.converters.convert import convert
 
-    out = tmp_path_factory.mktemp("converted") / "tiny.tflite"
-    return convert(
-        trained_model,
-        out,
-        baselines=("float32", "int8"),
-        data_root=synth_voc,
-        samples=4,
-        score_threshold=PARITY_THRESHOLD,
-    )
+    options = {"data_root": synth_voc, "samples": 4, "score_threshold": PARITY_THRESHOLD, **options}
+    return convert(trained_model, folder / "tiny.tflite", **options)
+
+
+@pytest.fixture(scope="module")
+def converted(trained_model, synth_voc, tmp_path_factory):
+    return _convert(trained_model, synth_voc, tmp_path_factory.mktemp("converted"), baselines=("float32", "int8"))
 
 
 @pytest.fixture(scope="module")
 def converted_int8(trained_model, synth_voc, tmp_path_factory):
     """The same model with int8 rest (the main file), the float-rest one beside it."""
-    from bcn.converters.convert import convert
-
-    out = tmp_path_factory.mktemp("converted_int8") / "tiny.tflite"
-    return convert(
-        trained_model,
-        out,
-        baselines=("binary",),
-        data_root=synth_voc,
-        samples=4,
-        score_threshold=PARITY_THRESHOLD,
-        rest="int8",
-    )
+    folder = tmp_path_factory.mktemp("converted_int8")
+    return _convert(trained_model, synth_voc, folder, baselines=("binary",), rest="int8")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +51,6 @@ def graph(converted):
         return Graph.from_flatbuffer(file.read())
 
 
-@pytest.mark.slow
 def test_every_binary_conv_is_an_lce_bconv(converted, keras_model, graph):
     from bcn.converters.keras_model import binary_conv_layers
 
@@ -146,7 +135,6 @@ def _tensor_types(path) -> list[tuple[str, list[int], list[int]]]:
 FLOAT32, INT32, INT8 = 0, 2, 9
 
 
-@pytest.mark.slow
 def test_binary_int8_runs_every_full_precision_layer_in_int8(converted_int8):
     converted = converted_int8
     assert converted["main"] == "binary-int8" and set(converted["files"]) == {"binary-int8", "binary"}
@@ -164,7 +152,6 @@ def test_binary_int8_runs_every_full_precision_layer_in_int8(converted_int8):
     assert entry["bytes"] < converted["files"]["binary"]["bytes"]
 
 
-@pytest.mark.slow
 def test_binary_int8_is_calibrated_on_training_images_and_checked_against_keras(converted_int8):
     converted = converted_int8
     assert converted["calibration"]["images"] == 60  # every image of the set, the training split first

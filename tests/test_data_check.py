@@ -2,6 +2,7 @@
 
 import shutil
 
+import pytest
 from click.testing import CliRunner
 
 from bcn.cli import main
@@ -75,6 +76,7 @@ def test_check_names_a_box_outside_its_image(synth_voc, tmp_path):
     assert "lies partly outside the" in result.output and "clipped" in result.output
 
 
+@pytest.mark.slow
 def test_synth_writes_no_empty_split_and_training_then_runs_without_evaluation(tmp_path):
     """Two images leave no test or val image: those split files are not written, and bcn train says it does not
     evaluate."""

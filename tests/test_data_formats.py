@@ -217,6 +217,7 @@ def test_an_unknown_split_name_is_refused_naming_the_splits_found(layouts):
     assert result.exit_code == 2 and "no split 'val2' in this YOLO data set (it has: train, val, test)" in result.output
 
 
+@pytest.mark.slow
 def test_a_yolo_export_with_only_train_and_val_trains_and_evaluates_on_val(layouts, tmp_path):
     """Ultralytics and Roboflow export train and val only: check, train and eval all take val as held out."""
     root, run = _yolo_copy(layouts, tmp_path, drop_split="test"), tmp_path / "run"

@@ -295,6 +295,7 @@ def test_trained_detector_finds_the_same_objects(trained_detector, synth_voc, li
     assert peaked >= 3  # real peaks: an untrained model's best scores are under 0.2 everywhere
 
 
+@pytest.mark.slow
 def test_trained_detector_matches_lce_bit_for_bit(trained_detector, library, kernels, tmp_path):
     content = trained_detector.read_bytes()
     paths = [write_case(tmp_path, "trained", content)] + write_op_cases(tmp_path, "trained", content)

@@ -30,6 +30,7 @@ def _train(data, run_dir, *args):
     )
 
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(eight_images, tmp_path):
     run_dir = tmp_path / "run"
     first = _train(eight_images, run_dir, "--epochs", "1000")

@@ -139,6 +139,7 @@ def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path)
     assert process.returncode == 2 and "would start again from epoch 1" in output.strip().splitlines()[-1], output
 
 
+@pytest.mark.slow
 def test_a_resume_on_data_the_run_was_not_trained_on_is_refused_before_anything_is_written(tmp_path):
     """Other classes, the same classes in another order, another layout, another input size: one line each,
     and the run folder keeps every byte (config.json's classes and finished epochs)."""

@@ -75,6 +75,7 @@ def test_an_empty_training_split_is_one_line_error(synth_voc, tmp_path):
     assert "Traceback" not in output and not (tmp_path / "run" / "model.h5").exists()
 
 
+@pytest.mark.slow
 def test_a_loss_that_becomes_nan_stops_training_without_saving_the_model(tmp_path):
     from bcn.data.synth import write_synth
 
