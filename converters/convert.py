@@ -228,7 +228,8 @@ def convert(
                         "TFLite, not a binary model"
                     )
                 files[variant] = _file_entry(paths[variant], flatbuffer, graph, metadata)
-                with step(f"parity: the runtime's engine vs Keras on {len(inputs)} images ({variant})", "parity"):
+                parity_key = "parity" if variant == main else f"parity {variant}"
+                with step(f"parity: the runtime's engine vs Keras on {len(inputs)} images ({variant})", parity_key):
                     parities[variant] = _parity(
                         flatbuffer, paths[variant], metadata, reference, inputs, names, score_threshold
                     )

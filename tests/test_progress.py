@@ -65,7 +65,7 @@ def test_convert_prints_each_step_with_its_time_and_eval_its_own(keras_model, yo
     totals = [float(match[2]) for match in done]
     assert totals == sorted(totals)  # the running total only grows
     report = json.loads((tmp_path / "m_report.json").read_text())
-    assert list(report["seconds"]) == ["load", "lce", "parity", "float32"]
+    assert list(report["seconds"]) == ["load", "binary", "parity", "float32"]
     assert all(str(yolo_root) in name for name in report["parity"]["samples"])  # the data set's val images
 
     result = runner.invoke(
