@@ -40,11 +40,12 @@ std::string Names(bool supported_only) {
 
 const KernelPathRow kKernelPaths[kPathCount] = {
     // Every AVX-512 CPU has AVX2: its int8 bitpacking is AVX2's.
-    {KernelPath::Avx512Vpopcnt, "avx512-vpopcnt", BCN_X86(CpuHasAvx512Vpopcnt), BCN_X86(TileAvx512),
+    {KernelPath::Avx512Vpopcnt, "avx512-vpopcnt", BCN_X86(CpuHasAvx512Vpopcnt), BCN_X86(TileAvx512), 8,
      BCN_X86(PackFloatAvx512), BCN_X86(PackInt8Avx2)},
-    {KernelPath::Avx2, "avx2", BCN_X86(CpuHasAvx2), BCN_X86(TileAvx2), BCN_X86(PackFloatAvx2), BCN_X86(PackInt8Avx2)},
-    {KernelPath::Neon, "neon", BCN_ARM64(Always), BCN_ARM64(TileNeon), BCN_ARM64(PackFloatNeon), nullptr},
-    {KernelPath::Scalar, "scalar", Always, TileScalar, PackFloat, PackInt8},
+    {KernelPath::Avx2, "avx2", BCN_X86(CpuHasAvx2), BCN_X86(TileAvx2), 4, BCN_X86(PackFloatAvx2),
+     BCN_X86(PackInt8Avx2)},
+    {KernelPath::Neon, "neon", BCN_ARM64(Always), BCN_ARM64(TileNeon), 4, BCN_ARM64(PackFloatNeon), nullptr},
+    {KernelPath::Scalar, "scalar", Always, TileScalar, 4, PackFloat, PackInt8},
 };
 
 const char* PathName(KernelPath path) { return Row(path).name; }
@@ -85,6 +86,10 @@ bool ChoosePath(const std::string& name, KernelPath* path, std::string* error) {
 TileFunction TileFor(KernelPath path) {
   const TileFunction tile = Row(path).tile;
   return tile ? tile : TileScalar;
+}
+
+int TilePixelsFor(KernelPath path) {
+  return Row(path).tile ? Row(path).tile_pixels : Row(KernelPath::Scalar).tile_pixels;
 }
 
 PackFunction PackFor(KernelPath path) {

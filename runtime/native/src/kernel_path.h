@@ -15,12 +15,14 @@ namespace bcn_lce {
 enum class KernelPath { Scalar, Avx2, Avx512Vpopcnt, Neon };
 
 // One instruction set: its name, whether this CPU runs it (null where this build lacks it),
-// and its tile and pack functions (null where this build lacks it: the scalar one runs).
+// its tile and pack functions (null where this build lacks it: the scalar one runs) and the
+// pixels its tile takes at once (at most kTilePixels; as many as its registers hold).
 struct KernelPathRow {
   KernelPath path;
   const char* name;
   bool (*cpu_has)();
   TileFunction tile;
+  int tile_pixels;
   PackFunction pack;
   PackInt8Function pack_int8;
 };
@@ -43,6 +45,7 @@ std::string SupportedPaths();
 std::string AllPaths();
 
 TileFunction TileFor(KernelPath path);
+int TilePixelsFor(KernelPath path);
 PackFunction PackFor(KernelPath path);
 PackInt8Function PackInt8For(KernelPath path);
 

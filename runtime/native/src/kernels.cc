@@ -85,7 +85,7 @@ void BMaxPool2D(const BMaxPoolShape& s, const int32_t* in, int32_t* out) {
 
 BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2DOutput& output, int threads,
                  KernelPath path)
-    : shape_(shape), type_(output.type), tile_(TileFor(path)) {
+    : shape_(shape), type_(output.type), tile_(TileFor(path)), tile_pixels_(TilePixelsFor(path)) {
   const AxisPadding py = ComputeAxisPadding(shape.padding, shape.in_height, shape.filter_height, shape.stride_height,
                                             shape.dilation_height);
   const AxisPadding px =
@@ -122,9 +122,12 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
 
   // accum counts the -1 products of K = taps * group_channels; the convolution's value is
   // K - 2 * accum. LCE folds that into the clamp and the multiplier/bias, computed in double.
+  // The per-channel constants are padded with zeros to whole blocks, which tiles read whole.
   const int32_t k = taps_ * group_channels;
+  const size_t padded = size_t(PackedSize(shape.channels_out)) * kBitsPerWord;
   if (type_ == OutputType::Bitpacked) {
     thresholds_ = output.thresholds;
+    thresholds_.resize(padded, 0);
   } else {
     int32_t low = std::numeric_limits<int32_t>::lowest(), high = std::numeric_limits<int32_t>::max();
     if (output.activation == Activation::Relu) low = 0;
@@ -136,8 +139,8 @@ BConv2D::BConv2D(const BConv2DShape& shape, const int32_t* filter, const BConv2D
     clamp_max_ = k - low;
     const double scale = type_ == OutputType::Int8 ? output.int8_scale : 1.0;
     const double zero_point = type_ == OutputType::Int8 ? output.int8_zero_point : 0.0;
-    multiplier_.resize(shape.channels_out);
-    bias_.resize(shape.channels_out);
+    multiplier_.assign(padded, 0.0f);
+    bias_.assign(padded, 0.0f);
     for (int o = 0; o < shape.channels_out; ++o) {
       const double m = output.post_multiplier[o], b = output.post_bias[o];
       multiplier_[o] = ToFloat(-1 * m / scale);
@@ -178,110 +181,139 @@ bool BConv2D::Corrected(int out_y, int out_x) const {
          (left > 0 && right < 0 && top <= 0) || (left <= 0 && top < 0 && bottom > 0);
 }
 
-void BConv2D::Transform(const int32_t* accum, const int32_t* correction, bool corrected, int64_t at,
+TileOutput BConv2D::BlockOutput(int first_channel, char* pixel_out) const {
+  const bool bitpacked = type_ == OutputType::Bitpacked;
+  const int element_bytes = type_ == OutputType::Int8 ? 1 : 4;
+  TileOutput o;
+  o.type = type_;
+  o.clamp_min = clamp_min_, o.clamp_max = clamp_max_;
+  o.multiplier = bitpacked ? nullptr : multiplier_.data() + first_channel;
+  o.bias = bitpacked ? nullptr : bias_.data() + first_channel;
+  o.thresholds = bitpacked ? thresholds_.data() + first_channel : nullptr;
+  o.out = pixel_out + (bitpacked ? first_channel / kBitsPerWord * 4 : int64_t(first_channel) * element_bytes);
+  o.pixel_bytes = int64_t(out_depth()) * element_bytes;
+  o.lanes = std::min(kBlockChannels, shape_.channels_out - first_channel);
+  o.high_half = bitpacked && first_channel % kBitsPerWord != 0;
+  return o;
+}
+
+char* BConv2D::PixelOutput(void* output, int64_t pixel) const {
+  return static_cast<char*>(output) + pixel * out_depth() * (type_ == OutputType::Int8 ? 1 : 4);
+}
+
+void BConv2D::Transform(const int32_t* accum, const int32_t* correction, bool corrected, int64_t pixel,
                         void* output) const {
-  const int channels = shape_.channels_out;
-  if (type_ == OutputType::Bitpacked) {
-    int32_t* dst = static_cast<int32_t*>(output) + at;
-    for (int w = 0; w < PackedSize(channels); ++w) {
-      uint32_t bits = 0;
-      const int end = std::min(channels, (w + 1) * kBitsPerWord);
-      for (int o = w * kBitsPerWord; o < end; ++o) bits |= uint32_t(accum[o] > thresholds_[o]) << (o % kBitsPerWord);
-      dst[w] = static_cast<int32_t>(bits);
+  char* out = PixelOutput(output, pixel);
+  for (int first = 0; first < shape_.channels_out; first += kBlockChannels)
+    StoreOutputScalar(accum + first, BlockOutput(first, out), 0);
+  if (!corrected) return;
+  float* dst = reinterpret_cast<float*>(out);
+  for (int o = 0; o < shape_.channels_out; ++o) dst[o] += zero_pad_multiplier_[o] * static_cast<float>(correction[o]);
+}
+
+bool BConv2D::RowsContiguous(int x_first, int pixels) const {
+  const BConv2DShape& s = shape_;
+  if (s.groups != 1 || s.dilation_width != 1) return false;
+  for (int p = 0; p < pixels; ++p) {
+    const int x0 = (x_first + p) * s.stride_width - pad_left_;
+    if (x0 < 0 || x0 + s.filter_width > s.in_width) return false;
+  }
+  return true;
+}
+
+void BConv2D::PointTaps(const int32_t* image, int y0, int x_first, int pixels, Scratch& scratch) const {
+  const BConv2DShape& s = shape_;
+  const int64_t row_stride = int64_t(s.in_width) * in_words_;
+  for (int p = 0; p < pixels; ++p) {
+    const int x0 = (x_first + p) * s.stride_width - pad_left_;
+    for (int ky = 0, t = 0; ky < s.filter_height; ++ky) {
+      const int y = y0 + ky * s.dilation_height;
+      for (int kx = 0; kx < s.filter_width; ++kx, ++t) {
+        const int x = x0 + kx * s.dilation_width;
+        const bool inside = y >= 0 && y < s.in_height && x >= 0 && x < s.in_width;
+        scratch.taps[p * taps_ + t] = inside ? image + y * row_stride + int64_t(x) * in_words_ : zero_words_.data();
+      }
     }
-  } else if (type_ == OutputType::Int8) {
-    // Locals and restrict: int8_t stores may alias anything, members included, which would keep
-    // the compiler from vectorizing this loop.
-    int8_t* __restrict dst = static_cast<int8_t*>(output) + at;
-    const int32_t* __restrict sums = accum;
-    const float* __restrict m = multiplier_.data();
-    const float* __restrict b = bias_.data();
-    const int32_t low = clamp_min_, high = clamp_max_;
-    for (int o = 0; o < channels; ++o) {
-      const int32_t x = std::min(high, std::max(low, sums[o] * 2));
-      dst[o] = RoundToInt8(static_cast<float>(x) * m[o] + b[o]);
+  }
+}
+
+void BConv2D::PointRows(const int32_t* image, int y0, int x_first, int pixels, Scratch& scratch) const {
+  const BConv2DShape& s = shape_;
+  const int64_t row_stride = int64_t(s.in_width) * in_words_;
+  for (int p = 0; p < pixels; ++p) {
+    const int x0 = (x_first + p) * s.stride_width - pad_left_;
+    for (int ky = 0; ky < s.filter_height; ++ky) {
+      const int y = y0 + ky * s.dilation_height;
+      const bool inside = y >= 0 && y < s.in_height;
+      scratch.rows[p * s.filter_height + ky] =
+          inside ? image + y * row_stride + int64_t(x0) * in_words_ : zero_words_.data();
     }
-  } else {
-    float* dst = static_cast<float*>(output) + at;
-    const float* m = multiplier_.data();
-    const float* b = bias_.data();
-    for (int o = 0; o < channels; ++o) {
-      const int32_t x = std::min(clamp_max_, std::max(clamp_min_, accum[o] * 2));
-      dst[o] = static_cast<float>(x) * m[o] + b[o];
+  }
+}
+
+void BConv2D::CountTile(int pixels, bool rows_contiguous, char* fused_out, Scratch& scratch) const {
+  const BConv2DShape& s = shape_;
+  const int outs_per_group = s.channels_out / s.groups;
+  for (int g = 0; g < s.groups; ++g) {
+    for (int b = 0; b < blocks_per_group_; ++b) {
+      const int32_t* weights =
+          weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels;
+      const int o_first = g * outs_per_group + b * kBlockChannels;
+      int32_t* accum = s.groups == 1 ? &scratch.accum[o_first] : scratch.tile.data();
+      const int stride = s.groups == 1 ? accum_stride_ : kBlockChannels;
+      const TileOutput block_output = fused_out ? BlockOutput(o_first, fused_out) : TileOutput{};
+      const TileOutput* to = fused_out ? &block_output : nullptr;
+      tile_(rows_contiguous ? TileArgs{scratch.rows.data(), pixels, s.filter_height, s.filter_width * in_words_, 0,
+                                       weights, accum, stride, to}
+                            : TileArgs{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_, weights,
+                                       accum, stride, to});
+      if (s.groups == 1) continue;
+      const int lanes = std::min(kBlockChannels, outs_per_group - b * kBlockChannels);
+      for (int p = 0; p < pixels; ++p)
+        std::memcpy(&scratch.accum[size_t(p) * accum_stride_ + o_first], &scratch.tile[p * kBlockChannels],
+                    sizeof(int32_t) * lanes);
     }
-    if (corrected)
-      for (int o = 0; o < channels; ++o) dst[o] += zero_pad_multiplier_[o] * static_cast<float>(correction[o]);
+  }
+}
+
+void BConv2D::TransformTile(int out_y, int x_first, int pixels, int64_t first_pixel, Scratch& scratch,
+                            void* output) const {
+  const int group_channels = shape_.channels_in / shape_.groups;
+  for (int p = 0; p < pixels; ++p) {
+    const bool corrected = zero_padding_correction_ && Corrected(out_y, x_first + p);
+    if (corrected) {
+      // What the taps outside the image added as +1 inputs, to be taken back.
+      std::fill(scratch.correction.begin(), scratch.correction.end(), 0);
+      for (int t = 0; t < taps_; ++t) {
+        if (scratch.taps[p * taps_ + t] != zero_words_.data()) continue;
+        for (int o = 0; o < shape_.channels_out; ++o)
+          scratch.correction[o] += group_channels - 2 * filter_popcount_[size_t(o) * taps_ + t];
+      }
+    }
+    Transform(&scratch.accum[size_t(p) * accum_stride_], scratch.correction.data(), corrected, first_pixel + p, output);
   }
 }
 
 void BConv2D::Row(const int32_t* input, void* output, int batch, int out_y, Scratch& scratch) const {
   const BConv2DShape& s = shape_;
-  const int channels = s.channels_out, outs_per_group = channels / s.groups;
-  const int group_channels = s.channels_in / s.groups;
-  const int64_t row_stride = int64_t(s.in_width) * in_words_;
-  const int32_t* image = input + int64_t(batch) * s.in_height * row_stride;
-  const int depth = out_depth();
-  const int64_t first = (int64_t(batch) * out_height_ + out_y) * out_width_ * depth;
+  const int32_t* image = input + int64_t(batch) * s.in_height * s.in_width * in_words_;
+  const int64_t row_first = (int64_t(batch) * out_height_ + out_y) * out_width_;
   const int y0 = out_y * s.stride_height - pad_top_;
-
-  for (int x_first = 0; x_first < out_width_; x_first += kTilePixels) {
-    const int pixels = std::min(kTilePixels, out_width_ - x_first);
-    // Each tap of each pixel points at its input pixel, or at +1 words outside the image.
-    for (int p = 0; p < pixels; ++p) {
-      const int x0 = (x_first + p) * s.stride_width - pad_left_;
-      for (int ky = 0, t = 0; ky < s.filter_height; ++ky) {
-        const int y = y0 + ky * s.dilation_height;
-        for (int kx = 0; kx < s.filter_width; ++kx, ++t) {
-          const int x = x0 + kx * s.dilation_width;
-          const bool inside = y >= 0 && y < s.in_height && x >= 0 && x < s.in_width;
-          scratch.taps[p * taps_ + t] = inside ? image + y * row_stride + int64_t(x) * in_words_ : zero_words_.data();
-        }
-      }
-    }
+  for (int x_first = 0; x_first < out_width_; x_first += tile_pixels_) {
+    const int pixels = std::min(tile_pixels_, out_width_ - x_first);
+    // With one group, each tile transforms its counts in registers and writes the output, except
+    // where LCE's zero-padding correction applies: those counts go through Transform.
+    bool fused = s.groups == 1;
+    for (int p = 0; p < pixels && fused && zero_padding_correction_; ++p) fused = !Corrected(out_y, x_first + p);
     // Where every pixel's filter rows lie inside the image's width, each filter row meets
     // filter_width consecutive input pixels: one run of words, one long tap instead of several.
-    bool rows_contiguous = s.groups == 1 && s.dilation_width == 1;
-    for (int p = 0; p < pixels && rows_contiguous; ++p) {
-      const int x0 = (x_first + p) * s.stride_width - pad_left_;
-      rows_contiguous = x0 >= 0 && x0 + s.filter_width <= s.in_width;
-    }
-    if (rows_contiguous)
-      for (int p = 0; p < pixels; ++p)
-        for (int ky = 0; ky < s.filter_height; ++ky)
-          scratch.rows[p * s.filter_height + ky] = scratch.taps[p * taps_ + ky * s.filter_width];
-    for (int g = 0; g < s.groups; ++g) {
-      for (int b = 0; b < blocks_per_group_; ++b) {
-        const int32_t* weights =
-            weights_.data() + (size_t(g) * blocks_per_group_ + b) * taps_ * group_words_ * kBlockChannels;
-        const int o_first = g * outs_per_group + b * kBlockChannels;
-        int32_t* accum = s.groups == 1 ? &scratch.accum[o_first] : scratch.tile.data();
-        const int stride = s.groups == 1 ? accum_stride_ : kBlockChannels;
-        tile_(rows_contiguous ? TileArgs{scratch.rows.data(), pixels, s.filter_height, s.filter_width * in_words_, 0,
-                                         weights, accum, stride}
-                              : TileArgs{scratch.taps.data(), pixels, taps_, group_words_, g * group_words_, weights,
-                                         accum, stride});
-        if (s.groups == 1) continue;
-        const int lanes = std::min(kBlockChannels, outs_per_group - b * kBlockChannels);
-        for (int p = 0; p < pixels; ++p)
-          std::memcpy(&scratch.accum[size_t(p) * accum_stride_ + o_first], &scratch.tile[p * kBlockChannels],
-                      sizeof(int32_t) * lanes);
-      }
-    }
-    for (int p = 0; p < pixels; ++p) {
-      const int out_x = x_first + p;
-      const bool corrected = zero_padding_correction_ && Corrected(out_y, out_x);
-      if (corrected) {
-        // What the taps outside the image added as +1 inputs, to be taken back.
-        std::fill(scratch.correction.begin(), scratch.correction.end(), 0);
-        for (int t = 0; t < taps_; ++t) {
-          if (scratch.taps[p * taps_ + t] != zero_words_.data()) continue;
-          for (int o = 0; o < channels; ++o)
-            scratch.correction[o] += group_channels - 2 * filter_popcount_[size_t(o) * taps_ + t];
-        }
-      }
-      Transform(&scratch.accum[size_t(p) * accum_stride_], scratch.correction.data(), corrected,
-                first + int64_t(out_x) * depth, output);
-    }
+    // Otherwise, and for the correction, each tap of each pixel points at its input pixel, or at
+    // +1 words outside the image.
+    const bool rows_contiguous = RowsContiguous(x_first, pixels);
+    if (rows_contiguous) PointRows(image, y0, x_first, pixels, scratch);
+    if (!rows_contiguous || !fused) PointTaps(image, y0, x_first, pixels, scratch);
+    CountTile(pixels, rows_contiguous, fused ? PixelOutput(output, row_first + x_first) : nullptr, scratch);
+    if (!fused) TransformTile(out_y, x_first, pixels, row_first + x_first, scratch, output);
   }
 }
 

@@ -32,7 +32,6 @@ inline int8_t RoundToInt8(float x) {
 enum class Padding { Same, Valid };
 // TFLite's fused activations, applied by LceBconv2d to the convolution's integer result.
 enum class Activation { None, Relu, ReluN1To1, Relu6 };
-enum class OutputType { Float32, Int8, Bitpacked };
 
 // Output size and leading padding of one spatial axis, as TFLite computes them (in 64 bits:
 // callers check that the sizes fit the kernels' int before they use them).
@@ -102,13 +101,30 @@ class BConv2D {
     std::vector<int32_t> correction;   // [channels_out]
   };
   void Row(const int32_t* input, void* output, int batch, int out_y, Scratch& scratch) const;
+  // Whether each pixel of the tile from column x_first reads whole filter rows inside the image.
+  bool RowsContiguous(int x_first, int pixels) const;
+  // Scratch::taps, or Scratch::rows, for the tile's pixels at input row y0.
+  void PointTaps(const int32_t* image, int y0, int x_first, int pixels, Scratch& scratch) const;
+  void PointRows(const int32_t* image, int y0, int x_first, int pixels, Scratch& scratch) const;
+  // Every block of the tile: transformed into the output at `fused_out`, or, where null, counted
+  // into Scratch::accum.
+  void CountTile(int pixels, bool rows_contiguous, char* fused_out, Scratch& scratch) const;
+  // Scratch::accum's counts of the tile to the output, corrected where LCE corrects.
+  void TransformTile(int out_y, int x_first, int pixels, int64_t first_pixel, Scratch& scratch, void* output) const;
   // Whether LCE applies its zero-padding correction at this output pixel.
   bool Corrected(int out_y, int out_x) const;
-  void Transform(const int32_t* accum, const int32_t* correction, bool corrected, int64_t at, void* output) const;
+  // The transform of one block starting at `first_channel` of the pixel whose output is `pixel_out`.
+  TileOutput BlockOutput(int first_channel, char* pixel_out) const;
+  // Where output pixel `pixel` (counted over batch, rows and columns) starts.
+  char* PixelOutput(void* output, int64_t pixel) const;
+  // One pixel's counts ([channels_out] in accum) to its output, with LCE's zero-padding
+  // correction where `corrected`.
+  void Transform(const int32_t* accum, const int32_t* correction, bool corrected, int64_t pixel, void* output) const;
 
   BConv2DShape shape_;
   OutputType type_;
   TileFunction tile_;
+  int tile_pixels_;  // output pixels per tile call
   int out_height_, out_width_, pad_top_, pad_left_;
   int in_words_, group_words_;  // words per input pixel, per group's slice of it
   int taps_, blocks_per_group_;
@@ -119,7 +135,9 @@ class BConv2D {
   std::vector<int32_t> filter_popcount_;  // [channels_out][taps]: set bits of each tap's weights
   std::vector<int32_t> zero_words_;       // what a tap (or filter row) outside the image reads: +1s
   int32_t clamp_min_ = 0, clamp_max_ = 0;
-  std::vector<float> multiplier_, bias_;    // float/int8: out = float(clamp(2 * accum)) * m + b
+  // float/int8: out = float(clamp(2 * accum)) * m + b; bitpacked: bit where accum > threshold.
+  // Padded with zeros to whole words of channels.
+  std::vector<float> multiplier_, bias_;
   std::vector<float> zero_pad_multiplier_;  // SAME zero padding: -post_multiplier
   std::vector<int32_t> thresholds_;
   bool zero_padding_correction_ = false;

@@ -1,8 +1,8 @@
 // The inner loop of the binary convolution, one implementation per instruction set: for a
-// tile of up to kTilePixels output pixels and one block of kBlockChannels output channels,
-// count the -1 products (set bits of input XOR weight) over every filter tap and word.
-// Every path computes the same integers; the scalar one is the reference the others are
-// tested against.
+// tile of up to kTilePixels output pixels (the path's own tile size: its row in kKernelPaths) and one block of
+// kBlockChannels output channels, count the -1 products (set bits of input XOR weight) over every filter tap and word,
+// then either store the counts or turn them into the layer's output in registers (TileOutput). Every path computes the
+// same bits; the scalar one is the reference the others are tested against.
 #ifndef BCN_LCE_TILE_H_
 #define BCN_LCE_TILE_H_
 
@@ -10,19 +10,43 @@
 
 namespace bcn_lce {
 
-constexpr int kTilePixels = 4;
+constexpr int kTilePixels = 8;  // the most pixels any path's tile takes
 constexpr int kBlockChannels = 16;
+
+enum class OutputType { Float32, Int8, Bitpacked };
+
+// The output transform of one block, as LCE computes it. Float and int8: the doubled count
+// clamped to [clamp_min, clamp_max], converted to float, multiplied, then added (two roundings,
+// no fused multiply-add); int8 rounds half away from zero and saturates. Bitpacked: bit set where
+// count > threshold, the block's 16 channels one half of a 32-channel word.
+struct TileOutput {
+  OutputType type;
+  int32_t clamp_min, clamp_max;
+  const float* multiplier;    // [kBlockChannels]: this block's channels, zero past `lanes`
+  const float* bias;          // [kBlockChannels]
+  const int32_t* thresholds;  // [kBlockChannels]
+  char* out;                  // the tile's first pixel at the block's first channel (bitpacked: its word)
+  int64_t pixel_bytes;        // from one pixel's output to the next
+  int lanes;                  // channels of the block that exist, 1..kBlockChannels
+  bool high_half;             // bitpacked: the block is bits 16-31 of its word; otherwise it writes
+                              // the whole word, bits 16-31 clear
+};
 
 struct TileArgs {
   const int32_t* const* taps;  // [pixels][tap_count]: each pixel's input words at each tap
-  int pixels;                  // 1..kTilePixels
+  int pixels;                  // 1..the path's tile pixels
   int tap_count;
   int words;               // words per tap, read from taps[.][.] + offset
   int offset;              // first word of this group in each pixel
   const int32_t* weights;  // [tap_count][words][kBlockChannels]
-  int32_t* accum;          // out: [pixels][kBlockChannels], pixels accum_stride apart
+  int32_t* accum;          // out where `output` is null: [pixels][kBlockChannels], pixels accum_stride apart
   int accum_stride;
+  const TileOutput* output;  // null: store the counts to accum
 };
+
+// The reference output transform of one pixel's counts ([kBlockChannels]); the scalar and NEON
+// tiles use it, the x86 tiles compute the same bits in registers.
+void StoreOutputScalar(const int32_t* counts, const TileOutput& output, int pixel);
 
 using TileFunction = void (*)(const TileArgs&);
 

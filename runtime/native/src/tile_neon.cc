@@ -1,6 +1,7 @@
 // NEON (aarch64): 4 output channels per register, vcnt for the byte counts, pairwise
 // accumulated into 16-bit lanes (uadalp: at most 16 per word, so 4095 words fit) and
-// widened to 32 bits once per tile. Four pixels share each load of weights.
+// widened to 32 bits once per tile. Four pixels share each load of weights. The output
+// transform runs on NEON registers too.
 #include <arm_neon.h>
 
 #include "tile.h"
@@ -164,13 +165,92 @@ void Tile(const TileArgs& a) {
 
 }  // namespace
 
-void TileNeon(const TileArgs& a) {
+namespace {
+
+void Counts(const TileArgs& a) {
   switch (a.pixels) {
     case 4: return a.tap_count * a.words <= kMaxWordsPer16Bits ? FullTile(a) : Tile<4>(a);
     case 3: return Tile<3>(a);
     case 2: return Tile<2>(a);
     default: return Tile<1>(a);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Where LCE compares, selects as std::max and std::min do: NaN gives the bound (vmaxq_f32 would
+// give NaN).
+inline float32x4_t AtLeast(float32x4_t x, float32x4_t low) { return vbslq_f32(vcgtq_f32(x, low), x, low); }
+inline float32x4_t AtMost(float32x4_t x, float32x4_t high) { return vbslq_f32(vcltq_f32(x, high), x, high); }
+
+// RoundToInt8 before saturation on 4 lanes: clamp to [-129, 128], round half away from zero.
+inline int32x4_t RoundHalfAway(float32x4_t value) {
+  const float32x4_t clamped = AtMost(AtLeast(value, vdupq_n_f32(-129.0f)), vdupq_n_f32(128.0f));
+  const int32x4_t whole = vcvtq_s32_f32(clamped);
+  const float32x4_t fraction = vsubq_f32(clamped, vcvtq_f32_s32(whole));
+  // Compares give all ones (-1) where true: subtracting `up` adds one, adding `down` subtracts one.
+  const int32x4_t up = vreinterpretq_s32_u32(vcgeq_f32(fraction, vdupq_n_f32(0.5f)));
+  const int32x4_t down = vreinterpretq_s32_u32(vcleq_f32(fraction, vdupq_n_f32(-0.5f)));
+  return vaddq_s32(vsubq_s32(whole, up), down);
+}
+
+// One pixel's counts ([kBlockChannels], just stored by the tile) to its output: StoreOutputScalar's bits.
+void StoreOutput(const int32_t* counts, const TileOutput& o, int pixel) {
+  char* dst = o.out + pixel * o.pixel_bytes;
+  int32x4_t c[4];
+  for (int q = 0; q < 4; ++q) c[q] = vld1q_s32(counts + 4 * q);
+  if (o.type == OutputType::Bitpacked) {
+    const uint32x4_t weights = {1, 2, 4, 8};
+    uint32_t bits = 0;
+    for (int q = 0; q < 4; ++q)
+      bits |= vaddvq_u32(vandq_u32(vcgtq_s32(c[q], vld1q_s32(o.thresholds + 4 * q)), weights)) << (4 * q);
+    bits &= (1u << o.lanes) - 1;
+    if (o.high_half) {
+      const uint16_t half = static_cast<uint16_t>(bits);
+      __builtin_memcpy(dst + 2, &half, sizeof(half));
+    } else {
+      __builtin_memcpy(dst, &bits, sizeof(bits));
+    }
+    return;
+  }
+  const int32x4_t low = vdupq_n_s32(o.clamp_min), high = vdupq_n_s32(o.clamp_max);
+  float32x4_t value[4];
+  for (int q = 0; q < 4; ++q) {
+    const int32x4_t x = vminq_s32(vmaxq_s32(vaddq_s32(c[q], c[q]), low), high);
+    value[q] = vaddq_f32(vmulq_f32(vcvtq_f32_s32(x), vld1q_f32(o.multiplier + 4 * q)), vld1q_f32(o.bias + 4 * q));
+  }
+  if (o.type == OutputType::Float32) {
+    float all[kBlockChannels];
+    float* out = o.lanes == kBlockChannels ? reinterpret_cast<float*>(dst) : all;
+    for (int q = 0; q < 4; ++q) vst1q_f32(out + 4 * q, value[q]);
+    if (out == all) __builtin_memcpy(dst, all, sizeof(float) * o.lanes);
+    return;
+  }
+  const int16x8_t low_half = vcombine_s16(vqmovn_s32(RoundHalfAway(value[0])), vqmovn_s32(RoundHalfAway(value[1])));
+  const int16x8_t high_half = vcombine_s16(vqmovn_s32(RoundHalfAway(value[2])), vqmovn_s32(RoundHalfAway(value[3])));
+  const int8x16_t bytes = vcombine_s8(vqmovn_s16(low_half), vqmovn_s16(high_half));
+  if (o.lanes == kBlockChannels) {
+    vst1q_s8(reinterpret_cast<int8_t*>(dst), bytes);
+  } else {
+    int8_t all[kBlockChannels];
+    vst1q_s8(all, bytes);
+    __builtin_memcpy(dst, all, o.lanes);
+  }
+}
+
+}  // namespace
+
+// The counts go through 256 bytes on the stack (the assembly tile stores them there), then the
+// transform runs on NEON registers.
+void TileNeon(const TileArgs& a) {
+  if (!a.output) return Counts(a);
+  int32_t counts[kTilePixels * kBlockChannels];
+  TileArgs to_counts = a;
+  to_counts.accum = counts, to_counts.accum_stride = kBlockChannels, to_counts.output = nullptr;
+  Counts(to_counts);
+  for (int p = 0; p < a.pixels; ++p) StoreOutput(counts + p * kBlockChannels, *a.output, p);
 }
 
 // 32 floats per word: 8 compares (bit set where value < 0, so -0.0 and NaN give 0, as in
