@@ -42,7 +42,6 @@ def delegate_library(explicit=None) -> str | None:
     return os.environ.get(ENV_VAR) or None
 
 
-KERNELS = ("scalar", "avx2", "avx512-vpopcnt", "neon")
 # Where Interpreter and load_delegate come from, first found: LiteRT, else the older wheel.
 INTERPRETER_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 
@@ -63,19 +62,41 @@ def interpreter_module():
     )
 
 
-def available_kernels(library: str) -> list[str | None]:
-    """The delegate's kernel paths this CPU can run, e.g. ["scalar", "avx2"]; [None] (its
-    default, unnamed) for a library that cannot be asked."""
+def _query(library: str, function: str):
+    """One of the delegate library's C functions, or None for a library without it."""
     import ctypes
 
     try:
-        query = ctypes.CDLL(str(library)).bcn_lce_delegate_kernel
+        return getattr(ctypes.CDLL(str(library)), function)
     except (OSError, AttributeError):
+        return None
+
+
+def library_kernels(library: str) -> list[str]:
+    """Every kernel path of the delegate library's own table, fastest first, whether or not this CPU runs it."""
+    import ctypes
+
+    query = _query(library, "bcn_lce_kernel_paths")
+    if query is None:
+        return []
+    query.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    answer = ctypes.create_string_buffer(256)
+    query(answer, len(answer))
+    return [name.strip() for name in answer.value.decode().split(",") if name.strip()]
+
+
+def available_kernels(library: str) -> list[str | None]:
+    """The delegate's kernel paths this CPU can run, e.g. ["avx2", "scalar"]; [None] (its
+    default, unnamed) for a library that cannot be asked."""
+    import ctypes
+
+    query = _query(library, "bcn_lce_delegate_kernel")
+    if query is None:
         return [None]
     query.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
     query.restype = ctypes.c_int
     answer = ctypes.create_string_buffer(256)
-    return [name for name in KERNELS if query(name.encode(), answer, len(answer)) == 0] or [None]
+    return [name for name in library_kernels(library) if query(name.encode(), answer, len(answer)) == 0] or [None]
 
 
 def delegate_interpreter(content: bytes, library: str, num_threads: int = 1, kernel: str | None = None):
@@ -181,13 +202,20 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--kernel",
         nargs="+",
-        choices=KERNELS,
-        help=f"delegate kernel paths to run (default: ${KERNEL_ENV_VAR}, else every one this CPU has)",
+        help=f"delegate kernel paths to run, from the library's table (default: ${KERNEL_ENV_VAR}, else every one "
+        "this CPU has)",
     )
     args = parser.parse_args(argv)
     library = delegate_library(args.delegate)
     if not library:
         print(f"no delegate library: pass --delegate LIB or set {ENV_VAR}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.kernel or []) - set(library_kernels(library)))
+    if unknown:
+        print(
+            f"unknown kernel {', '.join(unknown)} (the library has {', '.join(library_kernels(library))})",
+            file=sys.stderr,
+        )
         return 2
     found = cases(args.folder)
     if not found:

@@ -401,6 +401,16 @@ def test_check_script_passes_saved_cases_without_tensorflow(random_cases, librar
     assert result.returncode == 0 and "kernels scalar and threads 1:" in result.stderr, result.stderr
 
 
+def test_check_script_takes_its_kernel_names_from_the_library(random_cases, library):
+    """The paths come from the library's own table: a name it lacks is refused in one line."""
+    from lce_parity_check import library_kernels
+
+    assert library_kernels(library)[-1] == "scalar"  # the reference, last in the table
+    result = _run_check_script(random_cases, library, "--kernel", "scalar", "sse9")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == f"unknown kernel sse9 (the library has {', '.join(library_kernels(library))})"
+
+
 def test_check_script_reports_each_mismatch_on_one_line(random_cases, library, kernels, tmp_path):
     for name in ("random0", "random1"):
         for suffix in (".tflite", ".npz"):
