@@ -28,15 +28,49 @@ class Detections:
         return len(self.scores)
 
 
-def max_pool_3x3(heatmap: np.ndarray) -> np.ndarray:
-    """The largest value of each cell's 3x3 neighbourhood, per class (cells outside the map do not count)."""
+class DecodeBuffers:
+    """What decode writes for one heatmap shape, kept by a caller that decodes frame after frame."""
+
+    def __init__(self, shape: tuple[int, int, int]):
+        self.shape = tuple(shape)
+        self.pooled = np.empty(self.shape, np.float32)
+        self.peak = np.empty(int(np.prod(self.shape)), bool)
+        self.above = np.empty_like(self.peak)
+
+
+def max_pool_3x3(heatmap: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The largest value of each cell's 3x3 neighbourhood, per class (cells outside the map do not count),
+    into `out` (same shape, float32) when given."""
     import cv2
 
-    chunks = [  # OpenCV filters at most CV_CN_MAX (512) channels at once
-        cv2.dilate(heatmap[..., first : first + 512], SQUARE_3X3, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
-        for first in range(0, heatmap.shape[2], 512)
-    ]
-    return np.concatenate([chunk.reshape(*heatmap.shape[:2], -1) for chunk in chunks], axis=2)
+    dilate = {"kernel": SQUARE_3X3, "borderType": cv2.BORDER_CONSTANT, "borderValue": -np.inf}
+    if heatmap.shape[2] <= 512:  # OpenCV filters at most CV_CN_MAX (512) channels at once
+        pooled = cv2.dilate(heatmap, dst=out, **dilate)
+        return pooled.reshape(heatmap.shape)
+    chunks = [cv2.dilate(heatmap[..., first : first + 512], **dilate) for first in range(0, heatmap.shape[2], 512)]
+    pooled = np.concatenate([chunk.reshape(*heatmap.shape[:2], -1) for chunk in chunks], axis=2)
+    if out is None:
+        return pooled
+    out[...] = pooled
+    return out
+
+
+def peaks(heatmap: np.ndarray, top_k: int, score_threshold: float, buffers: DecodeBuffers | None = None) -> np.ndarray:
+    """Flat indices of the top_k cells at or above score_threshold that are their 3x3 neighbourhood's
+    maximum, best first (ties in the map's order): one dilation and three passes over the map, then a
+    partial sort of the peaks alone."""
+    flat = heatmap.ravel()
+    if buffers is None or buffers.shape != heatmap.shape:
+        buffers = DecodeBuffers(heatmap.shape)
+    pooled = max_pool_3x3(heatmap, out=buffers.pooled)
+    np.equal(flat, pooled.ravel(), out=buffers.peak)
+    np.greater_equal(flat, score_threshold, out=buffers.above)
+    np.logical_and(buffers.peak, buffers.above, out=buffers.peak)
+    candidates = np.flatnonzero(buffers.peak)
+    if candidates.size > top_k:
+        candidates = candidates[np.argpartition(-flat[candidates], top_k - 1)[:top_k]]
+        candidates.sort()  # ties keep the order of the map, as a stable sort of all cells would
+    return candidates[np.argsort(-flat[candidates], kind="stable")]
 
 
 def decode(
@@ -46,19 +80,14 @@ def decode(
     top_k: int = 100,
     score_threshold: float = 0.05,
     stride: int = OUTPUT_STRIDE,
+    buffers: DecodeBuffers | None = None,
 ) -> Detections:
     """Peaks of the heatmap (3x3 max-pool), the top_k above score_threshold, as boxes.
 
-    Only the cells at or above the threshold that are their neighbourhood's maximum are ranked, so a
-    trained model's few peaks cost little beyond one dilation and one comparison of the map."""
+    `buffers` (for the heatmap's shape) spares a caller that decodes every frame the allocations."""
     heatmap = np.ascontiguousarray(heatmap, dtype=np.float32)
     flat = heatmap.ravel()
-    candidates = np.flatnonzero(flat >= score_threshold)
-    candidates = candidates[max_pool_3x3(heatmap).ravel()[candidates] == flat[candidates]]
-    if candidates.size > top_k:
-        candidates = candidates[np.argpartition(-flat[candidates], top_k - 1)[:top_k]]
-        candidates.sort()  # ties keep the order of the map, as a stable sort of all cells would
-    best = candidates[np.argsort(-flat[candidates], kind="stable")]
+    best = peaks(heatmap, top_k, score_threshold, buffers)
     num_classes = heatmap.shape[2]
     cells, classes = np.divmod(best, num_classes)
     ys, xs = np.divmod(cells, heatmap.shape[1])

@@ -14,7 +14,7 @@ import numpy as np
 
 from bcn import checks
 from bcn.centernet import HEADS, OUTPUT_STRIDE
-from bcn.decode import decode
+from bcn.decode import DecodeBuffers, decode
 from bcn.defaults import SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
@@ -175,6 +175,8 @@ class Detector:
         self.last_timings: Timings | None = None
         self._batch = np.empty((1, self.input_size, self.input_size, 3), np.float32)  # reused: no per-frame input
         self._placed: Letterbox | None = None  # the last frame's placement, whose padding the input still holds
+        heatmap_shape = self.engine.output_shapes[self._outputs[0]][1:]
+        self._decode_buffers = DecodeBuffers(heatmap_shape)  # reused: no per-frame decoding arrays
 
     def detect(
         self, image: np.ndarray, score_threshold: float = SCORE_THRESHOLD, top_k: int = 100, bgr: bool = True
@@ -190,11 +192,19 @@ class Detector:
         outputs = self.engine.run(self._batch)
         decoded_at = time.perf_counter()
         heatmap, size, offset = (outputs[i][0] for i in self._outputs)
-        found = decode(heatmap, size, offset, top_k=top_k, score_threshold=score_threshold, stride=self.output_stride)
+        found = decode(
+            heatmap,
+            size,
+            offset,
+            top_k=top_k,
+            score_threshold=score_threshold,
+            stride=self.output_stride,
+            buffers=self._decode_buffers,
+        )
         boxes = box.to_original(found.boxes)
         detections = [
-            Detection(int(c), self.classes[int(c)], float(s), tuple(float(v) for v in b))
-            for b, s, c in zip(boxes, found.scores, found.classes)
+            Detection(c, self.classes[c], s, tuple(b))
+            for b, s, c in zip(boxes.tolist(), found.scores.tolist(), found.classes.tolist())
         ]
         end = time.perf_counter()
         self.last_timings = Timings((ran - start) * 1e3, (decoded_at - ran) * 1e3, (end - decoded_at) * 1e3)
