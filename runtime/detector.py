@@ -6,6 +6,7 @@ detections = Detector("model.tflite").detect(read_image("image.jpg"))
 """
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 from bcn import checks
 from bcn.centernet import HEADS, OUTPUT_STRIDE
 from bcn.decode import DecodeBuffers, decode
-from bcn.defaults import SCORE_THRESHOLD
+from bcn.defaults import MAX_THREADS, SCORE_THRESHOLD
 from bcn.errors import BcnError
 from bcn.images import read_image  # noqa: F401  (the runtime's way to read an image file, one verdict with bcn's)
 from bcn.preprocess import Letterbox, letterbox_into
@@ -118,6 +119,19 @@ def metadata_for_foreign_model(path, content: bytes, input_size: int | None, cla
         "outputs": outputs,
         "engine": None,
     }
+
+
+def detect_threads(source: str, threads: int | None = None) -> int | None:
+    """The interpreter threads `bcn detect` runs SRC with: `threads` when given; for a live source (camera,
+    stream, pipeline) every core this process may use (on 2 idle cores a stream's frame rate rises 1.6x,
+    benchmarks/live_threads.md); else None, the runtime's default of one (files are batch work a user runs
+    several of at once)."""
+    from bcn.runtime.sources import is_live
+
+    if threads is not None or not is_live(source):
+        return threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_THREADS))
 
 
 class Detector:

@@ -243,6 +243,13 @@ def _has_backend(backend: int) -> bool:
     return cv2.videoio_registry.hasBackend(backend)
 
 
+def is_live(text: str) -> bool:
+    """Whether SRC names a live source, as open_source reads it: a camera index, the Pi camera, a stream URL or a
+    GStreamer pipeline (not an existing file of that name)."""
+    text = text.strip()
+    return text.isdigit() or is_picam(text) or "://" in text or (_is_gstreamer(text) and not Path(text).exists())
+
+
 def open_source(
     text: str,
     reconnect: bool = True,

@@ -55,7 +55,11 @@ def _serve_address(ctx, param, value):
     "--score", type=click.FloatRange(0, 1), default=SCORE_THRESHOLD, help="Keep detections scoring at least this."
 )
 @click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
-@click.option("--threads", type=THREAD_COUNT, help=f"Interpreter threads, 1 to {MAX_THREADS} (default: the runtime's).")
+@click.option(
+    "--threads",
+    type=THREAD_COUNT,
+    help=f"Interpreter threads, 1 to {MAX_THREADS} (default: every core for cameras and streams, else 1).",
+)
 @engine_option("the model")
 @click.option(
     "--reconnect/--no-reconnect", default=True, help="Reopen a live stream that stalls or drops, with back-off."
@@ -109,9 +113,9 @@ def detect(
 
     quiet_opencv()
     from bcn.runtime.cameras import CameraMode
-    from bcn.runtime.detector import Detector
+    from bcn.runtime.detector import Detector, detect_threads
 
-    result = Detector(model, engine=engine, threads=threads).run(
+    result = Detector(model, engine=engine, threads=detect_threads(source_text, threads)).run(
         source_text,
         out,
         json_out,
