@@ -38,6 +38,7 @@ import click
 
 from bcn.io import read_json, write_json
 from bcn.runtime.machine import machine_info
+from bcn.runtime.metadata import BINARY_VARIANTS, VARIANTS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -46,7 +47,6 @@ SCRIPT = REPO / "docker" / "check-runtime-aarch64.sh"
 GUEST = HERE / "arm_guest_run.py"
 PLUGIN_SOURCE = HERE / "qemu_plugin" / "count_insns.c"
 CPUS = {"cortex-a72": "Cortex-A72 (Raspberry Pi 4)", "cortex-a76": "Cortex-A76 (Raspberry Pi 5)"}
-VARIANTS = ("binary", "float32", "int8")
 # What made benchmarks/arm_emulated.md: the demo model 0, 1 and 21 times; q1 at 512 0, 1 and 2
 # times, but its float32 twin only 0 and 1 times: one of its inferences takes ~5 min to emulate
 # here (the int8 and binary ones under 1 min), and 1,2 everywhere would take ~45 min in all.
@@ -227,7 +227,8 @@ def report(results: dict) -> str:
                 )
             ratios.append(
                 f"| {preset} | {size} | {CPUS[cpu]} | {_ratio(per, 'binary', 'float32')} "
-                f"| {_ratio(per, 'binary', 'int8')} | {_ratio(per, 'int8', 'float32')} |"
+                f"| {_ratio(per, 'binary', 'int8')} | {_ratio(per, 'binary-int8', 'int8')} "
+                f"| {_ratio(per, 'int8', 'float32')} |"
             )
     machine = results["machine"]
     guest = results["guest"]
@@ -245,7 +246,8 @@ def report(results: dict) -> str:
         f"numpy {guest['numpy']}; binary models measured with bcn at commit {guest['bcn_commit']}, its LCE "
         f"delegate ({guest['delegate']}) cross-compiled for aarch64 by its CMake project (Release, -O3)",
         "- each model as bcn's runtime loads it (`open_engine`, tflite engine), 1 thread: binary with bcn's "
-        "LCE delegate (kernel auto) for the LCE ops and XNNPACK for the float ops; float32 and int8 with XNNPACK",
+        "LCE delegate (kernel auto) for the LCE ops and XNNPACK for the rest (float32, or int8 in binary-int8); "
+        "float32 and int8 with XNNPACK",
         f"- measured {results['measured']}; host time of all the emulated processes: "
         f"{results['wall_s'] / 60:.0f} min (the plugin on; float32 is the slowest to emulate)",
         "",
@@ -283,8 +285,8 @@ def report(results: dict) -> str:
         "",
         "## Ratios of instructions per inference",
         "",
-        "| model | z | CPU | binary / float32 | binary / int8 | int8 / float32 |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| model | z | CPU | binary / float32 | binary / int8 | binary-int8 / int8 | int8 / float32 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         *ratios,
         "",
     ]
@@ -339,7 +341,11 @@ FOLDER = click.Path(file_okay=False, path_type=Path)
 @click.option(
     "--cpus", default="cortex-a72,cortex-a76", help="QEMU CPU models, comma-separated: cortex-a72, cortex-a76."
 )
-@click.option("--variants", default=",".join(VARIANTS), help="Which of the three to run.")
+@click.option(
+    "--variants",
+    default=",".join(VARIANTS),
+    help="Which variants to run: binary (float32 rest), binary-int8, float32, int8.",
+)
 @click.option("--samples", default=2, help="Images for int8 calibration.")
 @click.option(
     "--work",
@@ -391,7 +397,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
     for (cpu, preset, size, variant), runs in plan(entries, cpus, variants).items():
         path = files[(preset, size, variant)]
         digest = sha256(path)
-        context = measuring_context(variant == "binary")
+        context = measuring_context(variant in BINARY_VARIANTS)
         counts = {}
         for r in runs:
             key = f"{cpu}/{digest}/{r}/{context}"
@@ -402,7 +408,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
                 click.echo(f" {cache[key]['instructions']:,} instructions, {cache[key]['wall_s']:.0f} s")
             counts[str(r)] = cache[key]
         libraries = {c.get("delegate_library") for c in counts.values()}
-        if variant == "binary" and len(libraries) > 1:
+        if variant in BINARY_VARIANTS and len(libraries) > 1:
             raise click.ClickException(
                 f"{cpu} {path.name}: the delegate library changed between the runs of "
                 f"one measurement ({', '.join(map(str, libraries))}): delete {cache_path} "
@@ -423,7 +429,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
             "sha256": digest,
             "counts": {r: c["instructions"] for r, c in counts.items()},
             "context": context,
-            "delegate_library_sha256": libraries.pop() if variant == "binary" else None,
+            "delegate_library_sha256": libraries.pop() if variant in BINARY_VARIANTS else None,
             "bcn": counts[str(runs[-1])].get("bcn"),
             "kernel": info["kernel"],
             "library": info["library"],
@@ -449,7 +455,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
         command += ["--out", str(out)]
     stamps = sorted(stamp for m in measurements for stamp in m["measured"])
     unstamped = sum(len(m["counts"]) for m in measurements) - len(stamps)
-    states = sorted({m["bcn"] for m in measurements if m["variant"] == "binary" and m["bcn"]})
+    states = sorted({m["bcn"] for m in measurements if m["variant"] in BINARY_VARIANTS and m["bcn"]})
     guest["bcn_commit"] = ", ".join(states) or "-"
     results = {
         "command": shlex.join(command),
@@ -464,7 +470,7 @@ def main(models, cpus, variants, samples, work, workdir, out):
         "target": {"model": "q1_512", "cpu": "cortex-a72", "binary_over_float32_at_most": TARGET},
         "measurements": measurements,
     }
-    for a, b in (("binary", "float32"), ("binary", "int8")):
+    for a, b in (("binary", "float32"), ("binary", "int8"), ("binary-int8", "int8")):
         results[f"{a}_over_{b}"] = {
             f"{m['cpu']}/{m['name']}": m["per_inference"] / n["per_inference"]
             for m in measurements
