@@ -47,6 +47,8 @@ struct TileArgs {
 // The reference output transform of one pixel's counts ([kBlockChannels]); the scalar and NEON
 // tiles use it, the x86 tiles compute the same bits in registers.
 void StoreOutputScalar(const int32_t* counts, const TileOutput& output, int pixel);
+// A bitpacked block's 16 bits to its pixel's word at `dst`: bits 16-31 where high_half, else the whole word.
+void StoreBits(uint32_t bits, const TileOutput& output, char* dst);
 
 using TileFunction = void (*)(const TileArgs&);
 

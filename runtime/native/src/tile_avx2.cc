@@ -70,12 +70,7 @@ inline void Store(__m256i counts0, __m256i counts1, const TileOutput& o, const E
     const uint32_t low = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(counts0, e.thresholds[0])));
     const uint32_t high = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(counts1, e.thresholds[1])));
     const uint32_t bits = (low | high << 8) & e.lane_bits;
-    if (o.high_half) {
-      const uint16_t half = static_cast<uint16_t>(bits);
-      __builtin_memcpy(dst + 2, &half, sizeof(half));
-    } else {
-      __builtin_memcpy(dst, &bits, sizeof(bits));
-    }
+    StoreBits(bits, o, dst);
     return;
   }
   const __m256 value0 = Value(counts0, e, 0), value1 = Value(counts1, e, 1);

@@ -48,12 +48,7 @@ inline void Store(__m512i counts, const TileArgs& a, const Epilogue& e, int pixe
   char* dst = o.out + pixel * o.pixel_bytes;
   if (o.type == OutputType::Bitpacked) {
     const uint32_t bits = _mm512_mask_cmpgt_epi32_mask(e.lanes, counts, e.thresholds);
-    if (o.high_half) {
-      const uint16_t half = static_cast<uint16_t>(bits);
-      __builtin_memcpy(dst + 2, &half, sizeof(half));
-    } else {
-      __builtin_memcpy(dst, &bits, sizeof(bits));
-    }
+    StoreBits(bits, o, dst);
     return;
   }
   const __m512i x = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(counts, counts), e.clamp_min), e.clamp_max);

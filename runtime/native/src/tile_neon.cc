@@ -207,12 +207,7 @@ void StoreOutput(const int32_t* counts, const TileOutput& o, int pixel) {
     for (int q = 0; q < 4; ++q)
       bits |= vaddvq_u32(vandq_u32(vcgtq_s32(c[q], vld1q_s32(o.thresholds + 4 * q)), weights)) << (4 * q);
     bits &= (1u << o.lanes) - 1;
-    if (o.high_half) {
-      const uint16_t half = static_cast<uint16_t>(bits);
-      __builtin_memcpy(dst + 2, &half, sizeof(half));
-    } else {
-      __builtin_memcpy(dst, &bits, sizeof(bits));
-    }
+    StoreBits(bits, o, dst);
     return;
   }
   const int32x4_t low = vdupq_n_s32(o.clamp_min), high = vdupq_n_s32(o.clamp_max);

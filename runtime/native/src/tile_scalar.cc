@@ -25,17 +25,21 @@ void TileScalar(const TileArgs& a) {
   }
 }
 
+void StoreBits(uint32_t bits, const TileOutput& o, char* dst) {
+  if (o.high_half) {
+    const uint16_t half = static_cast<uint16_t>(bits);
+    std::memcpy(dst + 2, &half, sizeof(half));
+  } else {
+    std::memcpy(dst, &bits, sizeof(bits));
+  }
+}
+
 void StoreOutputScalar(const int32_t* counts, const TileOutput& o, int pixel) {
   char* dst = o.out + pixel * o.pixel_bytes;
   if (o.type == OutputType::Bitpacked) {
     uint32_t bits = 0;
     for (int l = 0; l < o.lanes; ++l) bits |= uint32_t(counts[l] > o.thresholds[l]) << l;
-    if (o.high_half) {
-      const uint16_t half = static_cast<uint16_t>(bits);
-      std::memcpy(dst + 2, &half, sizeof(half));
-    } else {
-      std::memcpy(dst, &bits, sizeof(bits));
-    }
+    StoreBits(bits, o, dst);
     return;
   }
   for (int l = 0; l < o.lanes; ++l) {
