@@ -5,10 +5,15 @@ Data sets are generated here, since nothing can be downloaded.
 
 import os
 import shutil
+import signal
 
 import pytest
 
 import bcn  # noqa: F401
+
+# Tests stop the processes they start with Ctrl-C. A test run launched with SIGINT ignored (a background
+# job of a shell script) would hand that on to every child, which then rightly keeps ignoring it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -113,6 +113,38 @@ def test_an_interrupted_run_says_what_is_saved_and_how_to_continue(synth_voc, tm
     assert not [path for path in run_dir.rglob(".*") if path.is_file()]  # no temp file left
 
 
+# Library code may run Python under a C call that discards errors, losing a KeyboardInterrupt raised there;
+# this run loses the one its SIGINT raises right after model.h5 is saved, as such code would.
+LOST_INTERRUPT_RUN = """
+import signal, sys
+import bcn.train.trainer as trainer
+from bcn.cli import main
+
+save_h5 = trainer.save_h5
+
+def save_then_lose_an_interrupt(model, path):
+    save_h5(model, path)
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        pass
+
+trainer.save_h5 = save_then_lose_an_interrupt
+main(sys.argv[1:], prog_name="bcn")
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupt_whose_exception_was_swallowed_still_stops_the_run(synth_voc, tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-c", LOST_INTERRUPT_RUN, "train", *tiny_train_args(synth_voc, run_dir, 50)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 130, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: {run_dir}: training interrupted; {run_dir / 'model.h5'} holds epoch 1;"), last
+    assert "Epoch 3/50" not in result.stdout
+
+
 @pytest.mark.slow
 def test_a_corrupt_run_folder_is_a_one_line_error_on_resume(synth_voc, tmp_path):
     run_dir = tmp_path / "run"

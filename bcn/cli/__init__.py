@@ -1,7 +1,5 @@
 """The `bcn` command line: one click group, one module per command."""
 
-import signal
-
 import click
 
 from bcn import __version__
@@ -13,6 +11,7 @@ from bcn.cli.demo import demo
 from bcn.cli.detect import detect
 from bcn.cli.evaluate import evaluate
 from bcn.cli.train import train
+from bcn.interrupts import install as install_interrupts
 from bcn.progress import configure_logging
 
 
@@ -25,12 +24,7 @@ from bcn.progress import configure_logging
 def main(verbose, quiet):
     """BinaryCenterNet: design, train, convert, benchmark and run binarized detectors."""
     configure_logging(verbose - quiet)
-    signal.signal(signal.SIGTERM, _interrupt)
-
-
-def _interrupt(signum, frame):
-    """SIGTERM unwinds like Ctrl-C: temp files are removed and outputs finalized on the way out."""
-    raise KeyboardInterrupt
+    install_interrupts()
 
 
 main.add_command(arch)

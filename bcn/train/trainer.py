@@ -35,6 +35,7 @@ from bcn.data.formats import NAMES, detect_format, evaluation_split, load, no_ob
 from bcn.data.voc import as_roots
 from bcn.defaults import BATCH_SIZE, EPOCHS, EVAL_EVERY, LEARNING_RATE, WORKER_TIMEOUT_S
 from bcn.errors import BcnError
+from bcn.interrupts import requested as interrupt_requested
 from bcn.io import atomic_output, read_json, write_json
 from bcn.preprocess import PREPROCESSING
 from bcn.run_config import read_run_config, run_config_path, write_run_config
@@ -317,6 +318,19 @@ class TimeBudget(tf.keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if time.monotonic() - self.start >= self.seconds:
             self.model.stop_training = True
+
+
+class StopOnInterrupt(tf.keras.callbacks.Callback):
+    """Ends training after the current batch once Ctrl-C or SIGTERM came, in case the KeyboardInterrupt it raised
+    was swallowed inside TensorFlow or Keras (see bcn.interrupts)."""
+
+    _supports_tf_logs = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if interrupt_requested():
+            raise KeyboardInterrupt
+
+    on_epoch_end = on_train_batch_end
 
 
 def _plain(value):
@@ -771,6 +785,7 @@ def build_callbacks(plan: RunPlan, cluster: Cluster, models: Models, eval_sample
         verbose > 0,
     )
     callbacks = [
+        StopOnInterrupt(),
         StopWhenNotFinite(models.detector),  # first: a diverged epoch reaches no callback that writes
         LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
         tf.keras.callbacks.ReduceLROnPlateau(
@@ -797,6 +812,8 @@ def fit(plan: RunPlan, models: Models, dataset, callbacks, run_files: RunFiles, 
             callbacks=callbacks,
             verbose=verbose,
         )
+        if interrupt_requested():  # the signal came after the last batch and its KeyboardInterrupt was lost
+            raise KeyboardInterrupt
     except tf.errors.UnavailableError:  # a worker of the cluster went away
         raise BcnError(
             f"{plan.run_dir}: training stopped, a worker is unreachable; restart every worker with "
