@@ -50,44 +50,65 @@ inline void Accumulate(const int32_t** in, const int32_t* w, int count, uint16x8
   if (Pixels > 3) in[3] = reinterpret_cast<const int32_t*>(x3);
 }
 
-// One word of a full tile: XOR, byte counts, pairwise add into accumulator `a` (v0-v15 hold
-// acc[pixel][quarter], v16-v19 the block's 16 weights, v20-v23 the 4 pixels' broadcast words,
-// v24-v31 temporaries).
-#define BCN_NEON_STEP(t, p, w, a)   \
-  "eor v" t ".16b, v" p ".16b, v" w \
-  ".16b\n"                          \
-  "cnt v" t ".16b, v" t             \
-  ".16b\n"                          \
+// One (pixel, weights) step of a full tile: XOR, byte counts, pairwise add into accumulator `a`.
+// v0-v15 hold acc[pixel][quarter], v16-v19 the block's 16 weights of the current word, v20-v27
+// two broadcast words per pixel (pixel p: v(20+2p) the first, v(21+2p) the second), v28-v31
+// temporaries.
+// clang-format off
+#define BCN_NEON_STEP(t, p, w, a) \
+  "eor v" t ".16b, v" p ".16b, v" w ".16b\n" \
+  "cnt v" t ".16b, v" t ".16b\n" \
   "uadalp v" a ".8h, v" t ".16b\n"
-#define BCN_NEON_WORD                                                                                                \
-  "ld1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[w]], #64\n"                                                              \
-  "ld1r {v20.4s}, [%[x0]], #4\n"                                                                                     \
-  "ld1r {v21.4s}, [%[x1]], #4\n"                                                                                     \
-  "ld1r {v22.4s}, [%[x2]], #4\n"                                                                                     \
-  "ld1r {v23.4s}, [%[x3]], #4\n" BCN_NEON_STEP("24", "20", "16", "0") BCN_NEON_STEP("25", "20", "17", "1")           \
-      BCN_NEON_STEP("26", "20", "18", "2") BCN_NEON_STEP("27", "20", "19", "3") BCN_NEON_STEP("28", "21", "16", "4") \
-          BCN_NEON_STEP("29", "21", "17", "5") BCN_NEON_STEP("30", "21", "18", "6")                                  \
-              BCN_NEON_STEP("31", "21", "19", "7") BCN_NEON_STEP("24", "22", "16", "8")                              \
-                  BCN_NEON_STEP("25", "22", "17", "9") BCN_NEON_STEP("26", "22", "18", "10")                         \
-                      BCN_NEON_STEP("27", "22", "19", "11") BCN_NEON_STEP("28", "23", "16", "12")                    \
-                          BCN_NEON_STEP("29", "23", "17", "13") BCN_NEON_STEP("30", "23", "18", "14")                \
-                              BCN_NEON_STEP("31", "23", "19", "15")
+// The 16 steps of one word: P0..P3 are the registers holding each pixel's broadcast of that word.
+#define BCN_NEON_PIXELS(P0, P1, P2, P3) \
+  BCN_NEON_STEP("28", P0, "16", "0")  BCN_NEON_STEP("29", P0, "17", "1") \
+  BCN_NEON_STEP("30", P0, "18", "2")  BCN_NEON_STEP("31", P0, "19", "3") \
+  BCN_NEON_STEP("28", P1, "16", "4")  BCN_NEON_STEP("29", P1, "17", "5") \
+  BCN_NEON_STEP("30", P1, "18", "6")  BCN_NEON_STEP("31", P1, "19", "7") \
+  BCN_NEON_STEP("28", P2, "16", "8")  BCN_NEON_STEP("29", P2, "17", "9") \
+  BCN_NEON_STEP("30", P2, "18", "10") BCN_NEON_STEP("31", P2, "19", "11") \
+  BCN_NEON_STEP("28", P3, "16", "12") BCN_NEON_STEP("29", P3, "17", "13") \
+  BCN_NEON_STEP("30", P3, "18", "14") BCN_NEON_STEP("31", P3, "19", "15")
+#define BCN_NEON_WEIGHTS "ld1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[w]], #64\n"
+// One word: 1 load of the weights, 1 load-and-broadcast per pixel, 48 steps.
+#define BCN_NEON_WORD \
+  BCN_NEON_WEIGHTS \
+  "ld1r {v20.4s}, [%[x0]], #4\n" \
+  "ld1r {v22.4s}, [%[x1]], #4\n" \
+  "ld1r {v24.4s}, [%[x2]], #4\n" \
+  "ld1r {v26.4s}, [%[x3]], #4\n" \
+  BCN_NEON_PIXELS("20", "22", "24", "26")
+// Two words: each pixel's two words in one load that broadcasts both (ld2r): 6 loads per 96 steps.
+#define BCN_NEON_WORD_PAIR \
+  BCN_NEON_WEIGHTS \
+  "ld2r {v20.4s, v21.4s}, [%[x0]], #8\n" \
+  "ld2r {v22.4s, v23.4s}, [%[x1]], #8\n" \
+  "ld2r {v24.4s, v25.4s}, [%[x2]], #8\n" \
+  "ld2r {v26.4s, v27.4s}, [%[x3]], #8\n" \
+  BCN_NEON_PIXELS("20", "22", "24", "26") \
+  BCN_NEON_WEIGHTS \
+  BCN_NEON_PIXELS("21", "23", "25", "27")
+// clang-format on
 
 // A full tile whose words fit the 16-bit counters, in assembly: compilers index the four
 // pixel pointers with a shared register and so broadcast each word with a load and a dup,
-// and spill under the 28 live vectors. Here the 16 counters stay in registers across every
-// tap; each word costs 5 loads (one for all 16 weights, one load-and-broadcast per pixel) and
-// 48 XOR/count/accumulate instructions, two words per loop iteration; the counters are
-// widened and stored once, `stride` bytes apart per pixel.
+// and spill under the 32 live vectors. Here the 16 counters stay in registers across every
+// tap. Two words cost 6 loads (the weights of each word, and one ld2r per pixel that broadcasts
+// its two words) and 96 XOR/count/accumulate instructions; the loop takes four words per
+// iteration, after a single word and a pair for the remainder, so the loop costs 12.875
+// instructions per 512 binary MACs against the 12 of the XOR/count/accumulate alone. The counters
+// are widened and stored once, `stride` bytes apart per pixel. The tap pointers are used as
+// given (callers with a group offset take Tile<4>).
 inline void FullTile(const TileArgs& a) {
   const int32_t* const* taps = a.taps;
   const int32_t* w = a.weights;
   int32_t* out = a.accum;
   uint64_t taps_left = uint64_t(a.tap_count);
-  const uint64_t words = uint64_t(a.words), offset = uint64_t(a.offset) * 4, pixel_taps = uint64_t(a.tap_count) * 8;
+  const uint64_t words = uint64_t(a.words), pixel1 = uint64_t(a.tap_count) * 8;
+  const uint64_t pixel2 = 2 * pixel1, pixel3 = 3 * pixel1;
   const uint64_t stride = uint64_t(a.accum_stride) * 4;
   const int32_t *x0, *x1, *x2, *x3;
-  uint64_t n, next;
+  uint64_t n;
   __asm__ volatile(
       "movi v0.16b, #0\n movi v1.16b, #0\n movi v2.16b, #0\n movi v3.16b, #0\n"
       "movi v4.16b, #0\n movi v5.16b, #0\n movi v6.16b, #0\n movi v7.16b, #0\n"
@@ -95,22 +116,20 @@ inline void FullTile(const TileArgs& a) {
       "movi v12.16b, #0\n movi v13.16b, #0\n movi v14.16b, #0\n movi v15.16b, #0\n"
       "0:\n"
       "ldr %[x0], [%[taps]]\n"
-      "add %[next], %[taps], %[pixel_taps]\n"
-      "ldr %[x1], [%[next]]\n"
-      "add %[next], %[next], %[pixel_taps]\n"
-      "ldr %[x2], [%[next]]\n"
-      "add %[next], %[next], %[pixel_taps]\n"
-      "ldr %[x3], [%[next]]\n"
-      "add %[x0], %[x0], %[offset]\n add %[x1], %[x1], %[offset]\n"
-      "add %[x2], %[x2], %[offset]\n add %[x3], %[x3], %[offset]\n"
+      "ldr %[x1], [%[taps], %[pixel1]]\n"
+      "ldr %[x2], [%[taps], %[pixel2]]\n"
+      "ldr %[x3], [%[taps], %[pixel3]]\n"
       "mov %[n], %[words]\n"
       "tbz %[n], #0, 1f\n" BCN_NEON_WORD
-      "subs %[n], %[n], #1\n"
-      "b.eq 2f\n"
-      "1:\n" BCN_NEON_WORD BCN_NEON_WORD
-      "subs %[n], %[n], #2\n"
-      "b.ne 1b\n"
+      "1:\n"
+      "tbz %[n], #1, 2f\n" BCN_NEON_WORD_PAIR
       "2:\n"
+      "lsr %[n], %[n], #2\n"
+      "cbz %[n], 4f\n"
+      "3:\n" BCN_NEON_WORD_PAIR BCN_NEON_WORD_PAIR
+      "subs %[n], %[n], #1\n"
+      "b.ne 3b\n"
+      "4:\n"
       "add %[taps], %[taps], #8\n"
       "subs %[taps_left], %[taps_left], #1\n"
       "b.ne 0b\n"
@@ -125,13 +144,16 @@ inline void FullTile(const TileArgs& a) {
       "add %[out], %[out], %[stride]\n"
       "uaddlp v16.4s, v12.8h\n uaddlp v17.4s, v13.8h\n uaddlp v18.4s, v14.8h\n uaddlp v19.4s, v15.8h\n"
       "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[out]]\n"
-      : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [n] "=&r"(n), [next] "=&r"(next),
-        [taps] "+r"(taps), [taps_left] "+r"(taps_left), [w] "+r"(w), [out] "+r"(out)
-      : [words] "r"(words), [offset] "r"(offset), [pixel_taps] "r"(pixel_taps), [stride] "r"(stride)
+      : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [n] "=&r"(n), [taps] "+r"(taps),
+        [taps_left] "+r"(taps_left), [w] "+r"(w), [out] "+r"(out)
+      : [words] "r"(words), [pixel1] "r"(pixel1), [pixel2] "r"(pixel2), [pixel3] "r"(pixel3), [stride] "r"(stride)
       : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16",
         "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc",
         "memory");
 }
+#undef BCN_NEON_WORD_PAIR
+#undef BCN_NEON_WEIGHTS
+#undef BCN_NEON_PIXELS
 #undef BCN_NEON_WORD
 #undef BCN_NEON_STEP
 
@@ -169,7 +191,7 @@ namespace {
 
 void Counts(const TileArgs& a) {
   switch (a.pixels) {
-    case 4: return a.tap_count * a.words <= kMaxWordsPer16Bits ? FullTile(a) : Tile<4>(a);
+    case 4: return a.offset == 0 && a.tap_count * a.words <= kMaxWordsPer16Bits ? FullTile(a) : Tile<4>(a);
     case 3: return Tile<3>(a);
     case 2: return Tile<2>(a);
     default: return Tile<1>(a);
@@ -180,72 +202,73 @@ void Counts(const TileArgs& a) {
 
 namespace {
 
-// Where LCE compares, selects as std::max and std::min do: NaN gives the bound (vmaxq_f32 would
-// give NaN).
+// Where LCE compares, selects as std::max does: NaN gives the bound (vmaxq_f32 would give NaN).
 inline float32x4_t AtLeast(float32x4_t x, float32x4_t low) { return vbslq_f32(vcgtq_f32(x, low), x, low); }
-inline float32x4_t AtMost(float32x4_t x, float32x4_t high) { return vbslq_f32(vcltq_f32(x, high), x, high); }
 
-// RoundToInt8 before saturation on 4 lanes: clamp to [-129, 128], round half away from zero.
-inline int32x4_t RoundHalfAway(float32x4_t value) {
-  const float32x4_t clamped = AtMost(AtLeast(value, vdupq_n_f32(-129.0f)), vdupq_n_f32(128.0f));
-  const int32x4_t whole = vcvtq_s32_f32(clamped);
-  const float32x4_t fraction = vsubq_f32(clamped, vcvtq_f32_s32(whole));
-  // Compares give all ones (-1) where true: subtracting `up` adds one, adding `down` subtracts one.
-  const int32x4_t up = vreinterpretq_s32_u32(vcgeq_f32(fraction, vdupq_n_f32(0.5f)));
-  const int32x4_t down = vreinterpretq_s32_u32(vcleq_f32(fraction, vdupq_n_f32(-0.5f)));
-  return vaddq_s32(vsubq_s32(whole, up), down);
+// RoundToInt8 before saturation on 4 lanes. Its clamp to [-129, 128] only matters below (NaN
+// gives -129 there); above, the conversion and the narrowing saturate to the same 127. FCVTAS
+// rounds half away from zero, as RoundToInt8 does.
+inline int32x4_t RoundHalfAway(float32x4_t value) { return vcvtaq_s32_f32(AtLeast(value, vdupq_n_f32(-129.0f))); }
+
+// The block's 16 channels of one pixel's counts, doubled and clamped as LCE does, then scaled and shifted.
+inline void Scale(const int32_t* counts, int32x4_t low, int32x4_t high, const float32x4_t (&multiplier)[4],
+                  const float32x4_t (&bias)[4], float32x4_t (&value)[4]) {
+  for (int q = 0; q < 4; ++q) {
+    const int32x4_t c = vld1q_s32(counts + 4 * q);
+    const int32x4_t x = vminq_s32(vmaxq_s32(vaddq_s32(c, c), low), high);
+    value[q] = vaddq_f32(vmulq_f32(vcvtq_f32_s32(x), multiplier[q]), bias[q]);
+  }
 }
 
-// One pixel's counts ([kBlockChannels], just stored by the tile) to its output: StoreOutputScalar's bits.
-void StoreOutput(const int32_t* counts, const TileOutput& o, int pixel) {
-  char* dst = o.out + pixel * o.pixel_bytes;
-  int32x4_t c[4];
-  for (int q = 0; q < 4; ++q) c[q] = vld1q_s32(counts + 4 * q);
-  if (o.type == OutputType::Bitpacked) {
-    const uint32x4_t weights = {1, 2, 4, 8};
-    uint32_t bits = 0;
-    for (int q = 0; q < 4; ++q)
-      bits |= vaddvq_u32(vandq_u32(vcgtq_s32(c[q], vld1q_s32(o.thresholds + 4 * q)), weights)) << (4 * q);
-    bits &= (1u << o.lanes) - 1;
-    StoreBits(bits, o, dst);
-    return;
-  }
+// `pixels` pixels' counts ([pixel][kBlockChannels]) of a block of 16 channels to float or int8
+// output, the block's parameters held in registers and no call inside the loop.
+void StoreScaled(const int32_t* counts, const TileOutput& o, int pixels) {
   const int32x4_t low = vdupq_n_s32(o.clamp_min), high = vdupq_n_s32(o.clamp_max);
-  float32x4_t value[4];
-  for (int q = 0; q < 4; ++q) {
-    const int32x4_t x = vminq_s32(vmaxq_s32(vaddq_s32(c[q], c[q]), low), high);
-    value[q] = vaddq_f32(vmulq_f32(vcvtq_f32_s32(x), vld1q_f32(o.multiplier + 4 * q)), vld1q_f32(o.bias + 4 * q));
+  float32x4_t multiplier[4], bias[4], value[4];
+  for (int q = 0; q < 4; ++q) multiplier[q] = vld1q_f32(o.multiplier + 4 * q), bias[q] = vld1q_f32(o.bias + 4 * q);
+  char* dst = o.out;
+  for (int p = 0; p < pixels; ++p, counts += kBlockChannels, dst += o.pixel_bytes) {
+    Scale(counts, low, high, multiplier, bias, value);
+    if (o.type == OutputType::Float32) {
+      for (int q = 0; q < 4; ++q) vst1q_f32(reinterpret_cast<float*>(dst) + 4 * q, value[q]);
+      continue;
+    }
+    const int16x8_t first = vcombine_s16(vqmovn_s32(RoundHalfAway(value[0])), vqmovn_s32(RoundHalfAway(value[1])));
+    const int16x8_t second = vcombine_s16(vqmovn_s32(RoundHalfAway(value[2])), vqmovn_s32(RoundHalfAway(value[3])));
+    vst1q_s8(reinterpret_cast<int8_t*>(dst), vcombine_s8(vqmovn_s16(first), vqmovn_s16(second)));
   }
-  if (o.type == OutputType::Float32) {
-    float all[kBlockChannels];
-    float* out = o.lanes == kBlockChannels ? reinterpret_cast<float*>(dst) : all;
-    for (int q = 0; q < 4; ++q) vst1q_f32(out + 4 * q, value[q]);
-    if (out == all) __builtin_memcpy(dst, all, sizeof(float) * o.lanes);
-    return;
-  }
-  const int16x8_t low_half = vcombine_s16(vqmovn_s32(RoundHalfAway(value[0])), vqmovn_s32(RoundHalfAway(value[1])));
-  const int16x8_t high_half = vcombine_s16(vqmovn_s32(RoundHalfAway(value[2])), vqmovn_s32(RoundHalfAway(value[3])));
-  const int8x16_t bytes = vcombine_s8(vqmovn_s16(low_half), vqmovn_s16(high_half));
-  if (o.lanes == kBlockChannels) {
-    vst1q_s8(reinterpret_cast<int8_t*>(dst), bytes);
-  } else {
-    int8_t all[kBlockChannels];
-    vst1q_s8(all, bytes);
-    __builtin_memcpy(dst, all, o.lanes);
+}
+
+// `pixels` pixels' counts to bitpacked output: bit set where the count exceeds the channel's threshold.
+void StorePacked(const int32_t* counts, const TileOutput& o, int pixels) {
+  const uint32x4_t weights = {1, 2, 4, 8};
+  int32x4_t thresholds[4];
+  for (int q = 0; q < 4; ++q) thresholds[q] = vld1q_s32(o.thresholds + 4 * q);
+  for (int p = 0; p < pixels; ++p, counts += kBlockChannels) {
+    uint32_t bits = 0;
+    for (int q = 0; q < 4; ++q) {
+      const uint32x4_t above = vcgtq_s32(vld1q_s32(counts + 4 * q), thresholds[q]);
+      bits |= vaddvq_u32(vandq_u32(above, weights)) << (4 * q);
+    }
+    StoreBits(bits & ((1u << o.lanes) - 1), o, o.out + p * o.pixel_bytes);
   }
 }
 
 }  // namespace
 
 // The counts go through 256 bytes on the stack (the assembly tile stores them there), then the
-// transform runs on NEON registers.
+// transform runs on NEON registers; a block with fewer than 16 channels (a layer's last, at most
+// one per tile) takes the reference transform.
 void TileNeon(const TileArgs& a) {
   if (!a.output) return Counts(a);
   int32_t counts[kTilePixels * kBlockChannels];
   TileArgs to_counts = a;
   to_counts.accum = counts, to_counts.accum_stride = kBlockChannels, to_counts.output = nullptr;
   Counts(to_counts);
-  for (int p = 0; p < a.pixels; ++p) StoreOutput(counts + p * kBlockChannels, *a.output, p);
+  const TileOutput& o = *a.output;
+  if (o.type == OutputType::Bitpacked) return StorePacked(counts, o, a.pixels);
+  if (o.lanes == kBlockChannels) return StoreScaled(counts, o, a.pixels);
+  for (int p = 0; p < a.pixels; ++p) StoreOutputScalar(counts + p * kBlockChannels, o, p);
 }
 
 // 32 floats per word: 8 compares (bit set where value < 0, so -0.0 and NaN give 0, as in

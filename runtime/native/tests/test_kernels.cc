@@ -203,7 +203,7 @@ std::vector<int> ReferenceValues(const ConvCase& c, int out_h, int out_w, int pa
 int paths_tested[4] = {0, 0, 0, 0};
 
 void TestBConv2D() {
-  const std::vector<int> channel_choices = {1, 3, 31, 32, 33, 40, 64, 70, 100, 128};
+  const std::vector<int> channel_choices = {1, 3, 31, 32, 33, 40, 64, 70, 100, 128, 324};
   int tested = 0;
   for (int trial = 0; trial < 160; ++trial) {
     ConvCase c;
