@@ -27,6 +27,13 @@ struct OpData {
   virtual ~OpData() = default;
 };
 
+// LceQuantize's and LceDequantize's data: `rows` rows of `cols` values (the unpacked tensor's
+// last dimension), one bitpacked row of PackedSize(cols) words each.
+struct PackedRows : OpData {
+  int64_t rows = 0;
+  int cols = 0;
+};
+
 struct OpType;
 
 // One claimed node.

@@ -82,11 +82,8 @@ bool ConvTensors(TfLiteContext* context, const OpNode& op, const Conv& conv, std
 bool Describe(TfLiteContext* context, const TfLiteNode* node, OpNode* op, std::string* error) {
   const std::optional<FlexMap> options = NodeOptions(node, error);
   if (!options) return false;
-  const TfLiteTensor* input = Tensor(context, op->inputs[0]);
-  if (input->type != kTfLiteInt32) {
-    *error = Format("input must be a bitpacked int32 tensor, not %s", TypeName(input->type));
+  if (!CheckType(Tensor(context, op->inputs[0])->type, {kTfLiteInt32}, "input", "int32, bitpacked", error))
     return false;
-  }
   auto conv = std::make_unique<Conv>();
   // Inputs: input, filter, post_activation_multiplier, post_activation_bias, thresholds.
   if (!ConvOptions(*options, conv.get(), error) || !ConvTensors(context, *op, *conv, error)) return false;

@@ -11,11 +11,8 @@ struct Pool : OpData {
 bool Describe(TfLiteContext* context, const TfLiteNode* node, OpNode* op, std::string* error) {
   const std::optional<FlexMap> options = NodeOptions(node, error);
   if (!options) return false;
-  const TfLiteTensor* input = Tensor(context, op->inputs[0]);
-  if (input->type != kTfLiteInt32) {
-    *error = Format("input must be a bitpacked int32 tensor, not %s", TypeName(input->type));
+  if (!CheckType(Tensor(context, op->inputs[0])->type, {kTfLiteInt32}, "input", "int32, bitpacked", error))
     return false;
-  }
   auto pool = std::make_unique<Pool>();
   BMaxPoolShape& p = pool->shape;
   if (!Positive(*options, "filter_height", &p.filter_height, error) ||

@@ -7,17 +7,12 @@
 namespace bcn_lce {
 namespace {
 
-struct Rows : OpData {
-  int64_t rows = 0;
-  int cols = 0;  // values per row: the output's last dimension
-};
-
 bool Describe(TfLiteContext* context, const TfLiteNode*, OpNode* op, std::string* error) {
   if (!CheckType(Tensor(context, op->inputs[0])->type, {kTfLiteInt32}, "input", "int32, bitpacked", error) ||
       !CheckType(Tensor(context, op->outputs[0])->type, {kTfLiteFloat32, kTfLiteInt8}, "output", "float32 or int8",
                  error))
     return false;
-  op->data = std::make_unique<Rows>();
+  op->data = std::make_unique<PackedRows>();
   return true;
 }
 
@@ -34,14 +29,14 @@ bool Prepare(TfLiteContext* context, OpNode* op, const OpEnvironment&, std::vect
   }
   shape->assign(input->dims->data, input->dims->data + input->dims->size);
   shape->back() = channels;
-  auto& rows = static_cast<Rows&>(*op->data);
+  auto& rows = static_cast<PackedRows&>(*op->data);
   rows.cols = channels;
   rows.rows = Elements(input) / words;
   return true;
 }
 
 bool Run(OpNode* op, const TfLiteTensor& input, TfLiteTensor* output, const OpEnvironment&) {
-  const auto& shape = static_cast<const Rows&>(*op->data);
+  const auto& shape = static_cast<const PackedRows&>(*op->data);
   if (output->type == kTfLiteFloat32) {
     UnpackFloat(input.data.i32, shape.rows, shape.cols, output->data.f);
     return true;

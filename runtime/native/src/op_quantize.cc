@@ -5,18 +5,13 @@
 namespace bcn_lce {
 namespace {
 
-struct Rows : OpData {
-  int64_t rows = 0;
-  int cols = 0;  // values per row: the input's last dimension
-};
-
 bool Describe(TfLiteContext* context, const TfLiteNode*, OpNode* op, std::string* error) {
   const TfLiteTensor* input = Tensor(context, op->inputs[0]);
   const TfLiteTensor* output = Tensor(context, op->outputs[0]);
   if (!CheckType(input->type, {kTfLiteFloat32, kTfLiteInt8}, "input", "float32 or int8", error) ||
       !CheckType(output->type, {kTfLiteInt32}, "output", "int32, bitpacked", error))
     return false;
-  op->data = std::make_unique<Rows>();
+  op->data = std::make_unique<PackedRows>();
   return CheckInt8(input, "input", error);
 }
 
@@ -24,7 +19,7 @@ bool Prepare(TfLiteContext* context, OpNode* op, const OpEnvironment&, std::vect
   const TfLiteTensor* input = Tensor(context, op->inputs[0]);
   if (!CheckInput(input, "input", 0, error)) return false;
   shape->assign(input->dims->data, input->dims->data + input->dims->size);
-  auto& rows = static_cast<Rows&>(*op->data);
+  auto& rows = static_cast<PackedRows&>(*op->data);
   rows.cols = shape->back();
   rows.rows = Elements(input) / rows.cols;
   shape->back() = PackedSize(rows.cols);
@@ -32,7 +27,7 @@ bool Prepare(TfLiteContext* context, OpNode* op, const OpEnvironment&, std::vect
 }
 
 bool Run(OpNode* op, const TfLiteTensor& input, TfLiteTensor* output, const OpEnvironment& environment) {
-  const auto& shape = static_cast<const Rows&>(*op->data);
+  const auto& shape = static_cast<const PackedRows&>(*op->data);
   const int64_t rows = shape.rows;
   const int cols = shape.cols, words = PackedSize(cols);
   const PackFunction pack = PackFor(environment.path);
