@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import click
-import cv2
 import numpy as np
 from provenance import commit, provenance
 
@@ -35,17 +34,6 @@ SUMMARY = re.compile(
     r"\(detect p50 (?P<detect>[\d.]+) ms\)"
 )
 MODELS = "bench_models/q1_512/q1_512_binary-int8.tflite,bench_models/q1_512/q1_512.tflite"
-
-
-class CameraSizedStream(MjpegServer):
-    """The live tests' loopback MJPEG server with 640x480 frames, a camera's size."""
-
-    @staticmethod
-    def _picture(index: int) -> np.ndarray:
-        image = np.full((480, 640, 3), 50, dtype=np.uint8)
-        x = 20 + (index * 12) % 440
-        cv2.rectangle(image, (x, 120), (x + 160, 360), (0, 200, 255), -1)
-        return image
 
 
 def detect_run(model: str, url: str, threads: int, seconds: float) -> dict:
@@ -101,7 +89,7 @@ def main(models, thread_counts, seconds, rounds, stream_fps, out):
         raise click.ClickException(f"no such model: {', '.join(missing)} (run benchmarks/bench_latency.py first)")
     counts = [int(value) for value in thread_counts.split(",")]
     revision, load_before = commit(), os.getloadavg()
-    stream = CameraSizedStream(stream_fps)
+    stream = MjpegServer(stream_fps, scale=4)  # a camera's 640x480
     runs: dict[str, dict[str, list[dict]]] = {path: {str(n): [] for n in counts} for path in paths}
     try:
         for _ in range(rounds):

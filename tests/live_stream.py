@@ -45,17 +45,18 @@ class MjpegServer:
     """Serves the same looping JPEG frames to every client at `fps` on 127.0.0.1.
 
     `sent` counts the frames sent to all clients and `connected_at` holds when each client
-    connected (time.monotonic()); `wait_sent` waits for a count of frames.
+    connected (time.monotonic()); `wait_sent` waits for a count of frames. Frames are 160x120
+    times `scale` (4: a camera's 640x480).
     """
 
-    def __init__(self, fps: float, port: int = 0, frames: int = 40):
+    def __init__(self, fps: float, port: int = 0, frames: int = 40, scale: int = 1):
         self.fps = fps
         self.clients = 0
         self.sent = 0
         self.connected_at: list[float] = []
         self.stopped = threading.Event()
         self.paused = threading.Event()
-        self.jpegs = [cv2.imencode(".jpg", self._picture(i))[1].tobytes() for i in range(frames)]
+        self.jpegs = [cv2.imencode(".jpg", self._picture(i, scale))[1].tobytes() for i in range(frames)]
         self._progress = threading.Condition()
         server = self
 
@@ -78,10 +79,10 @@ class MjpegServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     @staticmethod
-    def _picture(index: int) -> np.ndarray:
-        image = np.full((120, 160, 3), 50, dtype=np.uint8)
-        x = 5 + (index * 3) % 110
-        cv2.rectangle(image, (x, 30), (x + 40, 90), (0, 200, 255), -1)
+    def _picture(index: int, scale: int) -> np.ndarray:
+        image = np.full((120 * scale, 160 * scale, 3), 50, dtype=np.uint8)
+        x = (5 + (index * 3) % 110) * scale
+        cv2.rectangle(image, (x, 30 * scale), (x + 40 * scale, 90 * scale), (0, 200, 255), -1)
         return image
 
     def _send_frames(self, wfile) -> None:
