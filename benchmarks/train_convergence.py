@@ -9,7 +9,7 @@ Results go to train_convergence.json beside this script, keyed by recipe, with t
 the command, the machine and its load; train_convergence.md is rewritten from all of them.
 
     python benchmarks/train_convergence.py                     # the demo's recipe
-    python benchmarks/train_convergence.py --recipe late-drop  # one lever
+    python benchmarks/train_convergence.py --recipe late-drop --epochs 100 --reuse-float-twin demo  # one lever
 
 --keep DIR keeps the generated data and both runs (DIR/data, DIR/binary, DIR/float) for
 what comes after training, e.g. benchmarks/int8_rest.py.
@@ -89,6 +89,15 @@ def train_one(data: Path, run_dir: Path, float_twin: bool, epochs: int, args, re
     }
 
 
+def reused_float_twin(label: str, epochs: int) -> dict | None:
+    """The float twin of the row `label` when it trained `epochs` epochs (the float twin always trains with
+    the demo's recipe on the same generated data and seed), marked with where it comes from; else None."""
+    row = read_json(RESULTS).get(label) if RESULTS.is_file() else None
+    if not row or row["float_twin"]["epochs"] != epochs:
+        return None
+    return {**row["float_twin"], "from": f"the {label} row (commit {row['commit']}, {row['date']})"}
+
+
 def measure(args) -> dict:
     """Both models' curves under args.recipe, with what they ran on."""
     from bcn.data.synth import write_synth
@@ -102,7 +111,8 @@ def measure(args) -> dict:
         stop = plateau_stop(Path(tmp) / "binary", args.patience, args.min_gain)
         epochs = args.epochs or args.max_epochs
         binary = train_one(data, Path(tmp) / "binary", False, epochs, args, args.recipe, [] if args.epochs else [stop])
-        floating = train_one(data, Path(tmp) / "float", True, binary["epochs"], args, "demo")
+        floating = reused_float_twin(args.reuse_float_twin, binary["epochs"]) if args.reuse_float_twin else None
+        floating = floating or train_one(data, Path(tmp) / "float", True, binary["epochs"], args, "demo")
     return {
         "recipe": RECIPES[args.recipe],
         "binary": binary,
@@ -120,6 +130,10 @@ def measure(args) -> dict:
 
 def _curve(run: dict) -> str:
     return ", ".join(f"{point['epoch']}: {point['map50_voc07']:.3f}" for point in run["curve"])
+
+
+def _reused(run: dict) -> str:
+    return f", reused from {run['from']}" if "from" in run else ""
 
 
 def write_markdown(results: dict) -> None:
@@ -151,7 +165,8 @@ def write_markdown(results: dict) -> None:
             f"Command: `{result['command']}` at commit {result['commit']}.",
             "",
             f"- binary ({result['binary']['seconds'] / 60:.1f} min): {_curve(result['binary'])}",
-            f"- float twin ({result['float_twin']['seconds'] / 60:.1f} min): {_curve(result['float_twin'])}",
+            f"- float twin ({result['float_twin']['seconds'] / 60:.1f} min{_reused(result['float_twin'])}): "
+            f"{_curve(result['float_twin'])}",
         ]
     (HERE / "train_convergence.md").write_text("\n".join(lines) + "\n")
 
@@ -166,6 +181,11 @@ def main() -> None:
     parser.add_argument("--min-gain", type=float, default=0.005, help="The least mAP gain that counts.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="Keep the data and both runs in this new folder.")
+    parser.add_argument(
+        "--reuse-float-twin",
+        metavar="RECIPE",
+        help="Take the float twin from that recipe's row when it trained as many epochs (else train it).",
+    )
     args = parser.parse_args()
     if args.recipe == "late-drop" and not args.epochs:
         parser.error("--recipe late-drop needs --epochs (the drop comes at half of them)")
