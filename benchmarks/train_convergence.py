@@ -16,6 +16,7 @@ what comes after training, e.g. benchmarks/int8_rest.py.
 """
 
 import argparse
+import math
 import os
 import tempfile
 from dataclasses import replace
@@ -32,6 +33,8 @@ RESULTS = HERE / "train_convergence.json"
 RECIPES = {
     "demo": "the demo's: Adam 2e-3 constant, halved when the training loss stalls for 5 epochs",
     "late-drop": "the demo's, then 1e-4 from half the epochs the demo's recipe converged in",
+    "cosine": "Adam 2e-3 decayed along a half cosine towards 0 over the run's epochs (set each epoch, so the "
+    "demo's halving on a stalled loss does not last)",
 }
 
 
@@ -59,15 +62,23 @@ def plateau_stop(run_dir: Path, patience: int, min_gain: float):
     return PlateauStop()
 
 
+def cosine_decay(start: float, epochs: int):
+    """A Keras schedule: `start` at epoch 0, decayed along a half cosine towards 0 at `epochs`."""
+    return lambda epoch, lr: start * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+
 def train_one(data: Path, run_dir: Path, float_twin: bool, epochs: int, args, recipe_name: str, callbacks=()):
     """Train the demo's model (or its float twin) and return its epochs, seconds and held-out curve."""
     import tensorflow as tf
 
     from bcn.demo import short_run_arguments, train_like_the_demo
 
-    recipe = short_run_arguments()["recipe"]
+    demo = short_run_arguments()
+    recipe, callbacks = demo["recipe"], list(callbacks)
     if recipe_name == "late-drop":  # LateLearningRate drops at half of recipe.epochs
         recipe = replace(recipe, late_lr=1e-4)
+    if recipe_name == "cosine":  # runs after bcn's own callbacks: its rate is the one each epoch starts with
+        callbacks.append(tf.keras.callbacks.LearningRateScheduler(cosine_decay(demo["lr"], epochs)))
     result = train_like_the_demo(
         data,
         run_dir,
@@ -76,7 +87,7 @@ def train_one(data: Path, run_dir: Path, float_twin: bool, epochs: int, args, re
         float_twin=float_twin,
         seed=args.seed,
         recipe=recipe,
-        callbacks=list(callbacks),
+        callbacks=callbacks,
     )
     tf.keras.backend.clear_session()
     curve = [{"epoch": e["epoch"], "map50_voc07": round(e["map50_voc07"], 4)} for e in result.evaluations]
@@ -187,8 +198,8 @@ def main() -> None:
         help="Take the float twin from that recipe's row when it trained as many epochs (else train it).",
     )
     args = parser.parse_args()
-    if args.recipe == "late-drop" and not args.epochs:
-        parser.error("--recipe late-drop needs --epochs (the drop comes at half of them)")
+    if args.recipe in ("late-drop", "cosine") and not args.epochs:
+        parser.error(f"--recipe {args.recipe} needs --epochs (its schedule is laid out over them)")
     if args.keep and args.keep.exists():
         parser.error(f"--keep {args.keep}: already exists")
     result = measure(args)
