@@ -105,6 +105,7 @@ def reused_float_twin(label: str, epochs: int) -> dict | None:
     the demo's recipe on the same generated data and seed), marked with where it comes from; else None."""
     row = read_json(RESULTS).get(label) if RESULTS.is_file() else None
     if not row or row["float_twin"]["epochs"] != epochs:
+        print(f"train_convergence: no float twin of {epochs} epochs in the row {label!r}; training one")
         return None
     return {**row["float_twin"], "from": f"the {label} row (commit {row['commit']}, {row['date']})"}
 
