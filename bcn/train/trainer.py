@@ -786,7 +786,7 @@ def build_callbacks(plan: RunPlan, cluster: Cluster, models: Models, eval_sample
     )
     callbacks = [
         StopOnInterrupt(),
-        StopWhenNotFinite(models.detector),  # first: a diverged epoch reaches no callback that writes
+        StopWhenNotFinite(models.detector),  # before the rest: a diverged epoch reaches no callback that writes
         LateLearningRate(recipe.late_lr, math.ceil(recipe.epochs / 2), budget / 2 if budget else None),
         tf.keras.callbacks.ReduceLROnPlateau(
             "loss", recipe.plateau_factor, recipe.plateau_patience, min_lr=recipe.min_lr, verbose=int(verbose > 0)
